@@ -1,0 +1,31 @@
+# A small driver over CMake. `make` builds build/herald (release); `make test` builds the
+# sanitizer configuration in build-test/ and runs every test through ctest.
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps herald test run format clean bench
+
+all: herald
+
+deps:
+	@scripts/install-deps
+
+herald: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+	@cmake --build build -j $(JOBS)
+
+test: deps
+	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Debug -DHERALD_SANITIZE=ON -DHERALD_WERROR=ON >/dev/null
+	@cmake --build build-test -j $(JOBS)
+	@cd build-test && ctest --output-on-failure -j $(JOBS)
+
+run: herald
+	@scripts/run
+
+format:
+	@clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]')
+
+bench: herald
+	@bench/run
+
+clean:
+	rm -rf build build-test

@@ -1,0 +1,17 @@
+/* Structured log lines on stderr: `ts=... level=... msg="..." key=value ...`. Thread-safe (one
+ * write(2) per line). Never log secrets: tokens, signing keys and Authorization headers. */
+#ifndef HERALD_CORE_LOG_H
+#define HERALD_CORE_LOG_H
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_set_level(enum log_level level);
+/* `fmt` is the rest of the line after the level: usually `msg="..." key=value`. */
+void log_line(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_line(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_line(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_line(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_line(LOG_ERROR, __VA_ARGS__)
+
+#endif
