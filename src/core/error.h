@@ -4,19 +4,19 @@
 #ifndef HERALD_CORE_ERROR_H
 #define HERALD_CORE_ERROR_H
 
-#define HERALD_ERROR_MAP(X)                                                                        \
-    X(OK, "success")                                                                               \
-    X(ERR_NOMEM, "out of memory")                                                                  \
-    X(ERR_INVALID, "invalid input")                                                                \
-    X(ERR_NOT_FOUND, "not found")                                                                  \
-    X(ERR_EXISTS, "already exists")                                                                \
-    X(ERR_LIMIT, "limit reached")                                                                  \
-    X(ERR_TOO_BIG, "input too large")                                                              \
-    X(ERR_STORE, "storage failure")                                                                \
-    X(ERR_IO, "input/output failure")                                                              \
-    X(ERR_NET, "network failure")                                                                  \
-    X(ERR_DENIED, "not allowed")                                                                   \
-    X(ERR_SHUTDOWN, "shutting down")                                                               \
+#define HERALD_ERROR_MAP(X)           \
+    X(OK, "success")                  \
+    X(ERR_NOMEM, "out of memory")     \
+    X(ERR_INVALID, "invalid input")   \
+    X(ERR_NOT_FOUND, "not found")     \
+    X(ERR_EXISTS, "already exists")   \
+    X(ERR_LIMIT, "limit reached")     \
+    X(ERR_TOO_BIG, "input too large") \
+    X(ERR_STORE, "storage failure")   \
+    X(ERR_IO, "input/output failure") \
+    X(ERR_NET, "network failure")     \
+    X(ERR_DENIED, "not allowed")      \
+    X(ERR_SHUTDOWN, "shutting down")  \
     X(ERR_INTERNAL, "internal error")
 
 enum herald_err {

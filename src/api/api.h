@@ -1,0 +1,63 @@
+/* The CRM REST surface: one file per resource (org, users, records, metadata, watch), wired into
+ * one route table. Handlers validate in the request thread and hand writes to the store's writer;
+ * they answer in Zoho's shapes and envelope. */
+#ifndef HERALD_API_API_H
+#define HERALD_API_API_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct watch_index;
+
+#include "deliver/retry.h"
+#include "deliver/ssrf.h"
+#include "http/http.h"
+#include "store/store.h"
+
+/* What every handler may use; owned by `herald serve`, alive while the server runs. */
+struct app {
+    struct store *store;
+    const char *api_domain;             /* base of resource_uri, no trailing '/' */
+    long max_channels;                  /* live channels per organization */
+    const struct ssrf_allowlist *allow; /* ranges notify URLs may reach though private */
+    struct watch_index *watch;          /* live channels, for matching (watch/index.h) */
+    struct retry_schedule *retry;       /* delivery schedule; attempt 0 delay sets next_at */
+    /* Set by a job that added outbox rows; the commit hook clears it and wakes the dispatcher,
+     * so commits that add nothing (the dispatcher's own) do not wake it. */
+    atomic_bool has_new_notifications;
+};
+
+/* The route table, ending in a zeroed entry. */
+extern const struct http_route api_routes[];
+
+/* http_auth_fn for `app`: hashes the token and finds it in the store. */
+enum herald_err api_authenticate(void *app, const char *token, struct http_identity *who);
+
+/* Every scope a token may carry, for `herald token create` validation and `make run`'s token. */
+extern const char api_all_scopes[];
+/* True when `scope` is one Herald knows (case-insensitive; module scopes for any module name). */
+bool api_scope_known(const char *scope);
+
+/* Handlers, by resource. */
+void api_org_get(struct http_req *req);
+void api_users_get(struct http_req *req);
+void api_health(struct http_req *req);
+
+/* /crm/{v}/actions/watch (api/watch.c). */
+void api_watch_get(struct http_req *req);
+void api_watch_post(struct http_req *req);
+void api_watch_put(struct http_req *req);
+void api_watch_patch(struct http_req *req);
+void api_watch_delete(struct http_req *req);
+/* Fills app->watch (an empty index) with every live channel of the store, through a writer job.
+ * Call before the HTTP server starts. HERALD_OK or HERALD_ERR_STORE. */
+enum herald_err api_watch_load(struct app *app);
+/* A thread that purges expired channels (store rows and index) every interval_ms through a
+ * writer job. NULL when the thread cannot start (logged); stop it before freeing the store. */
+struct api_watch_purger;
+struct api_watch_purger *api_watch_purger_start(struct app *app, int interval_ms);
+/* Stops and joins the purger. NULL is a no-op. */
+void api_watch_purger_stop(struct api_watch_purger *p);
+
+#endif

@@ -1,0 +1,80 @@
+/* Publishing a change inside the writer's transaction: the change row, then one outbox row per
+ * channel the matcher picks. Nothing here blocks or touches the network. */
+#include "api/publish.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "store/outbox.h"
+#include "watch/match.h"
+
+/* The stored form of the event's records: [{"id","values","lookups":[{"module","id"}]}]. */
+static void render_records(const struct change_event *ev, struct buf *out)
+{
+    buf_putc(out, '[');
+    for (size_t i = 0; i < ev->count; i++) {
+        const struct change_record *r = &ev->records[i];
+        if (i)
+            buf_putc(out, ',');
+        buf_puts(out, "{\"id\":\"");
+        buf_put_i64(out, r->id);
+        buf_puts(out, "\",\"values\":");
+        char *values = json_dumps(r->values, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        buf_puts(out, values ? values : "{}");
+        free(values);
+        buf_puts(out, ",\"lookups\":[");
+        for (size_t j = 0; j < r->lookup_count; j++) {
+            if (j)
+                buf_putc(out, ',');
+            buf_puts(out, "{\"module\":");
+            const char *name = r->lookups[j].module->api_name;
+            buf_put_json_str(out, name, strlen(name));
+            buf_puts(out, ",\"id\":\"");
+            buf_put_i64(out, r->lookups[j].id);
+            buf_puts(out, "\"}");
+        }
+        buf_puts(out, "]}");
+    }
+    buf_putc(out, ']');
+}
+
+enum herald_err api_publish_change(struct store_txn *txn, struct app *app, struct change_event *ev)
+{
+    if (ev->count == 0)
+        return HERALD_OK;
+    struct buf records;
+    buf_init(&records);
+    render_records(ev, &records);
+    enum herald_err err =
+        store_txn_change_add(txn, ev->org_id, ev->module->id_num, change_op_name(ev->op),
+                             ev->request_id, records.data, ev->at_ms, &ev->change_id);
+    buf_fini(&records);
+    if (err || !app->watch)
+        return err;
+
+    struct watch_delivery *d = NULL;
+    size_t n = 0;
+    err = watch_match(app->watch, ev, ev->at_ms / 1000, app->api_domain, &d, &n);
+    if (err)
+        return err;
+    int64_t first_delay = app->retry && app->retry->len ? app->retry->delays_ms[0] : 0;
+    for (size_t i = 0; i < n && !err; i++) {
+        struct store_outbox_row row = {
+            .org_id = ev->org_id,
+            .channel_id = d[i].channel_id,
+            .module_id = d[i].module_id,
+            .operation = d[i].operation,
+            .change_id = ev->change_id,
+            .url = d[i].url,
+            .body = d[i].body,
+            .next_at_ms = ev->at_ms + first_delay,
+        };
+        err = store_txn_notification_add(txn, &row, NULL);
+    }
+    watch_deliveries_free(d, n);
+    if (n && !err)
+        atomic_store(&app->has_new_notifications, true);
+    return err;
+}

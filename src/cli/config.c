@@ -1,0 +1,307 @@
+/* Option table, INI file reading and layered resolution for `herald serve`. Every option is one
+ * row: its flag, its variable, its default. Values are strings until validated once at the end. */
+#include "cli/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timefmt.h"
+#include "core/xmalloc.h"
+
+enum opt_id { OPT_LISTEN, OPT_DB, OPT_ALLOW, OPT_RETRY, OPT_TZ, OPT_DOMAIN, OPT_MAXCH, OPT__N };
+
+static const struct {
+    const char *flag;
+    const char *env;
+    const char *def;
+} opts[OPT__N] = {
+    [OPT_LISTEN] = {"listen", "HERALD_LISTEN", "127.0.0.1:8080"},
+    [OPT_DB] = {"db", "HERALD_DB", "./herald.db"},
+    [OPT_ALLOW] = {"allow-network", "HERALD_ALLOW_NETWORK", ""},
+    [OPT_RETRY] = {"retry-schedule", "HERALD_RETRY_SCHEDULE", "0s,5s,5m,30m,2h,5h,10h,10h"},
+    [OPT_TZ] = {"timezone", "HERALD_TIMEZONE", "UTC"},
+    [OPT_DOMAIN] = {"api-domain", "HERALD_API_DOMAIN", NULL},
+    [OPT_MAXCH] = {"max-channels", "HERALD_MAX_CHANNELS", "10000"},
+};
+
+const char config_serve_usage[] =
+    "usage: herald serve [options]\n"
+    "\n"
+    "Serves Zoho CRM's records, metadata and notification (actions/watch) APIs and delivers\n"
+    "callbacks. Flags beat environment variables, which beat the --config file.\n"
+    "\n"
+    "  --listen HOST:PORT       address to serve (HERALD_LISTEN, default 127.0.0.1:8080);\n"
+    "                           port 0 picks a free port, logged as 'listening on http://...'\n"
+    "  --db PATH                SQLite database, created on first use (HERALD_DB, ./herald.db)\n"
+    "  --allow-network CIDR     let notify URLs reach this private/loopback range; repeatable\n"
+    "                           (HERALD_ALLOW_NETWORK, comma list; default none)\n"
+    "  --retry-schedule LIST    delay before each delivery attempt, units ms s m h\n"
+    "                           (HERALD_RETRY_SCHEDULE, default 0s,5s,5m,30m,2h,5h,10h,10h)\n"
+    "  --timezone TZ            zone for rendered date-times: UTC, an IANA name or +05:30\n"
+    "                           (HERALD_TIMEZONE, default UTC)\n"
+    "  --api-domain URL         base of resource_uri (HERALD_API_DOMAIN, default http://LISTEN)\n"
+    "  --max-channels N         live channels per organization (HERALD_MAX_CHANNELS, 10000)\n"
+    "  --config FILE            INI file with the same keys without dashes' prefix, e.g.\n"
+    "                           'listen = 127.0.0.1:9000' (HERALD_CONFIG)\n"
+    "  -h, --help               this help\n";
+
+static void set(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = xstrdup(v);
+}
+
+static int find_opt(const char *name, size_t len)
+{
+    for (int i = 0; i < OPT__N; i++) {
+        if (strlen(opts[i].flag) == len && memcmp(opts[i].flag, name, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+static int load_ini(const char *path, char **vals, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, err_len, "--config: cannot read '%s': %s", path, strerror(errno));
+        return 2;
+    }
+    char line[4096];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#' || *s == ';' || *s == '[')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, err_len, "--config: %s:%d: expected 'key = value'", path, lineno);
+            fclose(f);
+            return 2;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *value = trim(eq + 1);
+        int o = find_opt(key, strlen(key));
+        if (o < 0) {
+            snprintf(err, err_len, "--config: %s:%d: unknown key '%s'", path, lineno, key);
+            fclose(f);
+            return 2;
+        }
+        set(&vals[o], value);
+    }
+    fclose(f);
+    return 0;
+}
+
+bool config_parse_listen(const char *s, char **host_out, int *port_out)
+{
+    const char *colon;
+    const char *host = s;
+    size_t host_len;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return false;
+        host = s + 1;
+        host_len = (size_t)(close - s - 1);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return false;
+        host_len = (size_t)(colon - s);
+    }
+    if (host_len == 0 || !colon[1])
+        return false;
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || *end || port < 0 || port > 65535)
+        return false;
+    *host_out = xstrndup(host, host_len);
+    *port_out = (int)port;
+    return true;
+}
+
+static int validate(char **vals, struct config *cfg, char *err, size_t err_len)
+{
+    if (!config_parse_listen(vals[OPT_LISTEN], &cfg->listen_host, &cfg->listen_port)) {
+        snprintf(err, err_len, "--listen: invalid address '%s' (expected HOST:PORT)",
+                 vals[OPT_LISTEN]);
+        return 2;
+    }
+    if (!vals[OPT_DB][0]) {
+        snprintf(err, err_len, "--db: the path is empty");
+        return 2;
+    }
+    cfg->db_path = xstrdup(vals[OPT_DB]);
+    cfg->allow_text = xstrdup(vals[OPT_ALLOW]);
+    char *list = xstrdup(vals[OPT_ALLOW]);
+    for (char *save = NULL, *item = strtok_r(list, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        char *cidr = trim(item);
+        if (!*cidr)
+            continue;
+        if (ssrf_allowlist_add(&cfg->allow, cidr)) {
+            snprintf(err, err_len, "--allow-network: invalid CIDR '%s' (expected e.g. 127.0.0.0/8)",
+                     cidr);
+            free(list);
+            return 2;
+        }
+    }
+    free(list);
+    if (retry_schedule_parse(vals[OPT_RETRY], &cfg->retry)) {
+        snprintf(err, err_len,
+                 "--retry-schedule: invalid schedule '%s' (expected e.g. 0s,5s,5m with units "
+                 "ms s m h)",
+                 vals[OPT_RETRY]);
+        return 2;
+    }
+    cfg->retry_text = xstrdup(vals[OPT_RETRY]);
+    if (time_zone_set(vals[OPT_TZ])) {
+        snprintf(err, err_len, "--timezone: unknown time zone '%s'", vals[OPT_TZ]);
+        return 2;
+    }
+    cfg->timezone = xstrdup(vals[OPT_TZ]);
+    if (vals[OPT_DOMAIN]) {
+        const char *d = vals[OPT_DOMAIN];
+        size_t n = strlen(d);
+        while (n && d[n - 1] == '/')
+            n--;
+        bool has_scheme = strncmp(d, "http://", 7) == 0 || strncmp(d, "https://", 8) == 0;
+        if (!has_scheme || n <= 8 || strchr(d, ' ') || strchr(d, '?')) {
+            snprintf(err, err_len,
+                     "--api-domain: invalid URL '%s' (expected e.g. "
+                     "https://www.zohoapis.com)",
+                     d);
+            return 2;
+        }
+        cfg->api_domain = xstrndup(d, n);
+    }
+    char *end;
+    errno = 0;
+    long n = strtol(vals[OPT_MAXCH], &end, 10);
+    if (errno || *end || !vals[OPT_MAXCH][0] || n < 1 || n > 100000000) {
+        snprintf(err, err_len, "--max-channels: invalid number '%s' (expected 1..100000000)",
+                 vals[OPT_MAXCH]);
+        return 2;
+    }
+    cfg->max_channels = n;
+    return 0;
+}
+
+int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct config *cfg,
+                   char *err, size_t err_len)
+{
+    memset(cfg, 0, sizeof *cfg);
+    char *vals[OPT__N] = {0};
+    char *flag_vals[OPT__N] = {0};
+    char *allow_flags = NULL;
+    int rc = 0;
+    for (int i = 0; i < OPT__N; i++) {
+        if (opts[i].def)
+            vals[i] = xstrdup(opts[i].def);
+    }
+    /* Flags first, remembered aside, so --config is known before the file is read. */
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            cfg->is_help = true;
+            goto out;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, err_len, "unexpected argument '%s' (see herald serve --help)", a);
+            rc = 2;
+            goto out;
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        const char *value;
+        if (eq) {
+            value = eq + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            snprintf(err, err_len, "--%.*s: missing value", (int)name_len, name);
+            rc = 2;
+            goto out;
+        }
+        if (name_len == 6 && memcmp(name, "config", 6) == 0) {
+            set(&cfg->config_path, value);
+            continue;
+        }
+        int o = find_opt(name, name_len);
+        if (o < 0) {
+            snprintf(err, err_len, "--%.*s: unknown flag (see herald serve --help)", (int)name_len,
+                     name);
+            rc = 2;
+            goto out;
+        }
+        if (o == OPT_ALLOW && flag_vals[o]) {
+            /* repeatable: accumulate */
+            size_t len = strlen(flag_vals[o]) + strlen(value) + 2;
+            allow_flags = xmalloc(len);
+            snprintf(allow_flags, len, "%s,%s", flag_vals[o], value);
+            free(flag_vals[o]);
+            flag_vals[o] = allow_flags;
+            continue;
+        }
+        set(&flag_vals[o], value);
+    }
+    if (!cfg->config_path && getenv_fn("HERALD_CONFIG"))
+        cfg->config_path = xstrdup(getenv_fn("HERALD_CONFIG"));
+    if (cfg->config_path) {
+        rc = load_ini(cfg->config_path, vals, err, err_len);
+        if (rc)
+            goto out;
+    }
+    for (int i = 0; i < OPT__N; i++) {
+        const char *e = getenv_fn(opts[i].env);
+        if (e)
+            set(&vals[i], e);
+    }
+    for (int i = 0; i < OPT__N; i++) {
+        if (flag_vals[i])
+            set(&vals[i], flag_vals[i]);
+    }
+    rc = validate(vals, cfg, err, err_len);
+out:
+    for (int i = 0; i < OPT__N; i++) {
+        free(vals[i]);
+        free(flag_vals[i]);
+    }
+    if (rc)
+        config_fini(cfg);
+    return rc;
+}
+
+void config_fini(struct config *cfg)
+{
+    free(cfg->listen_host);
+    free(cfg->db_path);
+    ssrf_allowlist_fini(&cfg->allow);
+    free(cfg->allow_text);
+    retry_schedule_fini(&cfg->retry);
+    free(cfg->retry_text);
+    free(cfg->timezone);
+    free(cfg->api_domain);
+    free(cfg->config_path);
+    bool is_help = cfg->is_help;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->is_help = is_help;
+}

@@ -1,0 +1,43 @@
+/* `herald serve` configuration: flags beat environment, environment beats the --config INI file,
+ * which beats defaults. Resolution is pure apart from reading the INI file; errors name the flag.
+ */
+#ifndef HERALD_CLI_CONFIG_H
+#define HERALD_CLI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "deliver/retry.h"
+#include "deliver/ssrf.h"
+
+struct config {
+    char *listen_host;
+    int listen_port;
+    char *db_path;
+    struct ssrf_allowlist allow;
+    char *allow_text; /* as given, for the start-up log */
+    struct retry_schedule retry;
+    char *retry_text;
+    char *timezone;
+    char *api_domain; /* NULL until known: defaults to http://HOST:PORT after binding */
+    long max_channels;
+    char *config_path;
+    bool is_help;
+};
+
+/* Looks a variable up in the environment (getenv in production, a table in tests). */
+typedef const char *config_getenv_fn(const char *name);
+
+/* Resolves the serve configuration from argv (after "serve"), the environment and the INI file.
+ * Returns 0 and fills *cfg (free with config_fini), or 2 with one line in err naming the flag
+ * or variable at fault. --help sets cfg->is_help and returns 0. */
+int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct config *cfg,
+                   char *err, size_t err_len);
+void config_fini(struct config *cfg);
+/* Splits "HOST:PORT" or "[V6]:PORT". Returns false when malformed. host_out is a new string. */
+bool config_parse_listen(const char *s, char **host_out, int *port_out);
+
+/* The serve options, for --help. */
+extern const char config_serve_usage[];
+
+#endif

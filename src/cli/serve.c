@@ -1,0 +1,135 @@
+/* `herald serve`: resolves the configuration, opens the store, starts the HTTP server (and, as
+ * they join, the matcher and the dispatcher), then waits for SIGINT/SIGTERM and stops in order:
+ * stop accepting, finish requests, finish the writer's queue, close the store. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "cli/config.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "deliver/dispatch.h"
+#include "http/http.h"
+#include "meta/meta.h"
+#include "store/store.h"
+#include "watch/index.h"
+
+static const char *real_getenv(const char *name)
+{
+    return getenv(name);
+}
+
+struct wiring {
+    struct app *app;
+    struct dispatcher *dispatcher;
+};
+
+/* After each committed batch: wake the dispatcher when the batch added notifications. */
+static void on_commit(void *arg)
+{
+    struct wiring *w = arg;
+    if (atomic_exchange(&w->app->has_new_notifications, false))
+        dispatch_wake(w->dispatcher);
+}
+
+int cli_serve(int argc, char **argv)
+{
+    struct config cfg;
+    char err_line[512];
+    int rc = config_resolve(argc, argv, real_getenv, &cfg, err_line, sizeof err_line);
+    if (rc) {
+        fprintf(stderr, "herald serve: %s\n", err_line);
+        return rc;
+    }
+    if (cfg.is_help) {
+        fputs(config_serve_usage, stdout);
+        return 0;
+    }
+    /* Signals are taken by sigwait in this thread only; every thread started later inherits
+     * the mask. SIGPIPE is ignored: a peer closing early is an ordinary error. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct store *store = NULL;
+    struct http_server *srv = NULL;
+    struct dispatcher *dispatcher = NULL;
+    struct watch_index *watch = NULL;
+    struct api_watch_purger *purger = NULL;
+    char *domain = NULL;
+    rc = 1;
+    if (meta_init()) {
+        log_error("msg=\"module definitions are invalid\"");
+        goto out;
+    }
+    if (store_open(cfg.db_path, &store)) {
+        log_error("msg=\"cannot open the database\" path=\"%s\"", cfg.db_path);
+        goto out;
+    }
+    struct app app = {
+        .store = store,
+        .max_channels = cfg.max_channels,
+        .allow = &cfg.allow,
+        .retry = &cfg.retry,
+    };
+    /* The channel index is filled before any request can change or match channels. */
+    app.watch = watch = watch_index_new();
+    if (api_watch_load(&app))
+        goto out;
+    purger = api_watch_purger_start(&app, 60000);
+    struct dispatch_config dc = {
+        .store = store,
+        .retry = &cfg.retry,
+        .allow = &cfg.allow,
+    };
+    if (dispatch_start(&dc, &dispatcher))
+        goto out;
+    struct wiring wiring = {.app = &app, .dispatcher = dispatcher};
+    store_on_commit(store, on_commit, &wiring);
+    struct http_config hc = {
+        .host = cfg.listen_host,
+        .port = cfg.listen_port,
+        .max_body_bytes = 1024 * 1024,
+        .threads = 4,
+        .authenticate = api_authenticate,
+    };
+    if (http_server_start(&hc, api_routes, &app, &srv))
+        goto out;
+    int port = http_server_port(srv);
+    bool is_v6 = strchr(cfg.listen_host, ':') != NULL;
+    size_t dlen = strlen(cfg.listen_host) + 32;
+    domain = xmalloc(dlen);
+    snprintf(domain, dlen, is_v6 ? "http://[%s]:%d" : "http://%s:%d", cfg.listen_host, port);
+    app.api_domain = cfg.api_domain ? cfg.api_domain : domain;
+    log_info("msg=\"herald started\" version=%s db=\"%s\" timezone=%s api_domain=%s "
+             "allow_network=\"%s\" retry_schedule=\"%s\" max_channels=%ld",
+             HERALD_VERSION, cfg.db_path, cfg.timezone, app.api_domain, cfg.allow_text,
+             cfg.retry_text, cfg.max_channels);
+    fprintf(stderr, "listening on %s\n", domain);
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log_info("msg=\"stopping\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+out:
+    http_server_stop(srv, 10000);
+    dispatch_stop(dispatcher, 10000);
+    api_watch_purger_stop(purger);
+    if (store)
+        store_on_commit(store, NULL, NULL);
+    store_free(store);
+    watch_index_free(watch); /* after the writer stopped: its jobs use the index */
+    meta_fini();
+    free(domain);
+    config_fini(&cfg);
+    if (rc == 0)
+        log_info("msg=\"stopped cleanly\"");
+    return rc;
+}

@@ -1,0 +1,519 @@
+/* libcurl multi driven by epoll: curl tells which sockets to watch (CURLMOPT_SOCKETFUNCTION) and
+ * when to time out (CURLMOPT_TIMERFUNCTION); an eventfd wakes the loop for new work and for
+ * stopping. Invariant: a notification is in flight at most once here, and its lease (stored)
+ * outlives the attempt's 15 s limit, so no other claimer sends it meanwhile. */
+#include "deliver/dispatch.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/timefmt.h"
+#include "core/url.h"
+#include "core/xmalloc.h"
+#include "deliver/sign.h"
+#include "store/outbox.h"
+
+#define RESPONSE_PREFIX_BYTES 256
+#define SECRET_REFRESH_MS 1000
+
+struct flight {
+    struct dispatcher *d;
+    struct flight *next, *prev; /* the dispatcher's list of attempts in flight */
+    CURL *easy;
+    struct curl_slist *headers;
+    struct curl_slist *resolve; /* the vetted address, pinned: read when the transfer starts */
+    struct store_claim claim;
+    struct buf body;
+    struct buf response;
+    char retry_after[64];
+    char error[CURL_ERROR_SIZE];
+    int64_t started_ms;
+    const char *refused; /* set when the SSRF guard refused the address */
+};
+
+struct secret_cache {
+    int64_t org_id;
+    char *secret;
+    char *prev;
+    int64_t prev_until_s;
+    int64_t loaded_ms;
+};
+
+struct dispatcher {
+    struct dispatch_config cfg;
+    pthread_t thread;
+    int epfd;
+    int wakefd;
+    CURLM *multi;
+    int64_t timeout_at_ms; /* curl's timer; -1 none */
+    size_t in_flight;
+    struct flight *flights;
+    atomic_bool is_stopping;
+    _Atomic int64_t stop_deadline_ms;
+    bool is_claim_due;
+    int64_t next_due_ms;
+    struct store_attempt *results;
+    size_t result_count, result_cap;
+    struct secret_cache secret;
+    unsigned rnd_state;
+};
+
+static int64_t now_ms(void)
+{
+    return time_now_ms();
+}
+
+static double rnd01(struct dispatcher *d)
+{
+    d->rnd_state = d->rnd_state * 1103515245u + 12345u;
+    return (double)((d->rnd_state >> 8) & 0xffffff) / (double)0x1000000;
+}
+
+void dispatch_wake(struct dispatcher *d)
+{
+    if (!d)
+        return;
+    uint64_t one = 1;
+    ssize_t n = write(d->wakefd, &one, sizeof one);
+    (void)n;
+}
+
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    (void)socketp;
+    struct dispatcher *d = userp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(d->epfd, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {.data.fd = s};
+    if (what & CURL_POLL_IN)
+        ev.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+        ev.events |= EPOLLOUT;
+    if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+        epoll_ctl(d->epfd, EPOLL_CTL_ADD, s, &ev);
+    return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct dispatcher *d = userp;
+    d->timeout_at_ms = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    return 0;
+}
+
+static size_t on_response(char *ptr, size_t size, size_t nmemb, void *userp)
+{
+    struct flight *f = userp;
+    size_t n = size * nmemb;
+    if (f->response.len < RESPONSE_PREFIX_BYTES) {
+        size_t room = RESPONSE_PREFIX_BYTES - f->response.len;
+        buf_append(&f->response, ptr, n < room ? n : room);
+    }
+    return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userp)
+{
+    struct flight *f = userp;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+    if (n > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
+        size_t start = sizeof name - 1;
+        while (start < n && (ptr[start] == ' ' || ptr[start] == '\t'))
+            start++;
+        size_t end = n;
+        while (end > start && (ptr[end - 1] == '\r' || ptr[end - 1] == '\n' || ptr[end - 1] == ' '))
+            end--;
+        snprintf(f->retry_after, sizeof f->retry_after, "%.*s", (int)(end - start), ptr + start);
+    }
+    return n;
+}
+
+static void secret_refresh(struct dispatcher *d, int64_t org_id)
+{
+    struct secret_cache *c = &d->secret;
+    if (c->secret && c->org_id == org_id && now_ms() - c->loaded_ms < SECRET_REFRESH_MS)
+        return;
+    struct store_org org;
+    if (store_org_get(d->cfg.store, org_id, &org))
+        return; /* keep the old one; logged by the store */
+    free(c->secret);
+    free(c->prev);
+    c->org_id = org_id;
+    c->secret = org.secret;
+    c->prev = org.prev_secret;
+    c->prev_until_s = org.prev_secret_until_s;
+    c->loaded_ms = now_ms();
+    org.secret = org.prev_secret = NULL;
+    store_org_fini(&org);
+}
+
+static void add_result(struct dispatcher *d, const struct store_attempt *a)
+{
+    if (d->result_count == d->result_cap) {
+        d->result_cap = d->result_cap ? d->result_cap * 2 : 64;
+        d->results = xrealloc(d->results, d->result_cap * sizeof *d->results);
+    }
+    d->results[d->result_count] = *a;
+    d->results[d->result_count].error = xstrdup(a->error);
+    d->results[d->result_count].response = xstrdup(a->response);
+    d->result_count++;
+}
+
+static void flush_results(struct dispatcher *d)
+{
+    if (!d->result_count)
+        return;
+    store_outbox_record(d->cfg.store, d->results, d->result_count, NULL, NULL);
+    for (size_t i = 0; i < d->result_count; i++) {
+        free((char *)d->results[i].error);
+        free((char *)d->results[i].response);
+    }
+    d->result_count = 0;
+}
+
+static void flight_free(struct flight *f)
+{
+    curl_slist_free_all(f->headers);
+    curl_slist_free_all(f->resolve);
+    buf_fini(&f->body);
+    buf_fini(&f->response);
+    free(f->claim.url);
+    free(f->claim.body);
+    free(f);
+}
+
+/* Decides what happens after an attempt and queues its record. */
+static void finish(struct dispatcher *d, struct flight *f, int http_status, const char *error)
+{
+    int64_t end = now_ms();
+    struct store_attempt a = {
+        .notification_id = f->claim.id,
+        .org_id = f->claim.org_id,
+        .channel_id = f->claim.channel_id,
+        .started_at_ms = f->started_ms,
+        .duration_ms = end - f->started_ms,
+        .http_status = http_status,
+        .error = error,
+        .response = f->response.len ? f->response.data : NULL,
+    };
+    switch (retry_classify(http_status)) {
+    case RETRY_DELIVERED:
+        a.new_status = STORE_NTF_DELIVERED;
+        break;
+    case RETRY_GONE:
+        a.new_status = STORE_NTF_FAILED;
+        a.is_gone = true;
+        break;
+    case RETRY_AGAIN: {
+        int64_t delay = retry_delay_ms(d->cfg.retry, (size_t)f->claim.attempts + 1, rnd01(d));
+        if (delay >= 0 && (http_status == 429 || http_status == 503) && f->retry_after[0]) {
+            int64_t after = retry_after_parse_ms(f->retry_after, end / 1000);
+            if (after > 0)
+                delay = after;
+        }
+        if (delay < 0) {
+            a.new_status = STORE_NTF_FAILED;
+        } else {
+            a.new_status = STORE_NTF_PENDING;
+            a.next_at_ms = end + delay;
+        }
+        break;
+    }
+    }
+    if (a.new_status != STORE_NTF_DELIVERED)
+        log_info("msg=\"delivery attempt failed\" notification=%lld channel=%lld status=%d "
+                 "error=\"%s\" next=%s",
+                 (long long)a.notification_id, (long long)a.channel_id, http_status,
+                 error ? error : "", a.new_status == STORE_NTF_PENDING ? "retry" : "none");
+    if (a.is_gone && d->cfg.on_gone)
+        d->cfg.on_gone(d->cfg.on_gone_arg, a.org_id, a.channel_id);
+    add_result(d, &a);
+}
+
+/* Builds and starts one attempt; on a refusal before any I/O, records it at once. */
+static void start_one(struct dispatcher *d, struct store_claim *claim)
+{
+    struct flight *f = xcalloc(1, sizeof *f);
+    f->d = d;
+    f->claim = *claim;
+    claim->url = claim->body = NULL; /* taken */
+    buf_init(&f->body);
+    buf_init(&f->response);
+    f->started_ms = now_ms();
+
+    struct url_parts parts;
+    if (url_parse(f->claim.url, &parts)) {
+        finish(d, f, 0, "invalid notify URL");
+        flight_free(f);
+        return;
+    }
+    struct sockaddr_storage pinned;
+    const char *why = NULL;
+    enum herald_err err = ssrf_resolve_check(d->cfg.allow, parts.host, parts.port, &pinned, &why);
+    if (err) {
+        char reason[320];
+        snprintf(reason, sizeof reason, "%s: %s",
+                 err == HERALD_ERR_DENIED ? "refused address" : "cannot resolve host",
+                 why ? why : parts.host);
+        finish(d, f, 0, reason);
+        flight_free(f);
+        return;
+    }
+    char addr[INET6_ADDRSTRLEN + 2] = "";
+    if (pinned.ss_family == AF_INET6) {
+        char tmp[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&pinned)->sin6_addr, tmp, sizeof tmp);
+        snprintf(addr, sizeof addr, "[%s]", tmp);
+    } else {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&pinned)->sin_addr, addr, sizeof addr);
+    }
+    char resolve[600];
+    snprintf(resolve, sizeof resolve, "%s:%d:%s", parts.host, parts.port, addr);
+    if (!parts.is_ip_literal)
+        f->resolve = curl_slist_append(NULL, resolve);
+
+    int64_t sent_ms = time_now_ms();
+    buf_puts(&f->body, "{\"server_time\":");
+    buf_put_i64(&f->body, sent_ms);
+    buf_putc(&f->body, ',');
+    buf_puts(&f->body, f->claim.body);
+
+    secret_refresh(d, f->claim.org_id);
+    char msg_id[32];
+    snprintf(msg_id, sizeof msg_id, "msg_%lld", (long long)f->claim.id);
+    int64_t ts = sent_ms / 1000;
+    struct buf sig;
+    buf_init(&sig);
+    buf_puts(&sig, "webhook-signature: ");
+    if (d->secret.secret)
+        sign_webhook(d->secret.secret, msg_id, ts, f->body.data, f->body.len, &sig);
+    if (d->secret.prev && d->secret.prev_until_s > ts) {
+        buf_putc(&sig, ' ');
+        sign_webhook(d->secret.prev, msg_id, ts, f->body.data, f->body.len, &sig);
+    }
+    char line[128];
+    f->headers = curl_slist_append(f->headers, "Content-Type: application/json;charset=UTF-8");
+    f->headers = curl_slist_append(f->headers, "User-Agent: herald/" HERALD_VERSION);
+    f->headers = curl_slist_append(f->headers, "Expect:");
+    snprintf(line, sizeof line, "webhook-id: %s", msg_id);
+    f->headers = curl_slist_append(f->headers, line);
+    snprintf(line, sizeof line, "webhook-timestamp: %lld", (long long)ts);
+    f->headers = curl_slist_append(f->headers, line);
+    f->headers = curl_slist_append(f->headers, sig.data);
+    buf_fini(&sig);
+
+    char *target = url_encode_invalid(f->claim.url);
+    CURL *e = curl_easy_init();
+    f->easy = e;
+    curl_easy_setopt(e, CURLOPT_URL, target);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, f);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->body.data);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)f->body.len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_response);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->error);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (f->resolve)
+        curl_easy_setopt(e, CURLOPT_RESOLVE, f->resolve);
+    curl_multi_add_handle(d->multi, e);
+    free(target);
+    f->next = d->flights;
+    if (d->flights)
+        d->flights->prev = f;
+    d->flights = f;
+    d->in_flight++;
+}
+
+static void reap(struct dispatcher *d)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(d->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *e = msg->easy_handle;
+        struct flight *f = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&f);
+        long status = 0;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        const char *error = NULL;
+        if (msg->data.result != CURLE_OK)
+            error = f->error[0] ? f->error : curl_easy_strerror(msg->data.result);
+        finish(d, f, msg->data.result == CURLE_OK ? (int)status : 0, error);
+        if (f->prev)
+            f->prev->next = f->next;
+        else
+            d->flights = f->next;
+        if (f->next)
+            f->next->prev = f->prev;
+        curl_multi_remove_handle(d->multi, e);
+        curl_easy_cleanup(e);
+        flight_free(f);
+        d->in_flight--;
+    }
+}
+
+static void claim_more(struct dispatcher *d)
+{
+    size_t room = d->cfg.max_in_flight - d->in_flight;
+    if (room == 0 || atomic_load(&d->is_stopping))
+        return;
+    struct store_claim *claims = NULL;
+    size_t n = 0;
+    int64_t now = now_ms();
+    if (store_outbox_claim(d->cfg.store, now, d->cfg.lease_ms, room, &claims, &n)) {
+        d->next_due_ms = now + 1000; /* store trouble is logged there; try again soon */
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        start_one(d, &claims[i]);
+    store_claims_free(claims, n);
+    d->is_claim_due = n == room; /* a full batch: there may be more */
+    d->next_due_ms = n == room ? now : store_outbox_next_due(d->cfg.store);
+    int running;
+    curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+}
+
+static void *dispatch_main(void *arg)
+{
+    struct dispatcher *d = arg;
+    struct epoll_event events[64];
+    d->is_claim_due = true;
+    while (!atomic_load(&d->is_stopping) || d->in_flight > 0) {
+        int64_t now = now_ms();
+        if (atomic_load(&d->is_stopping) && now >= atomic_load(&d->stop_deadline_ms)) {
+            log_warn("msg=\"stopping with deliveries in flight\" count=%zu", d->in_flight);
+            break;
+        }
+        if (!atomic_load(&d->is_stopping) &&
+            (d->is_claim_due || (d->next_due_ms >= 0 && d->next_due_ms <= now)))
+            claim_more(d);
+        flush_results(d);
+        now = now_ms();
+        int64_t wait = 1000;
+        if (d->timeout_at_ms >= 0 && d->timeout_at_ms - now < wait)
+            wait = d->timeout_at_ms - now;
+        if (d->next_due_ms >= 0 && d->in_flight < d->cfg.max_in_flight &&
+            d->next_due_ms - now < wait)
+            wait = d->next_due_ms - now;
+        if (d->is_claim_due && d->in_flight < d->cfg.max_in_flight)
+            wait = 0;
+        if (wait < 0)
+            wait = 0;
+        int n = epoll_wait(d->epfd, events, 64, (int)wait);
+        int running;
+        for (int i = 0; i < n; i++) {
+            int fd = events[i].data.fd;
+            if (fd == d->wakefd) {
+                uint64_t v;
+                ssize_t r = read(d->wakefd, &v, sizeof v);
+                (void)r;
+                d->is_claim_due = true;
+                continue;
+            }
+            int flags = 0;
+            if (events[i].events & EPOLLIN)
+                flags |= CURL_CSELECT_IN;
+            if (events[i].events & EPOLLOUT)
+                flags |= CURL_CSELECT_OUT;
+            if (events[i].events & (EPOLLERR | EPOLLHUP))
+                flags |= CURL_CSELECT_ERR;
+            curl_multi_socket_action(d->multi, fd, flags, &running);
+        }
+        if (d->timeout_at_ms >= 0 && now_ms() >= d->timeout_at_ms) {
+            d->timeout_at_ms = -1;
+            curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+        reap(d);
+    }
+    flush_results(d);
+    return NULL;
+}
+
+enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatcher **out)
+{
+    struct dispatcher *d = xcalloc(1, sizeof *d);
+    d->cfg = *cfg;
+    if (!d->cfg.max_in_flight)
+        d->cfg.max_in_flight = 256;
+    if (!d->cfg.max_per_host)
+        d->cfg.max_per_host = 64;
+    if (!d->cfg.lease_ms)
+        d->cfg.lease_ms = 30000;
+    d->timeout_at_ms = -1;
+    d->next_due_ms = -1;
+    d->rnd_state = (unsigned)time_now_ms() ^ (unsigned)getpid();
+    d->epfd = epoll_create1(EPOLL_CLOEXEC);
+    d->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = d->wakefd};
+    epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->wakefd, &ev);
+    d->multi = curl_multi_init();
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
+    curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, d->cfg.max_per_host);
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->cfg.max_in_flight + 16);
+    if (pthread_create(&d->thread, NULL, dispatch_main, d) != 0) {
+        log_error("msg=\"cannot start the dispatcher thread\"");
+        curl_multi_cleanup(d->multi);
+        close(d->epfd);
+        close(d->wakefd);
+        free(d);
+        return HERALD_ERR_INTERNAL;
+    }
+    *out = d;
+    return HERALD_OK;
+}
+
+void dispatch_stop(struct dispatcher *d, int grace_ms)
+{
+    if (!d)
+        return;
+    /* The loop drains attempts in flight until the deadline; what is still in flight then stays
+     * pending in the store and is sent again after the restart. */
+    atomic_store(&d->stop_deadline_ms, now_ms() + grace_ms);
+    atomic_store(&d->is_stopping, true);
+    dispatch_wake(d);
+    pthread_join(d->thread, NULL);
+    while (d->flights) {
+        struct flight *f = d->flights;
+        d->flights = f->next;
+        curl_multi_remove_handle(d->multi, f->easy);
+        curl_easy_cleanup(f->easy);
+        flight_free(f);
+    }
+    curl_multi_cleanup(d->multi);
+    close(d->epfd);
+    close(d->wakefd);
+    free(d->results);
+    free(d->secret.secret);
+    free(d->secret.prev);
+    free(d);
+}

@@ -1,0 +1,38 @@
+/* The dispatcher: one thread running libcurl multi (socket_action + epoll) that claims due
+ * notifications from the outbox under a lease, POSTs them concurrently over kept-alive
+ * connections with Standard Webhooks signatures, and records every attempt's outcome through
+ * the writer. It is woken at once by commits that add notifications; timers cover retries. */
+#ifndef HERALD_DELIVER_DISPATCH_H
+#define HERALD_DELIVER_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "deliver/retry.h"
+#include "deliver/ssrf.h"
+#include "store/store.h"
+
+struct dispatch_config {
+    struct store *store;                /* borrowed */
+    const struct retry_schedule *retry; /* borrowed */
+    const struct ssrf_allowlist *allow; /* borrowed */
+    size_t max_in_flight;               /* attempts in flight at once (0: 256) */
+    long max_per_host;                  /* connections per host (0: 64) */
+    int64_t lease_ms;                   /* claim lease, longer than an attempt (0: 30 s) */
+    /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL). */
+    void (*on_gone)(void *arg, int64_t org_id, int64_t channel_id);
+    void *on_gone_arg;
+};
+
+struct dispatcher;
+
+/* Starts the thread. Returns HERALD_OK and *out, or HERALD_ERR_INTERNAL (logged). */
+enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatcher **out);
+/* Wakes the thread to claim new work now. Thread-safe, never blocks. */
+void dispatch_wake(struct dispatcher *d);
+/* Stops claiming, waits up to grace_ms for attempts in flight, records their outcomes, stops.
+ * Unfinished attempts stay pending (their leases are void after a restart). NULL is a no-op. */
+void dispatch_stop(struct dispatcher *d, int grace_ms);
+
+#endif

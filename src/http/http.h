@@ -1,0 +1,102 @@
+/* The HTTP layer: libmicrohttpd in thread-pool + epoll mode, a route table, authentication and
+ * scope checks, request bodies with limits, and JSON responses in Zoho's envelope. Handlers may
+ * answer at once or later from another thread (the connection is suspended meanwhile), so a
+ * request waiting for a group commit holds no thread. It knows nothing of CRM resources. */
+#ifndef HERALD_HTTP_HTTP_H
+#define HERALD_HTTP_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define HTTP_MAX_SEGS 8
+
+/* Who is calling: filled by the authenticate callback for routes that need a token. */
+struct http_identity {
+    int64_t org_id;
+    int64_t user_id;
+    int64_t token_id;
+    char *scopes; /* comma-separated; owned by the request */
+};
+
+struct http_req {
+    const char *method;
+    const char *path;          /* URL path without the query string */
+    const char *version;       /* "v8" for /crm/v8/..., else NULL */
+    char *segs[HTTP_MAX_SEGS]; /* path segments (decoded), owned by the request */
+    size_t seg_count;
+    const char *body; /* request body (NUL-terminated), may be empty */
+    size_t body_len;
+    struct http_identity who;
+    void *app;              /* the pointer given to http_server_start */
+    struct http_conn *conn; /* internal */
+};
+
+typedef void http_handler_fn(struct http_req *req);
+
+/* A route: `pattern` is a path of '/'-separated segments where "{v}" matches an API version
+ * (v2 v2.1 v3 v4 v5 v6 v7 v8) and "*" any one segment. `scopes` lists the token scopes that may
+ * call it (comma-separated, case-insensitive, "{M}" stands for the segment after the version);
+ * NULL means no authentication. Tables end with a zeroed entry. */
+struct http_route {
+    const char *method;
+    const char *pattern;
+    http_handler_fn *handler;
+    const char *scopes;
+};
+
+/* Looks a plain token up. Returns HERALD_OK and fills `who` (scopes owned by the caller after),
+ * HERALD_ERR_NOT_FOUND for an unknown or revoked token, or another error (→ 500). */
+typedef enum herald_err http_auth_fn(void *app, const char *token, struct http_identity *who);
+
+struct http_config {
+    const char *host; /* numeric address or name to bind */
+    int port;         /* 0 picks a free port */
+    size_t max_body_bytes;
+    unsigned threads;
+    http_auth_fn *authenticate;
+};
+
+struct http_server;
+
+/* Starts serving `routes` (borrowed, must outlive the server). Returns HERALD_OK and *out, or
+ * HERALD_ERR_IO when the address cannot be bound (logged). */
+enum herald_err http_server_start(const struct http_config *cfg, const struct http_route *routes,
+                                  void *app, struct http_server **out);
+/* The port actually bound (useful with port 0). */
+int http_server_port(const struct http_server *srv);
+/* Stops accepting, waits up to `grace_ms` for requests in progress, then stops. NULL is a no-op. */
+void http_server_stop(struct http_server *srv, int grace_ms);
+
+/* Query parameter `key` (decoded) or NULL. Only valid while the handler runs. */
+const char *http_req_query(struct http_req *req, const char *key);
+/* A request header or NULL. Only valid while the handler runs. */
+const char *http_req_header(struct http_req *req, const char *name);
+/* Parses the body as JSON (duplicate keys, invalid UTF-8 and trailing garbage rejected). On
+ * failure answers 400 INVALID_DATA itself and returns NULL; the caller just returns. */
+json_t *http_req_json(struct http_req *req);
+
+/* Answering. Exactly one respond call per request, from any thread. Bodies are taken. */
+void http_respond_json(struct http_req *req, int status, json_t *body);
+void http_respond_raw(struct http_req *req, int status, char *body, size_t len);
+void http_respond_empty(struct http_req *req, int status);
+/* Zoho's envelope {"code","details","message","status":"error"}; details taken, NULL → {}. */
+void http_respond_error(struct http_req *req, int status, const char *code, const char *message,
+                        json_t *details);
+
+/* Pure helpers, exposed for tests. */
+/* True when some scope in `have` (comma list) equals some scope in `accept` (comma list, "{M}"
+ * replaced by `module`), ignoring case. */
+bool http_scope_allows(const char *have, const char *accept, const char *module);
+/* True when `v` is an API version segment this server answers. */
+bool http_version_valid(const char *v);
+enum http_match { HTTP_MATCH_OK, HTTP_MATCH_NO_PATH, HTTP_MATCH_NO_METHOD };
+/* Finds the route for a method and path segments: the most specific pattern wins (literal
+ * segments beat "*"); a path that some pattern matches under another method is NO_METHOD. */
+enum http_match http_route_find(const struct http_route *routes, const char *method,
+                                char *const *segs, size_t seg_count, const struct http_route **out);
+
+#endif

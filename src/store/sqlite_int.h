@@ -1,0 +1,105 @@
+/* Internals shared by the SQLite backend's files: connections with a prepared-statement cache,
+ * the reader pool, and error translation. Nothing here leaves src/store/. */
+#ifndef HERALD_STORE_SQLITE_INT_H
+#define HERALD_STORE_SQLITE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "store/store_int.h"
+
+#define SQ_STMT_CACHE 96
+
+/* One connection and its statements, cached by the address of their SQL text (static strings). */
+struct sq_conn {
+    sqlite3 *db;
+    struct {
+        const char *sql;
+        sqlite3_stmt *st;
+    } cache[SQ_STMT_CACHE];
+    size_t cached;
+    struct sq_conn *next_free;
+};
+
+struct sq_job {
+    store_job_fn *fn;
+    void *arg;
+    store_done_fn *done;
+    enum herald_err err;
+    struct sq_job *next;
+};
+
+struct sq_store {
+    struct store base;
+    char *path;
+    struct sq_conn *writer;
+    pthread_t writer_thread;
+    pthread_mutex_t mu; /* guards the queue, is_stopping and the reader pool */
+    pthread_cond_t cv;
+    struct sq_job *head, *tail;
+    size_t queued;
+    bool is_stopping;
+    struct sq_conn *free_readers;
+    store_commit_fn *commit_fn;
+    void *commit_arg;
+    atomic_int_fast64_t next_id;
+    int64_t default_org;
+};
+
+struct sq_txn {
+    struct store_txn base;
+    struct sq_store *s;
+    struct sq_conn *c;
+};
+
+/* Returns the cached statement for `sql` (reset, bindings cleared), preparing it on first use.
+ * NULL on a prepare error (logged). `sql` must be a string with static storage. */
+sqlite3_stmt *sq_stmt(struct sq_conn *c, const char *sql);
+/* Logs a SQLite failure once, with what was being done, and returns HERALD_ERR_STORE. */
+enum herald_err sq_fail(struct sq_conn *c, int rc, const char *what);
+/* Runs SQL text without results (DDL, pragmas). */
+enum herald_err sq_exec(struct sq_conn *c, const char *sql);
+/* Borrows a reader connection (opening one when none is free); give it back with sq_reader_put. */
+struct sq_conn *sq_reader_get(struct sq_store *s);
+void sq_reader_put(struct sq_store *s, struct sq_conn *c);
+/* Copies column i as a new string (NULL for SQL NULL). */
+char *sq_col_str(sqlite3_stmt *st, int i);
+
+static inline struct sq_store *sq_of(struct store *s)
+{
+    return (struct sq_store *)s;
+}
+
+static inline struct sq_txn *sq_txn_of(struct store_txn *t)
+{
+    return (struct sq_txn *)t;
+}
+
+/* Schema: migrations applied in order, tracked by PRAGMA user_version. */
+enum herald_err sq_migrate(struct sq_conn *c);
+
+/* Organizations, tokens, users (sqlite_org.c). */
+enum herald_err sq_org_bootstrap(struct sq_store *s);
+int64_t sq_default_org(struct store *s);
+enum herald_err sq_org_get(struct store *s, int64_t org_id, struct store_org *out);
+enum herald_err sq_org_rotate_secret(struct store *s, int64_t org_id, int64_t grace_s);
+enum herald_err sq_token_create(struct store *s, int64_t org_id, const char *name,
+                                const char *scopes, const char *hash_hex, int64_t *id_out);
+enum herald_err sq_token_find(struct store *s, const char *hash_hex, struct store_token *out);
+enum herald_err sq_token_list(struct store *s, int64_t org_id, struct store_token **out,
+                              size_t *count);
+enum herald_err sq_token_revoke(struct store *s, int64_t org_id, int64_t token_id);
+enum herald_err sq_user_get(struct store *s, int64_t org_id, int64_t user_id,
+                            struct store_user *out);
+enum herald_err sq_user_list(struct store *s, int64_t org_id, size_t offset, size_t limit,
+                             struct store_user **out, size_t *count);
+/* Each area's ops table (sqlite_<area>.c). */
+extern const struct store_record_ops sqlite_record_ops;
+extern const struct store_channel_ops sqlite_channel_ops;
+extern const struct store_outbox_ops sqlite_outbox_ops;
+
+/* The largest id in any table, so ids stay unique across restarts. */
+int64_t sq_max_id(struct sq_conn *c);
+
+#endif

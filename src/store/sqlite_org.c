@@ -1,0 +1,424 @@
+/* Organizations, their signing secrets, API tokens (stored only as SHA-256) and users in SQLite.
+ * A new database gets one organization with an admin user on first open. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "deliver/sign.h"
+#include "store/sqlite_int.h"
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+int64_t sq_max_id(struct sq_conn *c)
+{
+    /* Every table whose ids come from store_id_next; later migrations add theirs here. */
+    static const char *const sql[] = {
+        "SELECT max(id) FROM users",
+        "SELECT max(id) FROM orgs",
+        "SELECT max(id) FROM records",
+    };
+    int64_t max = 0;
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(c->db, sql[i], -1, &st, NULL) != SQLITE_OK) {
+            sqlite3_finalize(st);
+            continue; /* table not created yet */
+        }
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > max)
+            max = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return max;
+}
+
+static char *admin_user_json(int64_t user_id, int64_t org_id, int64_t created_s)
+{
+    char id[24], role_id[24], profile_id[24], ts[32];
+    snprintf(id, sizeof id, "%lld", (long long)user_id);
+    snprintf(role_id, sizeof role_id, "%lld", (long long)(org_id + 1));
+    snprintf(profile_id, sizeof profile_id, "%lld", (long long)(org_id + 2));
+    struct tm tm;
+    time_t t = (time_t)created_s;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+    json_t *u = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:b, "
+                          "s:s, s:s, s:s, s:s, s:s}",
+                          "id", id, "first_name", "Herald", "last_name", "Admin", "full_name",
+                          "Herald Admin", "email", "admin@herald.local", "role", "name", "CEO",
+                          "id", role_id, "profile", "name", "Administrator", "id", profile_id,
+                          "status", "active", "confirm", 1, "time_zone", "UTC", "locale", "en_US",
+                          "country_locale", "en_US", "created_time", ts, "Modified_Time", ts);
+    char *text = json_dumps(u, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(u);
+    char *copy = xstrdup(text);
+    free(text);
+    return copy;
+}
+
+enum herald_err sq_org_bootstrap(struct sq_store *s)
+{
+    struct sq_conn *c = s->writer;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT id FROM orgs ORDER BY id LIMIT 1");
+    if (!st)
+        return HERALD_ERR_STORE;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        s->default_org = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return HERALD_OK;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(c, rc, "read organizations");
+
+    int64_t org_id = atomic_fetch_add(&s->next_id, 1);
+    int64_t user_id = atomic_fetch_add(&s->next_id, 1);
+    atomic_fetch_add(&s->next_id, 2); /* role and profile ids derive from the org id */
+    int64_t now = now_s();
+    char *secret = sign_secret_new();
+    char *user = admin_user_json(user_id, org_id, now);
+    enum herald_err err = sq_exec(c, "BEGIN IMMEDIATE");
+    if (err)
+        goto out;
+    st = sq_stmt(c, "INSERT INTO orgs(id, name, secret, admin_user_id, created_at) "
+                    "VALUES(?1, 'Herald', ?2, ?3, ?4)");
+    if (!st) {
+        err = HERALD_ERR_STORE;
+        goto rollback;
+    }
+    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_text(st, 2, secret, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, user_id);
+    sqlite3_bind_int64(st, 4, now);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        err = sq_fail(c, rc, "create organization");
+        goto rollback;
+    }
+    st = sq_stmt(c, "INSERT INTO users(id, org_id, email, data, created_at, modified_at) "
+                    "VALUES(?1, ?2, 'admin@herald.local', ?3, ?4, ?4)");
+    if (!st) {
+        err = HERALD_ERR_STORE;
+        goto rollback;
+    }
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, org_id);
+    sqlite3_bind_text(st, 3, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        err = sq_fail(c, rc, "create admin user");
+        goto rollback;
+    }
+    err = sq_exec(c, "COMMIT");
+    if (!err) {
+        s->default_org = org_id;
+        log_info("msg=\"organization created\" org_id=%lld", (long long)org_id);
+    }
+    goto out;
+rollback:
+    sq_exec(c, "ROLLBACK");
+out:
+    free(secret);
+    free(user);
+    return err;
+}
+
+int64_t sq_default_org(struct store *base)
+{
+    return sq_of(base)->default_org;
+}
+
+enum herald_err sq_org_get(struct store *base, int64_t org_id, struct store_org *out)
+{
+    struct sq_store *s = sq_of(base);
+    struct sq_conn *c = sq_reader_get(s);
+    if (!c)
+        return HERALD_ERR_STORE;
+    enum herald_err err = HERALD_OK;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT name, secret, prev_secret, prev_secret_until, "
+                                  "admin_user_id, created_at FROM orgs WHERE id = ?1");
+    if (!st) {
+        err = HERALD_ERR_STORE;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, org_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->id = org_id;
+        out->name = sq_col_str(st, 0);
+        out->secret = sq_col_str(st, 1);
+        out->prev_secret = sq_col_str(st, 2);
+        out->prev_secret_until_s = sqlite3_column_int64(st, 3);
+        out->admin_user_id = sqlite3_column_int64(st, 4);
+        out->created_at_s = sqlite3_column_int64(st, 5);
+    } else if (rc == SQLITE_DONE) {
+        err = HERALD_ERR_NOT_FOUND;
+    } else {
+        err = sq_fail(c, rc, "read organization");
+    }
+    sqlite3_reset(st);
+out:
+    sq_reader_put(s, c);
+    return err;
+}
+
+struct rotate_job {
+    int64_t org_id;
+    int64_t grace_s;
+    char *secret;
+};
+
+static enum herald_err rotate_run(struct store_txn *t, void *arg)
+{
+    struct sq_txn *txn = sq_txn_of(t);
+    struct rotate_job *j = arg;
+    sqlite3_stmt *st = sq_stmt(txn->c, "UPDATE orgs SET prev_secret = secret, secret = ?2, "
+                                       "prev_secret_until = ?3 WHERE id = ?1");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, j->org_id);
+    sqlite3_bind_text(st, 2, j->secret, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now_s() + j->grace_s);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(txn->c, rc, "rotate secret");
+    return sqlite3_changes(txn->c->db) ? HERALD_OK : HERALD_ERR_NOT_FOUND;
+}
+
+enum herald_err sq_org_rotate_secret(struct store *base, int64_t org_id, int64_t grace_s)
+{
+    struct rotate_job j = {.org_id = org_id, .grace_s = grace_s, .secret = sign_secret_new()};
+    enum herald_err err = store_exec(base, rotate_run, &j);
+    free(j.secret);
+    return err;
+}
+
+struct token_job {
+    int64_t org_id;
+    const char *name;
+    const char *scopes;
+    const char *hash;
+    int64_t id;
+};
+
+static enum herald_err token_create_run(struct store_txn *t, void *arg)
+{
+    struct sq_txn *txn = sq_txn_of(t);
+    struct token_job *j = arg;
+    sqlite3_stmt *st = sq_stmt(txn->c, "INSERT INTO tokens(org_id, user_id, name, hash, scopes, "
+                                       "created_at) SELECT id, admin_user_id, ?2, ?3, ?4, ?5 "
+                                       "FROM orgs WHERE id = ?1");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, j->org_id);
+    sqlite3_bind_text(st, 2, j->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, j->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, j->scopes, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now_s());
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(txn->c, rc, "create token");
+    if (!sqlite3_changes(txn->c->db))
+        return HERALD_ERR_NOT_FOUND;
+    j->id = sqlite3_last_insert_rowid(txn->c->db);
+    return HERALD_OK;
+}
+
+enum herald_err sq_token_create(struct store *base, int64_t org_id, const char *name,
+                                const char *scopes, const char *hash_hex, int64_t *id_out)
+{
+    struct token_job j = {
+        .org_id = org_id, .name = name ? name : "", .scopes = scopes, .hash = hash_hex};
+    enum herald_err err = store_exec(base, token_create_run, &j);
+    if (!err && id_out)
+        *id_out = j.id;
+    return err;
+}
+
+static void token_from_row(sqlite3_stmt *st, struct store_token *t)
+{
+    t->id = sqlite3_column_int64(st, 0);
+    t->org_id = sqlite3_column_int64(st, 1);
+    t->user_id = sqlite3_column_int64(st, 2);
+    t->name = sq_col_str(st, 3);
+    t->scopes = sq_col_str(st, 4);
+    t->created_at_s = sqlite3_column_int64(st, 5);
+    t->revoked_at_s = sqlite3_column_int64(st, 6);
+}
+
+enum herald_err sq_token_find(struct store *base, const char *hash_hex, struct store_token *out)
+{
+    struct sq_store *s = sq_of(base);
+    struct sq_conn *c = sq_reader_get(s);
+    if (!c)
+        return HERALD_ERR_STORE;
+    enum herald_err err = HERALD_OK;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT id, org_id, user_id, name, scopes, created_at, "
+                                  "revoked_at FROM tokens WHERE hash = ?1 AND revoked_at = 0");
+    if (!st) {
+        err = HERALD_ERR_STORE;
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, hash_hex, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        token_from_row(st, out);
+    else if (rc == SQLITE_DONE)
+        err = HERALD_ERR_NOT_FOUND;
+    else
+        err = sq_fail(c, rc, "find token");
+    sqlite3_reset(st);
+out:
+    sq_reader_put(s, c);
+    return err;
+}
+
+enum herald_err sq_token_list(struct store *base, int64_t org_id, struct store_token **out,
+                              size_t *count)
+{
+    struct sq_store *s = sq_of(base);
+    struct sq_conn *c = sq_reader_get(s);
+    if (!c)
+        return HERALD_ERR_STORE;
+    enum herald_err err = HERALD_OK;
+    struct store_token *list = NULL;
+    size_t n = 0;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT id, org_id, user_id, name, scopes, created_at, "
+                                  "revoked_at FROM tokens WHERE org_id = ?1 ORDER BY id");
+    if (!st) {
+        err = HERALD_ERR_STORE;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, org_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        list = xrealloc(list, (n + 1) * sizeof *list);
+        token_from_row(st, &list[n++]);
+    }
+    if (rc != SQLITE_DONE)
+        err = sq_fail(c, rc, "list tokens");
+    sqlite3_reset(st);
+out:
+    sq_reader_put(s, c);
+    if (err) {
+        store_token_list_free(list, n);
+        return err;
+    }
+    *out = list;
+    *count = n;
+    return HERALD_OK;
+}
+
+struct revoke_job {
+    int64_t org_id;
+    int64_t id;
+};
+
+static enum herald_err token_revoke_run(struct store_txn *t, void *arg)
+{
+    struct sq_txn *txn = sq_txn_of(t);
+    struct revoke_job *j = arg;
+    sqlite3_stmt *st = sq_stmt(txn->c, "UPDATE tokens SET revoked_at = ?3 "
+                                       "WHERE id = ?1 AND org_id = ?2 AND revoked_at = 0");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, j->id);
+    sqlite3_bind_int64(st, 2, j->org_id);
+    sqlite3_bind_int64(st, 3, now_s());
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(txn->c, rc, "revoke token");
+    return sqlite3_changes(txn->c->db) ? HERALD_OK : HERALD_ERR_NOT_FOUND;
+}
+
+enum herald_err sq_token_revoke(struct store *base, int64_t org_id, int64_t token_id)
+{
+    struct revoke_job j = {.org_id = org_id, .id = token_id};
+    return store_exec(base, token_revoke_run, &j);
+}
+
+enum herald_err sq_user_get(struct store *base, int64_t org_id, int64_t user_id,
+                            struct store_user *out)
+{
+    struct sq_store *s = sq_of(base);
+    struct sq_conn *c = sq_reader_get(s);
+    if (!c)
+        return HERALD_ERR_STORE;
+    enum herald_err err = HERALD_OK;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT data FROM users WHERE org_id = ?1 AND id = ?2");
+    if (!st) {
+        err = HERALD_ERR_STORE;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_int64(st, 2, user_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->id = user_id;
+        out->json = sq_col_str(st, 0);
+    } else if (rc == SQLITE_DONE) {
+        err = HERALD_ERR_NOT_FOUND;
+    } else {
+        err = sq_fail(c, rc, "read user");
+    }
+    sqlite3_reset(st);
+out:
+    sq_reader_put(s, c);
+    return err;
+}
+
+enum herald_err sq_user_list(struct store *base, int64_t org_id, size_t offset, size_t limit,
+                             struct store_user **out, size_t *count)
+{
+    struct sq_store *s = sq_of(base);
+    struct sq_conn *c = sq_reader_get(s);
+    if (!c)
+        return HERALD_ERR_STORE;
+    enum herald_err err = HERALD_OK;
+    struct store_user *list = NULL;
+    size_t n = 0;
+    sqlite3_stmt *st = sq_stmt(c, "SELECT id, data FROM users WHERE org_id = ?1 "
+                                  "ORDER BY id LIMIT ?2 OFFSET ?3");
+    if (!st) {
+        err = HERALD_ERR_STORE;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        list = xrealloc(list, (n + 1) * sizeof *list);
+        list[n].id = sqlite3_column_int64(st, 0);
+        list[n].json = sq_col_str(st, 1);
+        n++;
+    }
+    if (rc != SQLITE_DONE)
+        err = sq_fail(c, rc, "list users");
+    sqlite3_reset(st);
+out:
+    sq_reader_put(s, c);
+    if (err) {
+        for (size_t i = 0; i < n; i++)
+            free(list[i].json);
+        free(list);
+        return err;
+    }
+    *out = list;
+    *count = n;
+    return HERALD_OK;
+}

@@ -1,0 +1,149 @@
+/* The schema as a list of migrations, applied in order on open and tracked by user_version.
+ * Never edit a released migration: append a new one. Every table carries org_id. */
+#include <stdio.h>
+
+#include "core/log.h"
+#include "store/sqlite_int.h"
+
+static const char *const migrations[] = {
+    /* 1: organizations, tokens, users */
+    "CREATE TABLE orgs("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " secret TEXT NOT NULL,"
+    " prev_secret TEXT,"
+    " prev_secret_until INTEGER NOT NULL DEFAULT 0,"
+    " admin_user_id INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE tokens("
+    " id INTEGER PRIMARY KEY,"
+    " org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    " user_id INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " hash TEXT NOT NULL UNIQUE,"
+    " scopes TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE users("
+    " id INTEGER PRIMARY KEY,"
+    " org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    " email TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " modified_at INTEGER NOT NULL);"
+    "CREATE INDEX users_by_org ON users(org_id, id);",
+
+    /* 2: records, and the change events every successful mutation commits with them. A change
+     * row holds one API request's effect on one module: per record its id, changed fields with
+     * their new values, and the records it looks up (JSON, see store/records.h). */
+    "CREATE TABLE records("
+    " id INTEGER PRIMARY KEY,"
+    " org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    " module_id INTEGER NOT NULL,"
+    " owner_id INTEGER NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " data TEXT NOT NULL,"
+    " created_by INTEGER NOT NULL,"
+    " modified_by INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " modified_at INTEGER NOT NULL);"
+    "CREATE INDEX records_by_module ON records(org_id, module_id, id);"
+    "CREATE TABLE changes("
+    " id INTEGER PRIMARY KEY,"
+    " org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    " module_id INTEGER NOT NULL,"
+    " operation TEXT NOT NULL CHECK (operation IN ('insert', 'update', 'delete')),"
+    " request_id TEXT NOT NULL,"
+    " created_at_ms INTEGER NOT NULL,"
+    " records TEXT NOT NULL);"
+    "CREATE INDEX changes_by_org ON changes(org_id, id);",
+
+    /* 3: watch channels, one row per (channel, module) as Zoho reports them. events is a bit
+     * set (1 create, 2 edit, 4 delete); condition and fields keep the JSON to echo. */
+    "CREATE TABLE channels("
+    " org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    " channel_id INTEGER NOT NULL,"
+    " module_id INTEGER NOT NULL,"
+    " events INTEGER NOT NULL,"
+    " notify_url TEXT NOT NULL,"
+    " token TEXT,"
+    " expiry_s INTEGER NOT NULL,"
+    " notify_on_related INTEGER NOT NULL,"
+    " return_values INTEGER NOT NULL,"
+    " condition TEXT,"
+    " fields TEXT,"
+    " created_at_s INTEGER NOT NULL,"
+    " updated_at_s INTEGER NOT NULL,"
+    " PRIMARY KEY(org_id, channel_id, module_id)) WITHOUT ROWID;"
+    "CREATE INDEX channels_by_expiry ON channels(expiry_s);",
+
+    /* 4: the outbox. body is the rendered callback after its first key (server_time is added
+     * at send time). status: 0 pending, 1 delivered, 2 failed. */
+    "CREATE TABLE notifications("
+    " id INTEGER PRIMARY KEY,"
+    " org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    " channel_id INTEGER NOT NULL,"
+    " module_id INTEGER NOT NULL,"
+    " operation TEXT NOT NULL,"
+    " change_id INTEGER NOT NULL,"
+    " url TEXT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " status INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at_ms INTEGER NOT NULL,"
+    " lease_until_ms INTEGER NOT NULL DEFAULT 0,"
+    " created_at_ms INTEGER NOT NULL,"
+    " updated_at_ms INTEGER NOT NULL,"
+    " last_status INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT);"
+    "CREATE INDEX notifications_due ON notifications(next_at_ms) WHERE status = 0;"
+    "CREATE INDEX notifications_by_channel ON notifications(org_id, channel_id, id);"
+    "CREATE TABLE attempts("
+    " id INTEGER PRIMARY KEY,"
+    " notification_id INTEGER NOT NULL,"
+    " org_id INTEGER NOT NULL,"
+    " started_at_ms INTEGER NOT NULL,"
+    " duration_ms INTEGER NOT NULL,"
+    " http_status INTEGER NOT NULL,"
+    " error TEXT,"
+    " response TEXT);"
+    "CREATE INDEX attempts_by_notification ON attempts(notification_id, id);",
+};
+
+enum herald_err sq_migrate(struct sq_conn *c)
+{
+    sqlite3_stmt *st = sq_stmt(c, "PRAGMA user_version");
+    if (!st)
+        return HERALD_ERR_STORE;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW)
+        return sq_fail(c, rc, "read schema version");
+    int version = sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    int target = (int)(sizeof migrations / sizeof migrations[0]);
+    if (version > target) {
+        log_error("msg=\"database schema is newer than this herald\" version=%d known=%d", version,
+                  target);
+        return HERALD_ERR_STORE;
+    }
+    for (int v = version; v < target; v++) {
+        enum herald_err err = sq_exec(c, "BEGIN IMMEDIATE");
+        if (err)
+            return err;
+        err = sq_exec(c, migrations[v]);
+        if (!err) {
+            char pragma[48];
+            snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+            err = sq_exec(c, pragma);
+        }
+        if (err) {
+            sq_exec(c, "ROLLBACK");
+            return err;
+        }
+        err = sq_exec(c, "COMMIT");
+        if (err)
+            return err;
+        log_info("msg=\"schema migrated\" version=%d", v + 1);
+    }
+    return HERALD_OK;
+}

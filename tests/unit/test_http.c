@@ -1,0 +1,113 @@
+/* Pure parts of the HTTP layer: route matching and scope checks. */
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+// clang-format on
+#include <string.h>
+
+#include "http/http.h"
+
+static void h_a(struct http_req *r)
+{
+    (void)r;
+}
+
+static void h_b(struct http_req *r)
+{
+    (void)r;
+}
+
+static const struct http_route routes[] = {
+    {"GET", "crm/{v}/actions/watch", h_a, "x"},
+    {"POST", "crm/{v}/actions/watch", h_b, "x"},
+    {"GET", "crm/{v}/*", h_b, "x"},
+    {"DELETE", "crm/{v}/*/*", h_b, "x"},
+    {"GET", "crm/{v}/settings/modules", h_a, "x"},
+    {0},
+};
+
+static enum http_match find(const char *method, const char *path, const struct http_route **out)
+{
+    static char buf[256];
+    char *segs[HTTP_MAX_SEGS];
+    size_t n = 0;
+    strncpy(buf, path, sizeof buf - 1);
+    for (char *save = NULL, *s = strtok_r(buf, "/", &save); s; s = strtok_r(NULL, "/", &save))
+        segs[n++] = s;
+    return http_route_find(routes, method, segs, n, out);
+}
+
+static void literal_routes_beat_wildcards(void **state)
+{
+    (void)state;
+    const struct http_route *r = NULL;
+    assert_int_equal(find("GET", "crm/v8/actions/watch", &r), HTTP_MATCH_OK);
+    assert_ptr_equal(r, &routes[0]);
+    assert_int_equal(find("GET", "crm/v2.1/Leads", &r), HTTP_MATCH_OK);
+    assert_ptr_equal(r, &routes[2]);
+}
+
+static void known_path_with_other_method_is_405(void **state)
+{
+    (void)state;
+    const struct http_route *r = NULL;
+    assert_int_equal(find("DELETE", "crm/v8/settings/modules", &r), HTTP_MATCH_NO_METHOD);
+    assert_int_equal(find("PATCH", "crm/v8/actions/watch", &r), HTTP_MATCH_NO_METHOD);
+}
+
+static void unknown_version_or_path_is_404(void **state)
+{
+    (void)state;
+    const struct http_route *r = NULL;
+    assert_int_equal(find("GET", "crm/v9/actions/watch", &r), HTTP_MATCH_NO_PATH);
+    assert_int_equal(find("GET", "crm/v8/a/b/c", &r), HTTP_MATCH_NO_PATH);
+    assert_int_equal(find("GET", "other", &r), HTTP_MATCH_NO_PATH);
+}
+
+static void versions_v2_to_v8_are_valid(void **state)
+{
+    (void)state;
+    const char *ok[] = {"v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"};
+    for (size_t i = 0; i < 8; i++)
+        assert_true(http_version_valid(ok[i]));
+    assert_false(http_version_valid("v1"));
+    assert_false(http_version_valid("v9"));
+    assert_false(http_version_valid("V8"));
+}
+
+static void scopes_compare_case_insensitively(void **state)
+{
+    (void)state;
+    const char *acc = "ZohoCRM.notifications.ALL,ZohoCRM.notifications.READ";
+    assert_true(http_scope_allows("zohocrm.notifications.read", acc, NULL));
+    assert_true(http_scope_allows("a, ZohoCRM.notifications.ALL ", acc, NULL));
+    assert_false(http_scope_allows("ZohoCRM.notifications.WRITE", acc, NULL));
+    assert_false(http_scope_allows("", acc, NULL));
+    assert_false(http_scope_allows("ZohoCRM.notifications.AL", acc, NULL));
+}
+
+static void module_placeholder_matches_the_module_segment(void **state)
+{
+    (void)state;
+    const char *acc = "ZohoCRM.modules.ALL,ZohoCRM.modules.{M}.READ";
+    assert_true(http_scope_allows("ZohoCRM.modules.leads.READ", acc, "Leads"));
+    assert_false(http_scope_allows("ZohoCRM.modules.Deals.READ", acc, "Leads"));
+    assert_true(http_scope_allows("ZohoCRM.modules.all", acc, "Leads"));
+    assert_false(http_scope_allows("ZohoCRM.modules.Leads.READX", acc, "Leads"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(literal_routes_beat_wildcards),
+        cmocka_unit_test(known_path_with_other_method_is_405),
+        cmocka_unit_test(unknown_version_or_path_is_404),
+        cmocka_unit_test(versions_v2_to_v8_are_valid),
+        cmocka_unit_test(scopes_compare_case_insensitively),
+        cmocka_unit_test(module_placeholder_matches_the_module_segment),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
