@@ -26,7 +26,7 @@ void api_org_get(struct http_req *req)
     json_object_set_new(o, "primary_zuid", zjson_id(org.admin_user_id));
     json_object_set_new(o, "zgid", zjson_id(org.id));
     json_object_set_new(o, "domain_name", json_string("herald"));
-    json_object_set_new(o, "time_zone", json_string(getenv("TZ") ? getenv("TZ") : "UTC"));
+    json_object_set_new(o, "time_zone", json_string(time_zone_name()));
     json_object_set_new(o, "currency", json_string("US Dollar - USD"));
     json_object_set_new(o, "currency_symbol", json_string("$"));
     json_object_set_new(o, "iso_code", json_string("USD"));

@@ -84,9 +84,8 @@ static bool take_char(const char **p, char c)
 
 static bool take_date(const char **p, int *y, int *m, int *d)
 {
-    return take_digits(p, 4, y) && take_char(p, '-') && take_digits(p, 2, m) &&
-           take_char(p, '-') && take_digits(p, 2, d) && *m >= 1 && *m <= 12 && *d >= 1 &&
-           *d <= days_in_month(*y, *m);
+    return take_digits(p, 4, y) && take_char(p, '-') && take_digits(p, 2, m) && take_char(p, '-') &&
+           take_digits(p, 2, d) && *m >= 1 && *m <= 12 && *d >= 1 && *d <= days_in_month(*y, *m);
 }
 
 /* Reads "HH:MM" or "HHMM" after a sign; hours up to max_h. */

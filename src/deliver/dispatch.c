@@ -27,6 +27,30 @@
 
 #define RESPONSE_PREFIX_BYTES 256
 #define SECRET_REFRESH_MS 1000
+#define HOST_BUCKETS 256
+#define HOST_CHANNELS 32
+/* Circuit: opens after this many consecutive failures (no answer or 5xx), for a delay that
+ * doubles on each failed probe, from CIRCUIT_OPEN_MS up to CIRCUIT_MAX_MS. */
+#define CIRCUIT_THRESHOLD 5
+#define CIRCUIT_OPEN_MS 5000
+#define CIRCUIT_MAX_MS 300000
+/* A notification held back because its destination is saturated is retried after this. */
+#define BUSY_DEFER_MS 250
+
+/* One destination (host:port): its attempts in flight and its circuit. A destination that is
+ * saturated or whose circuit is open has its channels excluded from claims, so one dead or slow
+ * endpoint never holds the slots or the claim batches that healthy ones need. */
+struct host {
+    struct host *next;
+    char key[300];
+    size_t in_flight;
+    int failures; /* consecutive */
+    int64_t open_until_ms;
+    int64_t open_ms; /* the current open delay */
+    bool is_probing;
+    int64_t channels[HOST_CHANNELS]; /* channels seen going to this host */
+    size_t channel_count;
+};
 
 struct flight {
     struct dispatcher *d;
@@ -40,7 +64,7 @@ struct flight {
     char retry_after[64];
     char error[CURL_ERROR_SIZE];
     int64_t started_ms;
-    const char *refused; /* set when the SSRF guard refused the address */
+    struct host *host;
 };
 
 struct secret_cache {
@@ -68,7 +92,89 @@ struct dispatcher {
     size_t result_count, result_cap;
     struct secret_cache secret;
     unsigned rnd_state;
+    struct host *hosts[HOST_BUCKETS];
+    int64_t *exclude;
+    size_t exclude_count, exclude_cap;
 };
+
+static struct host *host_get(struct dispatcher *d, const struct url_parts *u)
+{
+    char key[300];
+    snprintf(key, sizeof key, "%s:%d", u->host, u->port);
+    uint32_t h = 2166136261u;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    struct host **slot = &d->hosts[h % HOST_BUCKETS];
+    for (struct host *x = *slot; x; x = x->next) {
+        if (strcmp(x->key, key) == 0)
+            return x;
+    }
+    struct host *x = xcalloc(1, sizeof *x);
+    snprintf(x->key, sizeof x->key, "%s", key);
+    x->next = *slot;
+    *slot = x;
+    return x;
+}
+
+static void host_note_channel(struct host *h, int64_t channel_id)
+{
+    for (size_t i = 0; i < h->channel_count; i++) {
+        if (h->channels[i] == channel_id)
+            return;
+    }
+    if (h->channel_count < HOST_CHANNELS)
+        h->channels[h->channel_count++] = channel_id;
+}
+
+static bool host_is_blocked(const struct dispatcher *d, const struct host *h, int64_t now)
+{
+    if (h->in_flight >= (size_t)d->cfg.max_per_host)
+        return true;
+    if (h->failures < CIRCUIT_THRESHOLD)
+        return false;
+    return now < h->open_until_ms || h->is_probing;
+}
+
+/* The channels of every blocked destination, for the claim to skip. */
+static void build_exclude(struct dispatcher *d, int64_t now)
+{
+    d->exclude_count = 0;
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        for (struct host *h = d->hosts[b]; h; h = h->next) {
+            if (!host_is_blocked(d, h, now))
+                continue;
+            for (size_t i = 0; i < h->channel_count; i++) {
+                if (d->exclude_count == d->exclude_cap) {
+                    d->exclude_cap = d->exclude_cap ? d->exclude_cap * 2 : 64;
+                    d->exclude = xrealloc(d->exclude, d->exclude_cap * sizeof *d->exclude);
+                }
+                d->exclude[d->exclude_count++] = h->channels[i];
+            }
+        }
+    }
+}
+
+/* Updates the destination's circuit after an attempt that reached it (or failed to). */
+static void host_after_attempt(struct host *h, int http_status, int64_t now)
+{
+    bool is_failure = http_status == 0 || http_status >= 500;
+    h->is_probing = false;
+    if (!is_failure) {
+        h->failures = 0;
+        h->open_ms = 0;
+        return;
+    }
+    h->failures++;
+    if (h->failures >= CIRCUIT_THRESHOLD) {
+        h->open_ms = h->open_ms ? h->open_ms * 2 : CIRCUIT_OPEN_MS;
+        if (h->open_ms > CIRCUIT_MAX_MS)
+            h->open_ms = CIRCUIT_MAX_MS;
+        h->open_until_ms = now + h->open_ms;
+        if (h->failures == CIRCUIT_THRESHOLD)
+            log_warn("msg=\"circuit opened\" destination=%s open_ms=%lld", h->key,
+                     (long long)h->open_ms);
+    }
+}
 
 static int64_t now_ms(void)
 {
@@ -264,9 +370,31 @@ static void start_one(struct dispatcher *d, struct store_claim *claim)
         flight_free(f);
         return;
     }
-    struct sockaddr_storage pinned;
+    struct host *host = host_get(d, &parts);
+    host_note_channel(host, f->claim.channel_id);
+    int64_t now = f->started_ms;
+    if (host_is_blocked(d, host, now)) {
+        struct store_attempt a = {
+            .notification_id = f->claim.id,
+            .org_id = f->claim.org_id,
+            .channel_id = f->claim.channel_id,
+            .is_deferred = true,
+            .next_at_ms = host->in_flight >= (size_t)d->cfg.max_per_host ? now + BUSY_DEFER_MS
+                                                                         : host->open_until_ms,
+        };
+        if (a.next_at_ms <= now)
+            a.next_at_ms = now + BUSY_DEFER_MS;
+        add_result(d, &a);
+        flight_free(f);
+        return;
+    }
+    if (host->failures >= CIRCUIT_THRESHOLD)
+        host->is_probing = true; /* half-open: this attempt is the probe */
+    struct sockaddr_storage pinned[8];
+    size_t n_pinned = 0;
     const char *why = NULL;
-    enum herald_err err = ssrf_resolve_check(d->cfg.allow, parts.host, parts.port, &pinned, &why);
+    enum herald_err err =
+        ssrf_resolve_check_all(d->cfg.allow, parts.host, parts.port, pinned, 8, &n_pinned, &why);
     if (err) {
         char reason[320];
         snprintf(reason, sizeof reason, "%s: %s",
@@ -276,18 +404,26 @@ static void start_one(struct dispatcher *d, struct store_claim *claim)
         flight_free(f);
         return;
     }
-    char addr[INET6_ADDRSTRLEN + 2] = "";
-    if (pinned.ss_family == AF_INET6) {
-        char tmp[INET6_ADDRSTRLEN];
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&pinned)->sin6_addr, tmp, sizeof tmp);
-        snprintf(addr, sizeof addr, "[%s]", tmp);
-    } else {
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&pinned)->sin_addr, addr, sizeof addr);
+    if (!parts.is_ip_literal) {
+        /* Pin the vetted addresses: libcurl connects only to these, whatever DNS says later. */
+        struct buf resolve;
+        buf_init(&resolve);
+        buf_printf(&resolve, "%s:%d:", parts.host, parts.port);
+        for (size_t i = 0; i < n_pinned; i++) {
+            char addr[INET6_ADDRSTRLEN];
+            if (pinned[i].ss_family == AF_INET6) {
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&pinned[i])->sin6_addr, addr,
+                          sizeof addr);
+                buf_printf(&resolve, "%s[%s]", i ? "," : "", addr);
+            } else {
+                inet_ntop(AF_INET, &((struct sockaddr_in *)&pinned[i])->sin_addr, addr,
+                          sizeof addr);
+                buf_printf(&resolve, "%s%s", i ? "," : "", addr);
+            }
+        }
+        f->resolve = curl_slist_append(NULL, resolve.data);
+        buf_fini(&resolve);
     }
-    char resolve[600];
-    snprintf(resolve, sizeof resolve, "%s:%d:%s", parts.host, parts.port, addr);
-    if (!parts.is_ip_literal)
-        f->resolve = curl_slist_append(NULL, resolve);
 
     int64_t sent_ms = time_now_ms();
     buf_puts(&f->body, "{\"server_time\":");
@@ -347,6 +483,8 @@ static void start_one(struct dispatcher *d, struct store_claim *claim)
     if (d->flights)
         d->flights->prev = f;
     d->flights = f;
+    f->host = host;
+    host->in_flight++;
     d->in_flight++;
 }
 
@@ -365,7 +503,11 @@ static void reap(struct dispatcher *d)
         const char *error = NULL;
         if (msg->data.result != CURLE_OK)
             error = f->error[0] ? f->error : curl_easy_strerror(msg->data.result);
-        finish(d, f, msg->data.result == CURLE_OK ? (int)status : 0, error);
+        int http_status = msg->data.result == CURLE_OK ? (int)status : 0;
+        finish(d, f, http_status, error);
+        f->host->in_flight--;
+        host_after_attempt(f->host, http_status, now_ms());
+        d->is_claim_due = true; /* a slot is free */
         if (f->prev)
             f->prev->next = f->next;
         else
@@ -387,7 +529,9 @@ static void claim_more(struct dispatcher *d)
     struct store_claim *claims = NULL;
     size_t n = 0;
     int64_t now = now_ms();
-    if (store_outbox_claim(d->cfg.store, now, d->cfg.lease_ms, room, &claims, &n)) {
+    build_exclude(d, now);
+    if (store_outbox_claim(d->cfg.store, now, d->cfg.lease_ms, room, d->exclude, d->exclude_count,
+                           &claims, &n)) {
         d->next_due_ms = now + 1000; /* store trouble is logged there; try again soon */
         return;
     }
@@ -396,6 +540,10 @@ static void claim_more(struct dispatcher *d)
     store_claims_free(claims, n);
     d->is_claim_due = n == room; /* a full batch: there may be more */
     d->next_due_ms = n == room ? now : store_outbox_next_due(d->cfg.store);
+    /* Notifications of blocked destinations stay due but are skipped: look again a little
+     * later rather than spinning on them (new work still wakes the loop at once). */
+    if (d->exclude_count && d->next_due_ms >= 0 && d->next_due_ms < now + BUSY_DEFER_MS)
+        d->next_due_ms = now + BUSY_DEFER_MS;
     int running;
     curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
@@ -461,9 +609,9 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
     struct dispatcher *d = xcalloc(1, sizeof *d);
     d->cfg = *cfg;
     if (!d->cfg.max_in_flight)
-        d->cfg.max_in_flight = 256;
+        d->cfg.max_in_flight = 512;
     if (!d->cfg.max_per_host)
-        d->cfg.max_per_host = 64;
+        d->cfg.max_per_host = 128;
     if (!d->cfg.lease_ms)
         d->cfg.lease_ms = 30000;
     d->timeout_at_ms = -1;
@@ -513,6 +661,14 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
     close(d->epfd);
     close(d->wakefd);
     free(d->results);
+    free(d->exclude);
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        while (d->hosts[b]) {
+            struct host *h = d->hosts[b];
+            d->hosts[b] = h->next;
+            free(h);
+        }
+    }
     free(d->secret.secret);
     free(d->secret.prev);
     free(d);

@@ -17,8 +17,8 @@ struct dispatch_config {
     struct store *store;                /* borrowed */
     const struct retry_schedule *retry; /* borrowed */
     const struct ssrf_allowlist *allow; /* borrowed */
-    size_t max_in_flight;               /* attempts in flight at once (0: 256) */
-    long max_per_host;                  /* connections per host (0: 64) */
+    size_t max_in_flight;               /* attempts in flight at once (0: 512) */
+    long max_per_host;                  /* attempts (and connections) per destination (0: 128) */
     int64_t lease_ms;                   /* claim lease, longer than an attempt (0: 30 s) */
     /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL). */
     void (*on_gone)(void *arg, int64_t org_id, int64_t channel_id);

@@ -20,9 +20,10 @@ enum herald_err store_txn_notification_add(struct store_txn *t, const struct sto
 }
 
 enum herald_err store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
+                                   const int64_t *exclude, size_t exclude_count,
                                    struct store_claim **out, size_t *count)
 {
-    return s->ops->outbox->claim(s, now_ms, lease_ms, limit, out, count);
+    return s->ops->outbox->claim(s, now_ms, lease_ms, limit, exclude, exclude_count, out, count);
 }
 
 void store_claims_free(struct store_claim *claims, size_t count)

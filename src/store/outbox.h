@@ -44,8 +44,10 @@ struct store_claim {
 };
 
 /* Claims up to `limit` pending notifications due at now_ms whose lease has expired, leasing them
- * until now_ms + lease_ms. Caller frees with store_claims_free. */
+ * until now_ms + lease_ms, skipping the channels in exclude[] (borrowed; their destination is
+ * saturated or its circuit is open). Caller frees with store_claims_free. */
 enum herald_err store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
+                                   const int64_t *exclude, size_t exclude_count,
                                    struct store_claim **out, size_t *count);
 void store_claims_free(struct store_claim *claims, size_t count);
 
@@ -62,6 +64,8 @@ struct store_attempt {
     enum store_ntf_status new_status;
     int64_t next_at_ms; /* when pending: the next attempt */
     bool is_gone;       /* 410: disable the channel and stop its pending notifications */
+    bool is_deferred;   /* not attempted (destination busy or circuit open): only moves
+                         * next_at_ms and releases the lease; no attempt is counted */
 };
 
 /* Records attempts (and their notifications' new state) in one writer job, asynchronously;
@@ -82,7 +86,8 @@ struct store_outbox_ops {
     enum herald_err (*notification_add)(struct store_txn *t, const struct store_outbox_row *row,
                                         int64_t *id_out);
     enum herald_err (*claim)(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                             struct store_claim **out, size_t *count);
+                             const int64_t *exclude, size_t exclude_count, struct store_claim **out,
+                             size_t *count);
     void (*record)(struct store *s, const struct store_attempt *attempts, size_t count,
                    store_done_fn *done, void *arg);
     int64_t (*next_due)(struct store *s);

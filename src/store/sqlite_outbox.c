@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/xmalloc.h"
 #include "store/outbox.h"
 #include "store/sqlite_int.h"
@@ -62,6 +63,7 @@ static enum herald_err notification_add(struct store_txn *t, const struct store_
 }
 
 struct claim_job {
+    const char *exclude_json; /* JSON array of channel ids to skip */
     int64_t now_ms;
     int64_t lease_ms;
     size_t limit;
@@ -76,6 +78,7 @@ static enum herald_err claim_run(struct store_txn *t, void *arg)
     sqlite3_stmt *st =
         sq_stmt(txn->c, "UPDATE notifications SET next_at_ms = ?2, lease_until_ms = ?2 WHERE id IN "
                         "(SELECT id FROM notifications WHERE status = 0 AND next_at_ms <= ?1 "
+                        "AND channel_id NOT IN (SELECT value FROM json_each(?4)) "
                         "ORDER BY next_at_ms LIMIT ?3) "
                         "RETURNING id, org_id, channel_id, attempts, url, body, created_at_ms");
     if (!st)
@@ -83,6 +86,7 @@ static enum herald_err claim_run(struct store_txn *t, void *arg)
     sqlite3_bind_int64(st, 1, j->now_ms);
     sqlite3_bind_int64(st, 2, j->now_ms + j->lease_ms);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)j->limit);
+    sqlite3_bind_text(st, 4, j->exclude_json, -1, SQLITE_STATIC);
     j->claims = xcalloc(j->limit ? j->limit : 1, sizeof *j->claims);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && j->count < j->limit) {
@@ -102,10 +106,22 @@ static enum herald_err claim_run(struct store_txn *t, void *arg)
 }
 
 static enum herald_err claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                             struct store_claim **out, size_t *count)
+                             const int64_t *exclude, size_t exclude_count, struct store_claim **out,
+                             size_t *count)
 {
-    struct claim_job j = {.now_ms = now_ms, .lease_ms = lease_ms, .limit = limit};
+    struct buf ex;
+    buf_init(&ex);
+    buf_putc(&ex, '[');
+    for (size_t i = 0; i < exclude_count; i++) {
+        if (i)
+            buf_putc(&ex, ',');
+        buf_put_i64(&ex, exclude[i]);
+    }
+    buf_putc(&ex, ']');
+    struct claim_job j = {
+        .exclude_json = ex.data, .now_ms = now_ms, .lease_ms = lease_ms, .limit = limit};
     enum herald_err err = store_exec(s, claim_run, &j);
+    buf_fini(&ex);
     if (err) {
         store_claims_free(j.claims, j.count);
         return err;
@@ -122,8 +138,23 @@ struct record_job {
     void *arg;
 };
 
+static enum herald_err defer_one(struct sq_conn *c, const struct store_attempt *a)
+{
+    sqlite3_stmt *st = sq_stmt(c, "UPDATE notifications SET next_at_ms = ?2, lease_until_ms = 0 "
+                                  "WHERE id = ?1 AND status = 0");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, a->notification_id);
+    sqlite3_bind_int64(st, 2, a->next_at_ms);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? HERALD_OK : sq_fail(c, rc, "defer notification");
+}
+
 static enum herald_err record_one(struct sq_conn *c, const struct store_attempt *a)
 {
+    if (a->is_deferred)
+        return defer_one(c, a);
     sqlite3_stmt *st = sq_stmt(c, "INSERT INTO attempts(notification_id, org_id, started_at_ms, "
                                   "duration_ms, http_status, error, response) "
                                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
