@@ -44,6 +44,26 @@ void api_org_get(struct http_req *req);
 void api_users_get(struct http_req *req);
 void api_health(struct http_req *req);
 
+/* /crm/{v}/{Module}[/{id}|/upsert] (api/records.c). */
+void api_records_list(struct http_req *req);
+void api_records_insert(struct http_req *req);
+void api_records_update(struct http_req *req);
+void api_records_upsert(struct http_req *req);
+void api_records_delete(struct http_req *req);
+void api_record_get(struct http_req *req);
+void api_record_update(struct http_req *req);
+void api_record_delete(struct http_req *req);
+/* /crm/{v}/users writes and GET /users/{id} (api/users.c). */
+void api_user_get(struct http_req *req);
+void api_users_create(struct http_req *req);
+void api_users_update(struct http_req *req);
+void api_user_update(struct http_req *req);
+void api_user_delete(struct http_req *req);
+/* /crm/{v}/settings/modules[/{name}] and /settings/fields (api/metadata.c). */
+void api_modules_list(struct http_req *req);
+void api_module_get(struct http_req *req);
+void api_fields_list(struct http_req *req);
+
 /* /crm/{v}/actions/watch (api/watch.c). */
 void api_watch_get(struct http_req *req);
 void api_watch_post(struct http_req *req);

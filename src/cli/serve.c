@@ -15,6 +15,7 @@
 #include "deliver/dispatch.h"
 #include "http/http.h"
 #include "meta/meta.h"
+#include "store/channels.h"
 #include "store/store.h"
 #include "watch/index.h"
 
@@ -27,6 +28,39 @@ struct wiring {
     struct app *app;
     struct dispatcher *dispatcher;
 };
+
+struct gone_job {
+    struct app *app;
+    int64_t org_id;
+    int64_t channel_id;
+};
+
+static enum herald_err gone_run(struct store_txn *txn, void *arg)
+{
+    struct gone_job *j = arg;
+    enum herald_err err = store_txn_channel_remove(txn, j->org_id, j->channel_id, NULL);
+    if (!err)
+        watch_index_remove(j->app->watch, j->org_id, j->channel_id);
+    return err;
+}
+
+static void gone_done(void *arg, enum herald_err err)
+{
+    struct gone_job *j = arg;
+    if (!err)
+        log_info("msg=\"channel disabled: the subscriber answered 410 Gone\" channel=%lld",
+                 (long long)j->channel_id);
+    free(j);
+}
+
+/* A subscriber answered 410 Gone: the channel stops matching at once (its pending
+ * notifications were already failed by the store). */
+static void on_gone(void *arg, int64_t org_id, int64_t channel_id)
+{
+    struct gone_job *j = xmalloc(sizeof *j);
+    *j = (struct gone_job){.app = arg, .org_id = org_id, .channel_id = channel_id};
+    store_submit(j->app->store, gone_run, j, gone_done);
+}
 
 /* After each committed batch: wake the dispatcher when the batch added notifications. */
 static void on_commit(void *arg)
@@ -88,6 +122,8 @@ int cli_serve(int argc, char **argv)
         .store = store,
         .retry = &cfg.retry,
         .allow = &cfg.allow,
+        .on_gone = on_gone,
+        .on_gone_arg = &app,
     };
     if (dispatch_start(&dc, &dispatcher))
         goto out;
@@ -100,14 +136,18 @@ int cli_serve(int argc, char **argv)
         .threads = 4,
         .authenticate = api_authenticate,
     };
-    if (http_server_start(&hc, api_routes, &app, &srv))
-        goto out;
-    int port = http_server_port(srv);
+    /* resource_uri's base must be known before requests arrive; with port 0 it is only known
+     * after binding, but then nobody can reach the server before the "listening" line. */
     bool is_v6 = strchr(cfg.listen_host, ':') != NULL;
     size_t dlen = strlen(cfg.listen_host) + 32;
     domain = xmalloc(dlen);
-    snprintf(domain, dlen, is_v6 ? "http://[%s]:%d" : "http://%s:%d", cfg.listen_host, port);
+    snprintf(domain, dlen, is_v6 ? "http://[%s]:%d" : "http://%s:%d", cfg.listen_host,
+             cfg.listen_port);
     app.api_domain = cfg.api_domain ? cfg.api_domain : domain;
+    if (http_server_start(&hc, api_routes, &app, &srv))
+        goto out;
+    int port = http_server_port(srv);
+    snprintf(domain, dlen, is_v6 ? "http://[%s]:%d" : "http://%s:%d", cfg.listen_host, port);
     log_info("msg=\"herald started\" version=%s db=\"%s\" timezone=%s api_domain=%s "
              "allow_network=\"%s\" retry_schedule=\"%s\" max_channels=%ld",
              HERALD_VERSION, cfg.db_path, cfg.timezone, app.api_domain, cfg.allow_text,

@@ -23,6 +23,7 @@ int64_t sq_max_id(struct sq_conn *c)
         "SELECT max(id) FROM users",
         "SELECT max(id) FROM orgs",
         "SELECT max(id) FROM records",
+        "SELECT max(seq) FROM channels",
     };
     int64_t max = 0;
     for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {

@@ -59,11 +59,13 @@ static const char *const migrations[] = {
     "CREATE INDEX changes_by_org ON changes(org_id, id);",
 
     /* 3: watch channels, one row per (channel, module) as Zoho reports them. events is a bit
-     * set (1 create, 2 edit, 4 delete); condition and fields keep the JSON to echo. */
+     * set (1 create, 2 edit, 4 delete); condition and fields keep the JSON to echo. seq orders
+     * channels as they were first subscribed (GET lists them so). */
     "CREATE TABLE channels("
     " org_id INTEGER NOT NULL REFERENCES orgs(id),"
     " channel_id INTEGER NOT NULL,"
     " module_id INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL,"
     " events INTEGER NOT NULL,"
     " notify_url TEXT NOT NULL,"
     " token TEXT,"
@@ -75,7 +77,8 @@ static const char *const migrations[] = {
     " created_at_s INTEGER NOT NULL,"
     " updated_at_s INTEGER NOT NULL,"
     " PRIMARY KEY(org_id, channel_id, module_id)) WITHOUT ROWID;"
-    "CREATE INDEX channels_by_expiry ON channels(expiry_s);",
+    "CREATE INDEX channels_by_expiry ON channels(expiry_s);"
+    "CREATE INDEX channels_by_seq ON channels(org_id, seq, channel_id, module_id);",
 
     /* 4: the outbox. body is the rendered callback after its first key (server_time is added
      * at send time). status: 0 pending, 1 delivered, 2 failed. */
@@ -108,6 +111,12 @@ static const char *const migrations[] = {
     " error TEXT,"
     " response TEXT);"
     "CREATE INDEX attempts_by_notification ON attempts(notification_id, id);",
+
+    /* 5: delivery history and retention. by_status serves "failed (or pending) notifications
+     * of an organization, newest first" and the resend of a channel's failed ones; delivered
+     * rows are found for pruning, oldest first, through a partial index. */
+    "CREATE INDEX notifications_by_status ON notifications(org_id, status, id);"
+    "CREATE INDEX notifications_delivered ON notifications(updated_at_ms) WHERE status = 1;",
 };
 
 enum herald_err sq_migrate(struct sq_conn *c)

@@ -1,0 +1,52 @@
+/* GET /crm/{v}/settings/modules[/{api_name}] and /settings/fields?module=X: the module and field
+ * definitions (meta/) in Zoho's shapes. Read-only; the "users" pseudo-module is not listed. */
+#include <string.h>
+
+#include "api/api.h"
+#include "core/zjson.h"
+#include "meta/meta.h"
+
+static const char invalid_module_msg[] = "the module name given seems to be invalid";
+
+void api_modules_list(struct http_req *req)
+{
+    json_t *modules = json_array();
+    for (size_t i = 0; i < meta_module_count(); i++) {
+        const struct meta_module *m = meta_module_at(i);
+        if (m->is_api_supported)
+            json_array_append_new(modules, meta_module_to_json(m));
+    }
+    http_respond_json(req, 200, json_pack("{s:o}", "modules", modules));
+}
+
+void api_module_get(struct http_req *req)
+{
+    const struct meta_module *m = req->seg_count > 4 ? meta_module_by_name(req->segs[4]) : NULL;
+    if (!m || !m->is_api_supported) {
+        http_respond_error(req, 400, "INVALID_MODULE", invalid_module_msg,
+                           json_pack("{s:i}", "resource_path_index", 2));
+        return;
+    }
+    http_respond_json(req, 200, json_pack("{s:[o]}", "modules", meta_module_to_json(m)));
+}
+
+void api_fields_list(struct http_req *req)
+{
+    const char *name = http_req_query(req, "module");
+    if (!name || !*name) {
+        http_respond_error(req, 400, "REQUIRED_PARAM_MISSING",
+                           "One of the expected parameter is missing",
+                           json_pack("{s:s}", "param_name", "module"));
+        return;
+    }
+    const struct meta_module *m = meta_module_by_name(name);
+    if (!m || !m->is_api_supported) {
+        http_respond_error(req, 400, "INVALID_MODULE", invalid_module_msg,
+                           json_pack("{s:s}", "param_name", "module"));
+        return;
+    }
+    json_t *fields = json_array();
+    for (size_t i = 0; i < m->field_count; i++)
+        json_array_append_new(fields, meta_field_to_json(&m->fields[i]));
+    http_respond_json(req, 200, json_pack("{s:o}", "fields", fields));
+}

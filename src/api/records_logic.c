@@ -1,0 +1,305 @@
+/* Checking record input against module metadata, deriving Deals' Probability, and computing what
+ * an update changes. Pure: no I/O, no globals beyond the metadata tables. */
+#include "api/records_logic.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/xmalloc.h"
+#include "core/zjson.h"
+
+void records_input_fini(struct records_input *in)
+{
+    if (!in)
+        return;
+    json_decref(in->values);
+    in->values = NULL;
+}
+
+static bool is_number(const json_t *v)
+{
+    return json_is_integer(v) || json_is_real(v);
+}
+
+/* The id of a lookup/owner value {"id": ...} (string or number), 0 when it is not one. */
+static int64_t ref_id(const json_t *v)
+{
+    return json_is_object(v) ? zjson_id_value(json_object_get(v, "id")) : 0;
+}
+
+bool records_value_equal(const json_t *a, const json_t *b)
+{
+    if (!a || json_is_null(a))
+        return !b || json_is_null(b);
+    if (!b || json_is_null(b))
+        return false;
+    if (is_number(a) && is_number(b)) {
+        if (json_is_integer(a) && json_is_integer(b))
+            return json_integer_value(a) == json_integer_value(b);
+        return json_number_value(a) == json_number_value(b);
+    }
+    if (json_is_object(a) && json_is_object(b) && json_object_get(a, "id") &&
+        json_object_get(b, "id"))
+        return ref_id(a) != 0 && ref_id(a) == ref_id(b);
+    if (json_is_array(a) && json_is_array(b)) {
+        if (json_array_size(a) != json_array_size(b))
+            return false;
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            if (!records_value_equal(json_array_get(a, i), json_array_get(b, i)))
+                return false;
+        }
+        return true;
+    }
+    return json_equal(a, b) != 0;
+}
+
+json_t *records_changed(const json_t *old_data, const json_t *values)
+{
+    json_t *changed = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)values, key, v)
+    {
+        if (!records_value_equal(json_object_get(old_data, key), v))
+            json_object_set(changed, key, v);
+    }
+    return changed;
+}
+
+json_t *records_merge(const json_t *old_data, const json_t *changed)
+{
+    json_t *merged = json_is_object(old_data) ? json_copy((json_t *)old_data) : json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)changed, key, v)
+    {
+        if (json_is_null(v))
+            json_object_del(merged, key);
+        else
+            json_object_set(merged, key, v);
+    }
+    return merged;
+}
+
+/* The error objects a record check produces. */
+json_t *records_field_error(const char *code, const char *message, const char *array,
+                            const char *api_name, size_t index)
+{
+    char path[192];
+    snprintf(path, sizeof path, "$.%s[%zu].%.128s", array, index, api_name);
+    return zjson_error(code, message, zjson_field(api_name, path));
+}
+
+json_t *records_mandatory_error(const char *api_name, size_t index)
+{
+    return records_field_error("MANDATORY_NOT_FOUND", "required field not found", "data", api_name,
+                               index);
+}
+
+json_t *records_invalid_error(const char *api_name, size_t index)
+{
+    return records_field_error("INVALID_DATA", "invalid data", "data", api_name, index);
+}
+
+static bool is_ignored_key(const struct meta_field *f, const char *key)
+{
+    /* "id" is the record's address, "$..." keys are Zoho's own annotations ($approval_state,
+     * $se_module), and read-only fields are computed here: all are accepted and ignored. */
+    return strcmp(key, "id") == 0 || key[0] == '$' || (f && f->is_read_only);
+}
+
+/* A value as stored: lookups keep only their id (as a string), "" becomes null, bigint strings
+ * become integers. New reference. */
+static json_t *normalize(const struct meta_field *f, json_t *v)
+{
+    if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
+        return json_null();
+    switch (f->type) {
+    case META_LOOKUP:
+    case META_OWNERLOOKUP:
+        return json_pack("{s:o}", "id", zjson_id(ref_id(v)));
+    case META_BIGINT:
+        if (json_is_string(v))
+            return json_integer(strtoll(json_string_value(v), NULL, 10));
+        return json_incref(v);
+    default:
+        return json_incref(v);
+    }
+}
+
+static json_t *problem_error(const struct meta_field *f, enum meta_problem p, const char *expected,
+                             const char *array, size_t index)
+{
+    if (p == META_VALUE_MISSING)
+        return records_field_error("MANDATORY_NOT_FOUND", "required field not found", array,
+                                   f->api_name, index);
+    json_t *e = records_field_error("INVALID_DATA", "invalid data", array, f->api_name, index);
+    json_t *d = json_object_get(e, "details");
+    if (p == META_VALUE_TOO_LONG)
+        json_object_set_new(d, "maximum_length", json_integer(f->length));
+    else
+        json_object_set_new(d, "expected_data_type",
+                            json_string(expected ? expected : f->type_name));
+    if (p == META_VALUE_NOT_IN_LIST) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < f->picklist_len; i++)
+            json_array_append_new(list, json_string(f->picklist[i]));
+        json_object_set_new(d, "supported_values", list);
+    }
+    return e;
+}
+
+json_t *records_check(const struct meta_module *module, const json_t *element, size_t index,
+                      enum records_mode mode, struct records_input *out)
+{
+    return records_check_in(module, element, "data", index, mode, out);
+}
+
+json_t *records_check_in(const struct meta_module *module, const json_t *element, const char *array,
+                         size_t index, enum records_mode mode, struct records_input *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(element)) {
+        char path[64];
+        snprintf(path, sizeof path, "$.%.32s[%zu]", array, index);
+        json_t *d = json_object();
+        json_object_set_new(d, "expected_data_type", json_string("jsonobject"));
+        json_object_set_new(d, "json_path", json_string(path));
+        return zjson_error("INVALID_DATA", "invalid data", d);
+    }
+    out->values = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)element, key, v)
+    {
+        const struct meta_field *f = meta_field_by_name(module, key);
+        if (is_ignored_key(f, key))
+            continue;
+        if (!f) {
+            records_input_fini(out);
+            return records_field_error(
+                "INVALID_DATA", "the field api name given seems to be invalid", array, key, index);
+        }
+        const char *expected = NULL;
+        enum meta_problem p = meta_value_problem(f, v, &expected);
+        if (p != META_VALUE_OK) {
+            records_input_fini(out);
+            return problem_error(f, p, expected, array, index);
+        }
+        json_t *value = normalize(f, v);
+        if (json_is_null(value) && mode != RECORDS_UPDATE) {
+            json_decref(value); /* nothing to clear in a new record */
+            continue;
+        }
+        if (json_is_null(value) && strcmp(key, "Owner") == 0) {
+            /* Every record has an owner: it can be changed, not removed. */
+            json_decref(value);
+            records_input_fini(out);
+            return records_field_error("MANDATORY_NOT_FOUND", "required field not found", array,
+                                       key, index);
+        }
+        if (f->type == META_LOOKUP || f->type == META_OWNERLOOKUP) {
+            if (!json_is_null(value)) {
+                if (out->lookup_count == RECORDS_MAX_LOOKUPS) {
+                    json_decref(value);
+                    records_input_fini(out);
+                    return records_field_error("INVALID_DATA", "invalid data", array, f->api_name,
+                                               index);
+                }
+                struct records_lookup_ref *ref = &out->lookups[out->lookup_count++];
+                ref->field = f;
+                ref->target = f->lookup;
+                ref->id = ref_id(v);
+                if (strcmp(f->api_name, "Owner") == 0)
+                    out->owner_id = ref->id;
+            }
+        }
+        json_object_set_new(out->values, key, value);
+    }
+    for (size_t i = 0; i < module->field_count && mode != RECORDS_UPDATE; i++) {
+        const struct meta_field *f = &module->fields[i];
+        if (!f->is_mandatory || f->is_read_only || json_object_get(out->values, f->api_name))
+            continue;
+        if (mode == RECORDS_INSERT) {
+            records_input_fini(out);
+            return records_field_error("MANDATORY_NOT_FOUND", "required field not found", array,
+                                       f->api_name, index);
+        }
+        out->missing_mandatory = f->api_name;
+        break;
+    }
+    return NULL;
+}
+
+bool records_derive(const struct meta_module *module, json_t *values)
+{
+    if (strcmp(module->api_name, "Deals") != 0 || json_object_get(values, "Probability"))
+        return false;
+    json_t *stage = json_object_get(values, "Stage");
+    if (!json_is_string(stage))
+        return false;
+    int p = meta_deal_stage_probability(json_string_value(stage));
+    if (p < 0 || !meta_field_by_name(module, "Probability"))
+        return false;
+    json_object_set_new(values, "Probability", json_integer(p));
+    return true;
+}
+
+static const char *str_field(const json_t *data, const char *key)
+{
+    const json_t *v = json_object_get(data, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+char *records_display_name(const struct meta_module *module, const json_t *data)
+{
+    const char *last =
+        meta_field_by_name(module, "Last_Name") ? str_field(data, "Last_Name") : NULL;
+    if (last) {
+        const char *first = str_field(data, "First_Name");
+        size_t n = strlen(last) + (first ? strlen(first) + 1 : 0) + 1;
+        char *name = xmalloc(n);
+        if (first && *first)
+            snprintf(name, n, "%s %s", first, last);
+        else
+            snprintf(name, n, "%s", last);
+        return name;
+    }
+    /* Otherwise the first mandatory text field names the record (Account_Name, Deal_Name,
+     * Subject, ...), or a field called "Name" for modules without one. */
+    for (size_t i = 0; i < module->field_count; i++) {
+        const struct meta_field *f = &module->fields[i];
+        if (f->is_mandatory && f->type == META_TEXT && str_field(data, f->api_name))
+            return xstrdup(str_field(data, f->api_name));
+    }
+    const char *name = str_field(data, "Name");
+    return xstrdup(name ? name : "");
+}
+
+/* Zoho's system-defined duplicate check fields, used by upsert when the request names none. */
+static const struct {
+    const char *module;
+    const char *field;
+} default_duplicate_fields[] = {
+    {"Leads", "Email"},
+    {"Contacts", "Email"},
+    {"Accounts", "Account_Name"},
+    {"Deals", "Deal_Name"},
+    {"Campaigns", "Campaign_Name"},
+    {"Products", "Product_Name"},
+    {"Vendors", "Vendor_Name"},
+    {"Price_Books", "Price_Book_Name"},
+    {"Solutions", "Solution_Title"},
+    {"Services__s", "Service_Name"},
+};
+
+const struct meta_field *records_default_duplicate_field(const struct meta_module *module)
+{
+    for (size_t i = 0; i < sizeof default_duplicate_fields / sizeof default_duplicate_fields[0];
+         i++) {
+        if (strcmp(default_duplicate_fields[i].module, module->api_name) == 0)
+            return meta_field_by_name(module, default_duplicate_fields[i].field);
+    }
+    return NULL;
+}

@@ -1,0 +1,89 @@
+/* The pure decisions behind the records API: checking one data[] element against its module's
+ * fields, the Deals stage→probability rule, which fields an update really changes, and a
+ * record's display name. No sockets, no store: JSON in, JSON out, so all of it is unit tested. */
+#ifndef HERALD_API_RECORDS_LOGIC_H
+#define HERALD_API_RECORDS_LOGIC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meta/meta.h"
+
+/* At most this many lookups one record may hold (a module has a handful of lookup fields). */
+#define RECORDS_MAX_LOOKUPS 16
+
+/* A lookup value given in a request, to be checked against the store inside the job. */
+struct records_lookup_ref {
+    const struct meta_field *field;
+    const struct meta_module *target;
+    int64_t id;
+};
+
+/* What a data[] element asks for, after checking. */
+struct records_input {
+    json_t *values;                /* api_name → normalized value, in request order; owned */
+    int64_t owner_id;              /* Owner given as {"id"}; 0 when not given */
+    const char *missing_mandatory; /* first mandatory field absent (static), or NULL */
+    struct records_lookup_ref lookups[RECORDS_MAX_LOOKUPS];
+    size_t lookup_count;
+};
+
+void records_input_fini(struct records_input *in);
+
+enum records_mode {
+    RECORDS_INSERT, /* mandatory fields must be present */
+    RECORDS_UPDATE, /* nothing is mandatory; a mandatory field may not be set to null/"" */
+    RECORDS_UPSERT, /* mandatory presence is decided later (only if it becomes an insert) */
+};
+
+/* Checks element `index` of data[] for `module`: unknown field → INVALID_DATA "the field api
+ * name given seems to be invalid"; a value not of the field's type, too long or outside its
+ * picklist → INVALID_DATA with expected_data_type / maximum_length / supported_values; a
+ * mandatory field missing on insert → MANDATORY_NOT_FOUND. Read-only fields (system fields,
+ * "id", keys starting with '$') are ignored. Fills *out and returns NULL, or returns the
+ * per-record error object (new reference) with json_path "$.data[index].Field". */
+json_t *records_check(const struct meta_module *module, const json_t *element, size_t index,
+                      enum records_mode mode, struct records_input *out);
+
+/* The same for an element of another array (users[] of the users API): json_path names it. */
+json_t *records_check_in(const struct meta_module *module, const json_t *element, const char *array,
+                         size_t index, enum records_mode mode, struct records_input *out);
+
+/* Deals: when `values` sets Stage but not Probability, adds Probability from the stage mapping
+ * (appended after the request's fields). Returns true when it added it. */
+bool records_derive(const struct meta_module *module, json_t *values);
+
+/* True when two stored field values are the same: numbers compare by value whatever their JSON
+ * type (5 == 5.0), lookups and owners by id, arrays element by element in order, null equals an
+ * absent value. */
+bool records_value_equal(const json_t *a, const json_t *b);
+
+/* The fields of `values` whose value differs from `old_data`'s, in `values`' order (new
+ * reference; empty object when nothing changes). */
+json_t *records_changed(const json_t *old_data, const json_t *values);
+
+/* Applies `changed` onto `old_data` (both borrowed): a null value removes the field. New
+ * reference. */
+json_t *records_merge(const json_t *old_data, const json_t *changed);
+
+/* The name a lookup to this record shows: "First Last" for modules with Last_Name, else the
+ * module's name field. Caller frees. Never NULL. */
+char *records_display_name(const struct meta_module *module, const json_t *data);
+
+/* An error with details {"api_name", "json_path":"$.array[index].api_name"}. New reference. */
+json_t *records_field_error(const char *code, const char *message, const char *array,
+                            const char *api_name, size_t index);
+
+/* Per-record errors with details {"api_name", "json_path":"$.data[index].api_name"}: Zoho's
+ * MANDATORY_NOT_FOUND "required field not found" and INVALID_DATA "invalid data". New
+ * references. */
+json_t *records_mandatory_error(const char *api_name, size_t index);
+json_t *records_invalid_error(const char *api_name, size_t index);
+
+/* The field upsert checks for duplicates when the request gives no duplicate_check_fields
+ * (Leads and Contacts: Email; Accounts: Account_Name; ...), or NULL when the module has none. */
+const struct meta_field *records_default_duplicate_field(const struct meta_module *module);
+
+#endif

@@ -1,0 +1,55 @@
+/* Every route Herald answers, as data. Patterns: "{v}" an API version, "*" one segment; the
+ * most specific pattern wins, and a path known under another method answers 405. */
+#include "api/api.h"
+
+#define SCOPES_ORG "ZohoCRM.org.ALL,ZohoCRM.org.READ"
+#define SCOPES_USERS_READ "ZohoCRM.users.ALL,ZohoCRM.users.READ"
+#define SCOPES_WATCH_READ "ZohoCRM.notifications.ALL,ZohoCRM.notifications.READ"
+#define SCOPES_WATCH_CREATE \
+    "ZohoCRM.notifications.ALL,ZohoCRM.notifications.WRITE,ZohoCRM.notifications.CREATE"
+#define SCOPES_WATCH_UPDATE \
+    "ZohoCRM.notifications.ALL,ZohoCRM.notifications.WRITE,ZohoCRM.notifications.UPDATE"
+#define SCOPES_WATCH_DELETE "ZohoCRM.notifications.ALL,ZohoCRM.notifications.DELETE"
+#define SCOPES_USERS_CREATE "ZohoCRM.users.ALL,ZohoCRM.users.CREATE"
+#define SCOPES_USERS_UPDATE "ZohoCRM.users.ALL,ZohoCRM.users.UPDATE"
+#define SCOPES_USERS_DELETE "ZohoCRM.users.ALL,ZohoCRM.users.DELETE"
+#define SCOPES_SETTINGS_MODULES "ZohoCRM.settings.ALL,ZohoCRM.settings.modules.READ"
+#define SCOPES_SETTINGS_FIELDS "ZohoCRM.settings.ALL,ZohoCRM.settings.fields.READ"
+/* Record routes: "{M}" is the module segment. WRITE covers create, update and delete. */
+#define SCOPES_REC(op) "ZohoCRM.modules.ALL,ZohoCRM.modules.{M}.ALL,ZohoCRM.modules.{M}." op
+#define SCOPES_REC_READ SCOPES_REC("READ")
+#define SCOPES_REC_CREATE SCOPES_REC("WRITE") ",ZohoCRM.modules.{M}.CREATE"
+#define SCOPES_REC_UPDATE SCOPES_REC("WRITE") ",ZohoCRM.modules.{M}.UPDATE"
+#define SCOPES_REC_DELETE SCOPES_REC("WRITE") ",ZohoCRM.modules.{M}.DELETE"
+/* The v2 documentation also lets WRITE disable notifications. */
+#define SCOPES_WATCH_DELETE_V2 SCOPES_WATCH_DELETE ",ZohoCRM.notifications.WRITE"
+
+const struct http_route api_routes[] = {
+    {"GET", "herald/v1/health", api_health, NULL},
+    {"GET", "crm/{v}/org", api_org_get, SCOPES_ORG},
+    {"GET", "crm/{v}/users", api_users_get, SCOPES_USERS_READ},
+    {"DELETE", "crm/v2/actions/watch", api_watch_delete, SCOPES_WATCH_DELETE_V2},
+    {"DELETE", "crm/v2.1/actions/watch", api_watch_delete, SCOPES_WATCH_DELETE_V2},
+    {"GET", "crm/{v}/actions/watch", api_watch_get, SCOPES_WATCH_READ},
+    {"POST", "crm/{v}/actions/watch", api_watch_post, SCOPES_WATCH_CREATE},
+    {"PUT", "crm/{v}/actions/watch", api_watch_put, SCOPES_WATCH_UPDATE},
+    {"PATCH", "crm/{v}/actions/watch", api_watch_patch, SCOPES_WATCH_UPDATE},
+    {"DELETE", "crm/{v}/actions/watch", api_watch_delete, SCOPES_WATCH_DELETE},
+    {"GET", "crm/{v}/users/*", api_user_get, SCOPES_USERS_READ},
+    {"POST", "crm/{v}/users", api_users_create, SCOPES_USERS_CREATE},
+    {"PUT", "crm/{v}/users", api_users_update, SCOPES_USERS_UPDATE},
+    {"PUT", "crm/{v}/users/*", api_user_update, SCOPES_USERS_UPDATE},
+    {"DELETE", "crm/{v}/users/*", api_user_delete, SCOPES_USERS_DELETE},
+    {"GET", "crm/{v}/settings/modules", api_modules_list, SCOPES_SETTINGS_MODULES},
+    {"GET", "crm/{v}/settings/modules/*", api_module_get, SCOPES_SETTINGS_MODULES},
+    {"GET", "crm/{v}/settings/fields", api_fields_list, SCOPES_SETTINGS_FIELDS},
+    {"GET", "crm/{v}/*", api_records_list, SCOPES_REC_READ},
+    {"POST", "crm/{v}/*", api_records_insert, SCOPES_REC_CREATE},
+    {"PUT", "crm/{v}/*", api_records_update, SCOPES_REC_UPDATE},
+    {"DELETE", "crm/{v}/*", api_records_delete, SCOPES_REC_DELETE},
+    {"POST", "crm/{v}/*/upsert", api_records_upsert, SCOPES_REC_CREATE},
+    {"GET", "crm/{v}/*/*", api_record_get, SCOPES_REC_READ},
+    {"PUT", "crm/{v}/*/*", api_record_update, SCOPES_REC_UPDATE},
+    {"DELETE", "crm/{v}/*/*", api_record_delete, SCOPES_REC_DELETE},
+    {0},
+};

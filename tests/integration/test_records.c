@@ -1,0 +1,1018 @@
+/* Records, metadata and users over real HTTP: every operation with Zoho's statuses, codes and
+ * shapes, the 100-record limit, lookups, upsert, paging, the change events each mutation commits
+ * (read straight from the server's SQLite file), and no acknowledged record lost to kill -9. */
+#include "harness.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct hp srv;
+
+static int setup(void **state)
+{
+    (void)state;
+    hp_start(&srv, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hp_cleanup(&srv);
+    return 0;
+}
+
+static struct hp_resp call(const char *method, const char *path, const char *body)
+{
+    return hp_req(&srv, method, path, body, srv.token, NULL);
+}
+
+static void expect_status(const struct hp_resp *r, long status)
+{
+    if (r->status != status)
+        fail_msg("expected %ld, got %ld %s", status, r->status, r->body ? r->body : "");
+}
+
+/* Inserts one record and returns its id (caller frees). */
+static char *insert_one(const char *module, const char *record_json)
+{
+    char path[128], *body = NULL;
+    snprintf(path, sizeof path, "/crm/v8/%s", module);
+    size_t n = strlen(record_json) + 32;
+    body = malloc(n);
+    snprintf(body, n, "{\"data\":[%s]}", record_json);
+    struct hp_resp r = call("POST", path, body);
+    free(body);
+    expect_status(&r, 201);
+    const char *id = hp_str(hp_at(r.json, "data[0].details"), "id");
+    assert_non_null(id);
+    char *copy = strdup(id);
+    hp_resp_free(&r);
+    return copy;
+}
+
+/* The record as GET /crm/v8/{module}/{id} returns it (new reference), or NULL on 204. */
+static json_t *get_one(const char *module, const char *id)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/crm/v8/%s/%s", module, id);
+    struct hp_resp r = call("GET", path, NULL);
+    json_t *rec = NULL;
+    if (r.status == 200) {
+        rec = json_incref(hp_at(r.json, "data[0]"));
+    } else {
+        expect_status(&r, 204);
+    }
+    hp_resp_free(&r);
+    return rec;
+}
+
+/* The numeric id of a module, from GET settings/modules/{module}. */
+static long long module_id(const char *module)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/settings/modules/%s", module);
+    struct hp_resp r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    const char *id = hp_str(hp_at(r.json, "modules[0]"), "id");
+    assert_non_null(id);
+    long long v = strtoll(id, NULL, 10);
+    hp_resp_free(&r);
+    return v;
+}
+
+/* ---- the changes table, read from the server's database file ---- */
+
+struct change_row {
+    long long id;
+    long long module_id;
+    char operation[16];
+    json_t *records;
+};
+
+static long long changes_max_id(void)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(srv.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT coalesce(max(id), 0) FROM changes", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return id;
+}
+
+/* Every change row after `after`, oldest first; returns the count (at most max). */
+static size_t changes_since(long long after, struct change_row *out, size_t max)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(srv.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT id, module_id, operation, records FROM changes "
+                                        "WHERE id > ?1 ORDER BY id",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, after);
+    size_t n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && n < max) {
+        out[n].id = sqlite3_column_int64(st, 0);
+        out[n].module_id = sqlite3_column_int64(st, 1);
+        snprintf(out[n].operation, sizeof out[n].operation, "%s",
+                 (const char *)sqlite3_column_text(st, 2));
+        json_error_t e;
+        out[n].records = json_loads((const char *)sqlite3_column_text(st, 3), 0, &e);
+        assert_non_null(out[n].records);
+        n++;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void change_rows_free(struct change_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        json_decref(rows[i].records);
+}
+
+/* Asserts that `actual` equals the JSON text `expected`. */
+static void assert_json(const json_t *actual, const char *expected)
+{
+    json_error_t e;
+    json_t *want = json_loads(expected, 0, &e);
+    if (!want)
+        fail_msg("bad expected JSON %s: %s", expected, e.text);
+    if (!json_equal((json_t *)actual, want)) {
+        char *got = json_dumps(actual, JSON_COMPACT);
+        fail_msg("expected %s\n     got %s", expected, got ? got : "(null)");
+    }
+    json_decref(want);
+}
+
+/* ---- insert ---- */
+
+static void insert_returns_201_with_zoho_details(void **state)
+{
+    (void)state;
+    struct hp_resp r =
+        call("POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Doe\",\"Company\":\"Acme\"}]}");
+    expect_status(&r, 201);
+    assert_string_equal(r.content_type, "application/json;charset=UTF-8");
+    json_t *item = hp_at(r.json, "data[0]");
+    assert_string_equal(hp_str(item, "code"), "SUCCESS");
+    assert_string_equal(hp_str(item, "message"), "record added");
+    assert_string_equal(hp_str(item, "status"), "success");
+    json_t *d = json_object_get(item, "details");
+    const char *id = hp_str(d, "id");
+    assert_non_null(id);
+    assert_int_equal(strlen(id), 19);
+    assert_non_null(hp_str(d, "Created_Time"));
+    assert_non_null(hp_str(d, "Modified_Time"));
+    assert_string_equal(hp_str(hp_at(d, "Created_By"), "name"), "Herald Admin");
+    assert_non_null(hp_str(hp_at(d, "Created_By"), "id"));
+    assert_string_equal(hp_str(hp_at(d, "Modified_By"), "name"), "Herald Admin");
+    /* Keys in Zoho's order. */
+    const char *order[] = {"Modified_Time", "Modified_By", "Created_Time", "id", "Created_By"};
+    size_t k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(d, key, v)
+    {
+        assert_true(k < 5);
+        assert_string_equal(key, order[k++]);
+    }
+
+    json_t *rec = get_one("Leads", id);
+    assert_non_null(rec);
+    assert_string_equal(hp_str(rec, "id"), id);
+    assert_string_equal(hp_str(rec, "Last_Name"), "Doe");
+    assert_string_equal(hp_str(rec, "Company"), "Acme");
+    assert_string_equal(hp_str(hp_at(rec, "Owner"), "name"), "Herald Admin");
+    assert_string_equal(hp_str(hp_at(rec, "Owner"), "email"), "admin@herald.local");
+    assert_non_null(hp_str(hp_at(rec, "Owner"), "id"));
+    assert_non_null(hp_str(rec, "Created_Time"));
+    assert_string_equal(hp_str(hp_at(rec, "Created_By"), "name"), "Herald Admin");
+    assert_string_equal(hp_str(hp_at(rec, "Modified_By"), "name"), "Herald Admin");
+    json_decref(rec);
+    hp_resp_free(&r);
+}
+
+static void insert_mixed_is_207_and_all_failed_is_400(void **state)
+{
+    (void)state;
+    struct hp_resp r = call("POST", "/crm/v8/Leads",
+                            "{\"data\":[{\"Last_Name\":\"Ok\"},{\"Company\":\"No last name\"}]}");
+    expect_status(&r, 207);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "code"), "SUCCESS");
+    json_t *e = hp_at(r.json, "data[1]");
+    assert_json(e, "{\"code\":\"MANDATORY_NOT_FOUND\",\"details\":{\"api_name\":\"Last_Name\","
+                   "\"json_path\":\"$.data[1].Last_Name\"},\"message\":\"required field not "
+                   "found\",\"status\":\"error\"}");
+    hp_resp_free(&r);
+
+    r = call("POST", "/crm/v8/Leads", "{\"data\":[{\"Company\":\"a\"},{\"Bogus_Field\":1}]}");
+    expect_status(&r, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "code"), "MANDATORY_NOT_FOUND");
+    assert_string_equal(hp_str(hp_at(r.json, "data[1]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "data[1].details"), "api_name"), "Bogus_Field");
+    assert_string_equal(hp_str(hp_at(r.json, "data[1].details"), "json_path"),
+                        "$.data[1].Bogus_Field");
+    hp_resp_free(&r);
+}
+
+/* One bad value per data type: (module, record, api_name, expected detail key, its value). */
+static const struct {
+    const char *module;
+    const char *record;
+    const char *api_name;
+    const char *detail;
+    const char *detail_value; /* NULL: only the key is checked */
+} bad_values[] = {
+    {"Deals", "{\"Deal_Name\":\"d\",\"Stage\":\"Qualification\",\"Amount\":\"lots\"}", "Amount",
+     "expected_data_type", "currency"},
+    {"Leads", "{\"Last_Name\":\"x\",\"Email\":\"not-an-email\"}", "Email", "expected_data_type",
+     "email"},
+    {"Contacts", "{\"Last_Name\":\"x\",\"Date_of_Birth\":\"2024-13-45\"}", "Date_of_Birth",
+     "expected_data_type", "date"},
+    {"Leads", "{\"Last_Name\":\"x\",\"Lead_Status\":\"Bogus\"}", "Lead_Status",
+     "expected_data_type", "picklist"},
+    {"Leads", "{\"Last_Name\":\"x\",\"No_of_Employees\":\"many\"}", "No_of_Employees",
+     "expected_data_type", "integer"},
+    {"Leads",
+     "{\"Last_Name\":"
+     "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+     "Last_Name", "maximum_length", NULL},
+    {"Leads", "{\"Last_Name\":42}", "Last_Name", "expected_data_type", "text"},
+    {"Contacts", "{\"Last_Name\":\"x\",\"Email_Opt_Out\":\"yes\"}", "Email_Opt_Out",
+     "expected_data_type", "boolean"},
+};
+
+static void bad_values_are_invalid_data_with_details(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
+        char path[128], body[1024], json_path[128];
+        snprintf(path, sizeof path, "/crm/v8/%s", bad_values[i].module);
+        snprintf(body, sizeof body, "{\"data\":[%s]}", bad_values[i].record);
+        struct hp_resp r = call("POST", path, body);
+        if (r.status != 400)
+            fail_msg("case %zu: expected 400, got %ld %s", i, r.status, r.body);
+        json_t *e = hp_at(r.json, "data[0]");
+        assert_string_equal(hp_str(e, "code"), "INVALID_DATA");
+        assert_string_equal(hp_str(e, "status"), "error");
+        json_t *d = json_object_get(e, "details");
+        assert_string_equal(hp_str(d, "api_name"), bad_values[i].api_name);
+        snprintf(json_path, sizeof json_path, "$.data[0].%s", bad_values[i].api_name);
+        assert_string_equal(hp_str(d, "json_path"), json_path);
+        if (!json_object_get(d, bad_values[i].detail))
+            fail_msg("case %zu: no %s in %s", i, bad_values[i].detail, r.body);
+        if (bad_values[i].detail_value)
+            assert_string_equal(hp_str(d, bad_values[i].detail), bad_values[i].detail_value);
+        hp_resp_free(&r);
+    }
+}
+
+static void request_level_errors_are_one_top_level_error(void **state)
+{
+    (void)state;
+    struct hp_resp r = call("POST", "/crm/v8/Leads", "{not json");
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    hp_resp_free(&r);
+    r = call("POST", "/crm/v8/Leads", "{\"records\":[]}");
+    hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "data");
+    hp_resp_free(&r);
+    r = call("POST", "/crm/v8/Leads", "{\"data\":{}}");
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    hp_resp_free(&r);
+    r = call("POST", "/crm/v8/Leads", "{\"data\":[]}");
+    hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
+    hp_resp_free(&r);
+    r = call("POST", "/crm/v8/Leads", "{\"data\":[1]}");
+    expect_status(&r, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "code"), "INVALID_DATA");
+    hp_resp_free(&r);
+
+    r = call("POST", "/crm/v8/Nonsense", "{\"data\":[{\"Last_Name\":\"x\"}]}");
+    hp_assert_error(&r, 400, "INVALID_MODULE");
+    assert_json(r.json, "{\"code\":\"INVALID_MODULE\",\"details\":{\"resource_path_index\":0},"
+                        "\"message\":\"the module name given seems to be invalid\","
+                        "\"status\":\"error\"}");
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/Nonsense/123", NULL);
+    hp_assert_error(&r, 400, "INVALID_MODULE");
+    hp_resp_free(&r);
+}
+
+static void more_than_100_records_is_limit_exceeded(void **state)
+{
+    (void)state;
+    size_t cap = 101 * 32 + 32;
+    char *body = malloc(cap);
+    size_t len = (size_t)snprintf(body, cap, "{\"data\":[");
+    for (int i = 0; i < 101; i++)
+        len +=
+            (size_t)snprintf(body + len, cap - len, "%s{\"Last_Name\":\"L%d\"}", i ? "," : "", i);
+    snprintf(body + len, cap - len, "]}");
+    struct hp_resp r = call("POST", "/crm/v8/Leads", body);
+    hp_assert_error(&r, 400, "LIMIT_EXCEEDED");
+    assert_int_equal(json_integer_value(hp_at(r.json, "details.limit")), 100);
+    hp_resp_free(&r);
+
+    /* Exactly 100 is fine, and all of them get ids in request order. */
+    char *comma = strrchr(body, ',');
+    snprintf(comma, cap - (size_t)(comma - body), "]}");
+    r = call("POST", "/crm/v8/Accounts", "{\"data\":[{\"Account_Name\":\"only one\"}]}");
+    expect_status(&r, 201);
+    hp_resp_free(&r);
+    r = call("POST", "/crm/v8/Leads", body);
+    expect_status(&r, 201);
+    assert_int_equal(json_array_size(json_object_get(r.json, "data")), 100);
+    hp_resp_free(&r);
+    free(body);
+}
+
+static void module_scopes_are_checked_per_operation(void **state)
+{
+    (void)state;
+    char tok[256];
+    hp_token(&srv, "ZohoCRM.modules.Leads.READ", tok, sizeof tok);
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/Leads?fields=Last_Name", NULL, tok, NULL);
+    assert_true(r.status == 200 || r.status == 204);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"x\"}]}", tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
+    r = hp_req(&srv, "GET", "/crm/v8/Contacts?fields=Last_Name", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
+
+    hp_token(&srv, "ZohoCRM.modules.contacts.CREATE", tok, sizeof tok);
+    r = hp_req(&srv, "POST", "/crm/v8/Contacts", "{\"data\":[{\"Last_Name\":\"x\"}]}", tok, NULL);
+    expect_status(&r, 201);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "DELETE", "/crm/v8/Contacts?ids=1", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
+}
+
+/* ---- update ---- */
+
+static void update_bulk_and_by_id(void **state)
+{
+    (void)state;
+    char *a = insert_one("Leads", "{\"Last_Name\":\"A\"}");
+    char *b = insert_one("Leads", "{\"Last_Name\":\"B\"}");
+    char body[512];
+    /* Ids as strings and as numbers. */
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"id\":\"%s\",\"Company\":\"CA\"},{\"id\":%s,\"Company\":\"CB\"}]}", a,
+             b);
+    struct hp_resp r = call("PUT", "/crm/v8/Leads", body);
+    expect_status(&r, 200);
+    for (int i = 0; i < 2; i++) {
+        char p[16];
+        snprintf(p, sizeof p, "data[%d]", i);
+        json_t *item = hp_at(r.json, p);
+        assert_string_equal(hp_str(item, "code"), "SUCCESS");
+        assert_string_equal(hp_str(item, "message"), "record updated");
+        assert_string_equal(hp_str(hp_at(item, "details"), "id"), i ? b : a);
+        assert_non_null(hp_str(hp_at(item, "details"), "Created_Time"));
+    }
+    hp_resp_free(&r);
+    json_t *rec = get_one("Leads", b);
+    assert_string_equal(hp_str(rec, "Company"), "CB");
+    assert_string_equal(hp_str(rec, "Last_Name"), "B");
+    json_decref(rec);
+
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/Leads/%s", a);
+    r = call("PUT", path, "{\"data\":[{\"Last_Name\":\"A2\"}]}");
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0].details"), "id"), a);
+    hp_resp_free(&r);
+    rec = get_one("Leads", a);
+    assert_string_equal(hp_str(rec, "Last_Name"), "A2");
+    assert_string_equal(hp_str(rec, "Company"), "CA");
+    json_decref(rec);
+
+    /* Mixed: a missing id, an unknown id, a good one. */
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"Company\":\"x\"},{\"id\":\"1234567890123456789\",\"Company\":\"y\"},"
+             "{\"id\":\"%s\",\"Last_Name\":\"\"},{\"id\":\"%s\",\"Company\":\"z\"}]}",
+             a, a);
+    r = call("PUT", "/crm/v8/Leads", body);
+    expect_status(&r, 207);
+    assert_json(hp_at(r.json, "data[0]"),
+                "{\"code\":\"MANDATORY_NOT_FOUND\",\"details\":{\"api_name\":\"id\",\"json_path\":"
+                "\"$.data[0].id\"},\"message\":\"required field not found\",\"status\":\"error\"}");
+    assert_string_equal(hp_str(hp_at(r.json, "data[1]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "data[1].details"), "api_name"), "id");
+    /* A mandatory field cannot be emptied. */
+    assert_string_equal(hp_str(hp_at(r.json, "data[2]"), "code"), "MANDATORY_NOT_FOUND");
+    assert_string_equal(hp_str(hp_at(r.json, "data[2].details"), "api_name"), "Last_Name");
+    assert_string_equal(hp_str(hp_at(r.json, "data[3]"), "code"), "SUCCESS");
+    hp_resp_free(&r);
+
+    r = call("PUT", "/crm/v8/Leads/1234567890123456789", "{\"data\":[{\"Company\":\"x\"}]}");
+    expect_status(&r, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "code"), "INVALID_DATA");
+    hp_resp_free(&r);
+    free(a);
+    free(b);
+}
+
+/* ---- upsert ---- */
+
+static void upsert_inserts_then_updates_by_duplicate_field(void **state)
+{
+    (void)state;
+    const char *body = "{\"data\":[{\"Last_Name\":\"Up\",\"Email\":\"up@example.com\"}],"
+                       "\"duplicate_check_fields\":[\"Email\"]}";
+    struct hp_resp r = call("POST", "/crm/v8/Leads/upsert", body);
+    /* Upsert answers 200 even when every record was inserted (Zoho's documented status). */
+    expect_status(&r, 200);
+    json_t *item = hp_at(r.json, "data[0]");
+    assert_string_equal(hp_str(item, "code"), "SUCCESS");
+    assert_string_equal(hp_str(item, "action"), "insert");
+    assert_true(json_is_null(json_object_get(item, "duplicate_field")));
+    assert_string_equal(hp_str(item, "message"), "record added");
+    char *id = strdup(hp_str(hp_at(item, "details"), "id"));
+    hp_resp_free(&r);
+
+    /* Default duplicate check field of Leads is Email; no mandatory field needed to update. */
+    r = call("POST", "/crm/v8/Leads/upsert",
+             "{\"data\":[{\"Email\":\"up@example.com\",\"Company\":\"Upco\"},"
+             "{\"Email\":\"new@example.com\"}]}");
+    expect_status(&r, 207);
+    item = hp_at(r.json, "data[0]");
+    assert_string_equal(hp_str(item, "action"), "update");
+    assert_string_equal(hp_str(item, "duplicate_field"), "Email");
+    assert_string_equal(hp_str(item, "message"), "record updated");
+    assert_string_equal(hp_str(hp_at(item, "details"), "id"), id);
+    /* The second would be an insert without its mandatory field. */
+    assert_string_equal(hp_str(hp_at(r.json, "data[1]"), "code"), "MANDATORY_NOT_FOUND");
+    hp_resp_free(&r);
+    json_t *rec = get_one("Leads", id);
+    assert_string_equal(hp_str(rec, "Company"), "Upco");
+    json_decref(rec);
+
+    r = call("POST", "/crm/v8/Leads/upsert",
+             "{\"data\":[{\"Last_Name\":\"x\"}],\"duplicate_check_fields\":[\"Nope\"]}");
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    hp_resp_free(&r);
+    free(id);
+}
+
+/* ---- delete ---- */
+
+static void delete_bulk_and_by_id(void **state)
+{
+    (void)state;
+    char *a = insert_one("Leads", "{\"Last_Name\":\"Del A\"}");
+    char *b = insert_one("Leads", "{\"Last_Name\":\"Del B\"}");
+    char *c = insert_one("Leads", "{\"Last_Name\":\"Del C\"}");
+    char path[256];
+    snprintf(path, sizeof path, "/crm/v8/Leads?ids=%s,%s&wf_trigger=true&", a, b);
+    struct hp_resp r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    char want[256];
+    snprintf(want, sizeof want,
+             "{\"code\":\"SUCCESS\",\"details\":{\"id\":\"%s\"},\"message\":\"record deleted\","
+             "\"status\":\"success\"}",
+             b);
+    assert_json(hp_at(r.json, "data[1]"), want);
+    hp_resp_free(&r);
+    assert_null(get_one("Leads", a));
+    assert_null(get_one("Leads", b));
+
+    snprintf(path, sizeof path, "/crm/v8/Leads?ids=%s,%s", a, c);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 207);
+    snprintf(want, sizeof want,
+             "{\"code\":\"INVALID_DATA\",\"details\":{\"id\":\"%s\"},\"message\":\"record not "
+             "deleted\",\"status\":\"error\"}",
+             a);
+    assert_json(hp_at(r.json, "data[0]"), want);
+    assert_string_equal(hp_str(hp_at(r.json, "data[1]"), "code"), "SUCCESS");
+    hp_resp_free(&r);
+
+    char *d = insert_one("Leads", "{\"Last_Name\":\"Del D\"}");
+    snprintf(path, sizeof path, "/crm/v8/Leads/%s", d);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0].details"), "id"), d);
+    hp_resp_free(&r);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "code"), "INVALID_DATA");
+    hp_resp_free(&r);
+
+    r = call("DELETE", "/crm/v8/Leads", NULL);
+    hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
+    assert_json(r.json, "{\"code\":\"REQUIRED_PARAM_MISSING\",\"details\":{\"param_name\":"
+                        "\"ids\"},\"message\":\"One of the expected parameter is missing\","
+                        "\"status\":\"error\"}");
+    hp_resp_free(&r);
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+}
+
+/* ---- get and list ---- */
+
+static void get_unknown_id_is_204_and_list_pages(void **state)
+{
+    (void)state;
+    assert_null(get_one("Leads", "1234567890123456789"));
+    struct hp_resp r = call("GET", "/crm/v8/Vendors?fields=Vendor_Name", NULL);
+    expect_status(&r, 204);
+    hp_resp_free(&r);
+
+    char *ids[5];
+    for (int i = 0; i < 5; i++) {
+        char rec[64];
+        snprintf(rec, sizeof rec, "{\"Vendor_Name\":\"V%d\",\"Email\":\"v%d@x.org\"}", i, i);
+        ids[i] = insert_one("Vendors", rec);
+    }
+    r = call("GET", "/crm/v8/Vendors?fields=Vendor_Name&per_page=2&page=2", NULL);
+    expect_status(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "data")), 2);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "id"), ids[2]);
+    assert_string_equal(hp_str(hp_at(r.json, "data[1]"), "Vendor_Name"), "V3");
+    /* fields selects what is shown (id always). */
+    assert_null(json_object_get(hp_at(r.json, "data[0]"), "Email"));
+    assert_true(json_is_true(hp_at(r.json, "info.more_records")));
+    assert_int_equal(json_integer_value(hp_at(r.json, "info.per_page")), 2);
+    assert_int_equal(json_integer_value(hp_at(r.json, "info.page")), 2);
+    assert_int_equal(json_integer_value(hp_at(r.json, "info.count")), 2);
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v2/Vendors?per_page=2&page=3", NULL);
+    expect_status(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "data")), 1);
+    assert_true(json_is_false(hp_at(r.json, "info.more_records")));
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "Email"), "v4@x.org");
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/Vendors?per_page=2&page=4&fields=Vendor_Name", NULL);
+    expect_status(&r, 204);
+    hp_resp_free(&r);
+
+    /* v8 requires fields; unknown fields and bad paging are errors. */
+    r = call("GET", "/crm/v8/Vendors", NULL);
+    hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "fields");
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/Vendors?fields=Nope", NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/Vendors?fields=Vendor_Name&per_page=201", NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/Vendors?fields=Vendor_Name&page=abc", NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    hp_resp_free(&r);
+    for (int i = 0; i < 5; i++)
+        free(ids[i]);
+}
+
+/* ---- lookups ---- */
+
+static void lookups_take_ids_and_show_names(void **state)
+{
+    (void)state;
+    char *acc = insert_one("Accounts", "{\"Account_Name\":\"Lookup Corp\"}");
+    char rec[256];
+    snprintf(rec, sizeof rec, "{\"Last_Name\":\"Linked\",\"Account_Name\":{\"id\":%s}}", acc);
+    char *con = insert_one("Contacts", rec);
+    json_t *c = get_one("Contacts", con);
+    char want[160];
+    snprintf(want, sizeof want, "{\"name\":\"Lookup Corp\",\"id\":\"%s\"}", acc);
+    assert_json(json_object_get(c, "Account_Name"), want);
+    json_decref(c);
+
+    /* The name shown follows the account's current name. */
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/Accounts/%s", acc);
+    struct hp_resp r = call("PUT", path, "{\"data\":[{\"Account_Name\":\"Renamed Corp\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    c = get_one("Contacts", con);
+    assert_string_equal(hp_str(hp_at(c, "Account_Name"), "name"), "Renamed Corp");
+    json_decref(c);
+
+    r = call(
+        "POST", "/crm/v8/Contacts",
+        "{\"data\":[{\"Last_Name\":\"x\",\"Account_Name\":{\"id\":\"1234567890123456789\"}}]}");
+    expect_status(&r, 400);
+    json_t *e = hp_at(r.json, "data[0]");
+    assert_string_equal(hp_str(e, "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(e, "details"), "api_name"), "Account_Name");
+    assert_string_equal(hp_str(hp_at(e, "details"), "json_path"), "$.data[0].Account_Name");
+    hp_resp_free(&r);
+
+    /* A lookup to a record of another module is missing too. */
+    snprintf(rec, sizeof rec, "{\"data\":[{\"Last_Name\":\"x\",\"Account_Name\":{\"id\":\"%s\"}}]}",
+             con);
+    r = call("POST", "/crm/v8/Contacts", rec);
+    expect_status(&r, 400);
+    hp_resp_free(&r);
+    free(acc);
+    free(con);
+}
+
+static void deal_stage_sets_probability(void **state)
+{
+    (void)state;
+    char *id = insert_one("Deals", "{\"Deal_Name\":\"Big\",\"Stage\":\"Qualification\"}");
+    json_t *d = get_one("Deals", id);
+    assert_int_equal(json_number_value(json_object_get(d, "Probability")), 10);
+    json_decref(d);
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/Deals/%s", id);
+    struct hp_resp r = call("PUT", path, "{\"data\":[{\"Stage\":\"Closed Won\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    d = get_one("Deals", id);
+    assert_int_equal(json_number_value(json_object_get(d, "Probability")), 100);
+    json_decref(d);
+    /* An explicit Probability wins. */
+    r = call("PUT", path, "{\"data\":[{\"Stage\":\"Negotiation/Review\",\"Probability\":55}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    d = get_one("Deals", id);
+    assert_int_equal(json_number_value(json_object_get(d, "Probability")), 55);
+    json_decref(d);
+    free(id);
+}
+
+/* ---- change events ---- */
+
+static void each_mutation_commits_exactly_its_change_event(void **state)
+{
+    (void)state;
+    long long leads = module_id("Leads"), contacts = module_id("Contacts");
+    long long deals = module_id("Deals");
+    struct change_row rows[4];
+    char want[1024], body[512], path[160];
+
+    /* insert: every field the request set; lookups of the new record. */
+    char *acc = insert_one("Accounts", "{\"Account_Name\":\"Evt Corp\"}");
+    long long before = changes_max_id();
+    snprintf(
+        body, sizeof body,
+        "{\"Last_Name\":\"Evt\",\"Email\":\"evt@example.com\",\"Account_Name\":{\"id\":\"%s\"}}",
+        acc);
+    char *con = insert_one("Contacts", body);
+    assert_int_equal(changes_since(before, rows, 4), 1);
+    assert_int_equal(rows[0].module_id, contacts);
+    assert_string_equal(rows[0].operation, "insert");
+    snprintf(want, sizeof want,
+             "[{\"id\":\"%s\",\"values\":{\"Last_Name\":\"Evt\",\"Email\":\"evt@example.com\","
+             "\"Account_Name\":{\"name\":\"Evt Corp\",\"id\":\"%s\"}},\"lookups\":[{\"module\":"
+             "\"Accounts\",\"id\":\"%s\"}]}]",
+             con, acc, acc);
+    assert_json(rows[0].records, want);
+    change_rows_free(rows, 1);
+
+    /* update of two fields (one unchanged value given too): only the two. */
+    before = changes_max_id();
+    snprintf(path, sizeof path, "/crm/v8/Contacts/%s", con);
+    struct hp_resp r = call(
+        "PUT", path,
+        "{\"data\":[{\"Last_Name\":\"Evt\",\"Email\":\"new@example.com\",\"Phone\":\"555\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    assert_int_equal(changes_since(before, rows, 4), 1);
+    assert_string_equal(rows[0].operation, "update");
+    snprintf(want, sizeof want,
+             "[{\"id\":\"%s\",\"values\":{\"Email\":\"new@example.com\",\"Phone\":\"555\"},"
+             "\"lookups\":[{\"module\":\"Accounts\",\"id\":\"%s\"}]}]",
+             con, acc);
+    assert_json(rows[0].records, want);
+    change_rows_free(rows, 1);
+
+    /* no-op update: the record with an empty values object. */
+    before = changes_max_id();
+    r = call("PUT", path, "{\"data\":[{\"Phone\":\"555\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    assert_int_equal(changes_since(before, rows, 4), 1);
+    assert_string_equal(rows[0].operation, "update");
+    snprintf(
+        want, sizeof want,
+        "[{\"id\":\"%s\",\"values\":{},\"lookups\":[{\"module\":\"Accounts\",\"id\":\"%s\"}]}]",
+        con, acc);
+    assert_json(rows[0].records, want);
+    change_rows_free(rows, 1);
+
+    /* Deals: Stage alone sets Probability, both are changed fields. */
+    char *deal = insert_one("Deals", "{\"Deal_Name\":\"EvtDeal\",\"Stage\":\"Qualification\"}");
+    before = changes_max_id();
+    snprintf(path, sizeof path, "/crm/v8/Deals/%s", deal);
+    r = call("PUT", path, "{\"data\":[{\"Stage\":\"Proposal/Price Quote\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    assert_int_equal(changes_since(before, rows, 4), 1);
+    assert_int_equal(rows[0].module_id, deals);
+    snprintf(want, sizeof want,
+             "[{\"id\":\"%s\",\"values\":{\"Stage\":\"Proposal/Price Quote\",\"Probability\":75},"
+             "\"lookups\":[]}]",
+             deal);
+    assert_json(rows[0].records, want);
+    change_rows_free(rows, 1);
+
+    /* upsert of each kind in one request: one insert event and one update event. */
+    char *lead = insert_one("Leads", "{\"Last_Name\":\"U\",\"Email\":\"u@example.com\"}");
+    before = changes_max_id();
+    r = call("POST", "/crm/v8/Leads/upsert",
+             "{\"data\":[{\"Email\":\"u@example.com\",\"Company\":\"UC\"},"
+             "{\"Last_Name\":\"V\",\"Email\":\"v@example.com\"}]}");
+    expect_status(&r, 200);
+    const char *new_lead = hp_str(hp_at(r.json, "data[1].details"), "id");
+    assert_int_equal(changes_since(before, rows, 4), 2);
+    size_t ins = strcmp(rows[0].operation, "insert") == 0 ? 0 : 1;
+    assert_string_equal(rows[ins].operation, "insert");
+    assert_string_equal(rows[1 - ins].operation, "update");
+    assert_int_equal(rows[0].module_id, leads);
+    snprintf(want, sizeof want,
+             "[{\"id\":\"%s\",\"values\":{\"Last_Name\":\"V\",\"Email\":\"v@example.com\"},"
+             "\"lookups\":[]}]",
+             new_lead);
+    assert_json(rows[ins].records, want);
+    snprintf(want, sizeof want, "[{\"id\":\"%s\",\"values\":{\"Company\":\"UC\"},\"lookups\":[]}]",
+             lead);
+    assert_json(rows[1 - ins].records, want);
+    change_rows_free(rows, 2);
+    hp_resp_free(&r);
+
+    /* delete: empty values, the lookups it had. */
+    before = changes_max_id();
+    snprintf(path, sizeof path, "/crm/v8/Contacts/%s", con);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    assert_int_equal(changes_since(before, rows, 4), 1);
+    assert_string_equal(rows[0].operation, "delete");
+    snprintf(
+        want, sizeof want,
+        "[{\"id\":\"%s\",\"values\":{},\"lookups\":[{\"module\":\"Accounts\",\"id\":\"%s\"}]}]",
+        con, acc);
+    assert_json(rows[0].records, want);
+    change_rows_free(rows, 1);
+
+    /* Failed requests commit nothing. */
+    before = changes_max_id();
+    r = call("POST", "/crm/v8/Leads", "{\"data\":[{\"Company\":\"no name\"}]}");
+    expect_status(&r, 400);
+    hp_resp_free(&r);
+    assert_int_equal(changes_since(before, rows, 4), 0);
+    free(acc);
+    free(con);
+    free(deal);
+    free(lead);
+}
+
+/* ---- durability ---- */
+
+static void kill_9_loses_no_acknowledged_record(void **state)
+{
+    (void)state;
+    struct hp other;
+    hp_start(&other, NULL);
+    enum { N = 60 };
+    char *ids[N];
+    for (int i = 0; i < N; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"data\":[{\"Last_Name\":\"Durable %d\"}]}", i);
+        struct hp_resp r = hp_req(&other, "POST", "/crm/v8/Leads", body, other.token, NULL);
+        expect_status(&r, 201);
+        ids[i] = strdup(hp_str(hp_at(r.json, "data[0].details"), "id"));
+        hp_resp_free(&r);
+    }
+    hp_kill(&other);
+    hp_restart(&other);
+    for (int i = 0; i < N; i++) {
+        char path[96], want[32];
+        snprintf(path, sizeof path, "/crm/v8/Leads/%s", ids[i]);
+        struct hp_resp r = hp_req(&other, "GET", path, NULL, other.token, NULL);
+        expect_status(&r, 200);
+        snprintf(want, sizeof want, "Durable %d", i);
+        assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "Last_Name"), want);
+        hp_resp_free(&r);
+        free(ids[i]);
+    }
+    hp_cleanup(&other);
+}
+
+/* ---- metadata ---- */
+
+static void metadata_answers_in_zoho_shapes(void **state)
+{
+    (void)state;
+    struct hp_resp r = call("GET", "/crm/v8/settings/modules", NULL);
+    expect_status(&r, 200);
+    json_t *mods = json_object_get(r.json, "modules");
+    assert_true(json_array_size(mods) >= 20);
+    bool has_meetings = false;
+    size_t i;
+    json_t *m;
+    json_array_foreach(mods, i, m)
+    {
+        assert_true(json_is_string(json_object_get(m, "id")));
+        assert_non_null(hp_str(m, "api_name"));
+        if (strcmp(hp_str(m, "api_name"), "Events") == 0)
+            has_meetings = strcmp(hp_str(m, "module_name"), "Events") == 0 ||
+                           strcmp(hp_str(m, "plural_label"), "Meetings") == 0;
+    }
+    assert_true(has_meetings);
+    hp_resp_free(&r);
+
+    r = call("GET", "/crm/v8/settings/modules/Deals", NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "modules[0]"), "api_name"), "Deals");
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/settings/modules/Nope", NULL);
+    hp_assert_error(&r, 400, "INVALID_MODULE");
+    hp_resp_free(&r);
+
+    r = call("GET", "/crm/v2/settings/fields?module=Deals", NULL);
+    expect_status(&r, 200);
+    json_t *f;
+    bool has_stage = false, has_account = false;
+    json_array_foreach(json_object_get(r.json, "fields"), i, f)
+    {
+        assert_non_null(hp_str(f, "data_type"));
+        assert_true(json_is_string(json_object_get(f, "id")));
+        if (strcmp(hp_str(f, "api_name"), "Stage") == 0) {
+            has_stage = true;
+            assert_string_equal(hp_str(f, "data_type"), "picklist");
+            assert_true(json_array_size(json_object_get(f, "pick_list_values")) >= 9);
+            assert_true(json_is_true(json_object_get(f, "system_mandatory")));
+        }
+        if (strcmp(hp_str(f, "api_name"), "Account_Name") == 0) {
+            has_account = true;
+            assert_string_equal(hp_str(f, "data_type"), "lookup");
+            assert_string_equal(hp_str(hp_at(f, "lookup.module"), "api_name"), "Accounts");
+        }
+    }
+    assert_true(has_stage && has_account);
+    hp_resp_free(&r);
+
+    r = call("GET", "/crm/v8/settings/fields", NULL);
+    hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "module");
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/settings/fields?module=Nope", NULL);
+    hp_assert_error(&r, 400, "INVALID_MODULE");
+    hp_resp_free(&r);
+
+    char tok[256];
+    hp_token(&srv, "ZohoCRM.settings.fields.READ", tok, sizeof tok);
+    r = hp_req(&srv, "GET", "/crm/v8/settings/fields?module=Leads", NULL, tok, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "GET", "/crm/v8/settings/modules", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
+}
+
+/* ---- users ---- */
+
+static void users_create_read_update_delete_with_events(void **state)
+{
+    (void)state;
+    long long before = changes_max_id();
+    struct hp_resp r =
+        call("POST", "/crm/v8/users",
+             "{\"users\":[{\"first_name\":\"Ada\",\"last_name\":\"Lovelace\",\"email\":"
+             "\"ada@example.com\"},{\"first_name\":\"No\",\"email\":\"x@example.com\"}]}");
+    expect_status(&r, 207);
+    json_t *item = hp_at(r.json, "users[0]");
+    assert_string_equal(hp_str(item, "code"), "SUCCESS");
+    assert_string_equal(hp_str(item, "message"), "User added");
+    char *id = strdup(hp_str(hp_at(item, "details"), "id"));
+    assert_string_equal(hp_str(hp_at(r.json, "users[1]"), "code"), "MANDATORY_NOT_FOUND");
+    assert_string_equal(hp_str(hp_at(r.json, "users[1].details"), "api_name"), "last_name");
+    hp_resp_free(&r);
+
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/users/%s", id);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    json_t *u = hp_at(r.json, "users[0]");
+    assert_string_equal(hp_str(u, "id"), id);
+    assert_string_equal(hp_str(u, "full_name"), "Ada Lovelace");
+    assert_string_equal(hp_str(u, "email"), "ada@example.com");
+    assert_string_equal(hp_str(u, "status"), "active");
+    assert_non_null(hp_str(hp_at(u, "role"), "id"));
+    hp_resp_free(&r);
+
+    /* Roles and profiles are the organization's (the admin's); others are invalid. */
+    r = call("POST", "/crm/v8/users",
+             "{\"users\":[{\"last_name\":\"R\",\"email\":\"r@example.com\",\"role\":\"12345\"}]}");
+    expect_status(&r, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].details"), "api_name"), "role");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].details"), "json_path"), "$.users[0].role");
+    hp_resp_free(&r);
+
+    /* The same email again is a duplicate. */
+    r = call("POST", "/crm/v8/users",
+             "{\"users\":[{\"last_name\":\"Again\",\"email\":\"ada@example.com\"}]}");
+    expect_status(&r, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "code"), "DUPLICATE_DATA");
+    hp_resp_free(&r);
+
+    r = call("PUT", path, "{\"users\":[{\"last_name\":\"Byron\"}]}");
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "message"), "User updated");
+    hp_resp_free(&r);
+    r = call("GET", path, NULL);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "full_name"), "Ada Byron");
+    hp_resp_free(&r);
+
+    /* The new user can own records. */
+    char rec[160];
+    snprintf(rec, sizeof rec, "{\"Last_Name\":\"Owned\",\"Owner\":{\"id\":\"%s\"}}", id);
+    char *lead = insert_one("Leads", rec);
+    json_t *l = get_one("Leads", lead);
+    assert_string_equal(hp_str(hp_at(l, "Owner"), "name"), "Ada Byron");
+    assert_string_equal(hp_str(hp_at(l, "Owner"), "email"), "ada@example.com");
+    json_decref(l);
+
+    /* The caller cannot delete itself. */
+    r = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
+    char self[128];
+    snprintf(self, sizeof self, "/crm/v8/users/%s", hp_str(hp_at(r.json, "users[0]"), "id"));
+    hp_resp_free(&r);
+    r = call("DELETE", self, NULL);
+    expect_status(&r, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "code"), "INVALID_DATA");
+    hp_resp_free(&r);
+
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    assert_json(r.json, "{\"users\":[{\"code\":\"SUCCESS\",\"details\":{},\"message\":"
+                        "\"User deleted\",\"status\":\"success\"}]}");
+    hp_resp_free(&r);
+    r = call("GET", path, NULL);
+    expect_status(&r, 204);
+    hp_resp_free(&r);
+
+    struct change_row rows[8];
+    size_t n = changes_since(before, rows, 8);
+    /* insert, update, (the lead's insert), delete of the user */
+    size_t users_seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *rec0 = json_array_get(rows[i].records, 0);
+        if (strcmp(hp_str(rec0, "id"), id) != 0)
+            continue;
+        users_seen++;
+        if (users_seen == 1) {
+            assert_string_equal(rows[i].operation, "insert");
+            assert_string_equal(hp_str(hp_at(rec0, "values"), "email"), "ada@example.com");
+        } else if (users_seen == 2) {
+            assert_string_equal(rows[i].operation, "update");
+            /* Only what the request changed: full_name is derived and not reported. */
+            assert_json(hp_at(rec0, "values"), "{\"last_name\":\"Byron\"}");
+        } else {
+            assert_string_equal(rows[i].operation, "delete");
+        }
+    }
+    assert_int_equal(users_seen, 3);
+    change_rows_free(rows, n);
+    free(id);
+    free(lead);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(insert_returns_201_with_zoho_details),
+        cmocka_unit_test(insert_mixed_is_207_and_all_failed_is_400),
+        cmocka_unit_test(bad_values_are_invalid_data_with_details),
+        cmocka_unit_test(request_level_errors_are_one_top_level_error),
+        cmocka_unit_test(more_than_100_records_is_limit_exceeded),
+        cmocka_unit_test(module_scopes_are_checked_per_operation),
+        cmocka_unit_test(update_bulk_and_by_id),
+        cmocka_unit_test(upsert_inserts_then_updates_by_duplicate_field),
+        cmocka_unit_test(delete_bulk_and_by_id),
+        cmocka_unit_test(get_unknown_id_is_204_and_list_pages),
+        cmocka_unit_test(lookups_take_ids_and_show_names),
+        cmocka_unit_test(deal_stage_sets_probability),
+        cmocka_unit_test(each_mutation_commits_exactly_its_change_event),
+        cmocka_unit_test(kill_9_loses_no_acknowledged_record),
+        cmocka_unit_test(metadata_answers_in_zoho_shapes),
+        cmocka_unit_test(users_create_read_update_delete_with_events),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

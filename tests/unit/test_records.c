@@ -1,0 +1,410 @@
+/* The records API's pure logic: checking a data[] element per data type into Zoho's errors,
+ * normalizing values, Deals' stage→probability, changed-field computation and display names. */
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+// clang-format on
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/records_logic.h"
+#include "meta/meta.h"
+
+static int setup(void **state)
+{
+    (void)state;
+    return meta_init() == HERALD_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    meta_fini();
+    return 0;
+}
+
+static json_t *parse(const char *text)
+{
+    json_error_t e;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
+    if (!v)
+        fail_msg("bad JSON in test: %s (%s)", text, e.text);
+    return v;
+}
+
+static void assert_json(const json_t *actual, const char *expected)
+{
+    json_t *want = parse(expected);
+    if (!json_equal((json_t *)actual, want)) {
+        char *got = json_dumps(actual, JSON_COMPACT | JSON_ENCODE_ANY);
+        fail_msg("expected %s\n     got %s", expected, got ? got : "(null)");
+    }
+    json_decref(want);
+}
+
+/* Checks `element` for module in `mode`; returns the error (or NULL) and fills *in. */
+static json_t *check(const char *module, const char *element, enum records_mode mode,
+                     struct records_input *in)
+{
+    const struct meta_module *m = meta_module_by_name(module);
+    assert_non_null(m);
+    json_t *e = parse(element);
+    json_t *err = records_check(m, e, 3, mode, in);
+    json_decref(e);
+    return err;
+}
+
+/* One value per data type: (module, element, expected error JSON or NULL when accepted). */
+static const struct {
+    const char *module;
+    const char *element;
+    const char *error;
+} type_cases[] = {
+    /* text: a string within its length */
+    {"Leads", "{\"Last_Name\":\"Ok\"}", NULL},
+    {"Leads", "{\"Last_Name\":7}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Last_Name\",\"json_path\":"
+     "\"$.data[3].Last_Name\",\"expected_data_type\":\"text\"},\"message\":\"invalid data\","
+     "\"status\":\"error\"}"},
+    {"Leads", "{\"Last_Name\":\"x\",\"First_Name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"First_Name\",\"json_path\":"
+     "\"$.data[3].First_Name\",\"maximum_length\":40},\"message\":\"invalid data\","
+     "\"status\":\"error\"}"},
+    /* email */
+    {"Leads", "{\"Last_Name\":\"x\",\"Email\":\"a@b.co\"}", NULL},
+    {"Leads", "{\"Last_Name\":\"x\",\"Email\":\"a b@c\"}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Email\",\"json_path\":"
+     "\"$.data[3].Email\",\"expected_data_type\":\"email\"},\"message\":\"invalid data\","
+     "\"status\":\"error\"}"},
+    /* integer */
+    {"Leads", "{\"Last_Name\":\"x\",\"No_of_Employees\":12}", NULL},
+    {"Leads", "{\"Last_Name\":\"x\",\"No_of_Employees\":1.5}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"No_of_Employees\",\"json_path\":"
+     "\"$.data[3].No_of_Employees\",\"expected_data_type\":\"integer\"},\"message\":"
+     "\"invalid data\",\"status\":\"error\"}"},
+    /* currency */
+    {"Deals", "{\"Deal_Name\":\"d\",\"Stage\":\"Qualification\",\"Amount\":10.5}", NULL},
+    {"Deals", "{\"Deal_Name\":\"d\",\"Stage\":\"Qualification\",\"Amount\":\"ten\"}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Amount\",\"json_path\":"
+     "\"$.data[3].Amount\",\"expected_data_type\":\"currency\"},\"message\":\"invalid data\","
+     "\"status\":\"error\"}"},
+    /* boolean */
+    {"Leads", "{\"Last_Name\":\"x\",\"Email_Opt_Out\":true}", NULL},
+    {"Leads", "{\"Last_Name\":\"x\",\"Email_Opt_Out\":\"true\"}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Email_Opt_Out\",\"json_path\":"
+     "\"$.data[3].Email_Opt_Out\",\"expected_data_type\":\"boolean\"},\"message\":"
+     "\"invalid data\",\"status\":\"error\"}"},
+    /* date and datetime */
+    {"Contacts", "{\"Last_Name\":\"x\",\"Date_of_Birth\":\"2024-02-29\"}", NULL},
+    {"Contacts", "{\"Last_Name\":\"x\",\"Date_of_Birth\":\"2023-02-29\"}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Date_of_Birth\",\"json_path\":"
+     "\"$.data[3].Date_of_Birth\",\"expected_data_type\":\"date\"},\"message\":"
+     "\"invalid data\",\"status\":\"error\"}"},
+    {"Events",
+     "{\"Event_Title\":\"e\",\"Start_DateTime\":\"2026-11-27T10:15:00+05:30\","
+     "\"End_DateTime\":\"2026-11-27T11:00:00Z\"}",
+     NULL},
+    {"Events",
+     "{\"Event_Title\":\"e\",\"Start_DateTime\":\"2026-11-27 10:15\","
+     "\"End_DateTime\":\"2026-11-27T11:00:00Z\"}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Start_DateTime\",\"json_path\":"
+     "\"$.data[3].Start_DateTime\",\"expected_data_type\":\"datetime\"},\"message\":"
+     "\"invalid data\",\"status\":\"error\"}"},
+    /* percent */
+    {"Deals", "{\"Deal_Name\":\"d\",\"Stage\":\"Qualification\",\"Probability\":101}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Probability\",\"json_path\":"
+     "\"$.data[3].Probability\",\"expected_data_type\":\"percent\"},\"message\":"
+     "\"invalid data\",\"status\":\"error\"}"},
+    /* lookup: an object with an id */
+    {"Contacts", "{\"Last_Name\":\"x\",\"Account_Name\":\"Acme\"}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Account_Name\",\"json_path\":"
+     "\"$.data[3].Account_Name\",\"expected_data_type\":\"jsonobject\"},\"message\":"
+     "\"invalid data\",\"status\":\"error\"}"},
+    /* unknown field */
+    {"Leads", "{\"Last_Name\":\"x\",\"Shoe_Size\":44}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Shoe_Size\",\"json_path\":"
+     "\"$.data[3].Shoe_Size\"},\"message\":\"the field api name given seems to be invalid\","
+     "\"status\":\"error\"}"},
+    /* not an object */
+    {"Leads", "[1]",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"expected_data_type\":\"jsonobject\","
+     "\"json_path\":\"$.data[3]\"},\"message\":\"invalid data\",\"status\":\"error\"}"},
+    /* mandatory */
+    {"Deals", "{\"Deal_Name\":\"d\"}",
+     "{\"code\":\"MANDATORY_NOT_FOUND\",\"details\":{\"api_name\":\"Stage\",\"json_path\":"
+     "\"$.data[3].Stage\"},\"message\":\"required field not found\",\"status\":\"error\"}"},
+    {"Leads", "{\"Last_Name\":\"\"}",
+     "{\"code\":\"MANDATORY_NOT_FOUND\",\"details\":{\"api_name\":\"Last_Name\",\"json_path\":"
+     "\"$.data[3].Last_Name\"},\"message\":\"required field not found\",\"status\":\"error\"}"},
+};
+
+static void checks_each_data_type_with_zoho_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof type_cases / sizeof type_cases[0]; i++) {
+        struct records_input in;
+        json_t *err = check(type_cases[i].module, type_cases[i].element, RECORDS_INSERT, &in);
+        if (!type_cases[i].error) {
+            if (err) {
+                char *t = json_dumps(err, JSON_COMPACT);
+                fail_msg("case %zu: unexpected error %s", i, t);
+            }
+            records_input_fini(&in);
+            continue;
+        }
+        if (!err)
+            fail_msg("case %zu: accepted %s", i, type_cases[i].element);
+        assert_json(err, type_cases[i].error);
+        assert_null(in.values);
+        json_decref(err);
+    }
+}
+
+static void picklist_error_lists_supported_values(void **state)
+{
+    (void)state;
+    struct records_input in;
+    json_t *err = check("Deals", "{\"Deal_Name\":\"d\",\"Stage\":\"Maybe\"}", RECORDS_INSERT, &in);
+    assert_non_null(err);
+    json_t *d = json_object_get(err, "details");
+    assert_string_equal(json_string_value(json_object_get(d, "expected_data_type")), "picklist");
+    json_t *values = json_object_get(d, "supported_values");
+    assert_true(json_array_size(values) >= 9);
+    json_decref(err);
+}
+
+static void normalizes_values_and_collects_lookups(void **state)
+{
+    (void)state;
+    struct records_input in;
+    json_t *err = check("Contacts",
+                        "{\"Last_Name\":\"x\",\"Account_Name\":{\"id\":1234,\"name\":\"ignored\"},"
+                        "\"Owner\":{\"id\":\"99\"},\"Phone\":\"\",\"Created_Time\":\"whatever\","
+                        "\"Full_Name\":\"not mine\",\"id\":\"5\",\"$approval_state\":\"x\"}",
+                        RECORDS_INSERT, &in);
+    assert_null(err);
+    /* Lookups keep only their id (a string); "" on insert sets nothing; read-only, id and $
+     * keys are ignored. */
+    assert_json(in.values, "{\"Last_Name\":\"x\",\"Account_Name\":{\"id\":\"1234\"},"
+                           "\"Owner\":{\"id\":\"99\"}}");
+    assert_int_equal(in.lookup_count, 2);
+    assert_string_equal(in.lookups[0].field->api_name, "Account_Name");
+    assert_string_equal(in.lookups[0].target->api_name, "Accounts");
+    assert_int_equal(in.lookups[0].id, 1234);
+    assert_null(in.lookups[1].target); /* owners are users */
+    assert_int_equal(in.owner_id, 99);
+    records_input_fini(&in);
+
+    /* bigint strings become numbers; multiselect takes arrays of picklist values. */
+    err = check("Accounts", "{\"Account_Name\":\"a\",\"Account_Number\":\"9007199254740993\"}",
+                RECORDS_INSERT, &in);
+    assert_null(err);
+    assert_true(json_is_integer(json_object_get(in.values, "Account_Number")));
+    assert_int_equal(json_integer_value(json_object_get(in.values, "Account_Number")),
+                     9007199254740993LL);
+    records_input_fini(&in);
+    err =
+        check("Services__s", "{\"Service_Name\":\"s\",\"Available_Days\":[\"Monday\",\"Friday\"]}",
+              RECORDS_INSERT, &in);
+    assert_null(err);
+    records_input_fini(&in);
+    err = check("Services__s", "{\"Service_Name\":\"s\",\"Available_Days\":[\"Someday\"]}",
+                RECORDS_INSERT, &in);
+    assert_non_null(err);
+    assert_string_equal(json_string_value(json_object_get(err, "code")), "INVALID_DATA");
+    json_decref(err);
+}
+
+static void update_needs_nothing_but_cannot_clear_mandatory(void **state)
+{
+    (void)state;
+    struct records_input in;
+    json_t *err = check("Leads", "{\"Company\":\"c\",\"Phone\":null}", RECORDS_UPDATE, &in);
+    assert_null(err);
+    /* A null clears the field in an update. */
+    assert_json(in.values, "{\"Company\":\"c\",\"Phone\":null}");
+    records_input_fini(&in);
+    static const char *const cleared[] = {"{\"Last_Name\":null}", "{\"Last_Name\":\"\"}",
+                                          "{\"Owner\":null}"};
+    for (size_t i = 0; i < sizeof cleared / sizeof cleared[0]; i++) {
+        err = check("Leads", cleared[i], RECORDS_UPDATE, &in);
+        assert_non_null(err);
+        assert_string_equal(json_string_value(json_object_get(err, "code")), "MANDATORY_NOT_FOUND");
+        json_decref(err);
+    }
+}
+
+static void upsert_defers_the_mandatory_check(void **state)
+{
+    (void)state;
+    struct records_input in;
+    json_t *err = check("Leads", "{\"Email\":\"a@b.co\"}", RECORDS_UPSERT, &in);
+    assert_null(err);
+    assert_string_equal(in.missing_mandatory, "Last_Name");
+    records_input_fini(&in);
+    err = check("Leads", "{\"Email\":\"a@b.co\",\"Last_Name\":\"L\"}", RECORDS_UPSERT, &in);
+    assert_null(err);
+    assert_null(in.missing_mandatory);
+    records_input_fini(&in);
+}
+
+static void deal_stage_derives_probability(void **state)
+{
+    (void)state;
+    const struct meta_module *deals = meta_module_by_name("Deals");
+    static const struct {
+        const char *stage;
+        int probability;
+    } map[] = {
+        {"Qualification", 10},
+        {"Needs Analysis", 20},
+        {"Value Proposition", 40},
+        {"Id. Decision Makers", 60},
+        {"Proposal/Price Quote", 75},
+        {"Negotiation/Review", 90},
+        {"Closed Won", 100},
+        {"Closed Lost", 0},
+        {"Closed Lost to Competition", 0},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        json_t *v = json_pack("{s:s}", "Stage", map[i].stage);
+        assert_true(records_derive(deals, v));
+        assert_int_equal(json_integer_value(json_object_get(v, "Probability")), map[i].probability);
+        /* Stage first, then the derived Probability. */
+        assert_string_equal(json_object_iter_key(json_object_iter(v)), "Stage");
+        json_decref(v);
+    }
+    json_t *v = parse("{\"Stage\":\"Closed Won\",\"Probability\":55}");
+    assert_false(records_derive(deals, v));
+    assert_int_equal(json_integer_value(json_object_get(v, "Probability")), 55);
+    json_decref(v);
+    v = parse("{\"Deal_Name\":\"no stage\"}");
+    assert_false(records_derive(deals, v));
+    assert_null(json_object_get(v, "Probability"));
+    json_decref(v);
+    v = parse("{\"Stage\":\"Qualification\"}");
+    assert_false(records_derive(meta_module_by_name("Leads"), v));
+    json_decref(v);
+}
+
+static void value_equality_is_by_meaning(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a, *b;
+        bool is_equal;
+    } cases[] = {
+        {"5", "5.0", true},
+        {"5", "5", true},
+        {"5", "6", false},
+        {"\"5\"", "5", false},
+        {"\"x\"", "\"x\"", true},
+        {"null", "null", true},
+        {"{\"id\":\"12\"}", "{\"id\":12,\"name\":\"Acme\"}", true},
+        {"{\"id\":\"12\"}", "{\"id\":\"13\"}", false},
+        {"[\"a\",\"b\"]", "[\"a\",\"b\"]", true},
+        {"[\"a\",\"b\"]", "[\"b\",\"a\"]", false},
+        {"[1]", "[1.0]", true},
+        {"true", "false", false},
+        {"\"\"", "null", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *a = parse(cases[i].a), *b = parse(cases[i].b);
+        if (records_value_equal(a, b) != cases[i].is_equal)
+            fail_msg("case %zu: %s vs %s", i, cases[i].a, cases[i].b);
+        json_decref(a);
+        json_decref(b);
+    }
+    json_t *n = json_null();
+    assert_true(records_value_equal(NULL, n));
+    assert_true(records_value_equal(n, NULL));
+    json_t *x = json_string("x");
+    assert_false(records_value_equal(NULL, x));
+    json_decref(x);
+}
+
+static void changed_fields_are_those_whose_value_differs(void **state)
+{
+    (void)state;
+    json_t *old = parse("{\"A\":\"x\",\"B\":1,\"C\":\"y\",\"L\":{\"name\":\"Acme\",\"id\":\"7\"}}");
+    json_t *values = parse("{\"A\":\"x\",\"B\":2,\"C\":null,\"D\":null,\"E\":true,"
+                           "\"L\":{\"id\":\"7\"}}");
+    json_t *changed = records_changed(old, values);
+    /* A and L are unchanged; D was absent and stays absent; order is the request's. */
+    assert_json(changed, "{\"B\":2,\"C\":null,\"E\":true}");
+    const char *order[] = {"B", "C", "E"};
+    size_t k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(changed, key, v)
+    {
+        assert_string_equal(key, order[k++]);
+    }
+    json_t *merged = records_merge(old, changed);
+    assert_json(merged, "{\"A\":\"x\",\"B\":2,\"L\":{\"name\":\"Acme\",\"id\":\"7\"},\"E\":true}");
+    json_decref(merged);
+    json_decref(changed);
+
+    /* An update that changes nothing changes no field. */
+    json_t *same = parse("{\"A\":\"x\",\"B\":1.0}");
+    changed = records_changed(old, same);
+    assert_int_equal(json_object_size(changed), 0);
+    json_decref(changed);
+    json_decref(same);
+    json_decref(values);
+    json_decref(old);
+}
+
+static void display_names_follow_the_module(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *module, *data, *name;
+    } cases[] = {
+        {"Leads", "{\"First_Name\":\"Ada\",\"Last_Name\":\"Lovelace\"}", "Ada Lovelace"},
+        {"Contacts", "{\"Last_Name\":\"Solo\"}", "Solo"},
+        {"Accounts", "{\"Account_Name\":\"Acme\",\"Phone\":\"1\"}", "Acme"},
+        {"Deals", "{\"Stage\":\"Qualification\",\"Deal_Name\":\"Big\"}", "Big"},
+        {"Tasks", "{\"Subject\":\"Call back\"}", "Call back"},
+        {"Appointments_Rescheduled_History__s", "{\"Name\":\"R1\"}", "R1"},
+        {"Accounts", "{}", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *d = parse(cases[i].data);
+        char *name = records_display_name(meta_module_by_name(cases[i].module), d);
+        assert_string_equal(name, cases[i].name);
+        free(name);
+        json_decref(d);
+    }
+}
+
+static void upsert_defaults_to_zoho_duplicate_fields(void **state)
+{
+    (void)state;
+    assert_string_equal(records_default_duplicate_field(meta_module_by_name("Leads"))->api_name,
+                        "Email");
+    assert_string_equal(records_default_duplicate_field(meta_module_by_name("Accounts"))->api_name,
+                        "Account_Name");
+    assert_null(records_default_duplicate_field(meta_module_by_name("Tasks")));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(checks_each_data_type_with_zoho_errors),
+        cmocka_unit_test(picklist_error_lists_supported_values),
+        cmocka_unit_test(normalizes_values_and_collects_lookups),
+        cmocka_unit_test(update_needs_nothing_but_cannot_clear_mandatory),
+        cmocka_unit_test(upsert_defers_the_mandatory_check),
+        cmocka_unit_test(deal_stage_derives_probability),
+        cmocka_unit_test(value_equality_is_by_meaning),
+        cmocka_unit_test(changed_fields_are_those_whose_value_differs),
+        cmocka_unit_test(display_names_follow_the_module),
+        cmocka_unit_test(upsert_defaults_to_zoho_duplicate_fields),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
