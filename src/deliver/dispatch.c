@@ -88,6 +88,9 @@ struct dispatcher {
     _Atomic int64_t stop_deadline_ms;
     bool is_claim_due;
     int64_t next_due_ms;
+    /* The earliest retry or deferral among results not yet known to be committed: the store's
+     * answer to "when is the next one due" cannot include them yet. */
+    int64_t local_due_ms;
     struct store_attempt *results;
     size_t result_count, result_cap;
     struct secret_cache secret;
@@ -276,6 +279,9 @@ static void add_result(struct dispatcher *d, const struct store_attempt *a)
         d->result_cap = d->result_cap ? d->result_cap * 2 : 64;
         d->results = xrealloc(d->results, d->result_cap * sizeof *d->results);
     }
+    if ((a->new_status == STORE_NTF_PENDING || a->is_deferred) &&
+        (d->local_due_ms < 0 || a->next_at_ms < d->local_due_ms))
+        d->local_due_ms = a->next_at_ms;
     d->results[d->result_count] = *a;
     d->results[d->result_count].error = xstrdup(a->error);
     d->results[d->result_count].response = xstrdup(a->response);
@@ -529,6 +535,8 @@ static void claim_more(struct dispatcher *d)
     struct store_claim *claims = NULL;
     size_t n = 0;
     int64_t now = now_ms();
+    /* Results were flushed before this claim, in the same writer queue: it sees them. */
+    d->local_due_ms = -1;
     build_exclude(d, now);
     if (store_outbox_claim(d->cfg.store, now, d->cfg.lease_ms, room, d->exclude, d->exclude_count,
                            &claims, &n)) {
@@ -540,6 +548,8 @@ static void claim_more(struct dispatcher *d)
     store_claims_free(claims, n);
     d->is_claim_due = n == room; /* a full batch: there may be more */
     d->next_due_ms = n == room ? now : store_outbox_next_due(d->cfg.store);
+    if (d->local_due_ms >= 0 && (d->next_due_ms < 0 || d->local_due_ms < d->next_due_ms))
+        d->next_due_ms = d->local_due_ms;
     /* Notifications of blocked destinations stay due but are skipped: look again a little
      * later rather than spinning on them (new work still wakes the loop at once). */
     if (d->exclude_count && d->next_due_ms >= 0 && d->next_due_ms < now + BUSY_DEFER_MS)
@@ -559,10 +569,10 @@ static void *dispatch_main(void *arg)
             log_warn("msg=\"stopping with deliveries in flight\" count=%zu", d->in_flight);
             break;
         }
+        flush_results(d); /* before claiming, so the claim sees their new state */
         if (!atomic_load(&d->is_stopping) &&
             (d->is_claim_due || (d->next_due_ms >= 0 && d->next_due_ms <= now)))
             claim_more(d);
-        flush_results(d);
         now = now_ms();
         int64_t wait = 1000;
         if (d->timeout_at_ms >= 0 && d->timeout_at_ms - now < wait)
@@ -616,6 +626,7 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
         d->cfg.lease_ms = 30000;
     d->timeout_at_ms = -1;
     d->next_due_ms = -1;
+    d->local_due_ms = -1;
     d->rnd_state = (unsigned)time_now_ms() ^ (unsigned)getpid();
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     d->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -419,6 +419,7 @@ struct rx_conn {
     char uri[512];
     char *body;
     size_t len;
+    bool has_headers; /* the first handler call (headers only) was seen */
 };
 
 static void *rx_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -453,6 +454,11 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct receiver *r = cls;
     struct rx_conn *rc = *con_cls;
+    /* libmicrohttpd calls once when the headers are in, then with the body, then to answer. */
+    if (!rc->has_headers) {
+        rc->has_headers = true;
+        return MHD_YES;
+    }
     if (*size) {
         rc->body = realloc(rc->body, rc->len + *size + 1);
         memcpy(rc->body + rc->len, data, *size);
