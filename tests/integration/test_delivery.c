@@ -283,6 +283,134 @@ static void kill_9_in_a_burst_loses_no_acknowledged_insert(void **state)
     hp_cleanup(&local);
 }
 
+/* Waits for the next callback and returns its channel_id (static copy). */
+static const char *next_channel(struct receiver *rx, size_t *seen)
+{
+    static char ch[32];
+    const struct rx_request *cb = next(rx, seen);
+    snprintf(ch, sizeof ch, "%s", hp_str(cb->json, "channel_id"));
+    return ch;
+}
+
+static void related_action_notifies_the_looked_up_record(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    rx_url(rx, "/related", url, sizeof url);
+    records("POST", "/crm/v8/Accounts", "{\"data\":[{\"Account_Name\":\"Parent\"}]}", 201);
+    char account[24], body[512];
+    snprintf(account, sizeof account, "%s", ids[0]);
+    watch("5010", "[\"Accounts.edit\"]", url, "");
+    watch("5011", "[\"Accounts.edit\"]", url, ",\"notify_on_related_action\":false");
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"Last_Name\":\"Child\",\"Account_Name\":{\"id\":\"%s\"}}]}", account);
+    records("POST", "/crm/v8/Contacts", body, 201);
+    size_t seen = 0;
+    const struct rx_request *cb = next(rx, &seen);
+    assert_string_equal(hp_str(cb->json, "channel_id"), "5010");
+    assert_string_equal(hp_str(cb->json, "module"), "Accounts");
+    assert_string_equal(hp_str(cb->json, "operation"), "update");
+    assert_string_equal(json_string_value(hp_at(cb->json, "ids[0]")), account);
+    json_t *af = json_object_get(hp_at(cb->json, "affected_fields[0]"), account);
+    assert_true(json_is_array(af));
+    assert_int_equal(json_array_size(af), 0);
+    /* The channel with notify_on_related_action false got nothing: an edit of the account
+     * itself reaches both, and 5011's first callback is that edit. */
+    snprintf(body, sizeof body, "{\"data\":[{\"id\":\"%s\",\"Phone\":\"1\"}]}", account);
+    records("PUT", "/crm/v8/Accounts", body, 200);
+    assert_int_equal(rx_wait(rx, 3, 10000), 3);
+    int from_5011 = 0;
+    for (size_t i = 1; i < 3; i++) {
+        const struct rx_request *x = rx_get(rx, i);
+        if (strcmp(hp_str(x->json, "channel_id"), "5011") == 0) {
+            from_5011++;
+            assert_int_equal(
+                json_array_size(json_object_get(hp_at(x->json, "affected_fields[0]"), account)), 1);
+        }
+    }
+    assert_int_equal(from_5011, 1);
+    rx_stop(rx);
+}
+
+static void users_all_reports_user_changes(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    rx_url(rx, "/users", url, sizeof url);
+    watch("5012", "[\"users.all\"]", url, "");
+    struct hp_resp r = hp_req(&srv, "POST", "/crm/v8/users",
+                              "{\"users\":[{\"last_name\":\"Lin\",\"email\":\"lin@example.com\"}]}",
+                              srv.token, NULL);
+    assert_true(r.status == 201 || r.status == 200);
+    hp_resp_free(&r);
+    size_t seen = 0;
+    const struct rx_request *cb = next(rx, &seen);
+    assert_string_equal(hp_str(cb->json, "module"), "users");
+    assert_string_equal(hp_str(cb->json, "operation"), "insert");
+    assert_int_equal(json_array_size(json_object_get(cb->json, "ids")), 1);
+    rx_stop(rx);
+}
+
+static void expired_channel_stops_notifying(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256], extra[128], iso[32];
+    rx_url(rx, "/expiring", url, sizeof url);
+    time_t soon = time(NULL) + 2;
+    struct tm tm;
+    gmtime_r(&soon, &tm);
+    strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(extra, sizeof extra, ",\"channel_expiry\":\"%s\"", iso);
+    watch("5013", "[\"Solutions.create\"]", url, extra);
+    watch("5014", "[\"Solutions.create\"]", url, ""); /* the marker: lives an hour */
+    records("POST", "/crm/v8/Solutions", "{\"data\":[{\"Solution_Title\":\"S1\"}]}", 201);
+    assert_int_equal(rx_wait(rx, 2, 10000), 2);
+    /* Wait (bounded) until the expiry has passed by the server's clock, then insert again. */
+    while (time(NULL) <= soon)
+        rx_wait(rx, 100, 100);
+    records("POST", "/crm/v8/Solutions", "{\"data\":[{\"Solution_Title\":\"S2\"}]}", 201);
+    size_t seen = 2;
+    assert_string_equal(next_channel(rx, &seen), "5014");
+    assert_int_equal(rx_wait(rx, 4, 500), 3);
+    rx_stop(rx);
+}
+
+static void disable_and_delete_events_stop_exactly_what_they_name(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    rx_url(rx, "/disable", url, sizeof url);
+    watch("5015", "[\"Products.create\",\"Products.delete\"]", url, "");
+    watch("5016", "[\"Products.create\"]", url, "");
+    watch("5017", "[\"Products.delete\"]", url, "");
+    struct hp_resp r =
+        hp_req(&srv, "PATCH", "/crm/v8/actions/watch",
+               "{\"watch\":[{\"channel_id\":\"5015\",\"events\":[\"Products.delete\"],"
+               "\"_delete_events\":true}]}",
+               srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "DELETE", "/crm/v8/actions/watch?channel_ids=5016&", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    /* Create: only 5015 (its create event is kept); 5016 is disabled. */
+    records("POST", "/crm/v8/Products", "{\"data\":[{\"Product_Name\":\"P\"}]}", 201);
+    char product[24], path[128];
+    snprintf(product, sizeof product, "%s", ids[0]);
+    size_t seen = 0;
+    assert_string_equal(next_channel(rx, &seen), "5015");
+    /* Delete: only 5017 (5015 lost its delete event). */
+    snprintf(path, sizeof path, "/crm/v8/Products/%s", product);
+    records("DELETE", path, NULL, 200);
+    assert_string_equal(next_channel(rx, &seen), "5017");
+    assert_int_equal(rx_wait(rx, 3, 500), 2);
+    rx_stop(rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +418,10 @@ int main(void)
         cmocka_unit_test(callbacks_are_signed_with_the_org_secret),
         cmocka_unit_test(conditions_filter_edits_by_changed_fields),
         cmocka_unit_test(failed_attempts_retry_with_the_same_webhook_id),
+        cmocka_unit_test(related_action_notifies_the_looked_up_record),
+        cmocka_unit_test(users_all_reports_user_changes),
+        cmocka_unit_test(expired_channel_stops_notifying),
+        cmocka_unit_test(disable_and_delete_events_stop_exactly_what_they_name),
         cmocka_unit_test(kill_9_in_a_burst_loses_no_acknowledged_insert),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
