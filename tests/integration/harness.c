@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -188,6 +189,8 @@ static void spawn(struct hp *p)
     argv[n] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
+        /* A test that fails mid-way must not leave a server behind. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 2);
         dup2(fd, 1);
@@ -410,6 +413,7 @@ struct receiver {
     struct rx_request *reqs;
     size_t count, cap;
     int statuses[64];
+    int retry_after_s[64]; /* "429+2": answer 429 with Retry-After: 2 */
     size_t status_count, status_next;
     int delay_ms;
     volatile int is_stopping;
@@ -479,8 +483,11 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
     pthread_mutex_lock(&r->mu);
     int delay = r->delay_ms;
     int status = 200;
-    if (r->status_next < r->status_count)
+    int retry_after = 0;
+    if (r->status_next < r->status_count) {
+        retry_after = r->retry_after_s[r->status_next];
         status = r->statuses[r->status_next++];
+    }
     if (r->count == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 64;
         r->reqs = realloc(r->reqs, r->cap * sizeof *r->reqs);
@@ -497,6 +504,11 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
     static const char ok[] = "{\"ok\":true}";
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_PERSISTENT);
+    if (retry_after > 0) {
+        char value[16];
+        snprintf(value, sizeof value, "%d", retry_after);
+        MHD_add_response_header(resp, "Retry-After", value);
+    }
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -522,6 +534,10 @@ struct receiver *rx_start(const char *statuses)
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     for (const char *s = statuses; s && *s && r->status_count < 64;) {
+        const char *plus = strchr(s, '+');
+        const char *comma_at = strchr(s, ',');
+        if (plus && (!comma_at || plus < comma_at))
+            r->retry_after_s[r->status_count] = atoi(plus + 1);
         r->statuses[r->status_count++] = atoi(s);
         const char *comma = strchr(s, ',');
         s = comma ? comma + 1 : NULL;

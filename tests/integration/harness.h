@@ -82,7 +82,7 @@ struct rx_request {
 
 struct receiver;
 /* Starts a receiver; `statuses` (may be NULL) is a comma list of the statuses to answer in
- * order ("500,500,200"); after it runs out, 200. */
+ * order ("500,500,200"; "429+2" adds Retry-After: 2); after it runs out, 200. */
 struct receiver *rx_start(const char *statuses);
 int rx_port(const struct receiver *r);
 /* URL of the receiver with `path_and_query` appended ("/hook?a=b"). */
