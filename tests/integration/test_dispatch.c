@@ -1,0 +1,264 @@
+/* Delivery you can trust, over real HTTP: Retry-After on 429 and 503, 410 Gone disabling the
+ * channel, one copy in flight per notification (the lease), a dead destination not slowing a
+ * healthy one (per-destination limits and circuit), SSRF refusals at subscribe and at connect
+ * time, and signatures with both secrets after a rotation. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "deliver/sign.h"
+
+static struct hp srv;
+
+static int setup(void **state)
+{
+    (void)state;
+    hp_start(&srv, "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms,100ms");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hp_cleanup(&srv);
+    return 0;
+}
+
+static void watch(const char *channel, const char *event, const char *url)
+{
+    char body[2048];
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"%s\",\"events\":[\"%s\"],\"notify_url\":\"%s\"}]}",
+             channel, event, url);
+    struct hp_resp r = hp_req(&srv, "POST", "/crm/v8/actions/watch", body, srv.token, NULL);
+    if (r.status != 201)
+        fail_msg("watch failed: %ld %s", r.status, r.body);
+    hp_resp_free(&r);
+}
+
+/* Inserts one record into `module` with its mandatory field and returns when acknowledged. */
+static int64_t insert(const char *module, const char *field)
+{
+    char path[64], body[256];
+    snprintf(path, sizeof path, "/crm/v8/%s", module);
+    snprintf(body, sizeof body, "{\"data\":[{\"%s\":\"x\"}]}", field);
+    struct hp_resp r = hp_req(&srv, "POST", path, body, srv.token, NULL);
+    if (r.status != 201)
+        fail_msg("insert failed: %ld %s", r.status, r.body);
+    hp_resp_free(&r);
+    return hp_now_ms();
+}
+
+static void retry_after_on_429_and_503_is_honoured(void **state)
+{
+    (void)state;
+    /* The schedule says 100 ms; the receiver says 1 s, twice. */
+    struct receiver *rx = rx_start("429+1,503+1,200");
+    char url[256];
+    rx_url(rx, "/busy", url, sizeof url);
+    watch("7001", "Vendors.create", url);
+    insert("Vendors", "Vendor_Name");
+    assert_int_equal(rx_wait(rx, 3, 10000), 3);
+    assert_true(rx_get(rx, 1)->at_ms - rx_get(rx, 0)->at_ms >= 900);
+    assert_true(rx_get(rx, 2)->at_ms - rx_get(rx, 1)->at_ms >= 900);
+    rx_stop(rx);
+}
+
+static void gone_disables_the_channel(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start("410");
+    char url[256];
+    rx_url(rx, "/gone", url, sizeof url);
+    watch("7002", "Campaigns.create", url);
+    insert("Campaigns", "Campaign_Name");
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    /* The channel disappears (bounded wait), and later inserts send nothing. */
+    int64_t deadline = hp_now_ms() + 5000;
+    long status = 200;
+    while (status != 204 && hp_now_ms() < deadline) {
+        struct hp_resp r =
+            hp_req(&srv, "GET", "/crm/v8/actions/watch?channel_id=7002", NULL, srv.token, NULL);
+        status = r.status;
+        hp_resp_free(&r);
+        if (status != 204)
+            rx_wait(rx, 100, 20);
+    }
+    assert_int_equal(status, 204);
+    insert("Campaigns", "Campaign_Name");
+    assert_int_equal(rx_wait(rx, 2, 700), 1);
+    assert_true(hp_log_wait(&srv, "410 Gone", 1000));
+    rx_stop(rx);
+}
+
+static void a_slow_receiver_gets_one_copy(void **state)
+{
+    (void)state;
+    struct receiver *slow = rx_start(NULL);
+    struct receiver *fast = rx_start(NULL);
+    char url[256];
+    rx_url(slow, "/slow", url, sizeof url);
+    watch("7003", "Price_Books.create", url);
+    rx_url(fast, "/fast", url, sizeof url);
+    watch("7004", "Tasks.create", url);
+    rx_set_delay(slow, 2500);
+    insert("Price_Books", "Price_Book_Name");
+    assert_int_equal(rx_wait(slow, 1, 5000), 1);
+    /* While the slow attempt is in flight the claim loop runs many times. */
+    for (int i = 0; i < 20; i++)
+        insert("Tasks", "Subject");
+    assert_int_equal(rx_wait(fast, 20, 10000), 20);
+    /* Well past the slow answer: still exactly one copy. */
+    assert_int_equal(rx_wait(slow, 2, 3500), 1);
+    rx_stop(slow);
+    rx_stop(fast);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median latency from insert acknowledgement to callback receipt over n inserts. */
+static int64_t median_latency(struct receiver *rx, const char *module, const char *field, int n)
+{
+    int64_t lat[64];
+    size_t base = rx_count(rx);
+    for (int i = 0; i < n; i++) {
+        int64_t sent = insert(module, field);
+        if (rx_wait(rx, base + (size_t)i + 1, 5000) < base + (size_t)i + 1)
+            fail_msg("callback %d did not arrive", i);
+        int64_t got = rx_get(rx, base + (size_t)i)->at_ms;
+        lat[i] = got > sent ? got - sent : 0;
+    }
+    qsort(lat, (size_t)n, sizeof lat[0], cmp_i64);
+    return lat[n / 2];
+}
+
+static void a_dead_destination_does_not_slow_a_healthy_one(void **state)
+{
+    (void)state;
+    struct receiver *healthy = rx_start(NULL);
+    struct receiver *dead = rx_start(NULL);
+    rx_set_delay(dead, -1); /* accepts, never answers */
+    char url[256];
+    rx_url(healthy, "/ok", url, sizeof url);
+    watch("7005", "Invoices.create", url);
+    rx_url(dead, "/dead", url, sizeof url);
+    watch("7006", "Solutions.create", url);
+    int64_t solo = median_latency(healthy, "Invoices", "Subject", 15);
+    for (int i = 0; i < 200; i++)
+        insert("Solutions", "Solution_Title");
+    assert_true(rx_wait(dead, 50, 5000) >= 50);
+    int64_t loaded = median_latency(healthy, "Invoices", "Subject", 15);
+    fprintf(stderr, "healthy median latency: solo %lld ms, with a dead destination %lld ms\n",
+            (long long)solo, (long long)loaded);
+    /* Within 2x of solo; 5 ms of slack absorbs sanitizer noise on millisecond figures. */
+    assert_true(loaded <= 2 * solo + 5);
+    rx_stop(healthy);
+    rx_stop(dead);
+}
+
+static void private_addresses_are_refused_without_the_allow_flag(void **state)
+{
+    (void)state;
+    struct hp strict;
+    hp_start(&strict, "--retry-schedule 0s,100ms");
+    struct receiver *rx = rx_start(NULL);
+    char url[256], body[1024];
+    snprintf(url, sizeof url, "http://localhost:%d/x", rx_port(rx));
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"8001\",\"events\":[\"Leads.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = hp_req(&strict, "POST", "/crm/v8/actions/watch", body, strict.token, NULL);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0].details"), "api_name"), "notify_url");
+    hp_resp_free(&r);
+    hp_cleanup(&strict);
+
+    /* Allowed when subscribing, refused when connecting after a restart without the flag. */
+    struct hp once;
+    hp_start(&once, "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms");
+    r = hp_req(&once, "POST", "/crm/v8/actions/watch", body, once.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    assert_int_equal(hp_stop(&once), 0);
+    snprintf(once.extra, sizeof once.extra, "--retry-schedule 0s,100ms");
+    hp_restart(&once);
+    r = hp_req(&once, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"x\"}]}", once.token,
+               NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    assert_true(hp_log_wait(&once, "refused address", 5000));
+    assert_int_equal(rx_count(rx), 0);
+    hp_cleanup(&once);
+    rx_stop(rx);
+}
+
+static bool has_signature(const char *header, const char *secret, const struct rx_request *cb)
+{
+    char id[128], ts[64];
+    assert_true(rx_header(cb, "webhook-id", id, sizeof id));
+    assert_true(rx_header(cb, "webhook-timestamp", ts, sizeof ts));
+    struct buf want;
+    buf_init(&want);
+    sign_webhook(secret, id, atoll(ts), cb->body, cb->body_len, &want);
+    bool found = strstr(header, want.data) != NULL;
+    buf_fini(&want);
+    return found;
+}
+
+static void rotation_signs_with_both_secrets(void **state)
+{
+    (void)state;
+    char old_secret[128], new_secret[128], err[512];
+    assert_int_equal(hp_cli(&srv, old_secret, sizeof old_secret, err, sizeof err, "secret", "show",
+                            "--db", srv.db, NULL),
+                     0);
+    assert_int_equal(hp_cli(&srv, new_secret, sizeof new_secret, err, sizeof err, "secret",
+                            "rotate", "--db", srv.db, NULL),
+                     0);
+    old_secret[strcspn(old_secret, "\n")] = '\0';
+    new_secret[strcspn(new_secret, "\n")] = '\0';
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    rx_url(rx, "/rotated", url, sizeof url);
+    watch("7007", "Quotes.create", url);
+    insert("Quotes", "Subject");
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    char sig[1024];
+    /* The dispatcher re-reads the secret at most a second later; the first callback may be
+     * signed before it did. Take the newest one with two signatures (bounded). */
+    const struct rx_request *cb = rx_get(rx, 0);
+    assert_true(rx_header(cb, "webhook-signature", sig, sizeof sig));
+    for (int i = 0; i < 20 && !strchr(sig, ' '); i++) {
+        rx_wait(rx, 100, 100);
+        insert("Quotes", "Subject");
+        size_t n = rx_wait(rx, (size_t)i + 2, 5000);
+        cb = rx_get(rx, n - 1);
+        assert_true(rx_header(cb, "webhook-signature", sig, sizeof sig));
+    }
+    assert_non_null(strchr(sig, ' '));
+    assert_true(has_signature(sig, new_secret, cb));
+    assert_true(has_signature(sig, old_secret, cb));
+    rx_stop(rx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(retry_after_on_429_and_503_is_honoured),
+        cmocka_unit_test(gone_disables_the_channel),
+        cmocka_unit_test(a_slow_receiver_gets_one_copy),
+        cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
+        cmocka_unit_test(private_addresses_are_refused_without_the_allow_flag),
+        cmocka_unit_test(rotation_signs_with_both_secrets),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
