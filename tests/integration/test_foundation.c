@@ -125,6 +125,38 @@ static void oversized_body_is_413(void **state)
     hp_resp_free(&r);
 }
 
+static void bodies_must_be_valid_json_whatever_the_content_type(void **state)
+{
+    (void)state;
+    char url[128], auth[400];
+    snprintf(url, sizeof url, "%s/crm/v8/actions/watch", srv.base);
+    snprintf(auth, sizeof auth, "Authorization: Zoho-oauthtoken %s", srv.token);
+    const char *bad[] = {
+        "{\"watch\":[",                                                /* truncated */
+        "{\"watch\":[],\"watch\":[]}",                                 /* duplicate keys */
+        "{\"watch\":[{\"channel_id\":\"1\",\"token\":\"\xc3\x28\"}]}", /* invalid UTF-8 */
+        "",                                                            /* empty */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct hp_resp r = hp_req_url("POST", url, bad[i], strlen(bad[i]), auth, NULL);
+        hp_assert_error(&r, 400, "INVALID_DATA");
+        hp_resp_free(&r);
+    }
+    /* No Content-Type (like the Zoho SDK), a form Content-Type (like curl -d) and JSON all
+     * parse the same. */
+    const char *ok = "{\"watch\":[{\"channel_id\":\"42\",\"events\":[\"Leads.create\"],"
+                     "\"notify_url\":\"https://example.com/hook\"}]}";
+    const char *ct_form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    const char *ct_json[] = {"Content-Type: application/json", NULL};
+    const char *const *variants[] = {NULL, ct_form, ct_json};
+    for (size_t i = 0; i < 3; i++) {
+        struct hp_resp r = hp_req_url("POST", url, ok, strlen(ok), auth, variants[i]);
+        assert_int_equal(r.status, 201);
+        assert_string_equal(r.content_type, "application/json;charset=UTF-8");
+        hp_resp_free(&r);
+    }
+}
+
 static void revoked_token_stops_working_at_once(void **state)
 {
     (void)state;
@@ -242,6 +274,7 @@ int main(void)
         cmocka_unit_test(bearer_scheme_and_case_insensitive_scopes_work),
         cmocka_unit_test(unknown_path_is_404_and_wrong_method_405),
         cmocka_unit_test(oversized_body_is_413),
+        cmocka_unit_test(bodies_must_be_valid_json_whatever_the_content_type),
         cmocka_unit_test(revoked_token_stops_working_at_once),
         cmocka_unit_test(bad_flags_exit_2_with_one_line_naming_the_flag),
         cmocka_unit_test(help_and_version_answer),
