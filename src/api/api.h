@@ -13,6 +13,7 @@ struct watch_index;
 #include "deliver/retry.h"
 #include "deliver/ssrf.h"
 #include "http/http.h"
+#include "store/outbox.h"
 #include "store/store.h"
 
 /* What every handler may use; owned by `herald serve`, alive while the server runs. */
@@ -70,6 +71,28 @@ void api_watch_post(struct http_req *req);
 void api_watch_put(struct http_req *req);
 void api_watch_patch(struct http_req *req);
 void api_watch_delete(struct http_req *req);
+/* /herald/v1/deliveries: the delivery history and resends (api/deliveries.c). Reads need
+ * Herald.deliveries.READ or .ALL, resends Herald.deliveries.ALL. */
+void api_deliveries_list(struct http_req *req);
+void api_delivery_get(struct http_req *req);
+void api_delivery_resend(struct http_req *req);
+void api_deliveries_resend(struct http_req *req);
+/* Failed notifications resent per writer job when resending a channel's (API and CLI). */
+#define API_DELIVERIES_RESEND_BATCH 1000
+/* One notification as the admin API and `herald deliveries --json` show it; with_payload adds
+ * change_id and the callback body (without server_time, which each attempt sets). `n` is
+ * borrowed. New reference. */
+json_t *api_delivery_json(const struct store_ntf *n, bool with_payload);
+/* "pending", "delivered" or "failed" (exactly) into *out; false otherwise. */
+bool api_delivery_status_parse(const char *s, enum store_ntf_status *out);
+/* The name of a status ("pending", ...); static storage. */
+const char *api_delivery_status_name(enum store_ntf_status status);
+/* A notification id: 1 to 19 decimal digits, positive. 0 when `s` is not one (or NULL). */
+int64_t api_delivery_id_parse(const char *s);
+/* An ISO-8601 date-time with offset (time_parse_iso8601), where a space may stand for '+' as
+ * unencoded query strings deliver it, into epoch ms. HERALD_OK or HERALD_ERR_INVALID. */
+enum herald_err api_delivery_time_parse(const char *s, int64_t *ms_out);
+
 /* Fills app->watch (an empty index) with every live channel of the store, through a writer job.
  * Call before the HTTP server starts. HERALD_OK or HERALD_ERR_STORE. */
 enum herald_err api_watch_load(struct app *app);

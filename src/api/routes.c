@@ -21,11 +21,18 @@
 #define SCOPES_REC_CREATE SCOPES_REC("WRITE") ",ZohoCRM.modules.{M}.CREATE"
 #define SCOPES_REC_UPDATE SCOPES_REC("WRITE") ",ZohoCRM.modules.{M}.UPDATE"
 #define SCOPES_REC_DELETE SCOPES_REC("WRITE") ",ZohoCRM.modules.{M}.DELETE"
+/* Herald's delivery history: reading it, and resending, which is a write. */
+#define SCOPES_DELIVERIES_READ "Herald.deliveries.ALL,Herald.deliveries.READ"
+#define SCOPES_DELIVERIES_RESEND "Herald.deliveries.ALL"
 /* The v2 documentation also lets WRITE disable notifications. */
 #define SCOPES_WATCH_DELETE_V2 SCOPES_WATCH_DELETE ",ZohoCRM.notifications.WRITE"
 
 const struct http_route api_routes[] = {
     {"GET", "herald/v1/health", api_health, NULL},
+    {"GET", "herald/v1/deliveries", api_deliveries_list, SCOPES_DELIVERIES_READ},
+    {"GET", "herald/v1/deliveries/*", api_delivery_get, SCOPES_DELIVERIES_READ},
+    {"POST", "herald/v1/deliveries/resend", api_deliveries_resend, SCOPES_DELIVERIES_RESEND},
+    {"POST", "herald/v1/deliveries/*/resend", api_delivery_resend, SCOPES_DELIVERIES_RESEND},
     {"GET", "crm/{v}/org", api_org_get, SCOPES_ORG},
     {"GET", "crm/{v}/users", api_users_get, SCOPES_USERS_READ},
     {"DELETE", "crm/v2/actions/watch", api_watch_delete, SCOPES_WATCH_DELETE_V2},

@@ -6,8 +6,10 @@
 int cli_serve(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_secret(int argc, char **argv);
+int cli_deliveries(int argc, char **argv);
 
 extern const char cli_token_usage[];
 extern const char cli_secret_usage[];
+extern const char cli_deliveries_usage[];
 
 #endif

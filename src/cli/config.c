@@ -9,8 +9,19 @@
 
 #include "core/timefmt.h"
 #include "core/xmalloc.h"
+#include "deliver/prune.h"
 
-enum opt_id { OPT_LISTEN, OPT_DB, OPT_ALLOW, OPT_RETRY, OPT_TZ, OPT_DOMAIN, OPT_MAXCH, OPT__N };
+enum opt_id {
+    OPT_LISTEN,
+    OPT_DB,
+    OPT_ALLOW,
+    OPT_RETRY,
+    OPT_TZ,
+    OPT_DOMAIN,
+    OPT_MAXCH,
+    OPT_RETENTION,
+    OPT__N
+};
 
 static const struct {
     const char *flag;
@@ -24,6 +35,7 @@ static const struct {
     [OPT_TZ] = {"timezone", "HERALD_TIMEZONE", "UTC"},
     [OPT_DOMAIN] = {"api-domain", "HERALD_API_DOMAIN", NULL},
     [OPT_MAXCH] = {"max-channels", "HERALD_MAX_CHANNELS", "10000"},
+    [OPT_RETENTION] = {"retention", "HERALD_RETENTION", PRUNE_RETENTION_DEFAULT},
 };
 
 const char config_serve_usage[] =
@@ -43,6 +55,8 @@ const char config_serve_usage[] =
     "                           (HERALD_TIMEZONE, default UTC)\n"
     "  --api-domain URL         base of resource_uri (HERALD_API_DOMAIN, default http://LISTEN)\n"
     "  --max-channels N         live channels per organization (HERALD_MAX_CHANNELS, 10000)\n"
+    "  --retention DURATION     keep delivered notifications this long, units s m h d; failed\n"
+    "                           ones are kept until resent (HERALD_RETENTION, default 7d)\n"
     "  --config FILE            INI file with the same keys without dashes' prefix, e.g.\n"
     "                           'listen = 127.0.0.1:9000' (HERALD_CONFIG)\n"
     "  -h, --help               this help\n";
@@ -201,6 +215,13 @@ static int validate(char **vals, struct config *cfg, char *err, size_t err_len)
         return 2;
     }
     cfg->max_channels = n;
+    if (prune_retention_parse(vals[OPT_RETENTION], &cfg->retention_ms)) {
+        snprintf(err, err_len,
+                 "--retention: invalid duration '%s' (expected e.g. 7d, 36h, 90m, 30s)",
+                 vals[OPT_RETENTION]);
+        return 2;
+    }
+    cfg->retention_text = xstrdup(vals[OPT_RETENTION]);
     return 0;
 }
 
@@ -301,6 +322,7 @@ void config_fini(struct config *cfg)
     free(cfg->timezone);
     free(cfg->api_domain);
     free(cfg->config_path);
+    free(cfg->retention_text);
     bool is_help = cfg->is_help;
     memset(cfg, 0, sizeof *cfg);
     cfg->is_help = is_help;

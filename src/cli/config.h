@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "deliver/retry.h"
 #include "deliver/ssrf.h"
@@ -21,6 +22,8 @@ struct config {
     char *timezone;
     char *api_domain; /* NULL until known: defaults to http://HOST:PORT after binding */
     long max_channels;
+    int64_t retention_ms; /* delivered notifications older than this are pruned */
+    char *retention_text;
     char *config_path;
     bool is_help;
 };

@@ -14,6 +14,8 @@ static const char usage[] =
     "  serve                      serve the API and deliver callbacks\n"
     "  token create|list|revoke   manage API tokens (stored only as SHA-256)\n"
     "  secret show|rotate         the organization's whsec_ callback signing secret\n"
+    "  deliveries list|show|resend\n"
+    "                             the delivery history of callbacks; resend them\n"
     "  version                    print the version\n"
     "  help [COMMAND]             help for a command (also COMMAND --help)\n";
 
@@ -29,6 +31,8 @@ static int help(const char *command)
         fputs(cli_token_usage, stdout);
     else if (strcmp(command, "secret") == 0)
         fputs(cli_secret_usage, stdout);
+    else if (strcmp(command, "deliveries") == 0)
+        fputs(cli_deliveries_usage, stdout);
     else if (strcmp(command, "version") == 0)
         fputs("usage: herald version\n\nPrints the version.\n", stdout);
     else if (strcmp(command, "help") == 0)
@@ -53,6 +57,8 @@ int main(int argc, char **argv)
         return cli_token(argc - 2, argv + 2);
     if (strcmp(cmd, "secret") == 0)
         return cli_secret(argc - 2, argv + 2);
+    if (strcmp(cmd, "deliveries") == 0)
+        return cli_deliveries(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         if (argc > 2 && strcmp(argv[2], "--help") != 0 && strcmp(argv[2], "-h") != 0) {
             fprintf(stderr, "herald version: unexpected argument '%s'\n", argv[2]);

@@ -13,9 +13,11 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "deliver/dispatch.h"
+#include "deliver/prune.h"
 #include "http/http.h"
 #include "meta/meta.h"
 #include "store/channels.h"
+#include "store/outbox.h"
 #include "store/store.h"
 #include "watch/index.h"
 
@@ -97,6 +99,7 @@ int cli_serve(int argc, char **argv)
     struct dispatcher *dispatcher = NULL;
     struct watch_index *watch = NULL;
     struct api_watch_purger *purger = NULL;
+    struct pruner *pruner = NULL;
     char *domain = NULL;
     rc = 1;
     if (meta_init()) {
@@ -107,6 +110,9 @@ int cli_serve(int argc, char **argv)
         log_error("msg=\"cannot open the database\" path=\"%s\"", cfg.db_path);
         goto out;
     }
+    /* This process owns the database: leases found now were left by a crash. */
+    if (store_outbox_leases_void(store))
+        goto out;
     struct app app = {
         .store = store,
         .max_channels = cfg.max_channels,
@@ -118,6 +124,9 @@ int cli_serve(int argc, char **argv)
     if (api_watch_load(&app))
         goto out;
     purger = api_watch_purger_start(&app, 60000);
+    struct prune_config pc = {.store = store, .retention_ms = cfg.retention_ms};
+    if (prune_start(&pc, &pruner))
+        goto out;
     struct dispatch_config dc = {
         .store = store,
         .retry = &cfg.retry,
@@ -149,9 +158,9 @@ int cli_serve(int argc, char **argv)
     int port = http_server_port(srv);
     snprintf(domain, dlen, is_v6 ? "http://[%s]:%d" : "http://%s:%d", cfg.listen_host, port);
     log_info("msg=\"herald started\" version=%s db=\"%s\" timezone=%s api_domain=%s "
-             "allow_network=\"%s\" retry_schedule=\"%s\" max_channels=%ld",
+             "allow_network=\"%s\" retry_schedule=\"%s\" max_channels=%ld retention=%s",
              HERALD_VERSION, cfg.db_path, cfg.timezone, app.api_domain, cfg.allow_text,
-             cfg.retry_text, cfg.max_channels);
+             cfg.retry_text, cfg.max_channels, cfg.retention_text);
     fprintf(stderr, "listening on %s\n", domain);
 
     int sig = 0;
@@ -162,6 +171,7 @@ out:
     http_server_stop(srv, 10000);
     dispatch_stop(dispatcher, 10000);
     api_watch_purger_stop(purger);
+    prune_stop(pruner);
     if (store)
         store_on_commit(store, NULL, NULL);
     store_free(store);

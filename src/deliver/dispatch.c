@@ -91,6 +91,7 @@ struct dispatcher {
     /* The earliest retry or deferral among results not yet known to be committed: the store's
      * answer to "when is the next one due" cannot include them yet. */
     int64_t local_due_ms;
+    int64_t polled_ms; /* last look at the store's next due time */
     struct store_attempt *results;
     size_t result_count, result_cap;
     struct secret_cache secret;
@@ -574,6 +575,13 @@ static void *dispatch_main(void *arg)
             (d->is_claim_due || (d->next_due_ms >= 0 && d->next_due_ms <= now)))
             claim_more(d);
         now = now_ms();
+        /* Rows made due by another process (a CLI resend) wake nobody: look once a second. */
+        if (!atomic_load(&d->is_stopping) && now - d->polled_ms >= 1000) {
+            d->polled_ms = now;
+            int64_t due = store_outbox_next_due(d->cfg.store);
+            if (due >= 0 && (d->next_due_ms < 0 || due < d->next_due_ms))
+                d->next_due_ms = due;
+        }
         int64_t wait = 1000;
         if (d->timeout_at_ms >= 0 && d->timeout_at_ms - now < wait)
             wait = d->timeout_at_ms - now;

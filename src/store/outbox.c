@@ -2,6 +2,7 @@
 #include "store/outbox.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/store_int.h"
 
@@ -50,4 +51,71 @@ enum herald_err store_outbox_count(struct store *s, int64_t org_id, enum store_n
                                    int64_t *count)
 {
     return s->ops->outbox->count(s, org_id, status, count);
+}
+
+enum herald_err store_outbox_list(struct store *s, const struct store_ntf_filter *f,
+                                  struct store_ntf **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    if (f->limit == 0 || f->limit > STORE_NTF_LIST_MAX)
+        return HERALD_ERR_INVALID;
+    return s->ops->outbox->list(s, f, out, count);
+}
+
+enum herald_err store_outbox_get(struct store *s, int64_t org_id, int64_t id, struct store_ntf *out)
+{
+    return s->ops->outbox->get(s, org_id, id, out);
+}
+
+void store_ntf_fini(struct store_ntf *n)
+{
+    if (!n)
+        return;
+    free(n->operation);
+    free(n->url);
+    free(n->body);
+    free(n->last_error);
+    for (size_t i = 0; i < n->attempt_count; i++) {
+        free(n->attempts[i].error);
+        free(n->attempts[i].response);
+    }
+    free(n->attempts);
+    memset(n, 0, sizeof *n);
+}
+
+void store_ntf_list_free(struct store_ntf *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        store_ntf_fini(&list[i]);
+    free(list);
+}
+
+enum herald_err store_txn_notification_resend(struct store_txn *t, int64_t org_id, int64_t id,
+                                              int64_t now_ms)
+{
+    return t->ops->outbox->resend(t, org_id, id, now_ms);
+}
+
+enum herald_err store_txn_notifications_resend_failed(struct store_txn *t, int64_t org_id,
+                                                      int64_t channel_id, int64_t since_ms,
+                                                      int64_t failed_before_ms, int64_t now_ms,
+                                                      size_t limit, size_t *count)
+{
+    return t->ops->outbox->resend_failed(t, org_id, channel_id, since_ms, failed_before_ms, now_ms,
+                                         limit, count);
+}
+
+enum herald_err store_outbox_prune(struct store *s, int64_t before_ms, size_t limit,
+                                   size_t *deleted)
+{
+    *deleted = 0;
+    if (limit == 0)
+        return HERALD_OK;
+    return s->ops->outbox->prune(s, before_ms, limit, deleted);
+}
+
+enum herald_err store_outbox_leases_void(struct store *s)
+{
+    return s->ops->outbox->leases_void(s);
 }

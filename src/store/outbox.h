@@ -1,6 +1,7 @@
 /* The transactional outbox: change events and the notifications they matched, written in the
- * same transaction as the record change; and the dispatcher's side: claiming due notifications
- * under a lease and recording each attempt's outcome. */
+ * same transaction as the record change; the dispatcher's side: claiming due notifications
+ * under a lease and recording each attempt's outcome; and the delivery history: listing,
+ * resending, and pruning delivered notifications (docs/internals/deliveries.md). */
 #ifndef HERALD_STORE_OUTBOX_H
 #define HERALD_STORE_OUTBOX_H
 
@@ -78,6 +79,95 @@ int64_t store_outbox_next_due(struct store *s);
 enum herald_err store_outbox_count(struct store *s, int64_t org_id, enum store_ntf_status status,
                                    int64_t *count);
 
+/* Delivery history: notifications as the admin API and `herald deliveries` show them. */
+
+/* One attempt as recorded. Strings are owned by the enclosing struct store_ntf. */
+struct store_ntf_attempt {
+    int64_t started_at_ms;
+    int64_t duration_ms;
+    int http_status; /* 0: no response */
+    char *error;     /* NULL or a short reason */
+    char *response;  /* NULL or a prefix of the response body */
+};
+
+/* One notification with every attempt ever made for it, oldest first. Free with store_ntf_fini
+ * (or store_ntf_list_free for a list). */
+struct store_ntf {
+    int64_t id;
+    int64_t org_id;
+    int64_t channel_id;
+    int64_t module_id;
+    int64_t change_id;
+    char *operation; /* "insert", "update", "delete" */
+    char *url;       /* notify URL as given */
+    char *body;      /* the stored body (after `{"server_time":N,`); NULL in lists */
+    enum store_ntf_status status;
+    int round_attempts; /* attempts in the current retry round (a resend restarts it) */
+    int64_t next_at_ms; /* pending: when the next attempt is due */
+    bool is_in_flight;  /* pending and leased to the dispatcher now */
+    int64_t created_at_ms;
+    int64_t updated_at_ms; /* the last state change: delivery, failure, resend */
+    int last_status;       /* HTTP status of the last attempt, 0 when none */
+    char *last_error;
+    struct store_ntf_attempt *attempts;
+    size_t attempt_count;
+};
+
+/* Which notifications to list; every bound is optional. Newest first (by id). */
+struct store_ntf_filter {
+    int64_t org_id;
+    int64_t channel_id; /* 0: every channel */
+    bool has_status;
+    enum store_ntf_status status;
+    int64_t since_ms;  /* created_at_ms >= since_ms; INT64_MIN: no bound */
+    int64_t until_ms;  /* created_at_ms < until_ms; INT64_MAX: no bound */
+    int64_t before_id; /* id < before_id (the page cursor); 0: no bound */
+    size_t limit;      /* rows wanted, at most STORE_NTF_LIST_MAX */
+};
+
+#define STORE_NTF_LIST_MAX 1024
+
+/* Lists notifications matching `f` with their attempts, from one consistent snapshot (a reader;
+ * never waits for the writer). Caller frees with store_ntf_list_free. HERALD_OK (possibly zero
+ * rows), HERALD_ERR_INVALID when f->limit is 0 or above STORE_NTF_LIST_MAX, HERALD_ERR_STORE. */
+enum herald_err store_outbox_list(struct store *s, const struct store_ntf_filter *f,
+                                  struct store_ntf **out, size_t *count);
+/* Reads one notification of the organization, body and attempts included. Caller frees with
+ * store_ntf_fini. HERALD_ERR_NOT_FOUND (also for another organization's), HERALD_ERR_STORE. */
+enum herald_err store_outbox_get(struct store *s, int64_t org_id, int64_t id,
+                                 struct store_ntf *out);
+void store_ntf_fini(struct store_ntf *n);
+void store_ntf_list_free(struct store_ntf *list, size_t count);
+
+/* Makes one notification pending and due at now_ms, restarting its retry round (attempts in
+ * the round = 0; the recorded attempts are kept). Works on failed, delivered and waiting-pending
+ * notifications; the webhook-id stays the same. The caller wakes the dispatcher after commit.
+ * HERALD_OK, HERALD_ERR_NOT_FOUND, HERALD_ERR_DENIED when an attempt is in flight right now
+ * (its lease is live: resending would send a second concurrent copy), HERALD_ERR_STORE. */
+enum herald_err store_txn_notification_resend(struct store_txn *t, int64_t org_id, int64_t id,
+                                              int64_t now_ms);
+/* Resends, as above, up to `limit` failed notifications of one channel created at or after
+ * since_ms and failed before failed_before_ms (pass the time the whole operation began, so rows
+ * that fail again meanwhile are not picked twice). *count gets how many; a caller resending
+ * "all" repeats the job while *count == limit, keeping each transaction small. */
+enum herald_err store_txn_notifications_resend_failed(struct store_txn *t, int64_t org_id,
+                                                      int64_t channel_id, int64_t since_ms,
+                                                      int64_t failed_before_ms, int64_t now_ms,
+                                                      size_t limit, size_t *count);
+/* Deletes up to `limit` delivered notifications last updated before before_ms, with their
+ * attempts, in one writer job (waits for its commit). Failed and pending ones are never pruned.
+ * The newest notification is always kept, so SQLite never reuses a pruned id (ids are the
+ * webhook-id subscribers deduplicate on). *deleted gets the number of notifications deleted.
+ * HERALD_OK or HERALD_ERR_STORE / HERALD_ERR_SHUTDOWN. */
+enum herald_err store_outbox_prune(struct store *s, int64_t before_ms, size_t limit,
+                                   size_t *deleted);
+
+/* Makes every leased pending notification due at once. Only for the process that runs the
+ * dispatcher, before starting it: one server owns a SQLite database, so leases found at its
+ * start were left by a crash. Never call it from a tool that may run beside a server (voiding
+ * a live lease lets a second copy go out while the first is in flight). HERALD_OK or ERR_STORE. */
+enum herald_err store_outbox_leases_void(struct store *s);
+
 /* The area's ops table. */
 struct store_outbox_ops {
     enum herald_err (*change_add)(struct store_txn *t, int64_t org_id, int64_t module_id,
@@ -93,6 +183,15 @@ struct store_outbox_ops {
     int64_t (*next_due)(struct store *s);
     enum herald_err (*count)(struct store *s, int64_t org_id, enum store_ntf_status status,
                              int64_t *count);
+    enum herald_err (*list)(struct store *s, const struct store_ntf_filter *f,
+                            struct store_ntf **out, size_t *count);
+    enum herald_err (*get)(struct store *s, int64_t org_id, int64_t id, struct store_ntf *out);
+    enum herald_err (*resend)(struct store_txn *t, int64_t org_id, int64_t id, int64_t now_ms);
+    enum herald_err (*resend_failed)(struct store_txn *t, int64_t org_id, int64_t channel_id,
+                                     int64_t since_ms, int64_t failed_before_ms, int64_t now_ms,
+                                     size_t limit, size_t *count);
+    enum herald_err (*prune)(struct store *s, int64_t before_ms, size_t limit, size_t *deleted);
+    enum herald_err (*leases_void)(struct store *s);
 };
 
 #endif

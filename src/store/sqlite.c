@@ -308,11 +308,8 @@ enum herald_err store_sqlite_open(const char *path, struct store **out)
     int64_t from_clock = ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000) * 1000;
     int64_t from_db = sq_max_id(s->writer) + 1;
     atomic_init(&s->next_id, from_clock > from_db ? from_clock : from_db);
-    /* One process owns a SQLite database, so leases left by a crash are void: make those
-     * notifications due again at once instead of waiting for their leases to run out. */
-    if (!err)
-        err = sq_exec(s->writer, "UPDATE notifications SET next_at_ms = 0, lease_until_ms = 0 "
-                                 "WHERE status = 0 AND lease_until_ms > 0");
+    /* Leases left by a crash are voided by `herald serve` (store_outbox_leases_void), not
+     * here: the CLI opens the database beside a running server, whose leases are live. */
     if (!err)
         err = sq_org_bootstrap(s);
     if (err) {

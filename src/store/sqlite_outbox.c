@@ -1,10 +1,13 @@
-/* The outbox in SQLite: change rows, notification rows, claims under a lease, attempt records.
- * A claim moves next_at_ms to the lease's end, so "due" is one range of the partial index
- * notifications_due and an attempt that never reports back is retried when its lease ends. */
+/* The outbox in SQLite: change rows, notification rows, claims under a lease, attempt records,
+ * and the delivery history (listing, resending, pruning). A claim moves next_at_ms to the
+ * lease's end, so "due" is one range of the partial index notifications_due and an attempt that
+ * never reports back is retried when its lease ends. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/timefmt.h"
 #include "core/xmalloc.h"
 #include "store/outbox.h"
 #include "store/sqlite_int.h"
@@ -285,6 +288,330 @@ static enum herald_err count(struct store *base, int64_t org_id, enum store_ntf_
     return err;
 }
 
+/* Delivery history. Each filter shape has its own statement so the planner always has an index
+ * whose order is the wanted order (id descending): statements are cached by address, and
+ * "(?2 = 0 OR channel_id = ?2)" would hide the index from the planner. */
+#define NTF_COLS                                                                               \
+    "SELECT id, org_id, channel_id, module_id, change_id, operation, url, status, attempts, "  \
+    "next_at_ms, lease_until_ms, created_at_ms, updated_at_ms, last_status, last_error, body " \
+    "FROM notifications "
+#define NTF_RANGE \
+    " AND created_at_ms >= ?4 AND created_at_ms < ?5 AND id < ?6 ORDER BY id DESC LIMIT ?7"
+/* Every row of the organization: walk the rowids down (an index on org_id would need a sort). */
+static const char list_all_sql[] = NTF_COLS "NOT INDEXED WHERE org_id = ?1" NTF_RANGE;
+static const char list_status_sql[] =
+    NTF_COLS "INDEXED BY notifications_by_status WHERE org_id = ?1 AND status = ?3" NTF_RANGE;
+static const char list_channel_sql[] =
+    NTF_COLS "INDEXED BY notifications_by_channel WHERE org_id = ?1 AND channel_id = ?2" NTF_RANGE;
+/* Channel and status: delivered rows are the bulk, so walk the channel's rows for them; pending
+ * and failed rows are few, so walk those of the status and keep the channel's. */
+static const char list_channel_delivered_sql[] =
+    NTF_COLS "INDEXED BY notifications_by_channel WHERE org_id = ?1 AND channel_id = ?2 "
+             "AND status = ?3" NTF_RANGE;
+static const char list_channel_status_sql[] =
+    NTF_COLS "INDEXED BY notifications_by_status WHERE org_id = ?1 AND channel_id = ?2 "
+             "AND status = ?3" NTF_RANGE;
+static const char get_sql[] = NTF_COLS "WHERE org_id = ?1 AND id = ?2";
+
+/* Fills `n` from a row of the statements above; the body only when with_body. */
+static void ntf_read(sqlite3_stmt *st, int64_t now_ms, bool with_body, struct store_ntf *n)
+{
+    memset(n, 0, sizeof *n);
+    n->id = sqlite3_column_int64(st, 0);
+    n->org_id = sqlite3_column_int64(st, 1);
+    n->channel_id = sqlite3_column_int64(st, 2);
+    n->module_id = sqlite3_column_int64(st, 3);
+    n->change_id = sqlite3_column_int64(st, 4);
+    n->operation = sq_col_str(st, 5);
+    n->url = sq_col_str(st, 6);
+    n->status = (enum store_ntf_status)sqlite3_column_int(st, 7);
+    n->round_attempts = sqlite3_column_int(st, 8);
+    n->next_at_ms = sqlite3_column_int64(st, 9);
+    int64_t lease_until_ms = sqlite3_column_int64(st, 10);
+    n->is_in_flight = n->status == STORE_NTF_PENDING && lease_until_ms > now_ms;
+    n->created_at_ms = sqlite3_column_int64(st, 11);
+    n->updated_at_ms = sqlite3_column_int64(st, 12);
+    n->last_status = sqlite3_column_int(st, 13);
+    n->last_error = sq_col_str(st, 14);
+    if (with_body)
+        n->body = sq_col_str(st, 15);
+}
+
+static enum herald_err attempts_read(struct sq_conn *c, struct store_ntf *n)
+{
+    sqlite3_stmt *st = sq_stmt(c, "SELECT started_at_ms, duration_ms, http_status, error, "
+                                  "response FROM attempts WHERE notification_id = ?1 "
+                                  "AND org_id = ?2 ORDER BY id");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, n->id);
+    sqlite3_bind_int64(st, 2, n->org_id);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n->attempt_count == cap) {
+            cap = cap ? cap * 2 : 8;
+            n->attempts = xrealloc(n->attempts, cap * sizeof *n->attempts);
+        }
+        struct store_ntf_attempt *a = &n->attempts[n->attempt_count++];
+        a->started_at_ms = sqlite3_column_int64(st, 0);
+        a->duration_ms = sqlite3_column_int64(st, 1);
+        a->http_status = sqlite3_column_int(st, 2);
+        a->error = sq_col_str(st, 3);
+        a->response = sq_col_str(st, 4);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? HERALD_OK : sq_fail(c, rc, "read attempts");
+}
+
+static const char *list_sql(const struct store_ntf_filter *f)
+{
+    if (!f->channel_id)
+        return f->has_status ? list_status_sql : list_all_sql;
+    if (!f->has_status)
+        return list_channel_sql;
+    return f->status == STORE_NTF_DELIVERED ? list_channel_delivered_sql : list_channel_status_sql;
+}
+
+/* Runs `fn` on a reader inside one read transaction, so a notification and its attempts come
+ * from the same snapshot. */
+static enum herald_err in_snapshot(struct sq_store *s,
+                                   enum herald_err (*fn)(struct sq_conn *c, void *arg), void *arg)
+{
+    struct sq_conn *c = sq_reader_get(s);
+    if (!c)
+        return HERALD_ERR_STORE;
+    enum herald_err err = sq_exec(c, "BEGIN");
+    if (!err) {
+        err = fn(c, arg);
+        sq_exec(c, "COMMIT");
+    }
+    sq_reader_put(s, c);
+    return err;
+}
+
+struct list_args {
+    const struct store_ntf_filter *f;
+    struct store_ntf *rows;
+    size_t count;
+};
+
+static enum herald_err list_run(struct sq_conn *c, void *arg)
+{
+    struct list_args *a = arg;
+    const struct store_ntf_filter *f = a->f;
+    sqlite3_stmt *st = sq_stmt(c, list_sql(f));
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, f->org_id);
+    sqlite3_bind_int64(st, 2, f->channel_id);
+    sqlite3_bind_int(st, 3, (int)f->status);
+    sqlite3_bind_int64(st, 4, f->since_ms);
+    sqlite3_bind_int64(st, 5, f->until_ms);
+    sqlite3_bind_int64(st, 6, f->before_id > 0 ? f->before_id : INT64_MAX);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)f->limit);
+    int64_t now_ms = time_now_ms();
+    a->rows = xcalloc(f->limit, sizeof *a->rows);
+    int rc = SQLITE_DONE;
+    while (a->count < f->limit && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        ntf_read(st, now_ms, false, &a->rows[a->count++]);
+    if (a->count == f->limit)
+        rc = SQLITE_DONE;
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(c, rc, "list notifications");
+    for (size_t i = 0; i < a->count; i++) {
+        enum herald_err err = attempts_read(c, &a->rows[i]);
+        if (err)
+            return err;
+    }
+    return HERALD_OK;
+}
+
+static enum herald_err list(struct store *base, const struct store_ntf_filter *f,
+                            struct store_ntf **out, size_t *count)
+{
+    struct list_args a = {.f = f};
+    enum herald_err err = in_snapshot(sq_of(base), list_run, &a);
+    if (err) {
+        store_ntf_list_free(a.rows, a.count);
+        return err;
+    }
+    *out = a.rows;
+    *count = a.count;
+    return HERALD_OK;
+}
+
+struct get_args {
+    int64_t org_id;
+    int64_t id;
+    struct store_ntf *out;
+};
+
+static enum herald_err get_run(struct sq_conn *c, void *arg)
+{
+    struct get_args *a = arg;
+    sqlite3_stmt *st = sq_stmt(c, get_sql);
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, a->org_id);
+    sqlite3_bind_int64(st, 2, a->id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        ntf_read(st, time_now_ms(), true, a->out);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return HERALD_ERR_NOT_FOUND;
+    if (rc != SQLITE_ROW)
+        return sq_fail(c, rc, "read notification");
+    return attempts_read(c, a->out);
+}
+
+static enum herald_err get(struct store *base, int64_t org_id, int64_t id, struct store_ntf *out)
+{
+    memset(out, 0, sizeof *out);
+    struct get_args a = {.org_id = org_id, .id = id, .out = out};
+    enum herald_err err = in_snapshot(sq_of(base), get_run, &a);
+    if (err)
+        store_ntf_fini(out);
+    return err;
+}
+
+/* A resend restarts the retry round: the dispatcher picks the delay after attempt k from
+ * `attempts`, so a resent notification gets the whole schedule again. A live lease means an
+ * attempt is in flight; touching the row then would let a second copy go out concurrently. */
+static enum herald_err resend(struct store_txn *t, int64_t org_id, int64_t id, int64_t now_ms)
+{
+    struct sq_txn *txn = sq_txn_of(t);
+    sqlite3_stmt *st = sq_stmt(txn->c, "UPDATE notifications SET status = 0, attempts = 0, "
+                                       "next_at_ms = ?3, lease_until_ms = 0, updated_at_ms = ?3 "
+                                       "WHERE org_id = ?1 AND id = ?2 "
+                                       "AND NOT (status = 0 AND lease_until_ms > ?3)");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_int64(st, 2, id);
+    sqlite3_bind_int64(st, 3, now_ms);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(txn->c, rc, "resend notification");
+    if (sqlite3_changes(txn->c->db))
+        return HERALD_OK;
+    st = sq_stmt(txn->c, "SELECT 1 FROM notifications WHERE org_id = ?1 AND id = ?2");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_int64(st, 2, id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return HERALD_ERR_DENIED;
+    return rc == SQLITE_DONE ? HERALD_ERR_NOT_FOUND : sq_fail(txn->c, rc, "find notification");
+}
+
+static enum herald_err resend_failed(struct store_txn *t, int64_t org_id, int64_t channel_id,
+                                     int64_t since_ms, int64_t failed_before_ms, int64_t now_ms,
+                                     size_t limit, size_t *count)
+{
+    struct sq_txn *txn = sq_txn_of(t);
+    *count = 0;
+    sqlite3_stmt *st =
+        sq_stmt(txn->c, "UPDATE notifications SET status = 0, attempts = 0, next_at_ms = ?5, "
+                        "lease_until_ms = 0, updated_at_ms = ?5 WHERE id IN (SELECT id FROM "
+                        "notifications INDEXED BY notifications_by_status WHERE org_id = ?1 "
+                        "AND status = 2 AND channel_id = ?2 AND created_at_ms >= ?3 "
+                        "AND updated_at_ms < ?4 ORDER BY id LIMIT ?6)");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_int64(st, 2, channel_id);
+    sqlite3_bind_int64(st, 3, since_ms);
+    sqlite3_bind_int64(st, 4, failed_before_ms);
+    sqlite3_bind_int64(st, 5, now_ms);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)limit);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(txn->c, rc, "resend failed notifications");
+    *count = (size_t)sqlite3_changes(txn->c->db);
+    return HERALD_OK;
+}
+
+struct prune_job {
+    int64_t before_ms;
+    size_t limit;
+    size_t deleted;
+    int64_t *ids;
+};
+
+/* Oldest delivered first, through the partial index notifications_delivered. Keeping the
+ * largest id matters: SQLite gives a new row max(id) + 1, so deleting the newest row would hand
+ * its id, and its webhook-id, to the next notification. */
+static enum herald_err prune_run(struct store_txn *t, void *arg)
+{
+    struct sq_txn *txn = sq_txn_of(t);
+    struct prune_job *j = arg;
+    j->deleted = 0;
+    sqlite3_stmt *st = sq_stmt(
+        txn->c, "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications "
+                "INDEXED BY notifications_delivered WHERE status = 1 AND updated_at_ms < ?1 "
+                "AND id < (SELECT max(id) FROM notifications) ORDER BY updated_at_ms LIMIT ?2) "
+                "RETURNING id");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, j->before_ms);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)j->limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (j->deleted < j->limit)
+            j->ids[j->deleted++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(txn->c, rc, "prune notifications");
+    st = sq_stmt(txn->c, "DELETE FROM attempts WHERE notification_id = ?1");
+    if (!st)
+        return HERALD_ERR_STORE;
+    for (size_t i = 0; i < j->deleted; i++) {
+        sqlite3_bind_int64(st, 1, j->ids[i]);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return sq_fail(txn->c, rc, "prune attempts");
+    }
+    return HERALD_OK;
+}
+
+static enum herald_err prune(struct store *s, int64_t before_ms, size_t limit, size_t *deleted)
+{
+    struct prune_job j = {.before_ms = before_ms, .limit = limit};
+    j.ids = xmalloc(limit * sizeof *j.ids);
+    enum herald_err err = store_exec(s, prune_run, &j);
+    free(j.ids);
+    *deleted = err ? 0 : j.deleted;
+    return err;
+}
+
+static enum herald_err leases_void_run(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    struct sq_txn *txn = sq_txn_of(t);
+    sqlite3_stmt *st =
+        sq_stmt(txn->c, "UPDATE notifications SET next_at_ms = 0, "
+                        "lease_until_ms = 0 WHERE status = 0 AND lease_until_ms > 0");
+    if (!st)
+        return HERALD_ERR_STORE;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? HERALD_OK : sq_fail(txn->c, rc, "void leases");
+}
+
+static enum herald_err leases_void(struct store *s)
+{
+    return store_exec(s, leases_void_run, NULL);
+}
+
 const struct store_outbox_ops sqlite_outbox_ops = {
     .change_add = change_add,
     .notification_add = notification_add,
@@ -292,4 +619,10 @@ const struct store_outbox_ops sqlite_outbox_ops = {
     .record = record,
     .next_due = next_due,
     .count = count,
+    .list = list,
+    .get = get,
+    .resend = resend,
+    .resend_failed = resend_failed,
+    .prune = prune,
+    .leases_void = leases_void,
 };
