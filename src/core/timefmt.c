@@ -175,9 +175,11 @@ void time_format_offset(int64_t epoch_s, int offset_s, char out[TIME_ISO_MAX])
     int m, d;
     civil_from_days(days, &y, &m, &d);
     int abs_off = offset_s < 0 ? -offset_s : offset_s;
-    snprintf(out, TIME_ISO_MAX, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", (long long)y, m, d,
-             (int)(rem_s / 3600), (int)(rem_s / 60 % 60), (int)(rem_s % 60),
-             offset_s < 0 ? '-' : '+', abs_off / 3600, abs_off / 60 % 60);
+    /* The modulos only restate ranges already guaranteed, so the compiler can see the text
+     * fits TIME_ISO_MAX. */
+    snprintf(out, TIME_ISO_MAX, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", (int)(y % 10000),
+             (m - 1) % 12 + 1, (d - 1) % 31 + 1, (int)(rem_s / 3600) % 24, (int)(rem_s / 60 % 60),
+             (int)(rem_s % 60), offset_s < 0 ? '-' : '+', abs_off / 3600 % 24, abs_off / 60 % 60);
 }
 
 void time_format_local(int64_t epoch_s, char out[TIME_ISO_MAX])
