@@ -618,6 +618,20 @@ static void *dispatch_main(void *arg)
         }
         reap(d);
     }
+    /* Attempts still in flight are abandoned: release their leases so they are due again at
+     * once, for this process after a restart or for another claimer. Receivers may get them
+     * twice; delivery is at least once. */
+    int64_t now = now_ms();
+    for (struct flight *f = d->flights; f; f = f->next) {
+        struct store_attempt a = {
+            .notification_id = f->claim.id,
+            .org_id = f->claim.org_id,
+            .channel_id = f->claim.channel_id,
+            .is_deferred = true,
+            .next_at_ms = now,
+        };
+        add_result(d, &a);
+    }
     flush_results(d);
     return NULL;
 }
