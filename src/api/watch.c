@@ -4,7 +4,6 @@
  * writes run as one store job on the writer thread, which also patches the in-memory index, so
  * a change committed after the job sees the new channels and one committed before does not.
  * The answer is sent from the job's done callback, after the commit. GET reads the store. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "api/api.h"
 #include "core/log.h"
+#include "core/ticker.h"
 #include "core/timefmt.h"
 #include "core/xmalloc.h"
 #include "core/zjson.h"
@@ -176,37 +176,15 @@ static enum herald_err purge_run(struct store_txn *t, void *arg)
 
 struct api_watch_purger {
     struct app *app;
-    int interval_ms;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool is_stopping;
+    int64_t interval_ms;
+    struct ticker *ticker;
 };
 
-static void *purger_main(void *arg)
+static int64_t purge_round(void *arg)
 {
     struct api_watch_purger *p = arg;
-    pthread_mutex_lock(&p->mu);
-    while (!p->is_stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += p->interval_ms / 1000;
-        until.tv_nsec += (long)(p->interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        int rc = 0;
-        while (!p->is_stopping && rc == 0)
-            rc = pthread_cond_timedwait(&p->cv, &p->mu, &until);
-        if (p->is_stopping)
-            break;
-        pthread_mutex_unlock(&p->mu);
-        store_submit(p->app->store, purge_run, p->app, NULL);
-        pthread_mutex_lock(&p->mu);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    store_submit(p->app->store, purge_run, p->app, NULL);
+    return p->interval_ms;
 }
 
 struct api_watch_purger *api_watch_purger_start(struct app *app, int interval_ms)
@@ -214,16 +192,8 @@ struct api_watch_purger *api_watch_purger_start(struct app *app, int interval_ms
     struct api_watch_purger *p = xcalloc(1, sizeof *p);
     p->app = app;
     p->interval_ms = interval_ms > 0 ? interval_ms : 60000;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &attr);
-    pthread_condattr_destroy(&attr);
-    if (pthread_create(&p->thread, NULL, purger_main, p) != 0) {
-        log_error("msg=\"cannot start the channel purger\"");
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->cv);
+    p->ticker = ticker_start("channel purger", purge_round, p, p->interval_ms);
+    if (!p->ticker) {
         free(p);
         return NULL;
     }
@@ -234,13 +204,7 @@ void api_watch_purger_stop(struct api_watch_purger *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->is_stopping = true;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    pthread_join(p->thread, NULL);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
+    ticker_stop(p->ticker);
     free(p);
 }
 

@@ -1,15 +1,15 @@
-/* The pruner thread: one store_outbox_prune job at a time, waiting between jobs as
- * prune_next_wait_ms says. It only ever waits on its own condition variable, so stopping is
- * prompt, and it never holds a lock while the writer runs its job. */
+/* The pruner: one store_outbox_prune job a round on a ticker, waiting between rounds as
+ * prune_next_wait_ms says. It never holds a lock while the writer runs its job, and stopping
+ * is prompt (core/ticker.h). */
 #include "deliver/prune.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "core/log.h"
+#include "core/ticker.h"
 #include "core/timefmt.h"
 #include "core/xmalloc.h"
 #include "store/outbox.h"
@@ -20,10 +20,9 @@
 
 struct pruner {
     struct prune_config cfg;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool is_stopping; /* guarded by mu */
+    struct ticker *ticker;
+    size_t streak; /* rows deleted since the last idle wait, for one log line per run */
+    bool has_failed;
 };
 
 enum herald_err prune_retention_parse(const char *s, int64_t *ms_out)
@@ -71,51 +70,25 @@ int64_t prune_next_wait_ms(size_t deleted, size_t batch, int64_t job_ms, int64_t
     return wait > PRUNE_IDLE_MAX_WAIT_MS ? PRUNE_IDLE_MAX_WAIT_MS : wait;
 }
 
-/* Waits up to wait_ms or until stopped; true when stopping. */
-static bool nap(struct pruner *p, int64_t wait_ms)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (wait_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&p->mu);
-    int rc = 0;
-    while (!p->is_stopping && rc == 0)
-        rc = pthread_cond_timedwait(&p->cv, &p->mu, &until);
-    bool is_stopping = p->is_stopping;
-    pthread_mutex_unlock(&p->mu);
-    return is_stopping;
-}
-
-static void *prune_main(void *arg)
+/* One round: one batch deleted; returns the wait before the next. */
+static int64_t prune_round(void *arg)
 {
     struct pruner *p = arg;
-    size_t streak = 0; /* rows deleted since the last idle wait, for one log line per run */
-    bool has_failed = false;
-    int64_t wait_ms = 0;
-    while (!nap(p, wait_ms)) {
-        int64_t before_ms = time_now_ms() - p->cfg.retention_ms;
-        int64_t started = time_mono_ms();
-        size_t deleted = 0;
-        enum herald_err err = store_outbox_prune(p->cfg.store, before_ms, p->cfg.batch, &deleted);
-        int64_t job_ms = time_mono_ms() - started;
-        if (err && !has_failed)
-            log_warn("msg=\"pruning delivered notifications failed\" error=%s",
-                     herald_err_name(err));
-        has_failed = err != HERALD_OK;
-        streak += deleted;
-        wait_ms = prune_next_wait_ms(deleted, p->cfg.batch, job_ms, p->cfg.retention_ms);
-        if (deleted < p->cfg.batch && streak) {
-            log_info("msg=\"pruned delivered notifications\" count=%zu retention_ms=%lld", streak,
-                     (long long)p->cfg.retention_ms);
-            streak = 0;
-        }
+    int64_t before_ms = time_now_ms() - p->cfg.retention_ms;
+    int64_t started = time_mono_ms();
+    size_t deleted = 0;
+    enum herald_err err = store_outbox_prune(p->cfg.store, before_ms, p->cfg.batch, &deleted);
+    int64_t job_ms = time_mono_ms() - started;
+    if (err && !p->has_failed)
+        log_warn("msg=\"pruning delivered notifications failed\" error=%s", herald_err_name(err));
+    p->has_failed = err != HERALD_OK;
+    p->streak += deleted;
+    if (deleted < p->cfg.batch && p->streak) {
+        log_info("msg=\"pruned delivered notifications\" count=%zu retention_ms=%lld", p->streak,
+                 (long long)p->cfg.retention_ms);
+        p->streak = 0;
     }
-    return NULL;
+    return prune_next_wait_ms(deleted, p->cfg.batch, job_ms, p->cfg.retention_ms);
 }
 
 enum herald_err prune_start(const struct prune_config *cfg, struct pruner **out)
@@ -124,16 +97,8 @@ enum herald_err prune_start(const struct prune_config *cfg, struct pruner **out)
     p->cfg = *cfg;
     if (!p->cfg.batch)
         p->cfg.batch = PRUNE_BATCH_DEFAULT;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &attr);
-    pthread_condattr_destroy(&attr);
-    if (pthread_create(&p->thread, NULL, prune_main, p) != 0) {
-        log_error("msg=\"cannot start the pruner thread\"");
-        pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
+    p->ticker = ticker_start("pruner", prune_round, p, 0);
+    if (!p->ticker) {
         free(p);
         return HERALD_ERR_INTERNAL;
     }
@@ -145,12 +110,6 @@ void prune_stop(struct pruner *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->is_stopping = true;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    pthread_join(p->thread, NULL);
-    pthread_cond_destroy(&p->cv);
-    pthread_mutex_destroy(&p->mu);
+    ticker_stop(p->ticker);
     free(p);
 }
