@@ -40,6 +40,12 @@ extern const char api_all_scopes[];
 /* True when `scope` is one Herald knows (case-insensitive; module scopes for any module name). */
 bool api_scope_known(const char *scope);
 
+/* The body's `key` array of 1..max elements (Zoho's `data`, `users`). Returns it (borrowed from
+ * *root_out, which the caller releases), or NULL after answering the whole-request error:
+ * REQUIRED_PARAM_MISSING (absent or empty), INVALID_DATA (not an object or not an array),
+ * LIMIT_EXCEEDED (more than max). */
+json_t *api_body_array(struct http_req *req, const char *key, size_t max, json_t **root_out);
+
 /* Handlers, by resource. */
 void api_org_get(struct http_req *req);
 void api_users_get(struct http_req *req);

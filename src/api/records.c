@@ -98,44 +98,6 @@ static void param_missing(struct http_req *req, const char *name)
                        json_pack("{s:s}", "param_name", name));
 }
 
-/* The body's `data` array (1..max elements); NULL after answering the whole-request error.
- * *root_out gets the parsed body to release. */
-static json_t *body_data(struct http_req *req, size_t max, json_t **root_out)
-{
-    *root_out = NULL;
-    json_t *root = http_req_json(req);
-    if (!root)
-        return NULL;
-    if (!json_is_object(root)) {
-        json_decref(root);
-        http_respond_error(req, 400, "INVALID_DATA", "invalid data",
-                           json_pack("{s:s}", "expected_data_type", "jsonobject"));
-        return NULL;
-    }
-    json_t *data = json_object_get(root, "data");
-    if (!data || json_is_null(data) || (json_is_array(data) && json_array_size(data) == 0)) {
-        json_decref(root);
-        param_missing(req, "data");
-        return NULL;
-    }
-    if (!json_is_array(data)) {
-        json_decref(root);
-        http_respond_error(req, 400, "INVALID_DATA", "invalid data",
-                           json_pack("{s:s, s:s, s:s}", "api_name", "data", "json_path", "$.data",
-                                     "expected_data_type", "jsonarray"));
-        return NULL;
-    }
-    if (json_array_size(data) > max) {
-        json_decref(root);
-        http_respond_error(req, 400, "LIMIT_EXCEEDED", "limit exceeded",
-                           json_pack("{s:I, s:s, s:s}", "limit", (json_int_t)max, "api_name",
-                                     "data", "json_path", "$.data"));
-        return NULL;
-    }
-    *root_out = root;
-    return data;
-}
-
 static struct rec_job *job_new(struct http_req *req, const struct meta_module *m, enum rec_op op,
                                size_t count)
 {
@@ -606,7 +568,7 @@ void api_records_insert(struct http_req *req)
     if (!m)
         return;
     json_t *root = NULL;
-    json_t *data = body_data(req, MAX_RECORDS, &root);
+    json_t *data = api_body_array(req, "data", MAX_RECORDS, &root);
     if (!data)
         return;
     struct rec_job *job = job_new(req, m, OP_INSERT, json_array_size(data));
@@ -618,7 +580,7 @@ void api_records_insert(struct http_req *req)
 static void update(struct http_req *req, const struct meta_module *m, int64_t single_id)
 {
     json_t *root = NULL;
-    json_t *data = body_data(req, single_id ? 1 : MAX_RECORDS, &root);
+    json_t *data = api_body_array(req, "data", single_id ? 1 : MAX_RECORDS, &root);
     if (!data)
         return;
     struct rec_job *job = job_new(req, m, OP_UPDATE, json_array_size(data));
@@ -656,7 +618,7 @@ void api_records_upsert(struct http_req *req)
     if (!m)
         return;
     json_t *root = NULL;
-    json_t *data = body_data(req, MAX_RECORDS, &root);
+    json_t *data = api_body_array(req, "data", MAX_RECORDS, &root);
     if (!data)
         return;
     const struct meta_field *dup[MAX_DUP_FIELDS];

@@ -390,39 +390,6 @@ static int64_t path_user_id(struct http_req *req)
     return id;
 }
 
-/* The body's `users` array (1..max); NULL after answering. *root_out gets the body to release. */
-static json_t *body_users(struct http_req *req, size_t max, json_t **root_out)
-{
-    *root_out = NULL;
-    json_t *root = http_req_json(req);
-    if (!root)
-        return NULL;
-    json_t *users = json_is_object(root) ? json_object_get(root, "users") : NULL;
-    if (!users || json_is_null(users) || (json_is_array(users) && !json_array_size(users))) {
-        json_decref(root);
-        http_respond_error(req, 400, "REQUIRED_PARAM_MISSING",
-                           "One of the expected parameter is missing",
-                           json_pack("{s:s}", "param_name", "users"));
-        return NULL;
-    }
-    if (!json_is_array(users)) {
-        json_decref(root);
-        http_respond_error(req, 400, "INVALID_DATA", "invalid data",
-                           json_pack("{s:s, s:s, s:s}", "api_name", "users", "json_path", "$.users",
-                                     "expected_data_type", "jsonarray"));
-        return NULL;
-    }
-    if (json_array_size(users) > max) {
-        json_decref(root);
-        http_respond_error(req, 400, "LIMIT_EXCEEDED", "limit exceeded",
-                           json_pack("{s:I, s:s, s:s}", "limit", (json_int_t)max, "api_name",
-                                     "users", "json_path", "$.users"));
-        return NULL;
-    }
-    *root_out = root;
-    return users;
-}
-
 static void check_users(struct user_job *job, json_t *users, enum records_mode mode)
 {
     const struct meta_module *m = job->module;
@@ -443,7 +410,7 @@ static void check_users(struct user_job *job, json_t *users, enum records_mode m
 void api_users_create(struct http_req *req)
 {
     json_t *root = NULL;
-    json_t *users = body_users(req, MAX_USERS, &root);
+    json_t *users = api_body_array(req, "users", MAX_USERS, &root);
     if (!users)
         return;
     struct user_job *job = job_new(req, USER_CREATE, json_array_size(users));
@@ -455,7 +422,7 @@ void api_users_create(struct http_req *req)
 static void update(struct http_req *req, int64_t single_id)
 {
     json_t *root = NULL;
-    json_t *users = body_users(req, single_id ? 1 : MAX_USERS, &root);
+    json_t *users = api_body_array(req, "users", single_id ? 1 : MAX_USERS, &root);
     if (!users)
         return;
     struct user_job *job = job_new(req, USER_UPDATE, json_array_size(users));
