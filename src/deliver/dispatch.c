@@ -36,6 +36,13 @@
 #define CIRCUIT_MAX_MS 300000
 /* A notification held back because its destination is saturated is retried after this. */
 #define BUSY_DEFER_MS 250
+/* Claimed notifications may wait in memory for a free slot of their destination, as long as
+ * their lease still covers a whole attempt; at most this many at once. */
+#define QUEUE_MAX 2048
+#define ATTEMPT_MAX_MS 16000
+/* Vetted addresses are reused this long before the host is resolved and checked again. */
+#define RESOLVE_TTL_MS 5000
+#define EASY_POOL_MAX 512
 
 /* One destination (host:port): its attempts in flight and its circuit. A destination that is
  * saturated or whose circuit is open has its channels excluded from claims, so one dead or slow
@@ -50,6 +57,12 @@ struct host {
     bool is_probing;
     int64_t channels[HOST_CHANNELS]; /* channels seen going to this host */
     size_t channel_count;
+    /* Claimed notifications waiting for a free slot of this destination, oldest first. */
+    struct flight *queue_head, *queue_tail;
+    /* The vetted addresses of the last resolution, reused for RESOLVE_TTL_MS. */
+    struct sockaddr_storage pinned[8];
+    size_t pinned_count;
+    int64_t resolved_ms;
 };
 
 struct flight {
@@ -65,6 +78,9 @@ struct flight {
     char error[CURL_ERROR_SIZE];
     int64_t started_ms;
     struct host *host;
+    struct flight *queue_next;
+    struct url_parts parts;
+    int64_t claimed_ms;
 };
 
 struct secret_cache {
@@ -83,7 +99,10 @@ struct dispatcher {
     CURLM *multi;
     int64_t timeout_at_ms; /* curl's timer; -1 none */
     size_t in_flight;
+    size_t queued; /* in hosts' queues */
     struct flight *flights;
+    CURL *easy_pool[EASY_POOL_MAX]; /* finished handles, reset, for reuse */
+    size_t easy_pooled;
     atomic_bool is_stopping;
     _Atomic int64_t stop_deadline_ms;
     bool is_claim_due;
@@ -360,8 +379,25 @@ static void finish(struct dispatcher *d, struct flight *f, int http_status, cons
     add_result(d, &a);
 }
 
-/* Builds and starts one attempt; on a refusal before any I/O, records it at once. */
-static void start_one(struct dispatcher *d, struct store_claim *claim)
+/* Gives a claimed notification back to the store, due at next_at_ms, without an attempt. */
+static void defer(struct dispatcher *d, struct flight *f, int64_t next_at_ms)
+{
+    struct store_attempt a = {
+        .notification_id = f->claim.id,
+        .org_id = f->claim.org_id,
+        .channel_id = f->claim.channel_id,
+        .is_deferred = true,
+        .next_at_ms = next_at_ms,
+    };
+    add_result(d, &a);
+    flight_free(f);
+}
+
+static void launch(struct dispatcher *d, struct flight *f);
+
+/* Takes one claimed notification: sends it now, queues it behind its destination's attempts in
+ * flight, or gives it back when the destination's circuit is open. */
+static void take(struct dispatcher *d, struct store_claim *claim)
 {
     struct flight *f = xcalloc(1, sizeof *f);
     f->d = d;
@@ -369,39 +405,75 @@ static void start_one(struct dispatcher *d, struct store_claim *claim)
     claim->url = claim->body = NULL; /* taken */
     buf_init(&f->body);
     buf_init(&f->response);
-    f->started_ms = now_ms();
-
-    struct url_parts parts;
-    if (url_parse(f->claim.url, &parts)) {
+    f->claimed_ms = f->started_ms = now_ms();
+    if (url_parse(f->claim.url, &f->parts)) {
         finish(d, f, 0, "invalid notify URL");
         flight_free(f);
         return;
     }
-    struct host *host = host_get(d, &parts);
+    struct host *host = host_get(d, &f->parts);
     host_note_channel(host, f->claim.channel_id);
+    f->host = host;
     int64_t now = f->started_ms;
-    if (host_is_blocked(d, host, now)) {
-        struct store_attempt a = {
-            .notification_id = f->claim.id,
-            .org_id = f->claim.org_id,
-            .channel_id = f->claim.channel_id,
-            .is_deferred = true,
-            .next_at_ms = host->in_flight >= (size_t)d->cfg.max_per_host ? now + BUSY_DEFER_MS
-                                                                         : host->open_until_ms,
-        };
-        if (a.next_at_ms <= now)
-            a.next_at_ms = now + BUSY_DEFER_MS;
-        add_result(d, &a);
-        flight_free(f);
+    if (host->failures >= CIRCUIT_THRESHOLD && (now < host->open_until_ms || host->is_probing)) {
+        defer(d, f, host->open_until_ms > now ? host->open_until_ms : now + BUSY_DEFER_MS);
         return;
     }
+    if (host->in_flight >= (size_t)d->cfg.max_per_host) {
+        if (host->queue_tail)
+            host->queue_tail->queue_next = f;
+        else
+            host->queue_head = f;
+        host->queue_tail = f;
+        d->queued++;
+        return;
+    }
+    launch(d, f);
+}
+
+/* Starts queued notifications of a destination while it has free slots. */
+static void drain_host(struct dispatcher *d, struct host *host)
+{
+    int64_t now = now_ms();
+    while (host->queue_head && host->in_flight < (size_t)d->cfg.max_per_host) {
+        struct flight *f = host->queue_head;
+        host->queue_head = f->queue_next;
+        if (!host->queue_head)
+            host->queue_tail = NULL;
+        f->queue_next = NULL;
+        d->queued--;
+        bool is_open =
+            host->failures >= CIRCUIT_THRESHOLD && (now < host->open_until_ms || host->is_probing);
+        if (is_open)
+            defer(d, f, host->open_until_ms > now ? host->open_until_ms : now + BUSY_DEFER_MS);
+        else if (now + ATTEMPT_MAX_MS > f->claimed_ms + d->cfg.lease_ms)
+            defer(d, f, now); /* the lease no longer covers an attempt: claim it afresh */
+        else
+            launch(d, f);
+    }
+}
+
+/* Builds and starts one attempt; on a refusal before any I/O, records it at once. */
+static void launch(struct dispatcher *d, struct flight *f)
+{
+    struct host *host = f->host;
+    struct url_parts parts = f->parts;
+    int64_t now = now_ms();
+    f->started_ms = now;
     if (host->failures >= CIRCUIT_THRESHOLD)
         host->is_probing = true; /* half-open: this attempt is the probe */
-    struct sockaddr_storage pinned[8];
-    size_t n_pinned = 0;
     const char *why = NULL;
-    enum herald_err err =
-        ssrf_resolve_check_all(d->cfg.allow, parts.host, parts.port, pinned, 8, &n_pinned, &why);
+    enum herald_err err = HERALD_OK;
+    if (!host->pinned_count || now - host->resolved_ms > RESOLVE_TTL_MS) {
+        host->pinned_count = 0;
+        err = ssrf_resolve_check_all(d->cfg.allow, parts.host, parts.port, host->pinned, 8,
+                                     &host->pinned_count, &why);
+        if (err)
+            host->pinned_count = 0;
+        host->resolved_ms = now;
+    }
+    const struct sockaddr_storage *pinned = host->pinned;
+    size_t n_pinned = host->pinned_count;
     if (err) {
         char reason[320];
         snprintf(reason, sizeof reason, "%s: %s",
@@ -419,11 +491,11 @@ static void start_one(struct dispatcher *d, struct store_claim *claim)
         for (size_t i = 0; i < n_pinned; i++) {
             char addr[INET6_ADDRSTRLEN];
             if (pinned[i].ss_family == AF_INET6) {
-                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&pinned[i])->sin6_addr, addr,
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&pinned[i])->sin6_addr, addr,
                           sizeof addr);
                 buf_printf(&resolve, "%s[%s]", i ? "," : "", addr);
             } else {
-                inet_ntop(AF_INET, &((struct sockaddr_in *)&pinned[i])->sin_addr, addr,
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)&pinned[i])->sin_addr, addr,
                           sizeof addr);
                 buf_printf(&resolve, "%s%s", i ? "," : "", addr);
             }
@@ -463,7 +535,7 @@ static void start_one(struct dispatcher *d, struct store_claim *claim)
     buf_fini(&sig);
 
     char *target = url_encode_invalid(f->claim.url);
-    CURL *e = curl_easy_init();
+    CURL *e = d->easy_pooled ? d->easy_pool[--d->easy_pooled] : curl_easy_init();
     f->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, target);
     curl_easy_setopt(e, CURLOPT_PRIVATE, f);
@@ -490,7 +562,6 @@ static void start_one(struct dispatcher *d, struct store_claim *claim)
     if (d->flights)
         d->flights->prev = f;
     d->flights = f;
-    f->host = host;
     host->in_flight++;
     d->in_flight++;
 }
@@ -522,15 +593,22 @@ static void reap(struct dispatcher *d)
         if (f->next)
             f->next->prev = f->prev;
         curl_multi_remove_handle(d->multi, e);
-        curl_easy_cleanup(e);
+        if (d->easy_pooled < EASY_POOL_MAX) {
+            curl_easy_reset(e);
+            d->easy_pool[d->easy_pooled++] = e;
+        } else {
+            curl_easy_cleanup(e);
+        }
+        struct host *host = f->host;
         flight_free(f);
         d->in_flight--;
+        drain_host(d, host);
     }
 }
 
 static void claim_more(struct dispatcher *d)
 {
-    size_t room = d->cfg.max_in_flight - d->in_flight;
+    size_t room = d->cfg.max_in_flight + QUEUE_MAX - d->in_flight - d->queued;
     if (room == 0 || atomic_load(&d->is_stopping))
         return;
     struct store_claim *claims = NULL;
@@ -545,7 +623,7 @@ static void claim_more(struct dispatcher *d)
         return;
     }
     for (size_t i = 0; i < n; i++)
-        start_one(d, &claims[i]);
+        take(d, &claims[i]);
     store_claims_free(claims, n);
     d->is_claim_due = n == room; /* a full batch: there may be more */
     d->next_due_ms = n == room ? now : store_outbox_next_due(d->cfg.store);
@@ -585,10 +663,10 @@ static void *dispatch_main(void *arg)
         int64_t wait = 1000;
         if (d->timeout_at_ms >= 0 && d->timeout_at_ms - now < wait)
             wait = d->timeout_at_ms - now;
-        if (d->next_due_ms >= 0 && d->in_flight < d->cfg.max_in_flight &&
-            d->next_due_ms - now < wait)
+        bool has_room = d->in_flight + d->queued < d->cfg.max_in_flight + QUEUE_MAX;
+        if (d->next_due_ms >= 0 && has_room && d->next_due_ms - now < wait)
             wait = d->next_due_ms - now;
-        if (d->is_claim_due && d->in_flight < d->cfg.max_in_flight)
+        if (d->is_claim_due && has_room)
             wait = 0;
         if (wait < 0)
             wait = 0;
@@ -632,6 +710,17 @@ static void *dispatch_main(void *arg)
         };
         add_result(d, &a);
     }
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        for (struct host *h = d->hosts[b]; h; h = h->next) {
+            while (h->queue_head) {
+                struct flight *f = h->queue_head;
+                h->queue_head = f->queue_next;
+                defer(d, f, now);
+            }
+            h->queue_tail = NULL;
+        }
+    }
+    d->queued = 0;
     flush_results(d);
     return NULL;
 }
@@ -660,7 +749,7 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
     curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
     curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, d->cfg.max_per_host);
-    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->cfg.max_in_flight + 16);
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)(d->cfg.max_in_flight + QUEUE_MAX));
     if (pthread_create(&d->thread, NULL, dispatch_main, d) != 0) {
         log_error("msg=\"cannot start the dispatcher thread\"");
         curl_multi_cleanup(d->multi);
@@ -693,6 +782,8 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
     curl_multi_cleanup(d->multi);
     close(d->epfd);
     close(d->wakefd);
+    while (d->easy_pooled)
+        curl_easy_cleanup(d->easy_pool[--d->easy_pooled]);
     free(d->results);
     free(d->exclude);
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
