@@ -100,6 +100,15 @@ struct dispatcher {
     int64_t timeout_at_ms; /* curl's timer; -1 none */
     size_t in_flight;
     size_t queued; /* in hosts' queues */
+    /* The claim in progress (a writer job); its result arrives through the inbox. */
+    bool is_claiming;
+    size_t claim_room;
+    pthread_mutex_t inbox_mu;
+    pthread_cond_t inbox_cv;
+    bool has_inbox;
+    struct store_claim *inbox;
+    size_t inbox_count;
+    enum herald_err inbox_err;
     struct flight *flights;
     CURL *easy_pool[EASY_POOL_MAX]; /* finished handles, reset, for reuse */
     size_t easy_pooled;
@@ -606,27 +615,91 @@ static void reap(struct dispatcher *d)
     }
 }
 
+/* The writer committed our claim: hand the rows to the dispatcher thread. */
+static void on_claimed(void *arg, struct store_claim *claims, size_t count, enum herald_err err)
+{
+    struct dispatcher *d = arg;
+    pthread_mutex_lock(&d->inbox_mu);
+    d->inbox = claims;
+    d->inbox_count = count;
+    d->inbox_err = err;
+    d->has_inbox = true;
+    pthread_cond_signal(&d->inbox_cv);
+    pthread_mutex_unlock(&d->inbox_mu);
+    dispatch_wake(d);
+}
+
+/* Starts a claim unless one is in progress. The dispatcher keeps sending meanwhile. */
 static void claim_more(struct dispatcher *d)
 {
     size_t room = d->cfg.max_in_flight + QUEUE_MAX - d->in_flight - d->queued;
-    if (room == 0 || atomic_load(&d->is_stopping))
+    if (d->is_claiming || room == 0 || atomic_load(&d->is_stopping))
         return;
-    struct store_claim *claims = NULL;
-    size_t n = 0;
     int64_t now = now_ms();
     /* Results were flushed before this claim, in the same writer queue: it sees them. */
     d->local_due_ms = -1;
     build_exclude(d, now);
-    if (store_outbox_claim(d->cfg.store, now, d->cfg.lease_ms, room, d->exclude, d->exclude_count,
-                           &claims, &n)) {
+    d->is_claiming = true;
+    d->claim_room = room;
+    d->is_claim_due = false;
+    store_outbox_claim(d->cfg.store, now, d->cfg.lease_ms, room, d->exclude, d->exclude_count,
+                       on_claimed, d);
+}
+
+/* Takes the rows of a finished claim, if any: sends or queues them (or, when stopping, gives
+ * them back at once). `wait_ms` > 0 waits that long for an outstanding claim. */
+static void take_claimed(struct dispatcher *d, int64_t wait_ms)
+{
+    if (!d->is_claiming)
+        return;
+    pthread_mutex_lock(&d->inbox_mu);
+    if (!d->has_inbox && wait_ms > 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)(wait_ms / 1000);
+        until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!d->has_inbox && pthread_cond_timedwait(&d->inbox_cv, &d->inbox_mu, &until) == 0)
+            ;
+    }
+    if (!d->has_inbox) {
+        pthread_mutex_unlock(&d->inbox_mu);
+        return;
+    }
+    struct store_claim *claims = d->inbox;
+    size_t n = d->inbox_count;
+    enum herald_err err = d->inbox_err;
+    d->inbox = NULL;
+    d->inbox_count = 0;
+    d->has_inbox = false;
+    pthread_mutex_unlock(&d->inbox_mu);
+    d->is_claiming = false;
+    int64_t now = now_ms();
+    if (err) {
         d->next_due_ms = now + 1000; /* store trouble is logged there; try again soon */
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        take(d, &claims[i]);
+    bool is_stopping = atomic_load(&d->is_stopping);
+    for (size_t i = 0; i < n; i++) {
+        if (is_stopping) {
+            struct store_attempt a = {
+                .notification_id = claims[i].id,
+                .org_id = claims[i].org_id,
+                .channel_id = claims[i].channel_id,
+                .is_deferred = true,
+                .next_at_ms = now,
+            };
+            add_result(d, &a);
+        } else {
+            take(d, &claims[i]);
+        }
+    }
     store_claims_free(claims, n);
-    d->is_claim_due = n == room; /* a full batch: there may be more */
-    d->next_due_ms = n == room ? now : store_outbox_next_due(d->cfg.store);
+    d->is_claim_due = n == d->claim_room; /* a full batch: there may be more */
+    d->next_due_ms = n == d->claim_room ? now : store_outbox_next_due(d->cfg.store);
     if (d->local_due_ms >= 0 && (d->next_due_ms < 0 || d->local_due_ms < d->next_due_ms))
         d->next_due_ms = d->local_due_ms;
     /* Notifications of blocked destinations stay due but are skipped: look again a little
@@ -663,7 +736,9 @@ static void *dispatch_main(void *arg)
         int64_t wait = 1000;
         if (d->timeout_at_ms >= 0 && d->timeout_at_ms - now < wait)
             wait = d->timeout_at_ms - now;
-        bool has_room = d->in_flight + d->queued < d->cfg.max_in_flight + QUEUE_MAX;
+        /* While a claim commits, its completion wakes the loop: no need to count time. */
+        bool has_room =
+            !d->is_claiming && d->in_flight + d->queued < d->cfg.max_in_flight + QUEUE_MAX;
         if (d->next_due_ms >= 0 && has_room && d->next_due_ms - now < wait)
             wait = d->next_due_ms - now;
         if (d->is_claim_due && has_room)
@@ -695,7 +770,9 @@ static void *dispatch_main(void *arg)
             curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
         reap(d);
+        take_claimed(d, 0);
     }
+    take_claimed(d, 5000); /* a claim still committing: its rows are given back below */
     /* Attempts still in flight are abandoned: release their leases so they are due again at
      * once, for this process after a restart or for another claimer. Receivers may get them
      * twice; delivery is at least once. */
@@ -739,6 +816,8 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
     d->next_due_ms = -1;
     d->local_due_ms = -1;
     d->rnd_state = (unsigned)time_now_ms() ^ (unsigned)getpid();
+    pthread_mutex_init(&d->inbox_mu, NULL);
+    pthread_cond_init(&d->inbox_cv, NULL);
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     d->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = d->wakefd};
@@ -782,6 +861,8 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
     curl_multi_cleanup(d->multi);
     close(d->epfd);
     close(d->wakefd);
+    pthread_mutex_destroy(&d->inbox_mu);
+    pthread_cond_destroy(&d->inbox_cv);
     while (d->easy_pooled)
         curl_easy_cleanup(d->easy_pool[--d->easy_pooled]);
     free(d->results);

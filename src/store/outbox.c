@@ -20,11 +20,11 @@ enum herald_err store_txn_notification_add(struct store_txn *t, const struct sto
     return t->ops->outbox->notification_add(t, row, id_out);
 }
 
-enum herald_err store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                                   const int64_t *exclude, size_t exclude_count,
-                                   struct store_claim **out, size_t *count)
+void store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
+                        const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
+                        void *arg)
 {
-    return s->ops->outbox->claim(s, now_ms, lease_ms, limit, exclude, exclude_count, out, count);
+    s->ops->outbox->claim(s, now_ms, lease_ms, limit, exclude, exclude_count, done, arg);
 }
 
 void store_claims_free(struct store_claim *claims, size_t count)

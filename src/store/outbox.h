@@ -44,12 +44,18 @@ struct store_claim {
     char *body;
 };
 
+/* Called on the writer thread once a claim committed: `claims` (count of them) are the caller's
+ * to free with store_claims_free; on failure err is set and claims is NULL. Must not block. */
+typedef void store_claim_done_fn(void *arg, struct store_claim *claims, size_t count,
+                                 enum herald_err err);
+
 /* Claims up to `limit` pending notifications due at now_ms whose lease has expired, leasing them
- * until now_ms + lease_ms, skipping the channels in exclude[] (borrowed; their destination is
- * saturated or its circuit is open). Caller frees with store_claims_free. */
-enum herald_err store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                                   const int64_t *exclude, size_t exclude_count,
-                                   struct store_claim **out, size_t *count);
+ * until now_ms + lease_ms, skipping the channels in exclude[] (copied; their destination is
+ * saturated or its circuit is open). Asynchronous: a writer job, so the caller keeps working
+ * while it commits; `done` gets the claims. */
+void store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
+                        const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
+                        void *arg);
 void store_claims_free(struct store_claim *claims, size_t count);
 
 /* The outcome of one attempt. */
@@ -175,9 +181,9 @@ struct store_outbox_ops {
                                   const char *records_json, int64_t at_ms, int64_t *id_out);
     enum herald_err (*notification_add)(struct store_txn *t, const struct store_outbox_row *row,
                                         int64_t *id_out);
-    enum herald_err (*claim)(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                             const int64_t *exclude, size_t exclude_count, struct store_claim **out,
-                             size_t *count);
+    void (*claim)(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
+                  const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
+                  void *arg);
     void (*record)(struct store *s, const struct store_attempt *attempts, size_t count,
                    store_done_fn *done, void *arg);
     int64_t (*next_due)(struct store *s);

@@ -66,7 +66,9 @@ static enum herald_err notification_add(struct store_txn *t, const struct store_
 }
 
 struct claim_job {
-    const char *exclude_json; /* JSON array of channel ids to skip */
+    char *exclude_json; /* JSON array of channel ids to skip; owned */
+    store_claim_done_fn *done;
+    void *arg;
     int64_t now_ms;
     int64_t lease_ms;
     size_t limit;
@@ -108,9 +110,22 @@ static enum herald_err claim_run(struct store_txn *t, void *arg)
     return HERALD_OK;
 }
 
-static enum herald_err claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                             const int64_t *exclude, size_t exclude_count, struct store_claim **out,
-                             size_t *count)
+static void claim_done(void *arg, enum herald_err err)
+{
+    struct claim_job *j = arg;
+    if (err) {
+        store_claims_free(j->claims, j->count);
+        j->claims = NULL;
+        j->count = 0;
+    }
+    j->done(j->arg, j->claims, j->count, err);
+    free(j->exclude_json);
+    free(j);
+}
+
+static void claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
+                  const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
+                  void *arg)
 {
     struct buf ex;
     buf_init(&ex);
@@ -121,17 +136,14 @@ static enum herald_err claim(struct store *s, int64_t now_ms, int64_t lease_ms, 
         buf_put_i64(&ex, exclude[i]);
     }
     buf_putc(&ex, ']');
-    struct claim_job j = {
-        .exclude_json = ex.data, .now_ms = now_ms, .lease_ms = lease_ms, .limit = limit};
-    enum herald_err err = store_exec(s, claim_run, &j);
-    buf_fini(&ex);
-    if (err) {
-        store_claims_free(j.claims, j.count);
-        return err;
-    }
-    *out = j.claims;
-    *count = j.count;
-    return HERALD_OK;
+    struct claim_job *j = xcalloc(1, sizeof *j);
+    j->exclude_json = buf_steal(&ex, NULL);
+    j->done = done;
+    j->arg = arg;
+    j->now_ms = now_ms;
+    j->lease_ms = lease_ms;
+    j->limit = limit;
+    store_submit(s, claim_run, j, claim_done);
 }
 
 struct record_job {
