@@ -117,6 +117,10 @@ static const char *const migrations[] = {
      * rows are found for pruning, oldest first, through a partial index. */
     "CREATE INDEX notifications_by_status ON notifications(org_id, status, id);"
     "CREATE INDEX notifications_delivered ON notifications(updated_at_ms) WHERE status = 1;",
+
+    /* 6: start-up reads max(seq) over every organization's channels to keep ids increasing;
+     * without an index starting with seq that scanned every channel row. */
+    "CREATE INDEX channels_seq ON channels(seq);",
 };
 
 enum herald_err sq_migrate(struct sq_conn *c)
