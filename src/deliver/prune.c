@@ -84,8 +84,9 @@ static int64_t prune_round(void *arg)
     p->has_failed = err != HERALD_OK;
     p->streak += deleted;
     if (deleted < p->cfg.batch && p->streak) {
-        log_info("msg=\"pruned delivered notifications\" count=%zu retention_ms=%lld", p->streak,
-                 (long long)p->cfg.retention_ms);
+        log_info(
+            "msg=\"pruned delivered notifications and change events\" count=%zu retention_ms=%lld",
+            p->streak, (long long)p->cfg.retention_ms);
         p->streak = 0;
     }
     return prune_next_wait_ms(deleted, p->cfg.batch, job_ms, p->cfg.retention_ms);

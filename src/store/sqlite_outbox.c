@@ -592,6 +592,22 @@ static enum herald_err prune_run(struct store_txn *t, void *arg)
         if (rc != SQLITE_DONE)
             return sq_fail(txn->c, rc, "prune attempts");
     }
+    /* Change events older than the retention go too, oldest first, the newest kept for the
+     * same reason as above. Notifications keep their own rendered bodies. */
+    st = sq_stmt(txn->c, "DELETE FROM changes WHERE id IN (SELECT id FROM changes "
+                         "WHERE created_at_ms < ?1 AND id < (SELECT max(id) FROM changes) "
+                         "ORDER BY id LIMIT ?2)");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, j->before_ms);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)j->limit);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(txn->c, rc, "prune changes");
+    size_t changes = (size_t)sqlite3_changes(txn->c->db);
+    if (changes > j->deleted)
+        j->deleted = changes; /* paces the pruner: a backlog of either keeps it busy */
     return HERALD_OK;
 }
 

@@ -615,6 +615,20 @@ static long long db_count(const struct hp *p, const char *sql)
     return n;
 }
 
+/* Polls a count on the server's database until it is at most `want` (bounded). */
+static long long await_db_at_most(const struct hp *p, const char *sql, long long want,
+                                  int timeout_ms)
+{
+    int64_t deadline = hp_now_ms() + timeout_ms;
+    long long n = db_count(p, sql);
+    while (n > want && hp_now_ms() < deadline) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000};
+        nanosleep(&ts, NULL);
+        n = db_count(p, sql);
+    }
+    return n;
+}
+
 static void retention_prunes_delivered_and_keeps_failed(void **state)
 {
     (void)state;
@@ -651,6 +665,8 @@ static void retention_prunes_delivered_and_keeps_failed(void **state)
     assert_int_equal(rx_wait(ok, 4, 10000), 4);
     assert_true(db_count(&p, "SELECT max(id) FROM notifications") > before);
     assert_true(hp_log_wait(&p, "pruned delivered notifications", 5000));
+    /* Change events older than the retention go too; the newest stays. */
+    assert_int_equal(await_db_at_most(&p, "SELECT count(*) FROM changes", 1, 10000), 1);
     assert_int_equal(hp_stop(&p), 0);
     hp_cleanup(&p);
     rx_stop(ok);
