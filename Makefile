@@ -1,6 +1,7 @@
 # A small driver over CMake. `make` builds build/herald (release); `make test` builds the
 # sanitizer configuration in build-test/ and runs every test through ctest.
 JOBS ?= $(shell nproc)
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps herald test run format clean bench
 
