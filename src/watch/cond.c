@@ -3,7 +3,9 @@
  * of its subtree, so evaluation walks the array without pointers or allocation. */
 /* JSON paths are built into fixed buffers; nesting is capped (WATCH_COND_MAX_NODES), so they fit,
  * and were one ever cut, only the reported json_path would be shorter. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #include "watch/cond.h"
 
