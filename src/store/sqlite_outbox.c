@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/log.h"
 #include "core/timefmt.h"
 #include "core/xmalloc.h"
 #include "store/outbox.h"
@@ -170,9 +171,31 @@ static enum herald_err record_one(struct sq_conn *c, const struct store_attempt 
 {
     if (a->is_deferred)
         return defer_one(c, a);
-    sqlite3_stmt *st = sq_stmt(c, "INSERT INTO attempts(notification_id, org_id, started_at_ms, "
-                                  "duration_ms, http_status, error, response) "
-                                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    sqlite3_stmt *st =
+        sq_stmt(c, "UPDATE notifications SET status = ?2, attempts = attempts + 1, "
+                   "next_at_ms = ?3, lease_until_ms = 0, updated_at_ms = ?4, last_status = ?5, "
+                   "last_error = ?6 WHERE id = ?1");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, a->notification_id);
+    sqlite3_bind_int(st, 2, (int)a->new_status);
+    sqlite3_bind_int64(st, 3, a->next_at_ms);
+    sqlite3_bind_int64(st, 4, a->started_at_ms + a->duration_ms);
+    sqlite3_bind_int(st, 5, a->http_status);
+    sqlite3_bind_text(st, 6, a->error, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(c, rc, "update notification");
+    if (!sqlite3_changes(c->db)) {
+        /* Pruned meanwhile: keep no attempt without its notification, but say so. */
+        log_warn("msg=\"attempt recorded for a notification no longer stored\" notification=%lld",
+                 (long long)a->notification_id);
+        return HERALD_OK;
+    }
+    st = sq_stmt(c, "INSERT INTO attempts(notification_id, org_id, started_at_ms, "
+                    "duration_ms, http_status, error, response) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, a->notification_id);
@@ -182,25 +205,10 @@ static enum herald_err record_one(struct sq_conn *c, const struct store_attempt 
     sqlite3_bind_int(st, 5, a->http_status);
     sqlite3_bind_text(st, 6, a->error, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, a->response, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sq_fail(c, rc, "insert attempt");
-    st = sq_stmt(c, "UPDATE notifications SET status = ?2, attempts = attempts + 1, "
-                    "next_at_ms = ?3, lease_until_ms = 0, updated_at_ms = ?4, last_status = ?5, "
-                    "last_error = ?6 WHERE id = ?1");
-    if (!st)
-        return HERALD_ERR_STORE;
-    sqlite3_bind_int64(st, 1, a->notification_id);
-    sqlite3_bind_int(st, 2, (int)a->new_status);
-    sqlite3_bind_int64(st, 3, a->next_at_ms);
-    sqlite3_bind_int64(st, 4, a->started_at_ms + a->duration_ms);
-    sqlite3_bind_int(st, 5, a->http_status);
-    sqlite3_bind_text(st, 6, a->error, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
-        return sq_fail(c, rc, "update notification");
+        return sq_fail(c, rc, "insert attempt");
     if (!a->is_gone)
         return HERALD_OK;
     /* 410 Gone: the subscriber asked to stop. Its other pending notifications fail too. */
