@@ -49,21 +49,27 @@ static int pattern_match(const char *pattern, char *const *segs, size_t seg_coun
 enum http_match http_route_find(const struct http_route *routes, const char *method,
                                 char *const *segs, size_t seg_count, const struct http_route **out)
 {
+    /* One pass: the most specific pattern, and the first route with that score and method. */
     int best = -1;
+    const struct http_route *found = NULL;
     for (const struct http_route *r = routes; r->pattern; r++) {
         int score = pattern_match(r->pattern, segs, seg_count);
-        if (score > best)
+        if (score < 0 || score < best)
+            continue;
+        bool is_method = strcmp(r->method, method) == 0;
+        if (score > best) {
             best = score;
+            found = is_method ? r : NULL;
+        } else if (is_method && !found) {
+            found = r;
+        }
     }
     if (best < 0)
         return HTTP_MATCH_NO_PATH;
-    for (const struct http_route *r = routes; r->pattern; r++) {
-        if (strcmp(r->method, method) == 0 && pattern_match(r->pattern, segs, seg_count) == best) {
-            *out = r;
-            return HTTP_MATCH_OK;
-        }
-    }
-    return HTTP_MATCH_NO_METHOD;
+    if (!found)
+        return HTTP_MATCH_NO_METHOD;
+    *out = found;
+    return HTTP_MATCH_OK;
 }
 
 /* Compares one accepted scope (with "{M}" standing for module) to a held one, ignoring case. */
