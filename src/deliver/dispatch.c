@@ -490,6 +490,7 @@ static void launch(struct dispatcher *d, struct flight *f)
                  why ? why : parts.host);
         finish(d, f, 0, reason);
         flight_free(f);
+        host_after_attempt(host, 0, now); /* counts as a failure; ends a probe */
         return;
     }
     if (!parts.is_ip_literal) {
