@@ -66,7 +66,6 @@ struct host {
 };
 
 struct flight {
-    struct dispatcher *d;
     struct flight *next, *prev; /* the dispatcher's list of attempts in flight */
     CURL *easy;
     struct curl_slist *headers;
@@ -409,7 +408,6 @@ static void launch(struct dispatcher *d, struct flight *f);
 static void take(struct dispatcher *d, struct store_claim *claim)
 {
     struct flight *f = xcalloc(1, sizeof *f);
-    f->d = d;
     f->claim = *claim;
     claim->url = claim->body = NULL; /* taken */
     buf_init(&f->body);

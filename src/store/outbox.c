@@ -47,12 +47,6 @@ int64_t store_outbox_next_due(struct store *s)
     return s->ops->outbox->next_due(s);
 }
 
-enum herald_err store_outbox_count(struct store *s, int64_t org_id, enum store_ntf_status status,
-                                   int64_t *count)
-{
-    return s->ops->outbox->count(s, org_id, status, count);
-}
-
 enum herald_err store_outbox_list(struct store *s, const struct store_ntf_filter *f,
                                   struct store_ntf **out, size_t *count)
 {

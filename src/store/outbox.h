@@ -81,9 +81,6 @@ void store_outbox_record(struct store *s, const struct store_attempt *attempts, 
                          store_done_fn *done, void *arg);
 /* The earliest next_at_ms of a pending notification, or -1 when none is pending. */
 int64_t store_outbox_next_due(struct store *s);
-/* Counts notifications by status for an organization (tests, admin API). */
-enum herald_err store_outbox_count(struct store *s, int64_t org_id, enum store_ntf_status status,
-                                   int64_t *count);
 
 /* Delivery history: notifications as the admin API and `herald deliveries` show them. */
 
@@ -187,8 +184,6 @@ struct store_outbox_ops {
     void (*record)(struct store *s, const struct store_attempt *attempts, size_t count,
                    store_done_fn *done, void *arg);
     int64_t (*next_due)(struct store *s);
-    enum herald_err (*count)(struct store *s, int64_t org_id, enum store_ntf_status status,
-                             int64_t *count);
     enum herald_err (*list)(struct store *s, const struct store_ntf_filter *f,
                             struct store_ntf **out, size_t *count);
     enum herald_err (*get)(struct store *s, int64_t org_id, int64_t id, struct store_ntf *out);

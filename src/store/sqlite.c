@@ -187,7 +187,6 @@ static void *writer_main(void *arg)
         if (!s->head)
             s->tail = NULL;
         last->next = NULL;
-        s->queued -= n;
         store_commit_fn *hook = s->commit_fn;
         void *hook_arg = s->commit_arg;
         pthread_mutex_unlock(&s->mu);
@@ -224,7 +223,6 @@ static void sq_submit(struct store *base, store_job_fn *fn, void *arg, store_don
     else
         s->head = j;
     s->tail = j;
-    s->queued++;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }

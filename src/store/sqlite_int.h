@@ -38,7 +38,6 @@ struct sq_store {
     pthread_mutex_t mu; /* guards the queue, is_stopping and the reader pool */
     pthread_cond_t cv;
     struct sq_job *head, *tail;
-    size_t queued;
     bool is_stopping;
     struct sq_conn *free_readers;
     store_commit_fn *commit_fn;

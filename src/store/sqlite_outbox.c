@@ -282,32 +282,6 @@ static int64_t next_due(struct store *base)
     return due;
 }
 
-static enum herald_err count(struct store *base, int64_t org_id, enum store_ntf_status status,
-                             int64_t *out)
-{
-    struct sq_store *s = sq_of(base);
-    struct sq_conn *c = sq_reader_get(s);
-    if (!c)
-        return HERALD_ERR_STORE;
-    enum herald_err err = HERALD_OK;
-    sqlite3_stmt *st =
-        sq_stmt(c, "SELECT count(*) FROM notifications WHERE org_id = ?1 AND status = ?2");
-    if (!st) {
-        err = HERALD_ERR_STORE;
-    } else {
-        sqlite3_bind_int64(st, 1, org_id);
-        sqlite3_bind_int(st, 2, (int)status);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            *out = sqlite3_column_int64(st, 0);
-        else
-            err = sq_fail(c, rc, "count notifications");
-        sqlite3_reset(st);
-    }
-    sq_reader_put(s, c);
-    return err;
-}
-
 /* Delivery history. Each filter shape has its own statement so the planner always has an index
  * whose order is the wanted order (id descending): statements are cached by address, and
  * "(?2 = 0 OR channel_id = ?2)" would hide the index from the planner. */
@@ -654,7 +628,6 @@ const struct store_outbox_ops sqlite_outbox_ops = {
     .claim = claim,
     .record = record,
     .next_due = next_due,
-    .count = count,
     .list = list,
     .get = get,
     .resend = resend,
