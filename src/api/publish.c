@@ -70,11 +70,14 @@ enum herald_err api_publish_change(struct store_txn *txn, struct app *app, struc
             .url = d[i].url,
             .body = d[i].body,
             .next_at_ms = ev->at_ms + first_delay,
+            .is_due_now = first_delay <= 0,
         };
         err = store_txn_notification_add(txn, &row, NULL);
     }
     watch_deliveries_free(d, n);
-    if (n && !err)
+    /* Rows due at once are handed to the dispatcher after the commit; the others (a first
+     * delay in the retry schedule) wait for a claim, which the wake-up starts. */
+    if (n && !err && first_delay > 0)
         atomic_store(&app->has_new_notifications, true);
     return err;
 }

@@ -169,11 +169,11 @@ int cli_serve(int argc, char **argv)
     rc = 0;
 out:
     http_server_stop(srv, 10000);
+    if (store)
+        store_on_commit(store, NULL, NULL); /* before the dispatcher it wakes goes away */
     dispatch_stop(dispatcher, 10000);
     api_watch_purger_stop(purger);
     prune_stop(pruner);
-    if (store)
-        store_on_commit(store, NULL, NULL);
     store_free(store);
     watch_index_free(watch); /* after the writer stopped: its jobs use the index */
     meta_fini();

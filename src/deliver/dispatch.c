@@ -1,7 +1,9 @@
 /* libcurl multi driven by epoll: curl tells which sockets to watch (CURLMOPT_SOCKETFUNCTION) and
- * when to time out (CURLMOPT_TIMERFUNCTION); an eventfd wakes the loop for new work and for
- * stopping. Invariant: a notification is in flight at most once here, and its lease (stored)
- * outlives the attempt's 15 s limit, so no other claimer sends it meanwhile. */
+ * when to time out (CURLMOPT_TIMERFUNCTION); an eventfd wakes the loop for handed-off work, for
+ * claims and for stopping. Invariants: a notification is held here (in flight or queued) at most
+ * once (the `held` set: a claim that returns one already held drops the copy), and an attempt
+ * starts only while its lease (stored) covers the attempt's whole 15 s limit, so no claim takes
+ * it meanwhile. */
 #include "deliver/dispatch.h"
 
 #include <arpa/inet.h>
@@ -37,8 +39,9 @@
 /* A notification held back because its destination is saturated is retried after this. */
 #define BUSY_DEFER_MS 250
 /* Claimed notifications may wait in memory for a free slot of their destination, as long as
- * their lease still covers a whole attempt; at most this many at once. */
-#define QUEUE_MAX 2048
+ * their lease still covers a whole attempt; at most this many at once. Handed-off ones past
+ * this are given back to the outbox (due at once) and claimed when there is room. */
+#define QUEUE_MAX 8192
 #define ATTEMPT_MAX_MS 16000
 /* Vetted addresses are reused this long before the host is resolved and checked again. */
 #define RESOLVE_TTL_MS 5000
@@ -79,7 +82,13 @@ struct flight {
     struct host *host;
     struct flight *queue_next;
     struct url_parts parts;
-    int64_t claimed_ms;
+};
+
+/* The ids of the notifications held (in flight or queued): open addressing, linear probing,
+ * tombstones; grown at 1/2 load (tombstones included). */
+struct held_set {
+    int64_t *slots; /* 0: empty, -1: removed */
+    size_t cap, used, live;
 };
 
 struct secret_cache {
@@ -108,6 +117,12 @@ struct dispatcher {
     struct store_claim *inbox;
     size_t inbox_count;
     enum herald_err inbox_err;
+    /* Notifications handed off by the writer (under inbox_mu), taken by the loop. */
+    struct store_claim *handed;
+    size_t handed_count, handed_cap;
+    atomic_bool is_claim_asked; /* dispatch_wake: claim from the outbox */
+    bool is_backlog;            /* the last claim filled its room: more may be due */
+    struct held_set held;
     struct flight *flights;
     CURL *easy_pool[EASY_POOL_MAX]; /* finished handles, reset, for reuse */
     size_t easy_pooled;
@@ -207,6 +222,67 @@ static void host_after_attempt(struct host *h, int http_status, int64_t now)
     }
 }
 
+static size_t held_slot(const struct held_set *h, int64_t id)
+{
+    uint64_t x = (uint64_t)id * 0x9E3779B97F4A7C15u;
+    return (size_t)(x >> 17) & (h->cap - 1);
+}
+
+static bool held_has(const struct held_set *h, int64_t id)
+{
+    if (!h->cap)
+        return false;
+    for (size_t i = held_slot(h, id);; i = (i + 1) & (h->cap - 1)) {
+        if (h->slots[i] == id)
+            return true;
+        if (h->slots[i] == 0)
+            return false;
+    }
+}
+
+static void held_add(struct held_set *h, int64_t id);
+
+static void held_grow(struct held_set *h)
+{
+    struct held_set old = *h;
+    h->cap = old.cap ? (old.live * 4 > old.cap ? old.cap * 2 : old.cap) : 1024;
+    h->slots = xcalloc(h->cap, sizeof *h->slots);
+    h->used = h->live = 0;
+    for (size_t i = 0; i < old.cap; i++) {
+        if (old.slots[i] > 0)
+            held_add(h, old.slots[i]);
+    }
+    free(old.slots);
+}
+
+static void held_add(struct held_set *h, int64_t id)
+{
+    if ((h->used + 1) * 2 > h->cap)
+        held_grow(h);
+    size_t i = held_slot(h, id);
+    while (h->slots[i] > 0)
+        i = (i + 1) & (h->cap - 1);
+    if (h->slots[i] == 0)
+        h->used++;
+    h->slots[i] = id;
+    h->live++;
+}
+
+static void held_remove(struct held_set *h, int64_t id)
+{
+    if (!h->cap)
+        return;
+    for (size_t i = held_slot(h, id);; i = (i + 1) & (h->cap - 1)) {
+        if (h->slots[i] == id) {
+            h->slots[i] = -1;
+            h->live--;
+            return;
+        }
+        if (h->slots[i] == 0)
+            return;
+    }
+}
+
 static int64_t now_ms(void)
 {
     return time_now_ms();
@@ -218,10 +294,18 @@ static double rnd01(struct dispatcher *d)
     return (double)((d->rnd_state >> 8) & 0xffffff) / (double)0x1000000;
 }
 
+static void wake(struct dispatcher *d)
+{
+    uint64_t one = 1;
+    ssize_t n = write(d->wakefd, &one, sizeof one);
+    (void)n;
+}
+
 void dispatch_wake(struct dispatcher *d)
 {
     if (!d)
         return;
+    atomic_store(&d->is_claim_asked, true);
     uint64_t one = 1;
     ssize_t n = write(d->wakefd, &one, sizeof one);
     (void)n;
@@ -330,6 +414,8 @@ static void flush_results(struct dispatcher *d)
 
 static void flight_free(struct flight *f)
 {
+    if (!f)
+        return;
     curl_slist_free_all(f->headers);
     curl_slist_free_all(f->resolve);
     buf_fini(&f->body);
@@ -337,6 +423,13 @@ static void flight_free(struct flight *f)
     free(f->claim.url);
     free(f->claim.body);
     free(f);
+}
+
+/* Lets go of a notification held here (sent and recorded, or given back). */
+static void flight_drop(struct dispatcher *d, struct flight *f)
+{
+    held_remove(&d->held, f->claim.id);
+    flight_free(f);
 }
 
 /* Decides what happens after an attempt and queues its record. */
@@ -398,7 +491,7 @@ static void defer(struct dispatcher *d, struct flight *f, int64_t next_at_ms)
         .next_at_ms = next_at_ms,
     };
     add_result(d, &a);
-    flight_free(f);
+    flight_drop(d, f);
 }
 
 static void launch(struct dispatcher *d, struct flight *f);
@@ -407,15 +500,20 @@ static void launch(struct dispatcher *d, struct flight *f);
  * flight, or gives it back when the destination's circuit is open. */
 static void take(struct dispatcher *d, struct store_claim *claim)
 {
+    /* Held already: its lease ran out while it waited in a queue and a claim took it again.
+     * The copy held goes on (the claim renewed its lease); this one is dropped. */
+    if (held_has(&d->held, claim->id))
+        return;
+    held_add(&d->held, claim->id);
     struct flight *f = xcalloc(1, sizeof *f);
     f->claim = *claim;
     claim->url = claim->body = NULL; /* taken */
     buf_init(&f->body);
     buf_init(&f->response);
-    f->claimed_ms = f->started_ms = now_ms();
+    f->started_ms = now_ms();
     if (url_parse(f->claim.url, &f->parts)) {
         finish(d, f, 0, "invalid notify URL");
-        flight_free(f);
+        flight_drop(d, f);
         return;
     }
     struct host *host = host_get(d, &f->parts);
@@ -453,7 +551,7 @@ static void drain_host(struct dispatcher *d, struct host *host)
             host->failures >= CIRCUIT_THRESHOLD && (now < host->open_until_ms || host->is_probing);
         if (is_open)
             defer(d, f, host->open_until_ms > now ? host->open_until_ms : now + BUSY_DEFER_MS);
-        else if (now + ATTEMPT_MAX_MS > f->claimed_ms + d->cfg.lease_ms)
+        else if (now + ATTEMPT_MAX_MS > f->claim.lease_until_ms)
             defer(d, f, now); /* the lease no longer covers an attempt: claim it afresh */
         else
             launch(d, f);
@@ -487,7 +585,7 @@ static void launch(struct dispatcher *d, struct flight *f)
                  err == HERALD_ERR_DENIED ? "refused address" : "cannot resolve host",
                  why ? why : parts.host);
         finish(d, f, 0, reason);
-        flight_free(f);
+        flight_drop(d, f);
         host_after_attempt(host, 0, now); /* counts as a failure; ends a probe */
         return;
     }
@@ -593,7 +691,8 @@ static void reap(struct dispatcher *d)
         finish(d, f, http_status, error);
         f->host->in_flight--;
         host_after_attempt(f->host, http_status, now_ms());
-        d->is_claim_due = true; /* a slot is free */
+        if (d->is_backlog)
+            d->is_claim_due = true; /* a slot is free and the outbox has more due */
         if (f->prev)
             f->prev->next = f->next;
         else
@@ -608,7 +707,7 @@ static void reap(struct dispatcher *d)
             curl_easy_cleanup(e);
         }
         struct host *host = f->host;
-        flight_free(f);
+        flight_drop(d, f);
         d->in_flight--;
         drain_host(d, host);
     }
@@ -628,10 +727,83 @@ static void on_claimed(void *arg, struct store_claim *claims, size_t count, enum
     dispatch_wake(d);
 }
 
+/* How many more notifications may be held, a claim in progress counted as full. */
+static size_t held_room(const struct dispatcher *d)
+{
+    size_t cap = d->cfg.max_in_flight + QUEUE_MAX;
+    size_t used = d->in_flight + d->queued + (d->is_claiming ? d->claim_room : 0);
+    return used < cap ? cap - used : 0;
+}
+
+/* The writer committed new notifications, leased to us: queue them for the loop. */
+static void on_handoff(void *arg, struct store_claim *claims, size_t count)
+{
+    struct dispatcher *d = arg;
+    pthread_mutex_lock(&d->inbox_mu);
+    if (d->handed_count + count > d->handed_cap) {
+        while (d->handed_count + count > d->handed_cap)
+            d->handed_cap = d->handed_cap ? d->handed_cap * 2 : 256;
+        d->handed = xrealloc(d->handed, d->handed_cap * sizeof *d->handed);
+    }
+    memcpy(d->handed + d->handed_count, claims, count * sizeof *claims);
+    bool was_empty = d->handed_count == 0;
+    d->handed_count += count;
+    pthread_mutex_unlock(&d->inbox_mu);
+    free(claims); /* the strings moved into d->handed */
+    if (was_empty)
+        wake(d);
+}
+
+/* Gives a notification taken from the outbox back, due at `at` (lease released). */
+static void give_back(struct dispatcher *d, const struct store_claim *c, int64_t at)
+{
+    struct store_attempt a = {
+        .notification_id = c->id,
+        .org_id = c->org_id,
+        .channel_id = c->channel_id,
+        .is_deferred = true,
+        .next_at_ms = at,
+    };
+    add_result(d, &a);
+}
+
+/* Takes the handed-off notifications: sends or queues what there is room for and gives the
+ * rest back to the outbox, due at once, for a claim when there is room (or for the next
+ * start, when stopping). */
+static void take_handed(struct dispatcher *d)
+{
+    pthread_mutex_lock(&d->inbox_mu);
+    struct store_claim *claims = d->handed;
+    size_t n = d->handed_count;
+    d->handed = NULL;
+    d->handed_count = d->handed_cap = 0;
+    pthread_mutex_unlock(&d->inbox_mu);
+    if (!n)
+        return;
+    bool is_stopping = atomic_load(&d->is_stopping);
+    int64_t now = now_ms();
+    size_t given_back = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (is_stopping || held_room(d) == 0) {
+            give_back(d, &claims[i], now);
+            given_back++;
+        } else {
+            take(d, &claims[i]);
+        }
+    }
+    store_claims_free(claims, n);
+    if (given_back && !is_stopping) {
+        d->is_backlog = true;
+        log_info("msg=\"dispatcher full: notifications left in the outbox\" count=%zu", given_back);
+    }
+    int running;
+    curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+}
+
 /* Starts a claim unless one is in progress. The dispatcher keeps sending meanwhile. */
 static void claim_more(struct dispatcher *d)
 {
-    size_t room = d->cfg.max_in_flight + QUEUE_MAX - d->in_flight - d->queued;
+    size_t room = held_room(d);
     if (d->is_claiming || room == 0 || atomic_load(&d->is_stopping))
         return;
     int64_t now = now_ms();
@@ -683,21 +855,14 @@ static void take_claimed(struct dispatcher *d, int64_t wait_ms)
     }
     bool is_stopping = atomic_load(&d->is_stopping);
     for (size_t i = 0; i < n; i++) {
-        if (is_stopping) {
-            struct store_attempt a = {
-                .notification_id = claims[i].id,
-                .org_id = claims[i].org_id,
-                .channel_id = claims[i].channel_id,
-                .is_deferred = true,
-                .next_at_ms = now,
-            };
-            add_result(d, &a);
-        } else {
+        if (is_stopping)
+            give_back(d, &claims[i], now);
+        else
             take(d, &claims[i]);
-        }
     }
     store_claims_free(claims, n);
-    d->is_claim_due = n == d->claim_room; /* a full batch: there may be more */
+    d->is_backlog = n == d->claim_room; /* a full batch: there may be more */
+    d->is_claim_due = d->is_backlog;
     d->next_due_ms = n == d->claim_room ? now : store_outbox_next_due(d->cfg.store);
     if (d->local_due_ms >= 0 && (d->next_due_ms < 0 || d->local_due_ms < d->next_due_ms))
         d->next_due_ms = d->local_due_ms;
@@ -736,8 +901,7 @@ static void *dispatch_main(void *arg)
         if (d->timeout_at_ms >= 0 && d->timeout_at_ms - now < wait)
             wait = d->timeout_at_ms - now;
         /* While a claim commits, its completion wakes the loop: no need to count time. */
-        bool has_room =
-            !d->is_claiming && d->in_flight + d->queued < d->cfg.max_in_flight + QUEUE_MAX;
+        bool has_room = !d->is_claiming && held_room(d) > 0;
         if (d->next_due_ms >= 0 && has_room && d->next_due_ms - now < wait)
             wait = d->next_due_ms - now;
         if (d->is_claim_due && has_room)
@@ -752,7 +916,8 @@ static void *dispatch_main(void *arg)
                 uint64_t v;
                 ssize_t r = read(d->wakefd, &v, sizeof v);
                 (void)r;
-                d->is_claim_due = true;
+                if (atomic_exchange(&d->is_claim_asked, false))
+                    d->is_claim_due = true;
                 continue;
             }
             int flags = 0;
@@ -769,9 +934,11 @@ static void *dispatch_main(void *arg)
             curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
         reap(d);
+        take_handed(d);
         take_claimed(d, 0);
     }
     take_claimed(d, 5000); /* a claim still committing: its rows are given back below */
+    take_handed(d);        /* given back: stopping */
     /* Attempts still in flight are abandoned: release their leases so they are due again at
      * once, for this process after a restart or for another claimer. Receivers may get them
      * twice; delivery is at least once. */
@@ -827,7 +994,7 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
     curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
     curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, d->cfg.max_per_host);
-    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)(d->cfg.max_in_flight + QUEUE_MAX));
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->cfg.max_in_flight * 4);
     if (pthread_create(&d->thread, NULL, dispatch_main, d) != 0) {
         log_error("msg=\"cannot start the dispatcher thread\"");
         curl_multi_cleanup(d->multi);
@@ -836,7 +1003,15 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
         free(d);
         return HERALD_ERR_INTERNAL;
     }
+    store_outbox_handoff(d->cfg.store, on_handoff, d, d->cfg.lease_ms);
     *out = d;
+    return HERALD_OK;
+}
+
+static enum herald_err barrier_run(struct store_txn *t, void *arg)
+{
+    (void)t;
+    (void)arg;
     return HERALD_OK;
 }
 
@@ -844,6 +1019,10 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
 {
     if (!d)
         return;
+    /* No hand-off after this: a batch already running may still hand off to us, so wait for a
+     * batch that starts after the change (the writer runs them in order). */
+    store_outbox_handoff(d->cfg.store, NULL, NULL, 0);
+    store_exec(d->cfg.store, barrier_run, NULL);
     /* The loop drains attempts in flight until the deadline; what is still in flight then stays
      * pending in the store and is sent again after the restart. */
     atomic_store(&d->stop_deadline_ms, now_ms() + grace_ms);
@@ -866,6 +1045,8 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
         curl_easy_cleanup(d->easy_pool[--d->easy_pooled]);
     free(d->results);
     free(d->exclude);
+    free(d->handed);
+    free(d->held.slots);
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         while (d->hosts[b]) {
             struct host *h = d->hosts[b];

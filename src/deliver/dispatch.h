@@ -1,7 +1,8 @@
-/* The dispatcher: one thread running libcurl multi (socket_action + epoll) that claims due
- * notifications from the outbox under a lease, POSTs them concurrently over kept-alive
- * connections with Standard Webhooks signatures, and records every attempt's outcome through
- * the writer. It is woken at once by commits that add notifications; timers cover retries. */
+/* The dispatcher: one thread running libcurl multi (socket_action + epoll) that POSTs
+ * notifications concurrently over kept-alive connections with Standard Webhooks signatures and
+ * records every attempt's outcome through the writer. New notifications are handed to it by the
+ * writer right after their commit, already leased (store_outbox_handoff); retries, deferrals,
+ * resends and whatever a crash left are claimed from the outbox under a lease when due. */
 #ifndef HERALD_DELIVER_DISPATCH_H
 #define HERALD_DELIVER_DISPATCH_H
 
@@ -27,12 +28,15 @@ struct dispatch_config {
 
 struct dispatcher;
 
-/* Starts the thread. Returns HERALD_OK and *out, or HERALD_ERR_INTERNAL (logged). */
+/* Starts the thread and registers it as the store's outbox hand-off. Returns HERALD_OK and
+ * *out, or HERALD_ERR_INTERNAL (logged). */
 enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatcher **out);
-/* Wakes the thread to claim new work now. Thread-safe, never blocks. */
+/* Wakes the thread to claim due work from the outbox now (a resend, a delayed first attempt).
+ * Thread-safe, never blocks. */
 void dispatch_wake(struct dispatcher *d);
-/* Stops claiming, waits up to grace_ms for attempts in flight, records their outcomes, stops.
- * Unfinished attempts stay pending (their leases are void after a restart). NULL is a no-op. */
+/* Unregisters the hand-off, stops claiming, waits up to grace_ms for attempts in flight, records
+ * their outcomes, stops. Unfinished attempts stay pending (their leases are void after a restart).
+ * NULL is a no-op. */
 void dispatch_stop(struct dispatcher *d, int grace_ms);
 
 #endif

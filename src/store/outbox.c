@@ -36,6 +36,11 @@ void store_claims_free(struct store_claim *claims, size_t count)
     free(claims);
 }
 
+void store_outbox_handoff(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms)
+{
+    s->ops->outbox->handoff(s, fn, arg, lease_ms);
+}
+
 void store_outbox_record(struct store *s, const struct store_attempt *attempts, size_t count,
                          store_done_fn *done, void *arg)
 {

@@ -27,6 +27,9 @@ struct store_outbox_row {
     const char *url;  /* notify URL as given */
     const char *body; /* callback body after `{"server_time":N,` (borrowed) */
     int64_t next_at_ms;
+    /* Due at once: when a hand-off is registered (store_outbox_handoff), the row is stored
+     * already leased and given to the hand-off after the commit instead of waiting for a claim. */
+    bool is_due_now;
 };
 
 /* Adds one pending notification. Strings are copied into the row. */
@@ -40,6 +43,7 @@ struct store_claim {
     int64_t channel_id;
     int64_t created_at_ms;
     int attempts; /* attempts made before this one */
+    int64_t lease_until_ms;
     char *url;
     char *body;
 };
@@ -57,6 +61,17 @@ void store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_
                         const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
                         void *arg);
 void store_claims_free(struct store_claim *claims, size_t count);
+
+/* Called on the writer thread right after a batch committed, with the notifications its jobs
+ * added due at once (is_due_now): they are stored leased until lease_until_ms, so no claim takes
+ * them meanwhile, and are the callee's to send or give back (store_outbox_record, is_deferred)
+ * and to free with store_claims_free. This spares the claim, a second write of each row, on
+ * the hot path; a crash leaves them leased, and the next server voids the leases at start. Must
+ * not block. */
+typedef void store_handoff_fn(void *arg, struct store_claim *claims, size_t count);
+/* Registers the hand-off (NULL: none; rows due at once then wait for a claim as usual). Only
+ * for the process that runs the dispatcher. */
+void store_outbox_handoff(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms);
 
 /* The outcome of one attempt. */
 struct store_attempt {
@@ -183,6 +198,7 @@ struct store_outbox_ops {
                   void *arg);
     void (*record)(struct store *s, const struct store_attempt *attempts, size_t count,
                    store_done_fn *done, void *arg);
+    void (*handoff)(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms);
     int64_t (*next_due)(struct store *s);
     enum herald_err (*list)(struct store *s, const struct store_ntf_filter *f,
                             struct store_ntf **out, size_t *count);

@@ -131,6 +131,16 @@ void sq_reader_put(struct sq_store *s, struct sq_conn *c)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Drops the rows added due at once from index `mark` on (a job rolled back, or the batch). */
+static void fresh_truncate(struct sq_store *s, size_t mark)
+{
+    for (size_t i = mark; i < s->fresh_count; i++) {
+        free(s->fresh[i].url);
+        free(s->fresh[i].body);
+    }
+    s->fresh_count = mark;
+}
+
 static void run_batch(struct sq_store *s, struct sq_job *batch)
 {
     struct sq_txn txn = {.base = {.ops = s->base.ops, .store = &s->base}, .s = s, .c = s->writer};
@@ -149,10 +159,12 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
             continue;
         }
         sqlite3_reset(save);
+        size_t mark = s->fresh_count;
         j->err = j->fn(&txn.base, j->arg);
         if (j->err) {
             sqlite3_step(undo);
             sqlite3_reset(undo);
+            fresh_truncate(s, mark);
         }
         sqlite3_step(release);
         sqlite3_reset(release);
@@ -163,7 +175,20 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
         sqlite3_exec(s->writer->db, "ROLLBACK", NULL, NULL, NULL);
         for (struct sq_job *j = batch; j; j = j->next)
             j->err = HERALD_ERR_STORE;
+        fresh_truncate(s, 0);
     }
+}
+
+/* Gives the batch's committed rows due at once to the hand-off (they are its own now). */
+static void fresh_hand(struct sq_store *s, void *arg)
+{
+    if (!s->fresh_count)
+        return;
+    struct store_claim *claims = s->fresh;
+    size_t n = s->fresh_count;
+    s->fresh = NULL;
+    s->fresh_count = s->fresh_cap = 0;
+    s->batch_handoff(arg, claims, n);
 }
 
 static void *writer_main(void *arg)
@@ -189,9 +214,14 @@ static void *writer_main(void *arg)
         last->next = NULL;
         store_commit_fn *hook = s->commit_fn;
         void *hook_arg = s->commit_arg;
+        s->batch_handoff = s->handoff_fn;
+        s->batch_lease_ms = s->handoff_lease_ms;
+        void *handoff_arg = s->handoff_arg;
         pthread_mutex_unlock(&s->mu);
 
         run_batch(s, batch);
+        /* Before the jobs' answers: the callbacks set off at once (commit→receipt latency). */
+        fresh_hand(s, handoff_arg);
         while (batch) {
             struct sq_job *next = batch->next;
             if (batch->done)
@@ -236,6 +266,16 @@ static void sq_on_commit(struct store *base, store_commit_fn *fn, void *arg)
     pthread_mutex_unlock(&s->mu);
 }
 
+void sq_handoff(struct store *base, store_handoff_fn *fn, void *arg, int64_t lease_ms)
+{
+    struct sq_store *s = sq_of(base);
+    pthread_mutex_lock(&s->mu);
+    s->handoff_fn = fn;
+    s->handoff_arg = arg;
+    s->handoff_lease_ms = lease_ms;
+    pthread_mutex_unlock(&s->mu);
+}
+
 static int64_t sq_id_next(struct store *base)
 {
     return atomic_fetch_add(&sq_of(base)->next_id, 1);
@@ -257,6 +297,7 @@ static void sq_free(struct store *base)
     conn_free(s->writer);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    free(s->fresh);
     free(s->path);
     free(s);
 }

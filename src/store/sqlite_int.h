@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 
+#include "store/outbox.h"
 #include "store/store_int.h"
 
 #define SQ_STMT_CACHE 96
@@ -42,6 +43,15 @@ struct sq_store {
     struct sq_conn *free_readers;
     store_commit_fn *commit_fn;
     void *commit_arg;
+    store_handoff_fn *handoff_fn; /* guarded by mu; the writer copies it per batch */
+    void *handoff_arg;
+    int64_t handoff_lease_ms;
+    /* Writer thread only: the batch's hand-off (NULL: none) and the rows its jobs added due at
+     * once, given to it after the commit; a job that rolls back drops its own. */
+    store_handoff_fn *batch_handoff;
+    int64_t batch_lease_ms;
+    struct store_claim *fresh;
+    size_t fresh_count, fresh_cap;
     atomic_int_fast64_t next_id;
     int64_t default_org;
 };
@@ -74,6 +84,9 @@ static inline struct sq_txn *sq_txn_of(struct store_txn *t)
 {
     return (struct sq_txn *)t;
 }
+
+/* Registers the outbox hand-off (store_outbox_handoff). */
+void sq_handoff(struct store *base, store_handoff_fn *fn, void *arg, int64_t lease_ms);
 
 /* Schema: migrations applied in order, tracked by PRAGMA user_version. */
 enum herald_err sq_migrate(struct sq_conn *c);

@@ -42,10 +42,14 @@ static enum herald_err notification_add(struct store_txn *t, const struct store_
                                         int64_t *id_out)
 {
     struct sq_txn *txn = sq_txn_of(t);
-    sqlite3_stmt *st =
-        sq_stmt(txn->c, "INSERT INTO notifications(org_id, channel_id, module_id, "
-                        "operation, change_id, url, body, next_at_ms, created_at_ms, "
-                        "updated_at_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)");
+    struct sq_store *s = txn->s;
+    /* Handed off after the commit: stored leased, so no claim takes it while it is in flight. */
+    bool is_handed = row->is_due_now && s->batch_handoff;
+    int64_t lease_until = is_handed ? time_now_ms() + s->batch_lease_ms : 0;
+    sqlite3_stmt *st = sq_stmt(
+        txn->c, "INSERT INTO notifications(org_id, channel_id, module_id, operation, change_id, "
+                "url, body, next_at_ms, lease_until_ms, created_at_ms, updated_at_ms) "
+                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, row->org_id);
@@ -55,14 +59,31 @@ static enum herald_err notification_add(struct store_txn *t, const struct store_
     sqlite3_bind_int64(st, 5, row->change_id);
     sqlite3_bind_text(st, 6, row->url, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 7, row->body, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, row->next_at_ms);
-    sqlite3_bind_int64(st, 9, row->next_at_ms);
+    sqlite3_bind_int64(st, 8, is_handed ? lease_until : row->next_at_ms);
+    sqlite3_bind_int64(st, 9, lease_until);
+    sqlite3_bind_int64(st, 10, row->next_at_ms);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return sq_fail(txn->c, rc, "insert notification");
+    int64_t id = sqlite3_last_insert_rowid(txn->c->db);
     if (id_out)
-        *id_out = sqlite3_last_insert_rowid(txn->c->db);
+        *id_out = id;
+    if (is_handed) {
+        if (s->fresh_count == s->fresh_cap) {
+            s->fresh_cap = s->fresh_cap ? s->fresh_cap * 2 : 64;
+            s->fresh = xrealloc(s->fresh, s->fresh_cap * sizeof *s->fresh);
+        }
+        s->fresh[s->fresh_count++] = (struct store_claim){
+            .id = id,
+            .org_id = row->org_id,
+            .channel_id = row->channel_id,
+            .created_at_ms = row->next_at_ms,
+            .lease_until_ms = lease_until,
+            .url = xstrdup(row->url),
+            .body = xstrdup(row->body),
+        };
+    }
     return HERALD_OK;
 }
 
@@ -104,6 +125,7 @@ static enum herald_err claim_run(struct store_txn *t, void *arg)
         c->url = sq_col_str(st, 4);
         c->body = sq_col_str(st, 5);
         c->created_at_ms = sqlite3_column_int64(st, 6);
+        c->lease_until_ms = j->now_ms + j->lease_ms;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
@@ -627,6 +649,7 @@ const struct store_outbox_ops sqlite_outbox_ops = {
     .notification_add = notification_add,
     .claim = claim,
     .record = record,
+    .handoff = sq_handoff,
     .next_due = next_due,
     .list = list,
     .get = get,
