@@ -39,9 +39,12 @@
 /* A notification held back because its destination is saturated is retried after this. */
 #define BUSY_DEFER_MS 250
 /* Claimed notifications may wait in memory for a free slot of their destination, as long as
- * their lease still covers a whole attempt; at most this many at once. Handed-off ones past
- * this are given back to the outbox (due at once) and claimed when there is room. */
+ * their lease still covers a whole attempt; at most this many at once. Of handed-off ones past
+ * this only the id is kept (up to SPILL_MAX; 8 bytes each), and they are claimed by id when
+ * there is room; past that too, they wait in the outbox until their lease ends. */
 #define QUEUE_MAX 8192
+#define SPILL_MAX (1u << 20)
+#define SPILL_CLAIM_MAX 1024
 #define ATTEMPT_MAX_MS 16000
 /* Vetted addresses are reused this long before the host is resolved and checked again. */
 #define RESOLVE_TTL_MS 5000
@@ -122,6 +125,12 @@ struct dispatcher {
     size_t handed_count, handed_cap;
     atomic_bool is_claim_asked; /* dispatch_wake: claim from the outbox */
     bool is_backlog;            /* the last claim filled its room: more may be due */
+    bool is_claim_by_ids;       /* the claim in progress takes spilled ids */
+    /* Handed-off notifications there was no room for, oldest first from spill_head. */
+    int64_t *spill;
+    size_t spill_head, spill_count, spill_cap;
+    size_t spill_lost;       /* past SPILL_MAX: left to their lease's end */
+    int64_t spill_logged_ms; /* the last "dispatcher full" line */
     struct held_set held;
     struct flight *flights;
     CURL *easy_pool[EASY_POOL_MAX]; /* finished handles, reset, for reuse */
@@ -691,7 +700,7 @@ static void reap(struct dispatcher *d)
         finish(d, f, http_status, error);
         f->host->in_flight--;
         host_after_attempt(f->host, http_status, now_ms());
-        if (d->is_backlog)
+        if (d->is_backlog || d->spill_count)
             d->is_claim_due = true; /* a slot is free and the outbox has more due */
         if (f->prev)
             f->prev->next = f->next;
@@ -754,6 +763,24 @@ static void on_handoff(void *arg, struct store_claim *claims, size_t count)
         wake(d);
 }
 
+static void spill_push(struct dispatcher *d, int64_t id)
+{
+    if (d->spill_count >= SPILL_MAX) {
+        d->spill_lost++;
+        return;
+    }
+    if (d->spill_head + d->spill_count == d->spill_cap) {
+        if (d->spill_head > d->spill_cap / 2) { /* slide down rather than grow */
+            memmove(d->spill, d->spill + d->spill_head, d->spill_count * sizeof *d->spill);
+            d->spill_head = 0;
+        } else {
+            d->spill_cap = d->spill_cap ? d->spill_cap * 2 : 1024;
+            d->spill = xrealloc(d->spill, d->spill_cap * sizeof *d->spill);
+        }
+    }
+    d->spill[d->spill_head + d->spill_count++] = id;
+}
+
 /* Gives a notification taken from the outbox back, due at `at` (lease released). */
 static void give_back(struct dispatcher *d, const struct store_claim *c, int64_t at)
 {
@@ -782,19 +809,21 @@ static void take_handed(struct dispatcher *d)
         return;
     bool is_stopping = atomic_load(&d->is_stopping);
     int64_t now = now_ms();
-    size_t given_back = 0;
     for (size_t i = 0; i < n; i++) {
-        if (is_stopping || held_room(d) == 0) {
+        if (is_stopping)
             give_back(d, &claims[i], now);
-            given_back++;
-        } else {
+        else if (held_room(d) == 0 || d->spill_count)
+            spill_push(d, claims[i].id); /* behind the ones spilled before */
+        else
             take(d, &claims[i]);
-        }
     }
     store_claims_free(claims, n);
-    if (given_back && !is_stopping) {
-        d->is_backlog = true;
-        log_info("msg=\"dispatcher full: notifications left in the outbox\" count=%zu", given_back);
+    if ((d->spill_count || d->spill_lost) && now - d->spill_logged_ms >= 1000) {
+        d->spill_logged_ms = now;
+        log_info("msg=\"dispatcher full: notifications wait in the outbox\" held=%zu "
+                 "waiting=%zu waiting_for_lease_end=%zu",
+                 d->in_flight + d->queued, d->spill_count, d->spill_lost);
+        d->spill_lost = 0;
     }
     int running;
     curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -807,6 +836,22 @@ static void claim_more(struct dispatcher *d)
     if (d->is_claiming || room == 0 || atomic_load(&d->is_stopping))
         return;
     int64_t now = now_ms();
+    if (d->spill_count) {
+        size_t n = d->spill_count < room ? d->spill_count : room;
+        if (n > SPILL_CLAIM_MAX)
+            n = SPILL_CLAIM_MAX;
+        d->is_claiming = true;
+        d->is_claim_by_ids = true;
+        d->claim_room = n;
+        d->is_claim_due = false;
+        store_outbox_claim_ids(d->cfg.store, d->spill + d->spill_head, n, now, d->cfg.lease_ms,
+                               on_claimed, d);
+        d->spill_head += n;
+        d->spill_count -= n;
+        if (!d->spill_count)
+            d->spill_head = 0;
+        return;
+    }
     /* Results were flushed before this claim, in the same writer queue: it sees them. */
     d->local_due_ms = -1;
     build_exclude(d, now);
@@ -848,6 +893,8 @@ static void take_claimed(struct dispatcher *d, int64_t wait_ms)
     d->has_inbox = false;
     pthread_mutex_unlock(&d->inbox_mu);
     d->is_claiming = false;
+    bool was_by_ids = d->is_claim_by_ids;
+    d->is_claim_by_ids = false;
     int64_t now = now_ms();
     if (err) {
         d->next_due_ms = now + 1000; /* store trouble is logged there; try again soon */
@@ -861,8 +908,9 @@ static void take_claimed(struct dispatcher *d, int64_t wait_ms)
             take(d, &claims[i]);
     }
     store_claims_free(claims, n);
-    d->is_backlog = n == d->claim_room; /* a full batch: there may be more */
-    d->is_claim_due = d->is_backlog;
+    if (!was_by_ids)
+        d->is_backlog = n == d->claim_room; /* a full batch: there may be more */
+    d->is_claim_due = d->is_backlog || d->spill_count;
     d->next_due_ms = n == d->claim_room ? now : store_outbox_next_due(d->cfg.store);
     if (d->local_due_ms >= 0 && (d->next_due_ms < 0 || d->local_due_ms < d->next_due_ms))
         d->next_due_ms = d->local_due_ms;
@@ -1047,6 +1095,7 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
     free(d->exclude);
     free(d->handed);
     free(d->held.slots);
+    free(d->spill);
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         while (d->hosts[b]) {
             struct host *h = d->hosts[b];

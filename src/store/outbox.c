@@ -36,6 +36,12 @@ void store_claims_free(struct store_claim *claims, size_t count)
     free(claims);
 }
 
+void store_outbox_claim_ids(struct store *s, const int64_t *ids, size_t count, int64_t now_ms,
+                            int64_t lease_ms, store_claim_done_fn *done, void *arg)
+{
+    s->ops->outbox->claim_ids(s, ids, count, now_ms, lease_ms, done, arg);
+}
+
 void store_outbox_handoff(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms)
 {
     s->ops->outbox->handoff(s, fn, arg, lease_ms);

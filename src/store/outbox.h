@@ -61,6 +61,11 @@ void store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_
                         const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
                         void *arg);
 void store_claims_free(struct store_claim *claims, size_t count);
+/* Claims the notifications ids[] (count of them) that are still pending, whatever their lease,
+ * leasing them until now_ms + lease_ms: a hand-off the dispatcher had no room for, taken back
+ * when it has. Asynchronous, like store_outbox_claim. */
+void store_outbox_claim_ids(struct store *s, const int64_t *ids, size_t count, int64_t now_ms,
+                            int64_t lease_ms, store_claim_done_fn *done, void *arg);
 
 /* Called on the writer thread right after a batch committed, with the notifications its jobs
  * added due at once (is_due_now): they are stored leased until lease_until_ms, so no claim takes
@@ -196,6 +201,8 @@ struct store_outbox_ops {
     void (*claim)(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
                   const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
                   void *arg);
+    void (*claim_ids)(struct store *s, const int64_t *ids, size_t count, int64_t now_ms,
+                      int64_t lease_ms, store_claim_done_fn *done, void *arg);
     void (*record)(struct store *s, const struct store_attempt *attempts, size_t count,
                    store_done_fn *done, void *arg);
     void (*handoff)(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms);

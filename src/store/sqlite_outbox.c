@@ -88,7 +88,8 @@ static enum herald_err notification_add(struct store_txn *t, const struct store_
 }
 
 struct claim_job {
-    char *exclude_json; /* JSON array of channel ids to skip; owned */
+    char *ids_json; /* JSON array: the channels to skip, or (by_ids) the notifications; owned */
+    bool is_by_ids;
     store_claim_done_fn *done;
     void *arg;
     int64_t now_ms;
@@ -103,17 +104,23 @@ static enum herald_err claim_run(struct store_txn *t, void *arg)
     struct sq_txn *txn = sq_txn_of(t);
     struct claim_job *j = arg;
     sqlite3_stmt *st =
-        sq_stmt(txn->c, "UPDATE notifications SET next_at_ms = ?2, lease_until_ms = ?2 WHERE id IN "
-                        "(SELECT id FROM notifications WHERE status = 0 AND next_at_ms <= ?1 "
-                        "AND channel_id NOT IN (SELECT value FROM json_each(?4)) "
-                        "ORDER BY next_at_ms LIMIT ?3) "
-                        "RETURNING id, org_id, channel_id, attempts, url, body, created_at_ms");
+        j->is_by_ids
+            ? sq_stmt(txn->c,
+                      "UPDATE notifications SET next_at_ms = ?2, lease_until_ms = ?2 "
+                      "WHERE id IN (SELECT value FROM json_each(?4)) AND status = 0 "
+                      "RETURNING id, org_id, channel_id, attempts, url, body, created_at_ms")
+            : sq_stmt(txn->c,
+                      "UPDATE notifications SET next_at_ms = ?2, lease_until_ms = ?2 WHERE id IN "
+                      "(SELECT id FROM notifications WHERE status = 0 AND next_at_ms <= ?1 "
+                      "AND channel_id NOT IN (SELECT value FROM json_each(?4)) "
+                      "ORDER BY next_at_ms LIMIT ?3) "
+                      "RETURNING id, org_id, channel_id, attempts, url, body, created_at_ms");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, j->now_ms);
     sqlite3_bind_int64(st, 2, j->now_ms + j->lease_ms);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)j->limit);
-    sqlite3_bind_text(st, 4, j->exclude_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, j->ids_json, -1, SQLITE_STATIC);
     j->claims = xcalloc(j->limit ? j->limit : 1, sizeof *j->claims);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && j->count < j->limit) {
@@ -142,31 +149,45 @@ static void claim_done(void *arg, enum herald_err err)
         j->count = 0;
     }
     j->done(j->arg, j->claims, j->count, err);
-    free(j->exclude_json);
+    free(j->ids_json);
     free(j);
 }
 
-static void claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                  const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
-                  void *arg)
+static void claim_submit(struct store *s, bool is_by_ids, const int64_t *ids, size_t count,
+                         int64_t now_ms, int64_t lease_ms, size_t limit, store_claim_done_fn *done,
+                         void *arg)
 {
-    struct buf ex;
-    buf_init(&ex);
-    buf_putc(&ex, '[');
-    for (size_t i = 0; i < exclude_count; i++) {
+    struct buf json;
+    buf_init(&json);
+    buf_putc(&json, '[');
+    for (size_t i = 0; i < count; i++) {
         if (i)
-            buf_putc(&ex, ',');
-        buf_put_i64(&ex, exclude[i]);
+            buf_putc(&json, ',');
+        buf_put_i64(&json, ids[i]);
     }
-    buf_putc(&ex, ']');
+    buf_putc(&json, ']');
     struct claim_job *j = xcalloc(1, sizeof *j);
-    j->exclude_json = buf_steal(&ex, NULL);
+    j->ids_json = buf_steal(&json, NULL);
+    j->is_by_ids = is_by_ids;
     j->done = done;
     j->arg = arg;
     j->now_ms = now_ms;
     j->lease_ms = lease_ms;
     j->limit = limit;
     store_submit(s, claim_run, j, claim_done);
+}
+
+static void claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
+                  const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
+                  void *arg)
+{
+    claim_submit(s, false, exclude, exclude_count, now_ms, lease_ms, limit, done, arg);
+}
+
+static void claim_ids(struct store *s, const int64_t *ids, size_t count, int64_t now_ms,
+                      int64_t lease_ms, store_claim_done_fn *done, void *arg)
+{
+    claim_submit(s, true, ids, count, now_ms, lease_ms, count, done, arg);
 }
 
 struct record_job {
@@ -648,6 +669,7 @@ const struct store_outbox_ops sqlite_outbox_ops = {
     .change_add = change_add,
     .notification_add = notification_add,
     .claim = claim,
+    .claim_ids = claim_ids,
     .record = record,
     .handoff = sq_handoff,
     .next_due = next_due,
