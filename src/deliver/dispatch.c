@@ -98,9 +98,29 @@ struct secret_cache {
     int64_t org_id;
     char *secret;
     char *prev;
+    struct sign_key *key; /* of secret, rebuilt only when the secret changes */
+    struct sign_key *prev_key;
     int64_t prev_until_s;
     int64_t loaded_ms;
 };
+
+static bool str_same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Takes `text` (owned) as the secret in *slot, its key in *key, rebuilding only on a change. */
+static void secret_set(char **slot, struct sign_key **key, char *text)
+{
+    if (str_same(*slot, text) && (*key || !text)) {
+        free(text);
+        return;
+    }
+    free(*slot);
+    sign_key_free(*key);
+    *slot = text;
+    *key = text ? sign_key_new(text) : NULL;
+}
 
 struct dispatcher {
     struct dispatch_config cfg;
@@ -383,11 +403,9 @@ static void secret_refresh(struct dispatcher *d, int64_t org_id)
     struct store_org org;
     if (store_org_get(d->cfg.store, org_id, &org))
         return; /* keep the old one; logged by the store */
-    free(c->secret);
-    free(c->prev);
     c->org_id = org_id;
-    c->secret = org.secret;
-    c->prev = org.prev_secret;
+    secret_set(&c->secret, &c->key, org.secret);
+    secret_set(&c->prev, &c->prev_key, org.prev_secret);
     c->prev_until_s = org.prev_secret_until_s;
     c->loaded_ms = now_ms();
     org.secret = org.prev_secret = NULL;
@@ -632,11 +650,11 @@ static void launch(struct dispatcher *d, struct flight *f)
     struct buf sig;
     buf_init(&sig);
     buf_puts(&sig, "webhook-signature: ");
-    if (d->secret.secret)
-        sign_webhook(d->secret.secret, msg_id, ts, f->body.data, f->body.len, &sig);
-    if (d->secret.prev && d->secret.prev_until_s > ts) {
+    if (d->secret.key)
+        sign_key_webhook(d->secret.key, msg_id, ts, f->body.data, f->body.len, &sig);
+    if (d->secret.prev_key && d->secret.prev_until_s > ts) {
         buf_putc(&sig, ' ');
-        sign_webhook(d->secret.prev, msg_id, ts, f->body.data, f->body.len, &sig);
+        sign_key_webhook(d->secret.prev_key, msg_id, ts, f->body.data, f->body.len, &sig);
     }
     char line[128];
     f->headers = curl_slist_append(f->headers, "Content-Type: application/json;charset=UTF-8");
@@ -1105,5 +1123,7 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
     }
     free(d->secret.secret);
     free(d->secret.prev);
+    sign_key_free(d->secret.key);
+    sign_key_free(d->secret.prev_key);
     free(d);
 }

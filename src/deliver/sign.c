@@ -119,45 +119,88 @@ enum herald_err sign_secret_decode(const char *secret, uint8_t key[SIGN_KEY_MAX]
     return HERALD_OK;
 }
 
-enum herald_err sign_webhook(const char *secret, const char *msg_id, int64_t timestamp_s,
-                             const char *body, size_t body_len, struct buf *out)
+/* The key schedule (HMAC's inner and outer pads) lives in a MAC context initialized once;
+ * each signature works on a copy of it. */
+struct sign_key {
+    EVP_MAC_CTX *ctx;
+};
+
+struct sign_key *sign_key_new(const char *secret)
 {
     uint8_t key[SIGN_KEY_MAX];
     size_t key_len = 0;
-    if (!msg_id || (!body && body_len) || sign_secret_decode(secret, key, &key_len))
-        return HERALD_ERR_INVALID;
-
-    enum herald_err err = HERALD_ERR_INTERNAL;
-    char ts[24];
-    int ts_len = snprintf(ts, sizeof ts, "%lld", (long long)timestamp_s);
+    if (sign_secret_decode(secret, key, &key_len))
+        return NULL;
     char digest_name[] = "SHA256";
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
         OSSL_PARAM_construct_end(),
     };
-    uint8_t mac_out[EVP_MAX_MD_SIZE];
-    size_t mac_len = 0;
     EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-    if (!ctx || !EVP_MAC_init(ctx, key, key_len, params) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)msg_id, strlen(msg_id)) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)".", 1) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)ts_len) ||
-        !EVP_MAC_update(ctx, (const unsigned char *)".", 1) ||
-        (body_len && !EVP_MAC_update(ctx, (const unsigned char *)body, body_len)) ||
-        !EVP_MAC_final(ctx, mac_out, &mac_len, sizeof mac_out)) {
+    EVP_MAC_free(mac); /* the context holds its own reference */
+    OPENSSL_cleanse(key, sizeof key);
+    if (!ctx || !EVP_MAC_init(ctx, key, key_len, params)) {
+        log_openssl("HMAC-SHA256 key");
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+    struct sign_key *k = xmalloc(sizeof *k);
+    k->ctx = ctx;
+    return k;
+}
+
+void sign_key_free(struct sign_key *k)
+{
+    if (!k)
+        return;
+    EVP_MAC_CTX_free(k->ctx);
+    free(k);
+}
+
+enum herald_err sign_key_webhook(const struct sign_key *k, const char *msg_id, int64_t timestamp_s,
+                                 const char *body, size_t body_len, struct buf *out)
+{
+    if (!k || !msg_id || (!body && body_len))
+        return HERALD_ERR_INVALID;
+    char ts[24];
+    int ts_len = snprintf(ts, sizeof ts, "%lld", (long long)timestamp_s);
+    uint8_t mac_out[EVP_MAX_MD_SIZE];
+    size_t mac_len = 0;
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(k->ctx);
+    bool is_ok = ctx && EVP_MAC_update(ctx, (const unsigned char *)msg_id, strlen(msg_id)) &&
+                 EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
+                 EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)ts_len) &&
+                 EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
+                 (!body_len || EVP_MAC_update(ctx, (const unsigned char *)body, body_len)) &&
+                 EVP_MAC_final(ctx, mac_out, &mac_len, sizeof mac_out);
+    EVP_MAC_CTX_free(ctx);
+    if (!is_ok) {
         log_openssl("HMAC-SHA256");
-        goto out;
+        return HERALD_ERR_INTERNAL;
     }
     char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
     b64_encode(mac_out, mac_len, b64);
     buf_puts(out, "v1,");
     buf_puts(out, b64);
-    err = HERALD_OK;
-out:
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
+    return HERALD_OK;
+}
+
+enum herald_err sign_webhook(const char *secret, const char *msg_id, int64_t timestamp_s,
+                             const char *body, size_t body_len, struct buf *out)
+{
+    if (!msg_id || (!body && body_len))
+        return HERALD_ERR_INVALID;
+    uint8_t key[SIGN_KEY_MAX];
+    size_t key_len = 0;
+    if (sign_secret_decode(secret, key, &key_len))
+        return HERALD_ERR_INVALID;
     OPENSSL_cleanse(key, sizeof key);
+    struct sign_key *k = sign_key_new(secret);
+    if (!k)
+        return HERALD_ERR_INTERNAL;
+    enum herald_err err = sign_key_webhook(k, msg_id, timestamp_s, body, body_len, out);
+    sign_key_free(k);
     return err;
 }
 

@@ -29,6 +29,15 @@ enum herald_err sign_secret_decode(const char *secret, uint8_t key[SIGN_KEY_MAX]
 enum herald_err sign_webhook(const char *secret, const char *msg_id, int64_t timestamp_s,
                              const char *body, size_t body_len, struct buf *out);
 
+/* A secret's key made ready for many signatures (the HMAC key schedule done once): what the
+ * dispatcher keeps per organization. NULL (logged when OpenSSL fails) for a malformed secret.
+ * sign_key_webhook appends what sign_webhook would for that secret. */
+struct sign_key;
+struct sign_key *sign_key_new(const char *secret);
+void sign_key_free(struct sign_key *k);
+enum herald_err sign_key_webhook(const struct sign_key *k, const char *msg_id, int64_t timestamp_s,
+                                 const char *body, size_t body_len, struct buf *out);
+
 /* SHA-256 of data[0..len) as 64 lowercase hex digits and a NUL in out. */
 void sign_sha256_hex(const char *data, size_t len, char out[65]);
 

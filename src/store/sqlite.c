@@ -322,8 +322,17 @@ static const struct store_ops sqlite_ops = {
     .user_list = sq_user_list,
 };
 
+/* Before SQLite's first use: no memory statistics, so its every allocation skips a global
+ * mutex and the counters (the writer allocates on each statement). */
+static void sqlite_configure(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 enum herald_err store_sqlite_open(const char *path, struct store **out)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_configure);
     struct sq_store *s = xcalloc(1, sizeof *s);
     s->base.ops = &sqlite_ops;
     s->path = xstrdup(path);

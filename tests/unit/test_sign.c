@@ -31,6 +31,32 @@ static void signs_standard_webhooks_reference_vector(void **state)
     buf_fini(&b);
 }
 
+/* A prepared key signs like the one-shot function, again and again (each signature works on a
+ * copy of the key's context, so none leaks into the next), and refuses a malformed secret. */
+static void prepared_key_signs_reference_vector_repeatedly(void **state)
+{
+    (void)state;
+    struct sign_key *k = sign_key_new(REF_SECRET);
+    assert_non_null(k);
+    for (int i = 0; i < 3; i++) {
+        struct buf b;
+        buf_init(&b);
+        assert_int_equal(sign_key_webhook(k, REF_MSG_ID, REF_TS, REF_BODY, strlen(REF_BODY), &b),
+                         HERALD_OK);
+        assert_string_equal(b.data, REF_SIG);
+        buf_fini(&b);
+    }
+    struct buf other;
+    buf_init(&other);
+    assert_int_equal(sign_key_webhook(k, "msg_2", REF_TS, REF_BODY, strlen(REF_BODY), &other),
+                     HERALD_OK);
+    assert_string_not_equal(other.data, REF_SIG);
+    buf_fini(&other);
+    sign_key_free(k);
+    assert_null(sign_key_new("whsec_not base64!"));
+    sign_key_free(NULL);
+}
+
 static void accepts_secret_without_prefix(void **state)
 {
     (void)state;
@@ -203,6 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(signs_standard_webhooks_reference_vector),
+        cmocka_unit_test(prepared_key_signs_reference_vector_repeatedly),
         cmocka_unit_test(accepts_secret_without_prefix),
         cmocka_unit_test(appends_after_existing_text),
         cmocka_unit_test(signature_covers_id_timestamp_and_every_body_byte),
