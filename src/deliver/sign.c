@@ -139,8 +139,9 @@ struct sign_key *sign_key_new(const char *secret)
     EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
     EVP_MAC_free(mac); /* the context holds its own reference */
+    bool is_ok = ctx && EVP_MAC_init(ctx, key, key_len, params);
     OPENSSL_cleanse(key, sizeof key);
-    if (!ctx || !EVP_MAC_init(ctx, key, key_len, params)) {
+    if (!is_ok) {
         log_openssl("HMAC-SHA256 key");
         EVP_MAC_CTX_free(ctx);
         return NULL;
