@@ -214,10 +214,23 @@ static enum herald_err record_one(struct sq_conn *c, const struct store_attempt 
 {
     if (a->is_deferred)
         return defer_one(c, a);
+    /* The attempt before this one, if any, moves out of the row into the attempts table. */
     sqlite3_stmt *st =
-        sq_stmt(c, "UPDATE notifications SET status = ?2, attempts = attempts + 1, "
-                   "next_at_ms = ?3, lease_until_ms = 0, updated_at_ms = ?4, last_status = ?5, "
-                   "last_error = ?6 WHERE id = ?1");
+        sq_stmt(c, "INSERT INTO attempts(notification_id, org_id, started_at_ms, duration_ms, "
+                   "http_status, error, response) SELECT id, org_id, a_started_ms, a_duration_ms, "
+                   "a_status, a_error, a_response FROM notifications WHERE id = ?1 "
+                   "AND a_started_ms IS NOT NULL");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, a->notification_id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(c, rc, "keep the previous attempt");
+    st = sq_stmt(c, "UPDATE notifications SET status = ?2, attempts = attempts + 1, "
+                    "next_at_ms = ?3, lease_until_ms = 0, updated_at_ms = ?4, last_status = ?5, "
+                    "last_error = ?6, a_started_ms = ?7, a_duration_ms = ?8, a_status = ?5, "
+                    "a_error = ?6, a_response = ?9 WHERE id = ?1");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, a->notification_id);
@@ -226,32 +239,19 @@ static enum herald_err record_one(struct sq_conn *c, const struct store_attempt 
     sqlite3_bind_int64(st, 4, a->started_at_ms + a->duration_ms);
     sqlite3_bind_int(st, 5, a->http_status);
     sqlite3_bind_text(st, 6, a->error, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    sqlite3_bind_int64(st, 7, a->started_at_ms);
+    sqlite3_bind_int64(st, 8, a->duration_ms);
+    sqlite3_bind_text(st, 9, a->response, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return sq_fail(c, rc, "update notification");
     if (!sqlite3_changes(c->db)) {
-        /* Pruned meanwhile: keep no attempt without its notification, but say so. */
+        /* Pruned meanwhile: nothing to keep, but say so. */
         log_warn("msg=\"attempt recorded for a notification no longer stored\" notification=%lld",
                  (long long)a->notification_id);
         return HERALD_OK;
     }
-    st = sq_stmt(c, "INSERT INTO attempts(notification_id, org_id, started_at_ms, "
-                    "duration_ms, http_status, error, response) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    if (!st)
-        return HERALD_ERR_STORE;
-    sqlite3_bind_int64(st, 1, a->notification_id);
-    sqlite3_bind_int64(st, 2, a->org_id);
-    sqlite3_bind_int64(st, 3, a->started_at_ms);
-    sqlite3_bind_int64(st, 4, a->duration_ms);
-    sqlite3_bind_int(st, 5, a->http_status);
-    sqlite3_bind_text(st, 6, a->error, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 7, a->response, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sq_fail(c, rc, "insert attempt");
     if (!a->is_gone)
         return HERALD_OK;
     /* 410 Gone: the subscriber asked to stop. Its other pending notifications fail too. */
@@ -328,16 +328,20 @@ static int64_t next_due(struct store *base)
 /* Delivery history. Each filter shape has its own statement so the planner always has an index
  * whose order is the wanted order (id descending): statements are cached by address, and
  * "(?2 = 0 OR channel_id = ?2)" would hide the index from the planner. */
-#define NTF_COLS                                                                               \
-    "SELECT id, org_id, channel_id, module_id, change_id, operation, url, status, attempts, "  \
-    "next_at_ms, lease_until_ms, created_at_ms, updated_at_ms, last_status, last_error, body " \
-    "FROM notifications "
+#define NTF_COLS                                                                              \
+    "SELECT id, org_id, channel_id, module_id, change_id, operation, url, status, attempts, " \
+    "next_at_ms, lease_until_ms, created_at_ms, updated_at_ms, last_status, last_error, "     \
+    "a_started_ms, a_duration_ms, a_status, a_error, a_response, body FROM notifications "
 #define NTF_RANGE \
     " AND created_at_ms >= ?4 AND created_at_ms < ?5 AND id < ?6 ORDER BY id DESC LIMIT ?7"
 /* Every row of the organization: walk the rowids down (an index on org_id would need a sort). */
 static const char list_all_sql[] = NTF_COLS "NOT INDEXED WHERE org_id = ?1" NTF_RANGE;
+/* by_status holds the pending and failed rows; delivered ones are the bulk: walk the rowids. */
 static const char list_status_sql[] =
-    NTF_COLS "INDEXED BY notifications_by_status WHERE org_id = ?1 AND status = ?3" NTF_RANGE;
+    NTF_COLS "INDEXED BY notifications_by_status WHERE "
+             "org_id = ?1 AND status = ?3 AND status <> 1" NTF_RANGE;
+static const char list_delivered_sql[] =
+    NTF_COLS "NOT INDEXED WHERE org_id = ?1 AND status = 1" NTF_RANGE;
 static const char list_channel_sql[] =
     NTF_COLS "INDEXED BY notifications_by_channel WHERE org_id = ?1 AND channel_id = ?2" NTF_RANGE;
 /* Channel and status: delivered rows are the bulk, so walk the channel's rows for them; pending
@@ -347,7 +351,7 @@ static const char list_channel_delivered_sql[] =
              "AND status = ?3" NTF_RANGE;
 static const char list_channel_status_sql[] =
     NTF_COLS "INDEXED BY notifications_by_status WHERE org_id = ?1 AND channel_id = ?2 "
-             "AND status = ?3" NTF_RANGE;
+             "AND status = ?3 AND status <> 1" NTF_RANGE;
 static const char get_sql[] = NTF_COLS "WHERE org_id = ?1 AND id = ?2";
 
 /* Fills `n` from a row of the statements above; the body only when with_body. */
@@ -370,12 +374,25 @@ static void ntf_read(sqlite3_stmt *st, int64_t now_ms, bool with_body, struct st
     n->updated_at_ms = sqlite3_column_int64(st, 12);
     n->last_status = sqlite3_column_int(st, 13);
     n->last_error = sq_col_str(st, 14);
+    if (sqlite3_column_type(st, 15) != SQLITE_NULL) { /* the latest attempt, kept in the row */
+        n->attempts = xcalloc(1, sizeof *n->attempts);
+        n->attempt_count = 1;
+        n->attempts[0].started_at_ms = sqlite3_column_int64(st, 15);
+        n->attempts[0].duration_ms = sqlite3_column_int64(st, 16);
+        n->attempts[0].http_status = sqlite3_column_int(st, 17);
+        n->attempts[0].error = sq_col_str(st, 18);
+        n->attempts[0].response = sq_col_str(st, 19);
+    }
     if (with_body)
-        n->body = sq_col_str(st, 15);
+        n->body = sq_col_str(st, 20);
 }
 
+/* Puts the earlier attempts (the attempts table) before the latest one ntf_read took from the
+ * row, oldest first. */
 static enum herald_err attempts_read(struct sq_conn *c, struct store_ntf *n)
 {
+    if (!n->attempt_count)
+        return HERALD_OK; /* no attempt yet, so no earlier one either */
     sqlite3_stmt *st = sq_stmt(c, "SELECT started_at_ms, duration_ms, http_status, error, "
                                   "response FROM attempts WHERE notification_id = ?1 "
                                   "AND org_id = ?2 ORDER BY id");
@@ -383,14 +400,15 @@ static enum herald_err attempts_read(struct sq_conn *c, struct store_ntf *n)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, n->id);
     sqlite3_bind_int64(st, 2, n->org_id);
-    size_t cap = 0;
+    struct store_ntf_attempt *all = NULL;
+    size_t count = 0, cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n->attempt_count == cap) {
+        if (count + 1 >= cap) { /* room for the latest one too */
             cap = cap ? cap * 2 : 8;
-            n->attempts = xrealloc(n->attempts, cap * sizeof *n->attempts);
+            all = xrealloc(all, cap * sizeof *all);
         }
-        struct store_ntf_attempt *a = &n->attempts[n->attempt_count++];
+        struct store_ntf_attempt *a = &all[count++];
         a->started_at_ms = sqlite3_column_int64(st, 0);
         a->duration_ms = sqlite3_column_int64(st, 1);
         a->http_status = sqlite3_column_int(st, 2);
@@ -398,13 +416,30 @@ static enum herald_err attempts_read(struct sq_conn *c, struct store_ntf *n)
         a->response = sq_col_str(st, 4);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? HERALD_OK : sq_fail(c, rc, "read attempts");
+    if (rc != SQLITE_DONE) {
+        for (size_t i = 0; i < count; i++) {
+            free(all[i].error);
+            free(all[i].response);
+        }
+        free(all);
+        return sq_fail(c, rc, "read attempts");
+    }
+    if (count) {
+        all[count++] = n->attempts[0];
+        free(n->attempts);
+        n->attempts = all;
+        n->attempt_count = count;
+    }
+    return HERALD_OK;
 }
 
 static const char *list_sql(const struct store_ntf_filter *f)
 {
-    if (!f->channel_id)
-        return f->has_status ? list_status_sql : list_all_sql;
+    if (!f->channel_id) {
+        if (!f->has_status)
+            return list_all_sql;
+        return f->status == STORE_NTF_DELIVERED ? list_delivered_sql : list_status_sql;
+    }
     if (!f->has_status)
         return list_channel_sql;
     return f->status == STORE_NTF_DELIVERED ? list_channel_delivered_sql : list_channel_status_sql;
@@ -553,12 +588,12 @@ static enum herald_err resend_failed(struct store_txn *t, int64_t org_id, int64_
 {
     struct sq_txn *txn = sq_txn_of(t);
     *count = 0;
-    sqlite3_stmt *st =
-        sq_stmt(txn->c, "UPDATE notifications SET status = 0, attempts = 0, next_at_ms = ?5, "
-                        "lease_until_ms = 0, updated_at_ms = ?5 WHERE id IN (SELECT id FROM "
-                        "notifications INDEXED BY notifications_by_status WHERE org_id = ?1 "
-                        "AND status = 2 AND channel_id = ?2 AND created_at_ms >= ?3 "
-                        "AND updated_at_ms < ?4 ORDER BY id LIMIT ?6)");
+    sqlite3_stmt *st = sq_stmt(
+        txn->c, "UPDATE notifications SET status = 0, attempts = 0, next_at_ms = ?5, "
+                "lease_until_ms = 0, updated_at_ms = ?5 WHERE id IN (SELECT id FROM "
+                "notifications INDEXED BY notifications_by_status WHERE org_id = ?1 "
+                "AND status = 2 AND status <> 1 AND channel_id = ?2 AND created_at_ms >= ?3 "
+                "AND updated_at_ms < ?4 ORDER BY id LIMIT ?6)");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, org_id);
@@ -651,8 +686,9 @@ static enum herald_err leases_void_run(struct store_txn *t, void *arg)
     (void)arg;
     struct sq_txn *txn = sq_txn_of(t);
     sqlite3_stmt *st =
-        sq_stmt(txn->c, "UPDATE notifications SET next_at_ms = 0, "
-                        "lease_until_ms = 0 WHERE status = 0 AND lease_until_ms > 0");
+        sq_stmt(txn->c, "UPDATE notifications SET next_at_ms = 0, lease_until_ms = 0 "
+                        "WHERE id IN (SELECT id FROM notifications INDEXED BY notifications_due "
+                        "WHERE status = 0 AND lease_until_ms > 0)");
     if (!st)
         return HERALD_ERR_STORE;
     int rc = sqlite3_step(st);
