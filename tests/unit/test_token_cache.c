@@ -170,31 +170,37 @@ static void an_entry_expires_after_max_age(void **state)
     token_cache_free(c);
 }
 
-/* A temporary directory with a database in it. */
-struct tmpdb {
+/* A temporary directory for a database, made before and removed after each store test (also
+ * when it fails). */
+static struct tmpdb {
     char dir[64];
     char db[96];
     char marker[128];
-};
+} t;
 
-static void tmpdb_init(struct tmpdb *t)
+static int tmpdb_setup(void **state)
 {
-    snprintf(t->dir, sizeof t->dir, "/tmp/herald-unit-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(t->db, sizeof t->db, "%s/herald.db", t->dir);
-    snprintf(t->marker, sizeof t->marker, "%s-revocations", t->db);
+    (void)state;
+    snprintf(t.dir, sizeof t.dir, "/tmp/herald-unit-XXXXXX");
+    if (!mkdtemp(t.dir))
+        return -1;
+    snprintf(t.db, sizeof t.db, "%s/herald.db", t.dir);
+    snprintf(t.marker, sizeof t.marker, "%s-revocations", t.db);
+    return 0;
 }
 
-static void tmpdb_fini(struct tmpdb *t)
+static int tmpdb_teardown(void **state)
 {
+    (void)state;
     static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", "-revocations"};
     char path[160];
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        snprintf(path, sizeof path, "%s%s", t->db, suffixes[i]);
+        snprintf(path, sizeof path, "%s%s", t.db, suffixes[i]);
         if (unlink(path) != 0)
             rmdir(path); /* the marker made a directory by a test */
     }
-    rmdir(t->dir);
+    rmdir(t.dir);
+    return 0;
 }
 
 static int64_t create_token(struct store *s, const char *token)
@@ -210,8 +216,6 @@ static int64_t create_token(struct store *s, const char *token)
 static void revoking_changes_the_store_mark(void **state)
 {
     (void)state;
-    struct tmpdb t;
-    tmpdb_init(&t);
     struct store *s = NULL;
     assert_int_equal(store_open(t.db, &s), HERALD_OK);
     struct store_token_mark m0, m1, m2;
@@ -232,14 +236,11 @@ static void revoking_changes_the_store_mark(void **state)
     store_token_mark_read(s, &m1);
     assert_true(store_token_mark_equal(&m1, &m2));
     store_free(s);
-    tmpdb_fini(&t);
 }
 
 static void a_missing_marker_reads_unknown_until_recreated(void **state)
 {
     (void)state;
-    struct tmpdb t;
-    tmpdb_init(&t);
     struct store *s = NULL;
     assert_int_equal(store_open(t.db, &s), HERALD_OK);
     struct store_token_mark m;
@@ -265,7 +266,6 @@ static void a_missing_marker_reads_unknown_until_recreated(void **state)
     store_token_mark_read(s, &m);
     assert_false(m.is_known);
     store_free(s);
-    tmpdb_fini(&t);
 }
 
 /* Marks a token revoked behind the store's back (an SQL shell): no marker change. */
@@ -294,8 +294,6 @@ static enum herald_err authenticate(struct app *app, const char *token)
 static void authenticate_refuses_a_cached_token_once_another_handle_revokes_it(void **state)
 {
     (void)state;
-    struct tmpdb t;
-    tmpdb_init(&t);
     struct store *server = NULL, *cli = NULL;
     assert_int_equal(store_open(t.db, &server), HERALD_OK);
     struct app app = {.store = server};
@@ -329,7 +327,6 @@ static void authenticate_refuses_a_cached_token_once_another_handle_revokes_it(v
     assert_int_equal(authenticate(&app, "tok-2"), HERALD_ERR_NOT_FOUND);
     token_cache_free(app.tokens);
     store_free(server);
-    tmpdb_fini(&t);
 }
 
 int main(void)
@@ -342,9 +339,13 @@ int main(void)
         cmocka_unit_test(an_entry_read_before_a_revocation_was_announced_is_not_stored),
         cmocka_unit_test(an_unknown_mark_caches_nothing),
         cmocka_unit_test(an_entry_expires_after_max_age),
-        cmocka_unit_test(revoking_changes_the_store_mark),
-        cmocka_unit_test(a_missing_marker_reads_unknown_until_recreated),
-        cmocka_unit_test(authenticate_refuses_a_cached_token_once_another_handle_revokes_it),
+        cmocka_unit_test_setup_teardown(revoking_changes_the_store_mark, tmpdb_setup,
+                                        tmpdb_teardown),
+        cmocka_unit_test_setup_teardown(a_missing_marker_reads_unknown_until_recreated, tmpdb_setup,
+                                        tmpdb_teardown),
+        cmocka_unit_test_setup_teardown(
+            authenticate_refuses_a_cached_token_once_another_handle_revokes_it, tmpdb_setup,
+            tmpdb_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
