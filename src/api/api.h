@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct token_cache;
 struct watch_index;
 
 #include "deliver/retry.h"
@@ -27,12 +28,17 @@ struct app {
     /* Set by a job that added outbox rows; the commit hook clears it and wakes the dispatcher,
      * so commits that add nothing (the dispatcher's own) do not wake it. */
     atomic_bool has_new_notifications;
+    /* Live tokens by SHA-256 (api/token_cache.h); NULL reads every token from the store. */
+    struct token_cache *tokens;
 };
 
 /* The route table, ending in a zeroed entry. */
 extern const struct http_route api_routes[];
 
-/* http_auth_fn for `app`: hashes the token and finds it in the store. */
+/* http_auth_fn for `app`: hashes the token (SHA-256) and finds it in app->tokens, or else in
+ * the store (then caches it). A token revoked through store_token_revoke, by any process, is
+ * refused from the next call on. HERALD_ERR_NOT_FOUND for an unknown or revoked token,
+ * HERALD_ERR_STORE. who->scopes is the caller's to free. */
 enum herald_err api_authenticate(void *app, const char *token, struct http_identity *who);
 
 /* Every scope a token may carry, for `herald token create` validation and `make run`'s token. */

@@ -1,5 +1,6 @@
 /* `herald token ...` and `herald secret ...`: administration on the database file, safe to run
- * while a server uses it (SQLite serializes the writers; the server reads tokens per request). */
+ * while a server uses it (SQLite serializes the writers; a revocation changes the marker the
+ * server checks before using a cached token, so it applies from its next request on). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

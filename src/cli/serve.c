@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/token_cache.h"
 #include "cli/cli.h"
 #include "cli/config.h"
 #include "core/log.h"
@@ -98,6 +99,7 @@ int cli_serve(int argc, char **argv)
     struct http_server *srv = NULL;
     struct dispatcher *dispatcher = NULL;
     struct watch_index *watch = NULL;
+    struct token_cache *tokens = NULL;
     struct api_watch_purger *purger = NULL;
     struct pruner *pruner = NULL;
     char *domain = NULL;
@@ -119,6 +121,7 @@ int cli_serve(int argc, char **argv)
         .allow = &cfg.allow,
         .retry = &cfg.retry,
     };
+    app.tokens = tokens = token_cache_new(TOKEN_CACHE_MAX_ENTRIES, TOKEN_CACHE_MAX_AGE_MS);
     /* The channel index is filled before any request can change or match channels. */
     app.watch = watch = watch_index_new();
     if (api_watch_load(&app))
@@ -175,7 +178,8 @@ out:
     api_watch_purger_stop(purger);
     prune_stop(pruner);
     store_free(store);
-    watch_index_free(watch); /* after the writer stopped: its jobs use the index */
+    watch_index_free(watch);  /* after the writer stopped: its jobs use the index */
+    token_cache_free(tokens); /* after the HTTP server stopped: requests use it */
     meta_fini();
     free(domain);
     config_fini(&cfg);

@@ -38,8 +38,12 @@ void sign_key_free(struct sign_key *k);
 enum herald_err sign_key_webhook(const struct sign_key *k, const char *msg_id, int64_t timestamp_s,
                                  const char *body, size_t body_len, struct buf *out);
 
+/* SHA-256 of data[0..len): the 32 bytes of the digest into out. Aborts if libcrypto fails. */
+void sign_sha256(const char *data, size_t len, uint8_t out[32]);
 /* SHA-256 of data[0..len) as 64 lowercase hex digits and a NUL in out. */
 void sign_sha256_hex(const char *data, size_t len, char out[65]);
+/* data[0..len) as 2 * len lowercase hex digits and a NUL in out (2 * len + 1 bytes). */
+void sign_hex(const uint8_t *data, size_t len, char *out);
 
 /* A new random token: prefix (NULL = "") + unpadded base64url of 32 random bytes (43 characters
  * of [A-Za-z0-9_-]). Caller frees with free(). Aborts if RAND_bytes fails or out-of-memory. */

@@ -3,6 +3,7 @@
  * only after the transaction holding its writes is durable. */
 #include "store/sqlite_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -299,6 +300,7 @@ static void sq_free(struct store *base)
     pthread_cond_destroy(&s->cv);
     free(s->fresh);
     free(s->path);
+    free(s->mark_path);
     free(s);
 }
 
@@ -318,6 +320,7 @@ static const struct store_ops sqlite_ops = {
     .token_find = sq_token_find,
     .token_list = sq_token_list,
     .token_revoke = sq_token_revoke,
+    .token_mark = sq_token_mark,
     .user_get = sq_user_get,
     .user_list = sq_user_list,
 };
@@ -373,6 +376,10 @@ enum herald_err store_sqlite_open(const char *path, struct store **out)
         free(s);
         return HERALD_ERR_STORE;
     }
+    size_t mark_len = strlen(path) + sizeof "-revocations";
+    s->mark_path = xmalloc(mark_len);
+    snprintf(s->mark_path, mark_len, "%s-revocations", path);
+    sq_token_mark_init(s);
     *out = &s->base;
     return HERALD_OK;
 }

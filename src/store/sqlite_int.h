@@ -34,6 +34,7 @@ struct sq_job {
 struct sq_store {
     struct store base;
     char *path;
+    char *mark_path; /* the revocation marker: path + "-revocations" */
     struct sq_conn *writer;
     pthread_t writer_thread;
     pthread_mutex_t mu; /* guards the queue, is_stopping and the reader pool */
@@ -102,6 +103,10 @@ enum herald_err sq_token_find(struct store *s, const char *hash_hex, struct stor
 enum herald_err sq_token_list(struct store *s, int64_t org_id, struct store_token **out,
                               size_t *count);
 enum herald_err sq_token_revoke(struct store *s, int64_t org_id, int64_t token_id);
+void sq_token_mark(struct store *s, struct store_token_mark *out);
+/* Creates the revocation marker when missing (a warning when it cannot: token caching is then
+ * off in every process until it exists). */
+void sq_token_mark_init(struct sq_store *s);
 enum herald_err sq_user_get(struct store *s, int64_t org_id, int64_t user_id,
                             struct store_user *out);
 enum herald_err sq_user_list(struct store *s, int64_t org_id, size_t offset, size_t limit,

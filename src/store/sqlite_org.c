@@ -1,10 +1,15 @@
 /* Organizations, their signing secrets, API tokens (stored only as SHA-256) and users in SQLite.
- * A new database gets one organization with an admin user on first open. */
+ * A new database gets one organization with an admin user on first open. Revocations are
+ * announced to the servers' token caches through a marker file beside the database. */
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/xmalloc.h"
@@ -346,10 +351,90 @@ static enum herald_err token_revoke_run(struct store_txn *t, void *arg)
     return sqlite3_changes(txn->c->db) ? HERALD_OK : HERALD_ERR_NOT_FOUND;
 }
 
+/* The revocation marker. Servers cache tokens (api/token_cache.h) and stat() this file before
+ * using a cached one; a revocation appends one byte after its commit, so the file's size only
+ * grows and any revocation changes what stat() returns. A missing or unreadable marker turns the
+ * caches off, which is why removing it is a safe answer to any failure to append to it. The
+ * marker takes the database file's permissions, as SQLite's -wal and -shm files do, so whoever
+ * may revoke may also append. See docs/internals/auth.md. */
+static int mark_open(const struct sq_store *s)
+{
+    int fd = open(s->mark_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    struct stat st;
+    mode_t mode = stat(s->path, &st) == 0 ? (st.st_mode & 0777) : 0644;
+    fd = open(s->mark_path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd >= 0) {
+        if (fchmod(fd, mode) != 0) /* past the umask; harmless when refused */
+            log_warn("msg=\"cannot set the revocation marker's mode\" path=\"%s\" error=\"%s\"",
+                     s->mark_path, strerror(errno));
+    } else if (errno == EEXIST) {
+        fd = open(s->mark_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    }
+    return fd;
+}
+
+void sq_token_mark_init(struct sq_store *s)
+{
+    int fd = mark_open(s);
+    if (fd < 0) {
+        log_warn("msg=\"cannot create the revocation marker: every request reads its token from "
+                 "the database\" path=\"%s\" error=\"%s\"",
+                 s->mark_path, strerror(errno));
+        return;
+    }
+    close(fd);
+}
+
+void sq_token_mark(struct store *base, struct store_token_mark *out)
+{
+    struct stat st;
+    memset(out, 0, sizeof *out);
+    if (stat(sq_of(base)->mark_path, &st) != 0 || !S_ISREG(st.st_mode))
+        return; /* not a file we could append to: it cannot announce anything */
+    out->is_known = true;
+    out->dev = (uint64_t)st.st_dev;
+    out->ino = (uint64_t)st.st_ino;
+    out->size = (int64_t)st.st_size;
+    out->mtime_s = (int64_t)st.st_mtim.tv_sec;
+    out->mtime_ns = (int64_t)st.st_mtim.tv_nsec;
+}
+
+/* Announces a committed revocation. Called after the commit: announcing first would let a
+ * server re-read the token, still live, and cache it again under the new marker. */
+static enum herald_err mark_bump(const struct sq_store *s)
+{
+    int fd = mark_open(s);
+    if (fd >= 0) {
+        ssize_t n;
+        do {
+            n = write(fd, "\n", 1);
+        } while (n < 0 && errno == EINTR);
+        int write_errno = errno;
+        close(fd);
+        if (n == 1)
+            return HERALD_OK;
+        errno = n < 0 ? write_errno : EIO;
+    }
+    log_warn("msg=\"cannot append to the revocation marker; removing it turns token caches off\" "
+             "path=\"%s\" error=\"%s\"",
+             s->mark_path, strerror(errno));
+    if (unlink(s->mark_path) == 0 || errno == ENOENT)
+        return HERALD_OK;
+    log_error("msg=\"the revocation is committed but running servers were not told: they may "
+              "accept the token until its cache entry expires\" path=\"%s\" error=\"%s\"",
+              s->mark_path, strerror(errno));
+    return HERALD_ERR_STORE;
+}
+
 enum herald_err sq_token_revoke(struct store *base, int64_t org_id, int64_t token_id)
 {
     struct revoke_job j = {.org_id = org_id, .id = token_id};
-    return store_exec(base, token_revoke_run, &j);
+    enum herald_err err = store_exec(base, token_revoke_run, &j);
+    if (err)
+        return err;
+    return mark_bump(sq_of(base));
 }
 
 enum herald_err sq_user_get(struct store *base, int64_t org_id, int64_t user_id,

@@ -140,6 +140,17 @@ enum herald_err store_token_revoke(struct store *s, int64_t org_id, int64_t toke
     return s->ops->token_revoke(s, org_id, token_id);
 }
 
+void store_token_mark_read(struct store *s, struct store_token_mark *out)
+{
+    s->ops->token_mark(s, out);
+}
+
+bool store_token_mark_equal(const struct store_token_mark *a, const struct store_token_mark *b)
+{
+    return a->is_known && b->is_known && a->dev == b->dev && a->ino == b->ino &&
+           a->size == b->size && a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns;
+}
+
 enum herald_err store_user_get(struct store *s, int64_t org_id, int64_t user_id,
                                struct store_user *out)
 {

@@ -77,8 +77,26 @@ enum herald_err store_token_list(struct store *s, int64_t org_id, struct store_t
                                  size_t *count);
 void store_token_list_free(struct store_token *list, size_t count);
 void store_token_fini(struct store_token *t);
-/* Marks a token revoked. HERALD_ERR_NOT_FOUND when no live token has that id. */
+/* Marks a token revoked, then announces the revocation to every process that caches tokens
+ * (store_token_mark_read) before returning. HERALD_ERR_NOT_FOUND when no live token has that id;
+ * HERALD_ERR_STORE when the revocation failed, or committed but could not be announced (logged:
+ * running servers may then accept the token until their cache entries expire). */
 enum herald_err store_token_revoke(struct store *s, int64_t org_id, int64_t token_id);
+
+/* A snapshot of the revocation marker, which every revocation changes after it commits (for
+ * SQLite, a file beside the database that grows by one byte per revocation; the fields are its
+ * stat() identity, size and modification time). A token read from the store after reading mark
+ * `m` may be reused while the marker still reads equal to `m`: no revocation was announced in
+ * between. is_known false means the marker could not be read, and then nothing may be reused. */
+struct store_token_mark {
+    bool is_known;
+    uint64_t dev, ino;
+    int64_t size, mtime_s, mtime_ns;
+};
+/* Reads the marker: one stat() system call, no database access, safe from any thread. */
+void store_token_mark_read(struct store *s, struct store_token_mark *out);
+/* True when both marks are known and equal. */
+bool store_token_mark_equal(const struct store_token_mark *a, const struct store_token_mark *b);
 
 /* A user as stored: the JSON text of the user object (Zoho's shape). */
 struct store_user {

@@ -28,6 +28,7 @@ struct store_ops {
     enum herald_err (*token_list)(struct store *s, int64_t org_id, struct store_token **out,
                                   size_t *count);
     enum herald_err (*token_revoke)(struct store *s, int64_t org_id, int64_t token_id);
+    void (*token_mark)(struct store *s, struct store_token_mark *out);
     enum herald_err (*user_get)(struct store *s, int64_t org_id, int64_t user_id,
                                 struct store_user *out);
     enum herald_err (*user_list)(struct store *s, int64_t org_id, size_t offset, size_t limit,

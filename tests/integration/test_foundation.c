@@ -2,9 +2,11 @@
  * type, CLI tokens and revocation, configuration errors, and clean shutdown. */
 #include "harness.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct hp srv;
 
@@ -162,6 +164,7 @@ static void revoked_token_stops_working_at_once(void **state)
     (void)state;
     char tok[256], out[4096], err[1024];
     hp_token(&srv, "ZohoCRM.org.ALL", tok, sizeof tok);
+    /* This request puts the token in the server's cache. */
     struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, tok, NULL);
     assert_int_equal(r.status, 200);
     hp_resp_free(&r);
@@ -185,6 +188,85 @@ static void revoked_token_stops_working_at_once(void **state)
     rc =
         hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", srv.db, NULL);
     assert_int_equal(rc, 1);
+}
+
+/* The ids of the `n` newest tokens, oldest first, from `herald token list`. */
+static void newest_token_ids(size_t n, long long *ids)
+{
+    char out[16384], err[1024];
+    int rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "list", "--db", srv.db, NULL);
+    assert_int_equal(rc, 0);
+    long long all[256];
+    size_t count = 0;
+    for (char *line = strchr(out, '\n'); line && line[1] && count < 256;
+         line = strchr(line + 1, '\n'))
+        all[count++] = strtoll(line + 1, NULL, 10);
+    assert_true(count >= n);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = all[count - n + i];
+}
+
+/* Marks a token revoked behind Herald's back (an SQL shell): the revocation marker is untouched,
+ * so only a database read can notice it. */
+static void revoke_out_of_band(long long id)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(srv.db, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE tokens SET revoked_at = 1 WHERE id = %lld", id);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_close(db);
+}
+
+static long org_status(const char *token)
+{
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, token, NULL);
+    long status = r.status;
+    if (status != 200)
+        hp_assert_error(&r, 401, "INVALID_TOKEN");
+    hp_resp_free(&r);
+    return status;
+}
+
+static void a_cached_token_revoked_by_another_process_fails_on_the_next_request(void **state)
+{
+    (void)state;
+    char revoked[256], kept[256], witness[256], out[1024], err[1024];
+    hp_token(&srv, "ZohoCRM.org.ALL", revoked, sizeof revoked);
+    hp_token(&srv, "ZohoCRM.org.ALL", kept, sizeof kept);
+    hp_token(&srv, "ZohoCRM.org.ALL", witness, sizeof witness);
+    long long ids[3];
+    newest_token_ids(3, ids);
+    /* Each token used once is cached by the server. */
+    assert_int_equal(org_status(revoked), 200);
+    assert_int_equal(org_status(kept), 200);
+    assert_int_equal(org_status(witness), 200);
+    /* The witness proves it: revoked behind Herald's back, it is still served from the cache,
+     * so the 401 below comes from the revocation reaching the cache, not from a database read. */
+    revoke_out_of_band(ids[2]);
+    assert_int_equal(org_status(witness), 200);
+
+    char id[32];
+    snprintf(id, sizeof id, "%lld", ids[0]);
+    int rc =
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", srv.db, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(org_status(revoked), 401);
+    assert_int_equal(org_status(kept), 200);
+    assert_int_equal(org_status(kept), 200);
+    /* The whole cache was dropped, so the witness was read again, revoked. */
+    assert_int_equal(org_status(witness), 401);
+
+    /* Without the marker the server caches nothing: even a revocation behind its back applies
+     * at once. (The next CLI run creates the marker again.) */
+    char marker[400];
+    snprintf(marker, sizeof marker, "%s-revocations", srv.db);
+    assert_int_equal(unlink(marker), 0);
+    assert_int_equal(org_status(kept), 200);
+    revoke_out_of_band(ids[1]);
+    assert_int_equal(org_status(kept), 401);
 }
 
 static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
@@ -276,6 +358,7 @@ int main(void)
         cmocka_unit_test(oversized_body_is_413),
         cmocka_unit_test(bodies_must_be_valid_json_whatever_the_content_type),
         cmocka_unit_test(revoked_token_stops_working_at_once),
+        cmocka_unit_test(a_cached_token_revoked_by_another_process_fails_on_the_next_request),
         cmocka_unit_test(bad_flags_exit_2_with_one_line_naming_the_flag),
         cmocka_unit_test(help_and_version_answer),
         cmocka_unit_test(secret_rotation_keeps_the_previous_secret),

@@ -191,6 +191,13 @@ static void hashes_sha256_as_lowercase_hex(void **state)
     assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     sign_sha256_hex("", 0, out);
     assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    /* The raw digest is the same bytes. */
+    uint8_t md[32];
+    sign_sha256("abc", 3, md);
+    sign_hex(md, sizeof md, out);
+    assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(md[0], 0xba);
+    assert_int_equal(md[31], 0xad);
 }
 
 static void random_tokens_are_prefixed_unpadded_base64url(void **state)
