@@ -505,11 +505,11 @@ static json_t *row_result(const struct rec_job *job, struct row *r)
                      "status", "success");
 }
 
-/* Answers with data[] and Zoho's status: all fine → 201 (insert) or 200, mixed → 207, all
- * failed → 400. Frees the job. */
-static void respond_rows(struct rec_job *job)
+/* The answer: data[] and Zoho's status: all fine → 201 (insert) or 200, mixed → 207, all
+ * failed → 400. Frees the job. Runs on the connection's thread (http_respond_later). */
+static json_t *render_rows(void *arg, int *status)
 {
-    struct http_req *req = job->req;
+    struct rec_job *job = arg;
     json_t *data = json_array();
     size_t failed = 0;
     for (size_t i = 0; i < job->count; i++) {
@@ -517,9 +517,14 @@ static void respond_rows(struct rec_job *job)
             failed++;
         json_array_append_new(data, row_result(job, &job->rows[i]));
     }
-    int status = failed == job->count ? 400 : failed ? 207 : job->op == OP_INSERT ? 201 : 200;
+    *status = failed == job->count ? 400 : failed ? 207 : job->op == OP_INSERT ? 201 : 200;
     job_free(job);
-    http_respond_json(req, status, json_pack("{s:o}", "data", data));
+    return json_pack("{s:o}", "data", data);
+}
+
+static void respond_rows(struct rec_job *job)
+{
+    http_respond_later(job->req, render_rows, job);
 }
 
 static void job_done(void *arg, enum herald_err err)

@@ -43,6 +43,8 @@ struct http_conn {
     int status;
     char *resp;
     size_t resp_len;
+    http_render_fn *render; /* set: the answer is rendered on this connection's thread */
+    void *render_arg;
     struct timespec start;
     char *method;
     char *path;
@@ -50,6 +52,10 @@ struct http_conn {
 
 static void conn_free(struct http_conn *c)
 {
+    if (c->render) { /* never sent: the client went away; render to free what it holds */
+        int status = 0;
+        json_decref(c->render(c->render_arg, &status));
+    }
     for (size_t i = 0; i < c->req.seg_count; i++)
         free(c->req.segs[i]);
     free(c->req.who.scopes);
@@ -83,6 +89,27 @@ static void respond(struct http_req *req, int status, char *body, size_t len)
     pthread_mutex_unlock(&c->mu);
 }
 
+void http_respond_later(struct http_req *req, http_render_fn *render, void *arg)
+{
+    struct http_conn *c = req->conn;
+    pthread_mutex_lock(&c->mu);
+    if (c->has_resp) {
+        pthread_mutex_unlock(&c->mu);
+        log_error("msg=\"second response ignored\" path=%s", c->path);
+        int status = 0;
+        json_decref(render(arg, &status));
+        return;
+    }
+    c->render = render;
+    c->render_arg = arg;
+    c->has_resp = true;
+    if (c->is_suspended) {
+        c->is_suspended = false;
+        MHD_resume_connection(c->mhd);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
 void http_respond_raw(struct http_req *req, int status, char *body, size_t len)
 {
     respond(req, status, body, len);
@@ -98,10 +125,9 @@ void http_respond_json(struct http_req *req, int status, json_t *body)
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     if (!text) {
-        respond(req, 500,
-                xstrdup("{\"code\":\"INTERNAL_ERROR\",\"details\":{},"
-                        "\"message\":\"Internal Server Error\",\"status\":\"error\"}"),
-                0);
+        char *fallback = xstrdup("{\"code\":\"INTERNAL_ERROR\",\"details\":{},"
+                                 "\"message\":\"Internal Server Error\",\"status\":\"error\"}");
+        respond(req, 500, fallback, strlen(fallback));
         return;
     }
     respond(req, status, text, strlen(text));
@@ -236,6 +262,19 @@ static void dispatch(struct http_conn *c)
 
 static enum MHD_Result queue(struct http_conn *c)
 {
+    if (c->render) {
+        http_render_fn *render = c->render;
+        c->render = NULL;
+        int status = 500;
+        json_t *body = render(c->render_arg, &status);
+        char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(body);
+        c->status = text ? status : 500;
+        c->resp = text ? text
+                       : xstrdup("{\"code\":\"INTERNAL_ERROR\",\"details\":{},"
+                                 "\"message\":\"Internal Server Error\",\"status\":\"error\"}");
+        c->resp_len = strlen(c->resp);
+    }
     struct MHD_Response *r =
         MHD_create_response_from_buffer(c->resp_len, c->resp, MHD_RESPMEM_MUST_FREE);
     c->resp = NULL; /* MHD frees it */
