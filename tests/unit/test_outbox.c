@@ -1,6 +1,6 @@
 /* The SQLite outbox on real database files: the hand-off of rows due at once (stored leased,
- * given after the commit, never for a rolled-back job), claims and claims by id, and voiding
- * leases.
+ * given after the commit, never for a rolled-back job), claims and claims by id, attempts kept
+ * inline in their notification's row (schema 7), and voiding leases.
  * Each case gets a fresh database in its own temporary directory, which its teardown removes
  * also when the case fails; the store is read back through its API and through a raw SQLite
  * connection of the test's own. */
@@ -356,6 +356,21 @@ static void ntf_get(struct fixture *f, int64_t id)
     assert_int_equal(store_outbox_get(f->s, f->org, id, &f->ntf), HERALD_OK);
 }
 
+static void assert_attempt(const struct store_ntf_attempt *got, const struct store_attempt *want)
+{
+    assert_int_equal(got->started_at_ms, want->started_at_ms);
+    assert_int_equal(got->duration_ms, want->duration_ms);
+    assert_int_equal(got->http_status, want->http_status);
+    if (want->error)
+        assert_string_equal(got->error, want->error);
+    else
+        assert_null(got->error);
+    if (want->response)
+        assert_string_equal(got->response, want->response);
+    else
+        assert_null(got->response);
+}
+
 /* The raw connection: read-only, beside the store's, reading what is committed. */
 static sqlite3 *raw(struct fixture *f)
 {
@@ -386,6 +401,7 @@ static int64_t raw_int(struct fixture *f, const char *sql, int64_t id)
 
 static const char next_at_sql[] = "SELECT next_at_ms FROM notifications WHERE id = ?1";
 static const char lease_sql[] = "SELECT lease_until_ms FROM notifications WHERE id = ?1";
+static const char attempts_rows_sql[] = "SELECT count(*) FROM attempts WHERE notification_id = ?1";
 
 /* The hand-off. */
 
@@ -598,6 +614,127 @@ static void a_claim_skips_handed_rows_which_claim_ids_takes_back_unless_delivere
                      STORE_NTF_DELIVERED);
 }
 
+/* Attempts: the latest in its notification's row, the earlier ones in the attempts table. */
+
+static void attempts_keep_the_latest_inline_and_the_earlier_ones_in_their_table(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    int64_t now = time_now_ms();
+    int64_t id = add_one(f, 7, "\"n\":1}", now - 1000, false);
+    struct store_attempt first = {
+        .notification_id = id,
+        .org_id = f->org,
+        .channel_id = 7,
+        .started_at_ms = now,
+        .duration_ms = 31,
+        .http_status = 500,
+        .error = "HTTP 500",
+        .response = "upstream exploded",
+        .new_status = STORE_NTF_PENDING,
+        .next_at_ms = now + 30000,
+    };
+    record(f, &first);
+    ntf_get(f, id);
+    assert_int_equal(f->ntf.status, STORE_NTF_PENDING);
+    assert_int_equal(f->ntf.next_at_ms, now + 30000);
+    assert_int_equal(f->ntf.attempt_count, 1);
+    assert_attempt(&f->ntf.attempts[0], &first);
+    /* A first attempt is its row alone: nothing in the attempts table. */
+    assert_int_equal(raw_int(f, attempts_rows_sql, id), 0);
+    assert_int_equal(raw_int(f, "SELECT a_status FROM notifications WHERE id = ?1", id), 500);
+
+    struct store_attempt second = {
+        .notification_id = id,
+        .org_id = f->org,
+        .channel_id = 7,
+        .started_at_ms = now + 30000,
+        .duration_ms = 18,
+        .http_status = 200,
+        .response = "thanks",
+        .new_status = STORE_NTF_DELIVERED,
+    };
+    record(f, &second);
+    ntf_get(f, id);
+    assert_int_equal(f->ntf.status, STORE_NTF_DELIVERED);
+    assert_int_equal(f->ntf.round_attempts, 2);
+    assert_int_equal(f->ntf.last_status, 200);
+    assert_string_equal(f->ntf.body, "\"n\":1}");
+    assert_int_equal(f->ntf.attempt_count, 2);
+    assert_attempt(&f->ntf.attempts[0], &first);
+    assert_attempt(&f->ntf.attempts[1], &second);
+    assert_int_equal(raw_int(f, attempts_rows_sql, id), 1);
+    assert_int_equal(raw_int(f, "SELECT http_status FROM attempts WHERE notification_id = ?1", id),
+                     500);
+    assert_int_equal(raw_int(f, "SELECT a_status FROM notifications WHERE id = ?1", id), 200);
+    assert_int_equal(raw_int(f, "SELECT a_started_ms FROM notifications WHERE id = ?1", id),
+                     now + 30000);
+}
+
+struct resend_job {
+    int64_t org_id;
+    int64_t id;
+    int64_t now_ms;
+};
+
+static enum herald_err resend_run(struct store_txn *txn, void *arg)
+{
+    struct resend_job *j = arg;
+    return store_txn_notification_resend(txn, j->org_id, j->id, j->now_ms);
+}
+
+static void a_resend_keeps_the_attempts_and_the_next_one_follows_them(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    int64_t now = time_now_ms();
+    int64_t id = add_one(f, 7, "\"n\":1}", now - 1000, false);
+    struct store_attempt attempts[] = {
+        {.started_at_ms = now,
+         .duration_ms = 31,
+         .http_status = 500,
+         .error = "HTTP 500",
+         .response = "upstream exploded",
+         .new_status = STORE_NTF_PENDING,
+         .next_at_ms = now + 30000},
+        {.started_at_ms = now + 30000,
+         .duration_ms = 18,
+         .http_status = 200,
+         .response = "thanks",
+         .new_status = STORE_NTF_DELIVERED},
+        {.started_at_ms = now + 90000,
+         .duration_ms = 7,
+         .http_status = 204,
+         .new_status = STORE_NTF_DELIVERED},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        attempts[i].notification_id = id;
+        attempts[i].org_id = f->org;
+        attempts[i].channel_id = 7;
+    }
+    record(f, &attempts[0]);
+    record(f, &attempts[1]);
+    struct resend_job r = {.org_id = f->org, .id = id, .now_ms = now + 60000};
+    assert_int_equal(store_exec(f->s, resend_run, &r), HERALD_OK);
+    ntf_get(f, id);
+    assert_int_equal(f->ntf.status, STORE_NTF_PENDING);
+    assert_int_equal(f->ntf.round_attempts, 0);
+    assert_int_equal(f->ntf.next_at_ms, now + 60000);
+    assert_int_equal(f->ntf.attempt_count, 2);
+    assert_attempt(&f->ntf.attempts[0], &attempts[0]);
+    assert_attempt(&f->ntf.attempts[1], &attempts[1]);
+
+    record(f, &attempts[2]);
+    ntf_get(f, id);
+    assert_int_equal(f->ntf.status, STORE_NTF_DELIVERED);
+    assert_int_equal(f->ntf.round_attempts, 1);
+    assert_int_equal(f->ntf.attempt_count, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_attempt(&f->ntf.attempts[i], &attempts[i]);
+    assert_int_equal(raw_int(f, attempts_rows_sql, id), 2);
+    assert_int_equal(raw_int(f, "SELECT a_status FROM notifications WHERE id = ?1", id), 204);
+}
+
 /* Voiding leases. */
 
 static void voiding_leases_makes_a_handed_row_due_at_once(void **state)
@@ -634,6 +771,8 @@ int main(void)
         OUTBOX_TEST(a_rolled_back_job_hands_nothing_off_while_its_batch_neighbours_do),
         OUTBOX_TEST(without_a_hand_off_due_now_rows_are_stored_unleased_and_handed_to_nobody),
         OUTBOX_TEST(a_claim_skips_handed_rows_which_claim_ids_takes_back_unless_delivered),
+        OUTBOX_TEST(attempts_keep_the_latest_inline_and_the_earlier_ones_in_their_table),
+        OUTBOX_TEST(a_resend_keeps_the_attempts_and_the_next_one_follows_them),
         OUTBOX_TEST(voiding_leases_makes_a_handed_row_due_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
