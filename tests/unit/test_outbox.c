@@ -1,6 +1,6 @@
 /* The SQLite outbox on real database files: the hand-off of rows due at once (stored leased,
  * given after the commit, never for a rolled-back job), claims and claims by id, attempts kept
- * inline in their notification's row (schema 7), and voiding leases.
+ * inline in their notification's row (schema 7), the migration from schema 6, and voiding leases.
  * Each case gets a fresh database in its own temporary directory, which its teardown removes
  * also when the case fails; the store is read back through its API and through a raw SQLite
  * connection of the test's own. */
@@ -58,6 +58,8 @@ struct fixture {
     bool is_gate_open;
     /* Read results, freed by the teardown. */
     struct store_ntf ntf;
+    struct store_ntf *list;
+    size_t list_count;
 };
 
 static int fixture_setup(void **state)
@@ -109,6 +111,7 @@ static int fixture_teardown(void **state)
         store_claims_free(f->handed[i], f->handed_count[i]);
     store_claims_free(f->claims, f->claim_count);
     store_ntf_fini(&f->ntf);
+    store_ntf_list_free(f->list, f->list_count);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     dir_remove(f->dir);
@@ -120,6 +123,12 @@ static void store_start(struct fixture *f)
 {
     assert_int_equal(store_open(f->db, &f->s), HERALD_OK);
     f->org = store_default_org(f->s);
+}
+
+static void store_stop(struct fixture *f)
+{
+    store_free(f->s);
+    f->s = NULL;
 }
 
 static struct timespec deadline_in(int seconds)
@@ -735,6 +744,137 @@ static void a_resend_keeps_the_attempts_and_the_next_one_follows_them(void **sta
     assert_int_equal(raw_int(f, "SELECT a_status FROM notifications WHERE id = ?1", id), 204);
 }
 
+/* Migration 6 → 7. */
+
+static void raw_exec_rw(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, WAIT_S * 1000);
+    int rc = sqlite3_exec(h, sql, NULL, NULL, &msg);
+    char err[256];
+    snprintf(err, sizeof err, "%s", msg ? msg : "");
+    sqlite3_free(msg);
+    sqlite3_close(h);
+    if (rc != SQLITE_OK)
+        fail_msg("exec failed (%d): %s", rc, err);
+}
+
+/* What schema 6 left behind: no a_* columns, by_status over every row, attempts all in their
+ * table. Notification 10 was delivered on its second attempt, 11 is pending with no attempt,
+ * 12 failed after one; their attempts interleave as a dispatcher writes them. */
+static const char v6_fixture_sql[] =
+    "DROP INDEX notifications_by_status;"
+    "CREATE INDEX notifications_by_status ON notifications(org_id, status, id);"
+    "ALTER TABLE notifications DROP COLUMN a_started_ms;"
+    "ALTER TABLE notifications DROP COLUMN a_duration_ms;"
+    "ALTER TABLE notifications DROP COLUMN a_status;"
+    "ALTER TABLE notifications DROP COLUMN a_error;"
+    "ALTER TABLE notifications DROP COLUMN a_response;"
+    "PRAGMA user_version=6;"
+    "INSERT INTO notifications(id, org_id, channel_id, module_id, operation, change_id, url, body,"
+    " status, attempts, next_at_ms, lease_until_ms, created_at_ms, updated_at_ms, last_status,"
+    " last_error) VALUES"
+    " (10, %1$lld, 7, 1, 'insert', 1, '" URL "', '\"n\":10}', 1, 2, 0, 0, 1000, 2040, 200, NULL),"
+    " (11, %1$lld, 7, 1, 'insert', 1, '" URL "', '\"n\":11}', 0, 0, 5000, 0, 1100, 1100, 0, NULL),"
+    " (12, %1$lld, 8, 1, 'update', 1, '" URL "', '\"n\":12}', 2, 1, 0, 0, 1200, 1530, 503,"
+    "  'HTTP 503');"
+    "INSERT INTO attempts(id, notification_id, org_id, started_at_ms, duration_ms, http_status,"
+    " error, response) VALUES"
+    " (1, 10, %1$lld, 1000, 50, 500, 'HTTP 500', 'oops'),"
+    " (2, 12, %1$lld, 1500, 30, 503, 'HTTP 503', NULL),"
+    " (3, 10, %1$lld, 2000, 40, 200, NULL, 'ok');";
+
+static void list_status(struct fixture *f, enum store_ntf_status status)
+{
+    struct store_ntf_filter filter = {
+        .org_id = f->org,
+        .has_status = true,
+        .status = status,
+        .since_ms = INT64_MIN,
+        .until_ms = INT64_MAX,
+        .limit = 10,
+    };
+    store_ntf_list_free(f->list, f->list_count);
+    f->list = NULL;
+    f->list_count = 0;
+    assert_int_equal(store_outbox_list(f->s, &filter, &f->list, &f->list_count), HERALD_OK);
+}
+
+static void migrating_6_to_7_moves_each_latest_attempt_into_its_row(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    store_stop(f);
+    char sql[sizeof v6_fixture_sql + 256]; /* each of six "%1$lld" becomes up to 20 bytes */
+    int len = snprintf(sql, sizeof sql, v6_fixture_sql, (long long)f->org);
+    assert_true(len > 0 && (size_t)len < sizeof sql);
+    raw_exec_rw(f->db, sql);
+
+    store_start(f);
+    assert_int_equal(raw_int(f, "PRAGMA user_version", 0), 7);
+    const char *index_sql = "SELECT instr(sql, 'WHERE status <> 1') > 0 FROM sqlite_master "
+                            "WHERE type = 'index' AND name = 'notifications_by_status'";
+    assert_int_equal(raw_int(f, index_sql, 0), 1);
+    /* Only the earlier attempt of 10 stays in the table; each latest one is in its row. */
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM attempts", 0), 1);
+    assert_int_equal(raw_int(f, "SELECT id FROM attempts", 0), 1);
+    assert_int_equal(raw_int(f,
+                             "SELECT a_started_ms = 2000 AND a_duration_ms = 40 AND a_status = 200"
+                             " AND a_error IS NULL AND a_response = 'ok' FROM notifications"
+                             " WHERE id = ?1",
+                             10),
+                     1);
+    assert_int_equal(raw_int(f,
+                             "SELECT a_started_ms IS NULL AND a_duration_ms IS NULL AND a_status"
+                             " IS NULL AND a_error IS NULL AND a_response IS NULL"
+                             " FROM notifications WHERE id = ?1",
+                             11),
+                     1);
+    assert_int_equal(raw_int(f,
+                             "SELECT a_started_ms = 1500 AND a_duration_ms = 30 AND a_status = 503"
+                             " AND a_error = 'HTTP 503' AND a_response IS NULL FROM notifications"
+                             " WHERE id = ?1",
+                             12),
+                     1);
+
+    const struct store_attempt a500 = {.started_at_ms = 1000,
+                                       .duration_ms = 50,
+                                       .http_status = 500,
+                                       .error = "HTTP 500",
+                                       .response = "oops"};
+    const struct store_attempt a200 = {
+        .started_at_ms = 2000, .duration_ms = 40, .http_status = 200, .response = "ok"};
+    const struct store_attempt a503 = {
+        .started_at_ms = 1500, .duration_ms = 30, .http_status = 503, .error = "HTTP 503"};
+    ntf_get(f, 10);
+    assert_int_equal(f->ntf.status, STORE_NTF_DELIVERED);
+    assert_int_equal(f->ntf.attempt_count, 2);
+    assert_attempt(&f->ntf.attempts[0], &a500);
+    assert_attempt(&f->ntf.attempts[1], &a200);
+    ntf_get(f, 11);
+    assert_int_equal(f->ntf.attempt_count, 0);
+    assert_null(f->ntf.attempts);
+
+    /* The lists go through INDEXED BY: a planner refusal would be HERALD_ERR_STORE. */
+    list_status(f, STORE_NTF_DELIVERED);
+    assert_int_equal(f->list_count, 1);
+    assert_int_equal(f->list[0].id, 10);
+    assert_int_equal(f->list[0].attempt_count, 2);
+    assert_attempt(&f->list[0].attempts[0], &a500);
+    assert_attempt(&f->list[0].attempts[1], &a200);
+    list_status(f, STORE_NTF_FAILED);
+    assert_int_equal(f->list_count, 1);
+    assert_int_equal(f->list[0].id, 12);
+    assert_int_equal(f->list[0].attempt_count, 1);
+    assert_attempt(&f->list[0].attempts[0], &a503);
+    list_status(f, STORE_NTF_PENDING);
+    assert_int_equal(f->list_count, 1);
+    assert_int_equal(f->list[0].id, 11);
+    assert_int_equal(f->list[0].attempt_count, 0);
+}
+
 /* Voiding leases. */
 
 static void voiding_leases_makes_a_handed_row_due_at_once(void **state)
@@ -773,6 +913,7 @@ int main(void)
         OUTBOX_TEST(a_claim_skips_handed_rows_which_claim_ids_takes_back_unless_delivered),
         OUTBOX_TEST(attempts_keep_the_latest_inline_and_the_earlier_ones_in_their_table),
         OUTBOX_TEST(a_resend_keeps_the_attempts_and_the_next_one_follows_them),
+        OUTBOX_TEST(migrating_6_to_7_moves_each_latest_attempt_into_its_row),
         OUTBOX_TEST(voiding_leases_makes_a_handed_row_due_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
