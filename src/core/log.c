@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,11 +22,26 @@ void log_line(enum log_level level, const char *fmt, ...)
     char line[2048];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, level_names[level]);
+    /* The date and time to the second are rendered once a second per thread (a line a
+     * request makes this a hot path); the milliseconds each time. */
+    static _Thread_local time_t cached_s = -1;
+    static _Thread_local char cached[64];
+    if (ts.tv_sec != cached_s) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(cached, sizeof cached, "ts=%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_s = ts.tv_sec;
+    }
+    size_t prefix = strlen(cached);
+    memcpy(line, cached, prefix);
+    long ms = ts.tv_nsec / 1000000;
+    line[prefix] = (char)('0' + ms / 100);
+    line[prefix + 1] = (char)('0' + ms / 10 % 10);
+    line[prefix + 2] = (char)('0' + ms % 10);
+    int n = (int)prefix + 3;
+    const char *name = level_names[level];
+    n += snprintf(line + n, sizeof line - (size_t)n, "Z level=%s ", name);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

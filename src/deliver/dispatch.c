@@ -71,10 +71,17 @@ struct host {
     int64_t resolved_ms;
 };
 
+/* The request headers: curl reads a curl_slist, a public struct, so the nodes and their text
+ * live in the flight itself rather than in 2 allocations per header. */
+enum { HDR_COUNT = 6 };
+
 struct flight {
     struct flight *next, *prev; /* the dispatcher's list of attempts in flight */
     CURL *easy;
-    struct curl_slist *headers;
+    struct curl_slist headers[HDR_COUNT];
+    char hdr_id[48];
+    char hdr_ts[48];
+    struct buf hdr_sig;
     struct curl_slist *resolve; /* the vetted address, pinned: read when the transfer starts */
     struct store_claim claim;
     struct buf body;
@@ -340,10 +347,14 @@ void dispatch_wake(struct dispatcher *d)
     (void)n;
 }
 
+/* curl's interest in a socket changes often (send, then receive, per attempt); the events
+ * registered are kept as the socket's curl pointer (curl_multi_assign), so an unchanged
+ * interest costs no epoll_ctl. */
+#define SOCK_KNOWN 0x10000u
+
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)easy;
-    (void)socketp;
     struct dispatcher *d = userp;
     if (what == CURL_POLL_REMOVE) {
         epoll_ctl(d->epfd, EPOLL_CTL_DEL, s, NULL);
@@ -354,8 +365,15 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         ev.events |= EPOLLIN;
     if (what & CURL_POLL_OUT)
         ev.events |= EPOLLOUT;
-    if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
-        epoll_ctl(d->epfd, EPOLL_CTL_ADD, s, &ev);
+    uintptr_t known = (uintptr_t)socketp;
+    if (known == (ev.events | SOCK_KNOWN))
+        return 0;
+    int op = known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(d->epfd, op, s, &ev) != 0) {
+        op = op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        epoll_ctl(d->epfd, op, s, &ev);
+    }
+    curl_multi_assign(d->multi, s, (void *)(uintptr_t)(ev.events | SOCK_KNOWN));
     return 0;
 }
 
@@ -443,7 +461,7 @@ static void flight_free(struct flight *f)
 {
     if (!f)
         return;
-    curl_slist_free_all(f->headers);
+    buf_fini(&f->hdr_sig);
     curl_slist_free_all(f->resolve);
     buf_fini(&f->body);
     buf_fini(&f->response);
@@ -638,6 +656,7 @@ static void launch(struct dispatcher *d, struct flight *f)
     }
 
     int64_t sent_ms = time_now_ms();
+    buf_reserve(&f->body, strlen(f->claim.body) + 40);
     buf_puts(&f->body, "{\"server_time\":");
     buf_put_i64(&f->body, sent_ms);
     buf_putc(&f->body, ',');
@@ -647,25 +666,26 @@ static void launch(struct dispatcher *d, struct flight *f)
     char msg_id[32];
     snprintf(msg_id, sizeof msg_id, "msg_%lld", (long long)f->claim.id);
     int64_t ts = sent_ms / 1000;
-    struct buf sig;
-    buf_init(&sig);
-    buf_puts(&sig, "webhook-signature: ");
+    buf_init(&f->hdr_sig);
+    buf_reserve(&f->hdr_sig, 128);
+    buf_puts(&f->hdr_sig, "webhook-signature: ");
     if (d->secret.key)
-        sign_key_webhook(d->secret.key, msg_id, ts, f->body.data, f->body.len, &sig);
+        sign_key_webhook(d->secret.key, msg_id, ts, f->body.data, f->body.len, &f->hdr_sig);
     if (d->secret.prev_key && d->secret.prev_until_s > ts) {
-        buf_putc(&sig, ' ');
-        sign_key_webhook(d->secret.prev_key, msg_id, ts, f->body.data, f->body.len, &sig);
+        buf_putc(&f->hdr_sig, ' ');
+        sign_key_webhook(d->secret.prev_key, msg_id, ts, f->body.data, f->body.len, &f->hdr_sig);
     }
-    char line[128];
-    f->headers = curl_slist_append(f->headers, "Content-Type: application/json;charset=UTF-8");
-    f->headers = curl_slist_append(f->headers, "User-Agent: herald/" HERALD_VERSION);
-    f->headers = curl_slist_append(f->headers, "Expect:");
-    snprintf(line, sizeof line, "webhook-id: %s", msg_id);
-    f->headers = curl_slist_append(f->headers, line);
-    snprintf(line, sizeof line, "webhook-timestamp: %lld", (long long)ts);
-    f->headers = curl_slist_append(f->headers, line);
-    f->headers = curl_slist_append(f->headers, sig.data);
-    buf_fini(&sig);
+    snprintf(f->hdr_id, sizeof f->hdr_id, "webhook-id: %s", msg_id);
+    snprintf(f->hdr_ts, sizeof f->hdr_ts, "webhook-timestamp: %lld", (long long)ts);
+    static char content_type[] = "Content-Type: application/json;charset=UTF-8";
+    static char user_agent[] = "User-Agent: herald/" HERALD_VERSION;
+    static char no_expect[] = "Expect:";
+    char *lines[HDR_COUNT] = {content_type, user_agent, no_expect,
+                              f->hdr_id,    f->hdr_ts,  f->hdr_sig.data};
+    for (size_t i = 0; i < HDR_COUNT; i++) {
+        f->headers[i].data = lines[i];
+        f->headers[i].next = i + 1 < HDR_COUNT ? &f->headers[i + 1] : NULL;
+    }
 
     char *target = url_encode_invalid(f->claim.url);
     CURL *e = d->easy_pooled ? d->easy_pool[--d->easy_pooled] : curl_easy_init();

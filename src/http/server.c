@@ -349,10 +349,10 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
         return;
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
-    double ms = (double)(end.tv_sec - c->start.tv_sec) * 1e3 +
-                (double)(end.tv_nsec - c->start.tv_nsec) / 1e6;
-    log_info("msg=request method=%s path=%s status=%d duration_ms=%.3f%s", c->method, c->path,
-             c->has_resp ? c->status : 0, ms,
+    long long us = (long long)(end.tv_sec - c->start.tv_sec) * 1000000 +
+                   (end.tv_nsec - c->start.tv_nsec) / 1000;
+    log_info("msg=request method=%s path=%s status=%d duration_ms=%lld.%03lld%s", c->method,
+             c->path, c->has_resp ? c->status : 0, us / 1000, us % 1000,
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
     conn_free(c);
     *con_cls = NULL;
