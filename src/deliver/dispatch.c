@@ -490,6 +490,7 @@ static void finish(struct dispatcher *d, struct flight *f, int http_status, cons
         .http_status = http_status,
         .error = error,
         .response = f->response.len ? f->response.data : NULL,
+        .is_first = !f->claim.has_attempt,
     };
     switch (retry_classify(http_status)) {
     case RETRY_DELIVERED:

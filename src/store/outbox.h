@@ -42,7 +42,8 @@ struct store_claim {
     int64_t org_id;
     int64_t channel_id;
     int64_t created_at_ms;
-    int attempts; /* attempts made before this one */
+    int attempts;     /* attempts made before this one */
+    bool has_attempt; /* an attempt is recorded for it already (any round) */
     int64_t lease_until_ms;
     char *url;
     char *body;
@@ -93,6 +94,8 @@ struct store_attempt {
     bool is_gone;       /* 410: disable the channel and stop its pending notifications */
     bool is_deferred;   /* not attempted (destination busy or circuit open): only moves
                          * next_at_ms and releases the lease; no attempt is counted */
+    bool is_first;      /* no attempt recorded before (!claim.has_attempt): spares the look for
+                         * an earlier attempt to keep; false is always safe */
 };
 
 /* Records attempts (and their notifications' new state) in one writer job, asynchronously;

@@ -114,7 +114,8 @@ static enum herald_err claim_run(struct store_txn *t, void *arg)
                       "(SELECT id FROM notifications WHERE status = 0 AND next_at_ms <= ?1 "
                       "AND channel_id NOT IN (SELECT value FROM json_each(?4)) "
                       "ORDER BY next_at_ms LIMIT ?3) "
-                      "RETURNING id, org_id, channel_id, attempts, url, body, created_at_ms");
+                      "RETURNING id, org_id, channel_id, attempts, url, body, created_at_ms, "
+                      "a_started_ms IS NOT NULL");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, j->now_ms);
@@ -132,6 +133,7 @@ static enum herald_err claim_run(struct store_txn *t, void *arg)
         c->url = sq_col_str(st, 4);
         c->body = sq_col_str(st, 5);
         c->created_at_ms = sqlite3_column_int64(st, 6);
+        c->has_attempt = sqlite3_column_int(st, 7) != 0;
         c->lease_until_ms = j->now_ms + j->lease_ms;
     }
     sqlite3_reset(st);
@@ -214,19 +216,22 @@ static enum herald_err record_one(struct sq_conn *c, const struct store_attempt 
 {
     if (a->is_deferred)
         return defer_one(c, a);
-    /* The attempt before this one, if any, moves out of the row into the attempts table. */
-    sqlite3_stmt *st =
-        sq_stmt(c, "INSERT INTO attempts(notification_id, org_id, started_at_ms, duration_ms, "
-                   "http_status, error, response) SELECT id, org_id, a_started_ms, a_duration_ms, "
-                   "a_status, a_error, a_response FROM notifications WHERE id = ?1 "
-                   "AND a_started_ms IS NOT NULL");
-    if (!st)
-        return HERALD_ERR_STORE;
-    sqlite3_bind_int64(st, 1, a->notification_id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sq_fail(c, rc, "keep the previous attempt");
+    /* The attempt before this one, if any, moves out of the row into the attempts table (a
+     * notification handed off fresh has none: no need to look). */
+    sqlite3_stmt *st;
+    if (!a->is_first) {
+        st = sq_stmt(c, "INSERT INTO attempts(notification_id, org_id, started_at_ms, "
+                        "duration_ms, http_status, error, response) SELECT id, org_id, "
+                        "a_started_ms, a_duration_ms, a_status, a_error, a_response "
+                        "FROM notifications WHERE id = ?1 AND a_started_ms IS NOT NULL");
+        if (!st)
+            return HERALD_ERR_STORE;
+        sqlite3_bind_int64(st, 1, a->notification_id);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return sq_fail(c, rc, "keep the previous attempt");
+    }
     st = sq_stmt(c, "UPDATE notifications SET status = ?2, attempts = attempts + 1, "
                     "next_at_ms = ?3, lease_until_ms = 0, updated_at_ms = ?4, last_status = ?5, "
                     "last_error = ?6, a_started_ms = ?7, a_duration_ms = ?8, a_status = ?5, "
@@ -242,7 +247,7 @@ static enum herald_err record_one(struct sq_conn *c, const struct store_attempt 
     sqlite3_bind_int64(st, 7, a->started_at_ms);
     sqlite3_bind_int64(st, 8, a->duration_ms);
     sqlite3_bind_text(st, 9, a->response, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
+    int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return sq_fail(c, rc, "update notification");
