@@ -139,6 +139,24 @@ static const char *const migrations[] = {
     "DELETE FROM attempts WHERE id IN (SELECT max(id) FROM attempts GROUP BY notification_id);"
     "DROP INDEX notifications_by_status;"
     "CREATE INDEX notifications_by_status ON notifications(org_id, status, id) WHERE status <> 1;",
+
+    /* 8: the same changes table, its CHECK written with = and OR: SQLite evaluates
+     * "operation IN (three constants)" through a temporary b-tree built on every insert, which
+     * cost about as much as the insert itself. Nothing references changes, so it is rebuilt. */
+    "CREATE TABLE changes_v8("
+    " id INTEGER PRIMARY KEY,"
+    " org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    " module_id INTEGER NOT NULL,"
+    " operation TEXT NOT NULL"
+    "  CHECK (operation = 'insert' OR operation = 'update' OR operation = 'delete'),"
+    " request_id TEXT NOT NULL,"
+    " created_at_ms INTEGER NOT NULL,"
+    " records TEXT NOT NULL);"
+    "INSERT INTO changes_v8(id, org_id, module_id, operation, request_id, created_at_ms, records)"
+    " SELECT id, org_id, module_id, operation, request_id, created_at_ms, records FROM changes;"
+    "DROP TABLE changes;"
+    "ALTER TABLE changes_v8 RENAME TO changes;"
+    "CREATE INDEX changes_by_org ON changes(org_id, id);",
 };
 
 enum herald_err sq_migrate(struct sq_conn *c)

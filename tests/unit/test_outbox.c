@@ -772,6 +772,13 @@ static const char v6_fixture_sql[] =
     "ALTER TABLE notifications DROP COLUMN a_status;"
     "ALTER TABLE notifications DROP COLUMN a_error;"
     "ALTER TABLE notifications DROP COLUMN a_response;"
+    "DROP TABLE changes;"
+    "CREATE TABLE changes(id INTEGER PRIMARY KEY, org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    " module_id INTEGER NOT NULL,"
+    " operation TEXT NOT NULL CHECK (operation IN ('insert', 'update', 'delete')),"
+    " request_id TEXT NOT NULL, created_at_ms INTEGER NOT NULL, records TEXT NOT NULL);"
+    "CREATE INDEX changes_by_org ON changes(org_id, id);"
+    "INSERT INTO changes VALUES(1, %1$lld, 1, 'update', 'req-1', 900, '[{\"id\":\"5\"}]');"
     "PRAGMA user_version=6;"
     "INSERT INTO notifications(id, org_id, channel_id, module_id, operation, change_id, url, body,"
     " status, attempts, next_at_ms, lease_until_ms, created_at_ms, updated_at_ms, last_status,"
@@ -802,18 +809,34 @@ static void list_status(struct fixture *f, enum store_ntf_status status)
     assert_int_equal(store_outbox_list(f->s, &filter, &f->list, &f->list_count), HERALD_OK);
 }
 
-static void migrating_6_to_7_moves_each_latest_attempt_into_its_row(void **state)
+static void migrating_6_to_8_moves_each_latest_attempt_into_its_row(void **state)
 {
     struct fixture *f = *state;
     store_start(f);
     store_stop(f);
-    char sql[sizeof v6_fixture_sql + 256]; /* each of six "%1$lld" becomes up to 20 bytes */
+    char sql[sizeof v6_fixture_sql + 256]; /* each of seven "%1$lld" becomes up to 20 bytes */
     int len = snprintf(sql, sizeof sql, v6_fixture_sql, (long long)f->org);
     assert_true(len > 0 && (size_t)len < sizeof sql);
     raw_exec_rw(f->db, sql);
 
     store_start(f);
-    assert_int_equal(raw_int(f, "PRAGMA user_version", 0), 7);
+    assert_int_equal(raw_int(f, "PRAGMA user_version", 0), 8);
+    /* 8: changes rebuilt without the IN list in its CHECK, rows kept, the CHECK still holds. */
+    assert_int_equal(raw_int(f,
+                             "SELECT count(*) FROM changes WHERE id = ?1 AND operation = 'update' "
+                             "AND request_id = 'req-1' AND records = '[{\"id\":\"5\"}]'",
+                             1),
+                     1);
+    assert_int_equal(raw_int(f,
+                             "SELECT instr(sql, ' IN (') = 0 AND instr(sql, 'CHECK') > 0 FROM "
+                             "sqlite_master WHERE type = 'table' AND name = 'changes'",
+                             0),
+                     1);
+    assert_int_equal(raw_int(f,
+                             "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                             "AND name = 'changes_by_org'",
+                             0),
+                     1);
     const char *index_sql = "SELECT instr(sql, 'WHERE status <> 1') > 0 FROM sqlite_master "
                             "WHERE type = 'index' AND name = 'notifications_by_status'";
     assert_int_equal(raw_int(f, index_sql, 0), 1);
@@ -913,7 +936,7 @@ int main(void)
         OUTBOX_TEST(a_claim_skips_handed_rows_which_claim_ids_takes_back_unless_delivered),
         OUTBOX_TEST(attempts_keep_the_latest_inline_and_the_earlier_ones_in_their_table),
         OUTBOX_TEST(a_resend_keeps_the_attempts_and_the_next_one_follows_them),
-        OUTBOX_TEST(migrating_6_to_7_moves_each_latest_attempt_into_its_row),
+        OUTBOX_TEST(migrating_6_to_8_moves_each_latest_attempt_into_its_row),
         OUTBOX_TEST(voiding_leases_makes_a_handed_row_due_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
