@@ -261,6 +261,7 @@ int main(int argc, char **argv)
         curl_easy_setopt(cs[i].easy, CURLOPT_TIMEOUT_MS, 10000L);
     }
     struct samples acks = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct samples sends = {.mu = PTHREAD_MUTEX_INITIALIZER};
     size_t total = (size_t)(rate * seconds), sent = 0, failed = 0, late = 0;
     double *rtt = calloc(total ? total : 1, sizeof *rtt);
     size_t rtt_n = 0;
@@ -309,6 +310,7 @@ int main(int argc, char **argv)
             }
             if (id) {
                 samples_add(&acks, id, at);
+                samples_add(&sends, id, c->sent_ms);
                 rtt[rtt_n++] = at - c->sent_ms;
             } else {
                 failed++;
@@ -332,8 +334,12 @@ int main(int argc, char **argv)
     MHD_stop_daemon(mhd);
 
     qsort(acks.v, acks.n, sizeof *acks.v, cmp_sample);
+    qsort(sends.v, sends.n, sizeof *sends.v, cmp_sample); /* same ids as acks, same order */
     qsort(receipts.v, receipts.n, sizeof *receipts.v, cmp_sample);
     double *lat = calloc(acks.n ? acks.n : 1, sizeof *lat);
+    /* Receipt − the insert's send: the commit happens after the send, so this bounds
+     * commit→receipt from above, where receipt − answer (lat) bounds it from below. */
+    double *bound = calloc(acks.n ? acks.n : 1, sizeof *bound);
     size_t matched = 0, negative = 0, duplicates = 0;
     for (size_t i = 0, k = 0; i < acks.n; i++) {
         while (k < receipts.n && receipts.v[k].id < acks.v[i].id)
@@ -342,6 +348,7 @@ int main(int argc, char **argv)
             double d = receipts.v[k].at_ms - acks.v[i].at_ms;
             if (d < 0)
                 negative++; /* the callback beat the insert's answer to the client */
+            bound[matched] = receipts.v[k].at_ms - sends.v[i].at_ms;
             lat[matched++] = d;
             while (k + 1 < receipts.n && receipts.v[k + 1].id == acks.v[i].id) {
                 duplicates++;
@@ -350,14 +357,18 @@ int main(int argc, char **argv)
         }
     }
     qsort(lat, matched, sizeof *lat, cmp_double);
+    qsort(bound, matched, sizeof *bound, cmp_double);
     qsort(rtt, rtt_n, sizeof *rtt, cmp_double);
     printf("latency inserts=%zu acked=%zu failed=%zu received=%zu matched=%zu missing=%zu "
            "duplicates=%zu unparsed=%zu negative=%zu late_sends=%zu rate=%.0f/s "
-           "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f insert_p50_ms=%.3f insert_p99_ms=%.3f\n",
+           "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f insert_p50_ms=%.3f insert_p99_ms=%.3f "
+           "bound_p50_ms=%.3f bound_p99_ms=%.3f bound_max_ms=%.3f\n",
            sent, acks.n, failed, receipts.n, matched, acks.n - matched, duplicates, rx_unparsed,
            negative, late, (double)acks.n / send_s, pct(lat, matched, 0.50),
            pct(lat, matched, 0.99), matched ? lat[matched - 1] : 0, pct(rtt, rtt_n, 0.50),
-           pct(rtt, rtt_n, 0.99));
+           pct(rtt, rtt_n, 0.99), pct(bound, matched, 0.50), pct(bound, matched, 0.99),
+           matched ? bound[matched - 1] : 0);
+    free(bound);
     for (int i = 0; i < conns; i++) {
         curl_easy_cleanup(cs[i].easy);
         free(cs[i].resp);
