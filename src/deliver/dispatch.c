@@ -542,6 +542,35 @@ static void defer(struct dispatcher *d, struct flight *f, int64_t next_at_ms)
 
 static void launch(struct dispatcher *d, struct flight *f);
 
+/* An easy handle with the options every attempt shares (no reset between attempts: a handle
+ * only ever serves attempts, and the per-attempt options are all set again by launch). */
+static CURL *easy_new(void)
+{
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_response);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    return e;
+}
+
+/* A finished handle back to the pool: nothing may point into the attempt it served. */
+static void easy_park(CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(e, CURLOPT_RESOLVE, NULL);
+}
+
 /* Takes one claimed notification: sends it now, queues it behind its destination's attempts in
  * flight, or gives it back when the destination's circuit is open. */
 static void take(struct dispatcher *d, struct store_claim *claim)
@@ -689,27 +718,18 @@ static void launch(struct dispatcher *d, struct flight *f)
     }
 
     char *target = url_encode_invalid(f->claim.url);
-    CURL *e = d->easy_pooled ? d->easy_pool[--d->easy_pooled] : curl_easy_init();
+    CURL *e = d->easy_pooled ? d->easy_pool[--d->easy_pooled] : easy_new();
     f->easy = e;
+    /* What differs per attempt; easy_new set the rest once, and easy_park clears these. */
     curl_easy_setopt(e, CURLOPT_URL, target);
     curl_easy_setopt(e, CURLOPT_PRIVATE, f);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 15000L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->body.data);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)f->body.len);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_response);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->error);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    if (f->resolve)
-        curl_easy_setopt(e, CURLOPT_RESOLVE, f->resolve);
+    curl_easy_setopt(e, CURLOPT_RESOLVE, f->resolve);
     curl_multi_add_handle(d->multi, e);
     free(target);
     f->next = d->flights;
@@ -749,7 +769,7 @@ static void reap(struct dispatcher *d)
             f->next->prev = f->prev;
         curl_multi_remove_handle(d->multi, e);
         if (d->easy_pooled < EASY_POOL_MAX) {
-            curl_easy_reset(e);
+            easy_park(e);
             d->easy_pool[d->easy_pooled++] = e;
         } else {
             curl_easy_cleanup(e);
