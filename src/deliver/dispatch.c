@@ -39,10 +39,11 @@
 /* A notification held back because its destination is saturated is retried after this. */
 #define BUSY_DEFER_MS 250
 /* Claimed notifications may wait in memory for a free slot of their destination, as long as
- * their lease still covers a whole attempt; at most this many at once. Of handed-off ones past
- * this only the id is kept (up to SPILL_MAX; 8 bytes each), and they are claimed by id when
- * there is room; past that too, they wait in the outbox until their lease ends. */
-#define QUEUE_MAX 8192
+ * their lease still covers a whole attempt; at most this many at once (a few hundred bytes
+ * each: the claim with its url and body). Of handed-off ones past this only the id is kept (up
+ * to SPILL_MAX; 8 bytes each), and they are claimed by id when there is room; past that too,
+ * they wait in the outbox until their lease ends. */
+#define QUEUE_MAX 65536
 #define SPILL_MAX (1u << 20)
 #define SPILL_CLAIM_MAX 1024
 #define ATTEMPT_MAX_MS 16000
@@ -64,7 +65,7 @@ struct host {
     int64_t channels[HOST_CHANNELS]; /* channels seen going to this host */
     size_t channel_count;
     /* Claimed notifications waiting for a free slot of this destination, oldest first. */
-    struct flight *queue_head, *queue_tail;
+    struct waiting *queue_head, *queue_tail;
     /* The vetted addresses of the last resolution, reused for RESOLVE_TTL_MS. */
     struct sockaddr_storage pinned[8];
     size_t pinned_count;
@@ -90,8 +91,14 @@ struct flight {
     char error[CURL_ERROR_SIZE];
     int64_t started_ms;
     struct host *host;
-    struct flight *queue_next;
     struct url_parts parts;
+};
+
+/* A notification waiting for a free slot of its destination: just the claim (a flight, with
+ * its buffers, is made when the attempt starts), so a long queue stays small. */
+struct waiting {
+    struct waiting *next;
+    struct store_claim claim;
 };
 
 /* The ids of the notifications held (in flight or queued): open addressing, linear probing,
@@ -526,20 +533,6 @@ static void finish(struct dispatcher *d, struct flight *f, int http_status, cons
     add_result(d, &a);
 }
 
-/* Gives a claimed notification back to the store, due at next_at_ms, without an attempt. */
-static void defer(struct dispatcher *d, struct flight *f, int64_t next_at_ms)
-{
-    struct store_attempt a = {
-        .notification_id = f->claim.id,
-        .org_id = f->claim.org_id,
-        .channel_id = f->claim.channel_id,
-        .is_deferred = true,
-        .next_at_ms = next_at_ms,
-    };
-    add_result(d, &a);
-    flight_drop(d, f);
-}
-
 static void launch(struct dispatcher *d, struct flight *f);
 
 /* An easy handle with the options every attempt shares (no reset between attempts: a handle
@@ -573,6 +566,46 @@ static void easy_park(CURL *e)
 
 /* Takes one claimed notification: sends it now, queues it behind its destination's attempts in
  * flight, or gives it back when the destination's circuit is open. */
+static void give_back(struct dispatcher *d, const struct store_claim *c, int64_t at);
+
+static void claim_fini(struct store_claim *c)
+{
+    free(c->url);
+    free(c->body);
+    c->url = c->body = NULL;
+}
+
+/* Lets go of a notification that never became a flight, giving it back due at `at`. */
+static void waiting_give_back(struct dispatcher *d, struct store_claim *c, int64_t at)
+{
+    give_back(d, c, at);
+    held_remove(&d->held, c->id);
+    claim_fini(c);
+}
+
+/* Makes the attempt's flight from a claim (taken) and starts it. */
+static void flight_start(struct dispatcher *d, struct store_claim *claim,
+                         const struct url_parts *parts, struct host *host)
+{
+    struct flight *f = xcalloc(1, sizeof *f);
+    f->claim = *claim;
+    claim->url = claim->body = NULL; /* taken */
+    buf_init(&f->body);
+    buf_init(&f->response);
+    f->started_ms = now_ms();
+    f->parts = *parts;
+    f->parts.path_and_query = NULL; /* pointed into the claim's url before the move */
+    f->host = host;
+    launch(d, f);
+}
+
+static bool host_is_open(const struct host *h, int64_t now)
+{
+    return h->failures >= CIRCUIT_THRESHOLD && (now < h->open_until_ms || h->is_probing);
+}
+
+/* Takes one claimed notification (its strings are taken): sends it now, queues it behind its
+ * destination's attempts in flight, or gives it back when the destination's circuit is open. */
 static void take(struct dispatcher *d, struct store_claim *claim)
 {
     /* Held already: its lease ran out while it waited in a queue and a claim took it again.
@@ -580,35 +613,38 @@ static void take(struct dispatcher *d, struct store_claim *claim)
     if (held_has(&d->held, claim->id))
         return;
     held_add(&d->held, claim->id);
-    struct flight *f = xcalloc(1, sizeof *f);
-    f->claim = *claim;
-    claim->url = claim->body = NULL; /* taken */
-    buf_init(&f->body);
-    buf_init(&f->response);
-    f->started_ms = now_ms();
-    if (url_parse(f->claim.url, &f->parts)) {
+    struct url_parts parts;
+    if (url_parse(claim->url, &parts)) {
+        struct flight *f = xcalloc(1, sizeof *f);
+        f->claim = *claim;
+        claim->url = claim->body = NULL;
+        f->started_ms = now_ms();
         finish(d, f, 0, "invalid notify URL");
         flight_drop(d, f);
         return;
     }
-    struct host *host = host_get(d, &f->parts);
-    host_note_channel(host, f->claim.channel_id);
-    f->host = host;
-    int64_t now = f->started_ms;
-    if (host->failures >= CIRCUIT_THRESHOLD && (now < host->open_until_ms || host->is_probing)) {
-        defer(d, f, host->open_until_ms > now ? host->open_until_ms : now + BUSY_DEFER_MS);
+    struct host *host = host_get(d, &parts);
+    host_note_channel(host, claim->channel_id);
+    int64_t now = now_ms();
+    if (host_is_open(host, now)) {
+        waiting_give_back(d, claim,
+                          host->open_until_ms > now ? host->open_until_ms : now + BUSY_DEFER_MS);
         return;
     }
     if (host->in_flight >= (size_t)d->cfg.max_per_host) {
+        struct waiting *w = xmalloc(sizeof *w);
+        w->next = NULL;
+        w->claim = *claim;
+        claim->url = claim->body = NULL;
         if (host->queue_tail)
-            host->queue_tail->queue_next = f;
+            host->queue_tail->next = w;
         else
-            host->queue_head = f;
-        host->queue_tail = f;
+            host->queue_head = w;
+        host->queue_tail = w;
         d->queued++;
         return;
     }
-    launch(d, f);
+    flight_start(d, claim, &parts, host);
 }
 
 /* Starts queued notifications of a destination while it has free slots. */
@@ -616,20 +652,23 @@ static void drain_host(struct dispatcher *d, struct host *host)
 {
     int64_t now = now_ms();
     while (host->queue_head && host->in_flight < (size_t)d->cfg.max_per_host) {
-        struct flight *f = host->queue_head;
-        host->queue_head = f->queue_next;
+        struct waiting *w = host->queue_head;
+        host->queue_head = w->next;
         if (!host->queue_head)
             host->queue_tail = NULL;
-        f->queue_next = NULL;
         d->queued--;
-        bool is_open =
-            host->failures >= CIRCUIT_THRESHOLD && (now < host->open_until_ms || host->is_probing);
-        if (is_open)
-            defer(d, f, host->open_until_ms > now ? host->open_until_ms : now + BUSY_DEFER_MS);
-        else if (now + ATTEMPT_MAX_MS > f->claim.lease_until_ms)
-            defer(d, f, now); /* the lease no longer covers an attempt: claim it afresh */
+        struct url_parts parts;
+        if (host_is_open(host, now))
+            waiting_give_back(d, &w->claim,
+                              host->open_until_ms > now ? host->open_until_ms
+                                                        : now + BUSY_DEFER_MS);
+        else if (now + ATTEMPT_MAX_MS > w->claim.lease_until_ms)
+            waiting_give_back(d, &w->claim, now); /* the lease no longer covers an attempt */
+        else if (url_parse(w->claim.url, &parts) == HERALD_OK)
+            flight_start(d, &w->claim, &parts, host);
         else
-            launch(d, f);
+            waiting_give_back(d, &w->claim, now); /* parsed when queued: cannot happen */
+        free(w);
     }
 }
 
@@ -1063,9 +1102,10 @@ static void *dispatch_main(void *arg)
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         for (struct host *h = d->hosts[b]; h; h = h->next) {
             while (h->queue_head) {
-                struct flight *f = h->queue_head;
-                h->queue_head = f->queue_next;
-                defer(d, f, now);
+                struct waiting *w = h->queue_head;
+                h->queue_head = w->next;
+                waiting_give_back(d, &w->claim, now);
+                free(w);
             }
             h->queue_tail = NULL;
         }
