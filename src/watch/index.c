@@ -43,7 +43,7 @@ static void channel_free(struct ix_channel *ch)
 static void org_fini(struct ix_org *org)
 {
     for (size_t i = 0; i < org->cap; i++)
-        channel_free(org->slots[i]);
+        channel_free(org->slots[i].ch);
     free(org->slots);
     for (size_t i = 0; i < org->mod_count; i++) {
         for (int op = 0; op < IX_OPS; op++)
@@ -124,7 +124,7 @@ static size_t slot_of(const struct ix_org *org, int64_t id)
 {
     size_t mask = org->cap - 1;
     size_t i = (size_t)mix(id) & mask;
-    while (org->slots[i] && org->slots[i]->id != id)
+    while (org->slots[i].ch && org->slots[i].id != id)
         i = (i + 1) & mask;
     return i;
 }
@@ -133,21 +133,21 @@ static struct ix_channel *channel_find(const struct ix_org *org, int64_t id)
 {
     if (!org || org->cap == 0)
         return NULL;
-    return org->slots[slot_of(org, id)];
+    return org->slots[slot_of(org, id)].ch;
 }
 
 static void table_insert(struct ix_org *org, struct ix_channel *ch);
 
 static void table_grow(struct ix_org *org)
 {
-    struct ix_channel **old = org->slots;
+    struct ix_slot *old = org->slots;
     size_t old_cap = org->cap;
     org->cap = old_cap ? old_cap * 2 : 16;
     org->slots = xcalloc(org->cap, sizeof *org->slots);
     org->used = 0;
     for (size_t i = 0; i < old_cap; i++) {
-        if (old[i])
-            table_insert(org, old[i]);
+        if (old[i].ch)
+            table_insert(org, old[i].ch);
     }
     free(old);
 }
@@ -156,7 +156,7 @@ static void table_insert(struct ix_org *org, struct ix_channel *ch)
 {
     if ((org->used + 1) * 2 > org->cap)
         table_grow(org);
-    org->slots[slot_of(org, ch->id)] = ch;
+    org->slots[slot_of(org, ch->id)] = (struct ix_slot){.id = ch->id, .ch = ch};
     org->used++;
 }
 
@@ -164,20 +164,20 @@ static void table_insert(struct ix_org *org, struct ix_channel *ch)
 static void table_delete_at(struct ix_org *org, size_t i)
 {
     size_t mask = org->cap - 1;
-    org->slots[i] = NULL;
+    org->slots[i] = (struct ix_slot){0};
     org->used--;
     size_t j = i;
     for (;;) {
         j = (j + 1) & mask;
-        struct ix_channel *ch = org->slots[j];
-        if (!ch)
+        struct ix_slot slot = org->slots[j];
+        if (!slot.ch)
             return;
-        size_t home = (size_t)mix(ch->id) & mask;
+        size_t home = (size_t)mix(slot.id) & mask;
         /* ch may move to i when i lies cyclically in [home, j). */
         bool can_move = i <= j ? (home <= i || home > j) : (home <= i && home > j);
         if (can_move) {
-            org->slots[i] = ch;
-            org->slots[j] = NULL;
+            org->slots[i] = slot;
+            org->slots[j] = (struct ix_slot){0};
             i = j;
         }
     }
@@ -220,7 +220,7 @@ static void org_remove(struct ix_org *org, int64_t channel_id)
     if (!org || org->cap == 0)
         return;
     size_t i = slot_of(org, channel_id);
-    struct ix_channel *ch = org->slots[i];
+    struct ix_channel *ch = org->slots[i].ch;
     if (!ch)
         return;
     channel_unlink(org, ch);
@@ -306,7 +306,7 @@ static size_t org_prune(struct ix_org *org, int64_t now_s)
     size_t n = 0, cap = 0;
     int64_t min = INT64_MAX;
     for (size_t i = 0; i < org->cap; i++) {
-        const struct ix_channel *ch = org->slots[i];
+        const struct ix_channel *ch = org->slots[i].ch;
         if (!ch)
             continue;
         if (ch->expiry_s > now_s) {

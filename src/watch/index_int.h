@@ -43,11 +43,17 @@ struct ix_module {
     struct ix_list ops[IX_OPS];
 };
 
+/* A slot of the channel table: the id beside the pointer, so a probe reads no channel. */
+struct ix_slot {
+    int64_t id;
+    struct ix_channel *ch; /* NULL: empty */
+};
+
 struct ix_org {
     int64_t id;
     /* Open addressing on channel id, linear probing, power-of-two capacity, at most half full;
      * deletion shifts back, so there are no tombstones. */
-    struct ix_channel **slots;
+    struct ix_slot *slots;
     size_t cap, used;
     struct ix_module *mods; /* modules anyone in the organization watches (or once watched) */
     size_t mod_count, mod_cap;
