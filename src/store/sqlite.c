@@ -166,6 +166,7 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
             sqlite3_step(undo);
             sqlite3_reset(undo);
             fresh_truncate(s, mark);
+            sq_user_cache_clear(s);
         }
         sqlite3_step(release);
         sqlite3_reset(release);
@@ -177,6 +178,7 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
         for (struct sq_job *j = batch; j; j = j->next)
             j->err = HERALD_ERR_STORE;
         fresh_truncate(s, 0);
+        sq_user_cache_clear(s);
     }
 }
 
@@ -299,6 +301,7 @@ static void sq_free(struct store *base)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->fresh);
+    sq_user_cache_clear(s);
     free(s->path);
     free(s->mark_path);
     free(s);

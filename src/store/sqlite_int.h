@@ -31,6 +31,15 @@ struct sq_job {
     struct sq_job *next;
 };
 
+/* A user's name and email as records name them, cached by the writer (see sq_user_cache_clear). */
+#define SQ_USER_CACHE 64
+struct sq_user_slot {
+    int64_t org_id;
+    int64_t user_id; /* 0: empty */
+    char *name;
+    char *email;
+};
+
 struct sq_store {
     struct store base;
     char *path;
@@ -53,6 +62,10 @@ struct sq_store {
     int64_t batch_lease_ms;
     struct store_claim *fresh;
     size_t fresh_count, fresh_cap;
+    /* Writer thread only: users' names and emails read by jobs (every record answer names its
+     * creator and modifier). Cleared by every user write and every rollback, so it never holds
+     * what the database does not. */
+    struct sq_user_slot users[SQ_USER_CACHE];
     atomic_int_fast64_t next_id;
     int64_t default_org;
 };
@@ -85,6 +98,9 @@ static inline struct sq_txn *sq_txn_of(struct store_txn *t)
 {
     return (struct sq_txn *)t;
 }
+
+/* Empties the writer's user cache (a user changed, or a job or batch rolled back). */
+void sq_user_cache_clear(struct sq_store *s);
 
 /* Registers the outbox hand-off (store_outbox_handoff). */
 void sq_handoff(struct store *base, store_handoff_fn *fn, void *arg, int64_t lease_ms);

@@ -298,10 +298,25 @@ static enum herald_err txn_delete(struct store_txn *t, int64_t org_id, int64_t m
     return sqlite3_changes(txn->c->db) ? HERALD_OK : HERALD_ERR_NOT_FOUND;
 }
 
+void sq_user_cache_clear(struct sq_store *s)
+{
+    for (size_t i = 0; i < SQ_USER_CACHE; i++) {
+        free(s->users[i].name);
+        free(s->users[i].email);
+        s->users[i] = (struct sq_user_slot){0};
+    }
+}
+
 static enum herald_err txn_user_ref(struct store_txn *t, int64_t org_id, int64_t user_id,
                                     struct store_user_ref *out)
 {
     struct sq_txn *txn = sq_txn_of(t);
+    struct sq_user_slot *slot = &txn->s->users[(uint64_t)user_id % SQ_USER_CACHE];
+    if (slot->user_id == user_id && slot->org_id == org_id && user_id != 0) {
+        out->name = xstrdup(slot->name);
+        out->email = xstrdup(slot->email);
+        return HERALD_OK;
+    }
     sqlite3_stmt *st = sq_stmt(txn->c, "SELECT json_extract(data, '$.full_name'), email "
                                        "FROM users WHERE id = ?2 AND org_id = ?1");
     if (!st)
@@ -317,6 +332,12 @@ static enum herald_err txn_user_ref(struct store_txn *t, int64_t org_id, int64_t
             out->name = xstrdup("");
         if (!out->email)
             out->email = xstrdup("");
+        free(slot->name);
+        free(slot->email);
+        *slot = (struct sq_user_slot){.org_id = org_id,
+                                      .user_id = user_id,
+                                      .name = xstrdup(out->name),
+                                      .email = xstrdup(out->email)};
     } else if (rc == SQLITE_DONE) {
         err = HERALD_ERR_NOT_FOUND;
     } else {
@@ -375,6 +396,7 @@ static enum herald_err txn_user_put(struct store_txn *t, int64_t org_id, int64_t
                                     const char *email, const char *json, int64_t at_s, bool is_new)
 {
     struct sq_txn *txn = sq_txn_of(t);
+    sq_user_cache_clear(txn->s);
     sqlite3_stmt *st =
         is_new ? sq_stmt(txn->c, "INSERT INTO users(id, org_id, email, data, created_at, "
                                  "modified_at) VALUES(?1, ?2, ?3, ?4, ?5, ?5)")
@@ -399,6 +421,7 @@ static enum herald_err txn_user_put(struct store_txn *t, int64_t org_id, int64_t
 static enum herald_err txn_user_delete(struct store_txn *t, int64_t org_id, int64_t user_id)
 {
     struct sq_txn *txn = sq_txn_of(t);
+    sq_user_cache_clear(txn->s);
     sqlite3_stmt *st = sq_stmt(txn->c, "DELETE FROM users WHERE id = ?1 AND org_id = ?2");
     if (!st)
         return HERALD_ERR_STORE;
