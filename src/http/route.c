@@ -19,7 +19,23 @@ bool http_version_valid(const char *v)
 
 /* Matches one pattern against the segments; returns -1 for no match, else the number of literal
  * segments (its specificity). */
-static int pattern_match(const char *pattern, char *const *segs, size_t seg_count)
+/* Whether each segment is an API version, worked out at most once per request: every route's
+ * pattern starts with "crm/{v}/", so checking it per route cost eight string compares each. */
+struct seg_versions {
+    signed char known[16]; /* 0: not yet, 1: a version, -1: not */
+};
+
+static bool seg_is_version(struct seg_versions *sv, char *const *segs, size_t i)
+{
+    if (i >= sizeof sv->known)
+        return http_version_valid(segs[i]);
+    if (!sv->known[i])
+        sv->known[i] = http_version_valid(segs[i]) ? 1 : -1;
+    return sv->known[i] > 0;
+}
+
+static int pattern_match(const char *pattern, char *const *segs, size_t seg_count,
+                         struct seg_versions *sv)
 {
     size_t i = 0;
     int literals = 0;
@@ -32,7 +48,7 @@ static int pattern_match(const char *pattern, char *const *segs, size_t seg_coun
         if (len == 1 && p[0] == '*') {
             /* any one segment */
         } else if (len == 3 && memcmp(p, "{v}", 3) == 0) {
-            if (!http_version_valid(segs[i]))
+            if (!seg_is_version(sv, segs, i))
                 return -1;
             literals++;
         } else if (strlen(segs[i]) != len || memcmp(segs[i], p, len) != 0) {
@@ -52,8 +68,9 @@ enum http_match http_route_find(const struct http_route *routes, const char *met
     /* One pass: the most specific pattern, and the first route with that score and method. */
     int best = -1;
     const struct http_route *found = NULL;
+    struct seg_versions sv = {{0}};
     for (const struct http_route *r = routes; r->pattern; r++) {
-        int score = pattern_match(r->pattern, segs, seg_count);
+        int score = pattern_match(r->pattern, segs, seg_count, &sv);
         if (score < 0 || score < best)
             continue;
         bool is_method = strcmp(r->method, method) == 0;
