@@ -659,9 +659,12 @@ static enum herald_err prune_run(struct store_txn *t, void *arg)
     }
     /* Change events older than the retention go too, oldest first, the newest kept for the
      * same reason as above. Notifications keep their own rendered bodies. */
-    st = sq_stmt(txn->c, "DELETE FROM changes WHERE id IN (SELECT id FROM changes "
-                         "WHERE created_at_ms < ?1 AND id < (SELECT max(id) FROM changes) "
-                         "ORDER BY id LIMIT ?2)");
+    /* Only the `limit` oldest rows (smallest ids; ids grow with time) are looked at: with
+     * "WHERE created_at_ms < ?1 ORDER BY id LIMIT ?2" alone, a pass with nothing to prune read
+     * the whole table (no index on the time), on the writer, every few seconds. */
+    st = sq_stmt(txn->c, "DELETE FROM changes WHERE id IN (SELECT id FROM (SELECT id, "
+                         "created_at_ms FROM changes ORDER BY id LIMIT ?2) "
+                         "WHERE created_at_ms < ?1 AND id < (SELECT max(id) FROM changes))");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, j->before_ms);
