@@ -92,8 +92,8 @@ static void row_copy(struct store_channel *dst, const struct store_channel *src)
     dst->fields = xstrdup(src->fields);
 }
 
-/* Rows arrive ordered by (org, channel, module); one channel's rows are gathered (copied: the
- * store frees each row after the callback) and put together. */
+/* Rows arrive ordered by (org, channel, module); one channel's rows are gathered (taken from
+ * the store's row, strings included) and put together. */
 struct load_state {
     struct watch_index *ix;
     struct store_channel *rows;
@@ -112,7 +112,7 @@ static void load_flush(struct load_state *st)
     st->count = 0;
 }
 
-static enum herald_err load_row(void *arg, const struct store_channel *row)
+static enum herald_err load_row(void *arg, struct store_channel *row)
 {
     struct load_state *st = arg;
     if (st->count &&
@@ -122,7 +122,8 @@ static enum herald_err load_row(void *arg, const struct store_channel *row)
         st->cap = st->cap ? st->cap * 2 : 8;
         st->rows = xrealloc(st->rows, st->cap * sizeof *st->rows);
     }
-    row_copy(&st->rows[st->count++], row);
+    st->rows[st->count++] = *row;
+    *row = (struct store_channel){0}; /* taken */
     return HERALD_OK;
 }
 

@@ -40,8 +40,10 @@ void store_channel_fini(struct store_channel *c);
 /* Frees every row and the array. NULL is a no-op. */
 void store_channels_free(struct store_channel *rows, size_t count);
 
-/* Called for every row by store_txn_channel_each; a non-zero return stops and is returned. */
-typedef enum herald_err store_channel_each_fn(void *arg, const struct store_channel *row);
+/* Called for every row by store_txn_channel_each; a non-zero return stops and is returned.
+ * The row is the callee's to keep: it may take its strings (setting them NULL); what is left
+ * is freed after the call. */
+typedef enum herald_err store_channel_each_fn(void *arg, struct store_channel *row);
 
 /* Inside a writer job. The live rows (expiry_s > now_s) of one channel, in module id order.
  * Caller frees with store_channels_free (also when *count is 0). HERALD_OK or ERR_STORE. */
