@@ -48,6 +48,12 @@ enum herald_err store_txn_channel_each(struct store_txn *t, int64_t now_s,
     return t->ops->channels->each(t, now_s, fn, arg);
 }
 
+enum herald_err store_channel_each(struct store *s, int64_t now_s, store_channel_each_fn *fn,
+                                   void *arg)
+{
+    return s->ops->channels->each_read(s, now_s, fn, arg);
+}
+
 enum herald_err store_txn_channel_purge(struct store_txn *t, int64_t now_s, size_t *removed)
 {
     return t->ops->channels->purge(t, now_s, removed);

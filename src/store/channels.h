@@ -58,6 +58,10 @@ enum herald_err store_txn_channel_remove(struct store_txn *t, int64_t org_id, in
 /* Calls fn for every live row of every organization, ordered by (org, channel, module). */
 enum herald_err store_txn_channel_each(struct store_txn *t, int64_t now_s,
                                        store_channel_each_fn *fn, void *arg);
+/* Reader (any thread): the same as store_txn_channel_each from one read snapshot, without the
+ * writer. For start-up, so the channel index is built by the thread that starts the server. */
+enum herald_err store_channel_each(struct store *s, int64_t now_s, store_channel_each_fn *fn,
+                                   void *arg);
 /* Deletes every row with expiry_s <= now_s. *removed (may be NULL) gets how many. */
 enum herald_err store_txn_channel_purge(struct store_txn *t, int64_t now_s, size_t *removed);
 
@@ -77,6 +81,8 @@ struct store_channel_ops {
                               size_t *removed);
     enum herald_err (*each)(struct store_txn *t, int64_t now_s, store_channel_each_fn *fn,
                             void *arg);
+    enum herald_err (*each_read)(struct store *s, int64_t now_s, store_channel_each_fn *fn,
+                                 void *arg);
     enum herald_err (*purge)(struct store_txn *t, int64_t now_s, size_t *removed);
     enum herald_err (*list)(struct store *s, int64_t org_id, int64_t channel_id, int64_t module_id,
                             int64_t now_s, size_t offset, size_t limit, struct store_channel **out,

@@ -116,12 +116,11 @@ static enum herald_err remove_channel(struct store_txn *t, int64_t org_id, int64
     return HERALD_OK;
 }
 
-static enum herald_err each(struct store_txn *t, int64_t now_s, store_channel_each_fn *fn,
-                            void *arg)
+static enum herald_err each_on(struct sq_conn *c, int64_t now_s, store_channel_each_fn *fn,
+                               void *arg)
 {
-    struct sq_txn *txn = sq_txn_of(t);
-    sqlite3_stmt *st = sq_stmt(txn->c, "SELECT " COLUMNS " FROM channels WHERE expiry_s > ?1 "
-                                       "ORDER BY org_id, channel_id, module_id");
+    sqlite3_stmt *st = sq_stmt(c, "SELECT " COLUMNS " FROM channels WHERE expiry_s > ?1 "
+                                  "ORDER BY org_id, channel_id, module_id");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, now_s);
@@ -138,7 +137,29 @@ static enum herald_err each(struct store_txn *t, int64_t now_s, store_channel_ea
     sqlite3_reset(st);
     if (err)
         return err;
-    return rc == SQLITE_DONE ? HERALD_OK : sq_fail(txn->c, rc, "read every channel");
+    return rc == SQLITE_DONE ? HERALD_OK : sq_fail(c, rc, "read every channel");
+}
+
+static enum herald_err each(struct store_txn *t, int64_t now_s, store_channel_each_fn *fn,
+                            void *arg)
+{
+    return each_on(sq_txn_of(t)->c, now_s, fn, arg);
+}
+
+static enum herald_err each_read(struct store *base, int64_t now_s, store_channel_each_fn *fn,
+                                 void *arg)
+{
+    struct sq_store *s = sq_of(base);
+    struct sq_conn *c = sq_reader_get(s);
+    if (!c)
+        return HERALD_ERR_STORE;
+    enum herald_err err = sq_exec(c, "BEGIN");
+    if (!err) {
+        err = each_on(c, now_s, fn, arg);
+        sq_exec(c, "COMMIT");
+    }
+    sq_reader_put(s, c);
+    return err;
 }
 
 static enum herald_err purge(struct store_txn *t, int64_t now_s, size_t *removed)
@@ -190,6 +211,7 @@ const struct store_channel_ops sqlite_channel_ops = {
     .put = put,
     .remove = remove_channel,
     .each = each,
+    .each_read = each_read,
     .purge = purge,
     .list = list,
 };
