@@ -837,7 +837,7 @@ static void on_claimed(void *arg, struct store_claim *claims, size_t count, enum
 /* How many more notifications may be held, a claim in progress counted as full. */
 static size_t held_room(const struct dispatcher *d)
 {
-    size_t cap = d->cfg.max_in_flight + QUEUE_MAX;
+    size_t cap = d->cfg.max_in_flight + d->cfg.max_queued;
     size_t used = d->in_flight + d->queued + (d->is_claiming ? d->claim_room : 0);
     return used < cap ? cap - used : 0;
 }
@@ -1123,6 +1123,8 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
         d->cfg.max_in_flight = 512;
     if (!d->cfg.max_per_host)
         d->cfg.max_per_host = 128;
+    if (!d->cfg.max_queued)
+        d->cfg.max_queued = QUEUE_MAX;
     if (!d->cfg.lease_ms)
         d->cfg.lease_ms = 30000;
     d->timeout_at_ms = -1;

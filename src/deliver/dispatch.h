@@ -20,7 +20,9 @@ struct dispatch_config {
     const struct ssrf_allowlist *allow; /* borrowed */
     size_t max_in_flight;               /* attempts in flight at once (0: 512) */
     long max_per_host;                  /* attempts (and connections) per destination (0: 128) */
-    int64_t lease_ms;                   /* claim lease, longer than an attempt (0: 30 s) */
+    size_t max_queued; /* claimed notifications waiting for a slot, beyond which hand-offs
+                        * keep only their id (0: 65,536) */
+    int64_t lease_ms;  /* claim lease, longer than an attempt (0: 30 s) */
     /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL). */
     void (*on_gone)(void *arg, int64_t org_id, int64_t channel_id);
     void *on_gone_arg;

@@ -117,6 +117,54 @@ static void a_slow_receiver_gets_one_copy(void **state)
     rx_stop(fast);
 }
 
+/* More notifications than the dispatcher may hold (limits shrunk by the test hook): the rest
+ * keep only their ids and are claimed by id when room frees. Every one arrives, once. */
+static void an_overflowing_dispatcher_delivers_each_notification_once(void **state)
+{
+    (void)state;
+    setenv("HERALD_TEST_DISPATCH", "2,2,2", 1);
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8");
+    unsetenv("HERALD_TEST_DISPATCH");
+    struct receiver *rx = rx_start(NULL);
+    rx_set_delay(rx, 40);
+    char url[256], body[512];
+    rx_url(rx, "/many", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7100\",\"events\":[\"Leads.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    enum { N = 40 };
+    for (int i = 0; i < N; i++) {
+        r = hp_req(&p, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Many\"}]}", p.token,
+                   NULL);
+        assert_int_equal(r.status, 201);
+        hp_resp_free(&r);
+    }
+    assert_int_equal(rx_wait(rx, N, 20000), N);
+    /* Nothing more comes, and the N webhook-ids are distinct. */
+    rx_set_delay(rx, 0);
+    assert_int_equal(rx_wait(rx, N + 1, 1000), N);
+    char ids[N][48];
+    for (size_t i = 0; i < N; i++) {
+        assert_true(rx_header(rx_get(rx, i), "webhook-id", ids[i], sizeof ids[i]));
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(ids[i], ids[j]);
+    }
+    assert_true(hp_log_wait(&p, "dispatcher full", 1000));
+    r = hp_req(&p, "GET", "/herald/v1/deliveries?status=delivered&per_page=200", NULL, p.token,
+               NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(hp_at(r.json, "deliveries")), N);
+    hp_resp_free(&r);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -256,6 +304,7 @@ int main(void)
         cmocka_unit_test(retry_after_on_429_and_503_is_honoured),
         cmocka_unit_test(gone_disables_the_channel),
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
+        cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
         cmocka_unit_test(private_addresses_are_refused_without_the_allow_flag),
         cmocka_unit_test(rotation_signs_with_both_secrets),
