@@ -57,6 +57,9 @@
 struct host {
     struct host *next;
     char key[300];
+    char name[256]; /* the URL's host, as url_parse gives it */
+    int port;
+    bool is_ip_literal;
     size_t in_flight;
     int failures; /* consecutive */
     int64_t open_until_ms;
@@ -91,7 +94,6 @@ struct flight {
     char error[CURL_ERROR_SIZE];
     int64_t started_ms;
     struct host *host;
-    struct url_parts parts;
 };
 
 /* A notification waiting for a free slot of its destination: just the claim (a flight, with
@@ -200,6 +202,9 @@ static struct host *host_get(struct dispatcher *d, const struct url_parts *u)
     }
     struct host *x = xcalloc(1, sizeof *x);
     snprintf(x->key, sizeof x->key, "%s", key);
+    snprintf(x->name, sizeof x->name, "%s", u->host);
+    x->port = u->port;
+    x->is_ip_literal = u->is_ip_literal;
     x->next = *slot;
     *slot = x;
     return x;
@@ -215,13 +220,15 @@ static void host_note_channel(struct host *h, int64_t channel_id)
         h->channels[h->channel_count++] = channel_id;
 }
 
+/* The circuit is open (or half-open with its probe out): nothing else goes there now. */
+static bool host_is_open(const struct host *h, int64_t now)
+{
+    return h->failures >= CIRCUIT_THRESHOLD && (now < h->open_until_ms || h->is_probing);
+}
+
 static bool host_is_blocked(const struct dispatcher *d, const struct host *h, int64_t now)
 {
-    if (h->in_flight >= (size_t)d->cfg.max_per_host)
-        return true;
-    if (h->failures < CIRCUIT_THRESHOLD)
-        return false;
-    return now < h->open_until_ms || h->is_probing;
+    return h->in_flight >= (size_t)d->cfg.max_per_host || host_is_open(h, now);
 }
 
 /* The channels of every blocked destination, for the claim to skip. */
@@ -349,9 +356,7 @@ void dispatch_wake(struct dispatcher *d)
     if (!d)
         return;
     atomic_store(&d->is_claim_asked, true);
-    uint64_t one = 1;
-    ssize_t n = write(d->wakefd, &one, sizeof one);
-    (void)n;
+    wake(d);
 }
 
 /* curl's interest in a socket changes often (send, then receive, per attempt); the events
@@ -472,8 +477,7 @@ static void flight_free(struct flight *f)
     curl_slist_free_all(f->resolve);
     buf_fini(&f->body);
     buf_fini(&f->response);
-    free(f->claim.url);
-    free(f->claim.body);
+    store_claim_fini(&f->claim);
     free(f);
 }
 
@@ -564,28 +568,18 @@ static void easy_park(CURL *e)
     curl_easy_setopt(e, CURLOPT_RESOLVE, NULL);
 }
 
-/* Takes one claimed notification: sends it now, queues it behind its destination's attempts in
- * flight, or gives it back when the destination's circuit is open. */
 static void give_back(struct dispatcher *d, const struct store_claim *c, int64_t at);
-
-static void claim_fini(struct store_claim *c)
-{
-    free(c->url);
-    free(c->body);
-    c->url = c->body = NULL;
-}
 
 /* Lets go of a notification that never became a flight, giving it back due at `at`. */
 static void waiting_give_back(struct dispatcher *d, struct store_claim *c, int64_t at)
 {
     give_back(d, c, at);
     held_remove(&d->held, c->id);
-    claim_fini(c);
+    store_claim_fini(c);
 }
 
 /* Makes the attempt's flight from a claim (taken) and starts it. */
-static void flight_start(struct dispatcher *d, struct store_claim *claim,
-                         const struct url_parts *parts, struct host *host)
+static void flight_start(struct dispatcher *d, struct store_claim *claim, struct host *host)
 {
     struct flight *f = xcalloc(1, sizeof *f);
     f->claim = *claim;
@@ -593,15 +587,8 @@ static void flight_start(struct dispatcher *d, struct store_claim *claim,
     buf_init(&f->body);
     buf_init(&f->response);
     f->started_ms = now_ms();
-    f->parts = *parts;
-    f->parts.path_and_query = NULL; /* pointed into the claim's url before the move */
     f->host = host;
     launch(d, f);
-}
-
-static bool host_is_open(const struct host *h, int64_t now)
-{
-    return h->failures >= CIRCUIT_THRESHOLD && (now < h->open_until_ms || h->is_probing);
 }
 
 /* Takes one claimed notification (its strings are taken): sends it now, queues it behind its
@@ -644,7 +631,7 @@ static void take(struct dispatcher *d, struct store_claim *claim)
         d->queued++;
         return;
     }
-    flight_start(d, claim, &parts, host);
+    flight_start(d, claim, host);
 }
 
 /* Starts queued notifications of a destination while it has free slots. */
@@ -657,17 +644,14 @@ static void drain_host(struct dispatcher *d, struct host *host)
         if (!host->queue_head)
             host->queue_tail = NULL;
         d->queued--;
-        struct url_parts parts;
         if (host_is_open(host, now))
             waiting_give_back(d, &w->claim,
                               host->open_until_ms > now ? host->open_until_ms
                                                         : now + BUSY_DEFER_MS);
         else if (now + ATTEMPT_MAX_MS > w->claim.lease_until_ms)
             waiting_give_back(d, &w->claim, now); /* the lease no longer covers an attempt */
-        else if (url_parse(w->claim.url, &parts) == HERALD_OK)
-            flight_start(d, &w->claim, &parts, host);
         else
-            waiting_give_back(d, &w->claim, now); /* parsed when queued: cannot happen */
+            flight_start(d, &w->claim, host);
         free(w);
     }
 }
@@ -676,7 +660,6 @@ static void drain_host(struct dispatcher *d, struct host *host)
 static void launch(struct dispatcher *d, struct flight *f)
 {
     struct host *host = f->host;
-    struct url_parts parts = f->parts;
     int64_t now = now_ms();
     f->started_ms = now;
     if (host->failures >= CIRCUIT_THRESHOLD)
@@ -685,7 +668,7 @@ static void launch(struct dispatcher *d, struct flight *f)
     enum herald_err err = HERALD_OK;
     if (!host->pinned_count || now - host->resolved_ms > RESOLVE_TTL_MS) {
         host->pinned_count = 0;
-        err = ssrf_resolve_check_all(d->cfg.allow, parts.host, parts.port, host->pinned, 8,
+        err = ssrf_resolve_check_all(d->cfg.allow, host->name, host->port, host->pinned, 8,
                                      &host->pinned_count, &why);
         if (err)
             host->pinned_count = 0;
@@ -697,17 +680,17 @@ static void launch(struct dispatcher *d, struct flight *f)
         char reason[320];
         snprintf(reason, sizeof reason, "%s: %s",
                  err == HERALD_ERR_DENIED ? "refused address" : "cannot resolve host",
-                 why ? why : parts.host);
+                 why ? why : host->name);
         finish(d, f, 0, reason);
         flight_drop(d, f);
         host_after_attempt(host, 0, now); /* counts as a failure; ends a probe */
         return;
     }
-    if (!parts.is_ip_literal) {
+    if (!host->is_ip_literal) {
         /* Pin the vetted addresses: libcurl connects only to these, whatever DNS says later. */
         struct buf resolve;
         buf_init(&resolve);
-        buf_printf(&resolve, "%s:%d:", parts.host, parts.port);
+        buf_printf(&resolve, "%s:%d:", host->name, host->port);
         for (size_t i = 0; i < n_pinned; i++) {
             char addr[INET6_ADDRSTRLEN];
             if (pinned[i].ss_family == AF_INET6) {
@@ -892,9 +875,9 @@ static void give_back(struct dispatcher *d, const struct store_claim *c, int64_t
     add_result(d, &a);
 }
 
-/* Takes the handed-off notifications: sends or queues what there is room for and gives the
- * rest back to the outbox, due at once, for a claim when there is room (or for the next
- * start, when stopping). */
+/* Takes the handed-off notifications: sends or queues what there is room for and keeps only
+ * the ids of the rest, claimed by id when room frees (claim_more). When stopping, gives them
+ * back to the outbox, due at once, for the next start. */
 static void take_handed(struct dispatcher *d)
 {
     pthread_mutex_lock(&d->inbox_mu);

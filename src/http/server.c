@@ -120,16 +120,22 @@ void http_respond_empty(struct http_req *req, int status)
     respond(req, status, NULL, 0);
 }
 
+/* The text of `body` (taken; NULL allowed), or Zoho's 500 envelope with *status set to 500
+ * when there is none or it cannot be rendered. */
+static char *body_text(json_t *body, int *status)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(body);
+    if (text)
+        return text;
+    *status = 500;
+    return xstrdup("{\"code\":\"INTERNAL_ERROR\",\"details\":{},"
+                   "\"message\":\"Internal Server Error\",\"status\":\"error\"}");
+}
+
 void http_respond_json(struct http_req *req, int status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(body);
-    if (!text) {
-        char *fallback = xstrdup("{\"code\":\"INTERNAL_ERROR\",\"details\":{},"
-                                 "\"message\":\"Internal Server Error\",\"status\":\"error\"}");
-        respond(req, 500, fallback, strlen(fallback));
-        return;
-    }
+    char *text = body_text(body, &status);
     respond(req, status, text, strlen(text));
 }
 
@@ -267,12 +273,8 @@ static enum MHD_Result queue(struct http_conn *c)
         c->render = NULL;
         int status = 500;
         json_t *body = render(c->render_arg, &status);
-        char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-        json_decref(body);
-        c->status = text ? status : 500;
-        c->resp = text ? text
-                       : xstrdup("{\"code\":\"INTERNAL_ERROR\",\"details\":{},"
-                                 "\"message\":\"Internal Server Error\",\"status\":\"error\"}");
+        c->resp = body_text(body, &status);
+        c->status = status;
         c->resp_len = strlen(c->resp);
     }
     struct MHD_Response *r =

@@ -27,12 +27,17 @@ void store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_
     s->ops->outbox->claim(s, now_ms, lease_ms, limit, exclude, exclude_count, done, arg);
 }
 
+void store_claim_fini(struct store_claim *c)
+{
+    free(c->url);
+    free(c->body);
+    c->url = c->body = NULL;
+}
+
 void store_claims_free(struct store_claim *claims, size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
-        free(claims[i].url);
-        free(claims[i].body);
-    }
+    for (size_t i = 0; i < count; i++)
+        store_claim_fini(&claims[i]);
     free(claims);
 }
 

@@ -62,6 +62,8 @@ void store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_
                         const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
                         void *arg);
 void store_claims_free(struct store_claim *claims, size_t count);
+/* Frees one claim's strings (and NULLs them); the struct itself is the caller's. */
+void store_claim_fini(struct store_claim *c);
 /* Claims the notifications ids[] (count of them) that are still pending, whatever their lease,
  * leasing them until now_ms + lease_ms: a hand-off the dispatcher had no room for, taken back
  * when it has. Asynchronous, like store_outbox_claim. */

@@ -135,10 +135,8 @@ void sq_reader_put(struct sq_store *s, struct sq_conn *c)
 /* Drops the rows added due at once from index `mark` on (a job rolled back, or the batch). */
 static void fresh_truncate(struct sq_store *s, size_t mark)
 {
-    for (size_t i = mark; i < s->fresh_count; i++) {
-        free(s->fresh[i].url);
-        free(s->fresh[i].body);
-    }
+    for (size_t i = mark; i < s->fresh_count; i++)
+        store_claim_fini(&s->fresh[i]);
     s->fresh_count = mark;
 }
 
