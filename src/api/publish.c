@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/zjson.h"
 #include "core/log.h"
 #include "store/outbox.h"
 #include "watch/match.h"
@@ -21,9 +22,10 @@ static void render_records(const struct change_event *ev, struct buf *out)
         buf_puts(out, "{\"id\":\"");
         buf_put_i64(out, r->id);
         buf_puts(out, "\",\"values\":");
-        char *values = json_dumps(r->values, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        buf_puts(out, values ? values : "{}");
-        free(values);
+        if (json_is_object(r->values))
+            zjson_dump(out, r->values);
+        else
+            buf_puts(out, "{}");
         buf_puts(out, ",\"lookups\":[");
         for (size_t j = 0; j < r->lookup_count; j++) {
             if (j)

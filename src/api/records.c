@@ -236,11 +236,12 @@ static void collect_lookups(const struct meta_module *m, const json_t *data, str
 /* The stored form of a record's fields: Owner lives in its own column. */
 static char *data_text(json_t *data)
 {
-    json_t *copy = json_copy(data);
-    json_object_del(copy, "Owner");
-    char *text = json_dumps(copy, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(copy);
-    return text ? text : xstrdup("{}");
+    if (!json_is_object(data))
+        return xstrdup("{}");
+    struct buf b;
+    buf_init(&b);
+    zjson_dump_except(&b, data, "Owner");
+    return buf_steal(&b, NULL);
 }
 
 static enum herald_err do_insert(struct store_txn *txn, struct rec_job *job, struct row *r,
@@ -361,7 +362,7 @@ static enum herald_err run_upsert(struct store_txn *txn, struct rec_job *job, st
         json_t *v = json_object_get(r->in.values, f->api_name);
         if (!v || json_is_null(v))
             continue;
-        char *value_json = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *value_json = zjson_dumps(v);
         struct store_record old = {0};
         enum herald_err err = store_txn_record_find(txn, job->org_id, job->module->id_num,
                                                     f->api_name, value_json, &old);
@@ -481,45 +482,89 @@ static json_t *who_json(int64_t id, const char *name)
                      zjson_id(id));
 }
 
-static json_t *row_result(const struct rec_job *job, struct row *r)
+/* The answer is written as text, not built as a jansson tree and dumped: a create's answer
+ * is on the hot path of every write. The shapes (and key order) are Zoho's. */
+
+static void put_str_or_null(struct buf *out, const char *s)
 {
-    if (r->error)
-        return json_incref(r->error);
-    if (job->op == OP_DELETE)
-        return zjson_success("record deleted", json_pack("{s:o}", "id", zjson_id(r->id)));
+    if (s)
+        buf_put_json_str(out, s, strlen(s));
+    else
+        buf_puts(out, "null");
+}
+
+static void put_id(struct buf *out, int64_t id)
+{
+    buf_putc(out, '"');
+    buf_put_i64(out, id);
+    buf_putc(out, '"');
+}
+
+static void put_who(struct buf *out, int64_t id, const char *name)
+{
+    buf_puts(out, "{\"name\":");
+    put_str_or_null(out, name);
+    buf_puts(out, ",\"id\":");
+    put_id(out, id);
+    buf_putc(out, '}');
+}
+
+static void put_row_result(struct buf *out, const struct rec_job *job, const struct row *r)
+{
+    if (r->error) {
+        zjson_dump(out, r->error);
+        return;
+    }
+    if (job->op == OP_DELETE) {
+        buf_puts(out, "{\"code\":\"SUCCESS\",\"details\":{\"id\":");
+        put_id(out, r->id);
+        buf_puts(out, "},\"message\":\"record deleted\",\"status\":\"success\"}");
+        return;
+    }
     char created[TIME_ISO_MAX], modified[TIME_ISO_MAX];
     time_format_local(r->created_at_s, created);
     time_format_local(r->modified_at_s, modified);
-    json_t *details = json_object();
-    json_object_set_new(details, "Modified_Time", json_string(modified));
-    json_object_set_new(details, "Modified_By", who_json(r->modified_by, r->modified_by_name));
-    json_object_set_new(details, "Created_Time", json_string(created));
-    json_object_set_new(details, "id", zjson_id(r->id));
-    json_object_set_new(details, "Created_By", who_json(r->created_by, r->created_by_name));
-    const char *message = r->is_insert ? "record added" : "record updated";
-    if (job->op != OP_UPSERT)
-        return zjson_success(message, details);
-    return json_pack("{s:s, s:o, s:s, s:o, s:s, s:s}", "code", "SUCCESS", "duplicate_field",
-                     r->duplicate_field ? json_string(r->duplicate_field) : json_null(), "action",
-                     r->is_insert ? "insert" : "update", "details", details, "message", message,
-                     "status", "success");
+    buf_puts(out, "{\"code\":\"SUCCESS\",");
+    if (job->op == OP_UPSERT) {
+        buf_puts(out, "\"duplicate_field\":");
+        put_str_or_null(out, r->duplicate_field);
+        buf_puts(out, r->is_insert ? ",\"action\":\"insert\"," : ",\"action\":\"update\",");
+    }
+    buf_puts(out, "\"details\":{\"Modified_Time\":");
+    put_str_or_null(out, modified);
+    buf_puts(out, ",\"Modified_By\":");
+    put_who(out, r->modified_by, r->modified_by_name);
+    buf_puts(out, ",\"Created_Time\":");
+    put_str_or_null(out, created);
+    buf_puts(out, ",\"id\":");
+    put_id(out, r->id);
+    buf_puts(out, ",\"Created_By\":");
+    put_who(out, r->created_by, r->created_by_name);
+    buf_puts(out,
+             r->is_insert ? "},\"message\":\"record added\"" : "},\"message\":\"record updated\"");
+    buf_puts(out, ",\"status\":\"success\"}");
 }
 
 /* The answer: data[] and Zoho's status: all fine → 201 (insert) or 200, mixed → 207, all
  * failed → 400. Frees the job. Runs on the connection's thread (http_respond_later). */
-static json_t *render_rows(void *arg, int *status)
+static void render_rows(void *arg, struct buf *out, int *status)
 {
     struct rec_job *job = arg;
-    json_t *data = json_array();
     size_t failed = 0;
+    if (out)
+        buf_puts(out, "{\"data\":[");
     for (size_t i = 0; i < job->count; i++) {
         if (job->rows[i].error)
             failed++;
-        json_array_append_new(data, row_result(job, &job->rows[i]));
+        if (out && i)
+            buf_putc(out, ',');
+        if (out)
+            put_row_result(out, job, &job->rows[i]);
     }
+    if (out)
+        buf_puts(out, "]}");
     *status = failed == job->count ? 400 : failed ? 207 : job->op == OP_INSERT ? 201 : 200;
     job_free(job);
-    return json_pack("{s:o}", "data", data);
 }
 
 static void respond_rows(struct rec_job *job)

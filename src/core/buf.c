@@ -81,16 +81,33 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+size_t fmt_i64(char *out, int64_t v)
+{
+    char tmp[20];
+    /* Negating in unsigned arithmetic keeps INT64_MIN right. */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}
+
 void buf_put_i64(struct buf *b, int64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-    buf_append(b, tmp, (size_t)n);
+    buf_append(b, tmp, fmt_i64(tmp, v));
 }
 
 void buf_put_json_str(struct buf *b, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF";
     buf_reserve(b, len + 2);
     buf_putc(b, '"');
     size_t start = 0;
@@ -106,6 +123,12 @@ void buf_put_json_str(struct buf *b, const char *s, size_t len)
             break;
         case '\\':
             buf_puts(b, "\\\\");
+            break;
+        case '\b':
+            buf_puts(b, "\\b");
+            break;
+        case '\f':
+            buf_puts(b, "\\f");
             break;
         case '\n':
             buf_puts(b, "\\n");

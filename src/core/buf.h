@@ -29,7 +29,10 @@ void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_put_i64(struct buf *b, int64_t v);
-/* Appends `s` (len bytes) as a JSON string literal with quotes, escaping as JSON requires. */
+/* Writes v in decimal at out (at least 21 bytes), without a NUL; returns the length. */
+size_t fmt_i64(char *out, int64_t v);
+/* Appends `s` (len bytes) as a JSON string literal with quotes, escaped as jansson escapes:
+ * `"` and `\\`, \b \f \n \r \t, other bytes below 0x20 as \u00XX (upper-case hex). */
 void buf_put_json_str(struct buf *b, const char *s, size_t len);
 /* Takes the bytes out of the buffer; the caller frees them with free(). The buffer is reset. */
 char *buf_steal(struct buf *b, size_t *len);

@@ -2,6 +2,7 @@
 #include "core/zjson.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,7 @@ json_t *zjson_field(const char *api_name, const char *json_path)
 json_t *zjson_id(int64_t id)
 {
     char tmp[24];
-    snprintf(tmp, sizeof tmp, "%lld", (long long)id);
-    return json_string(tmp);
+    return json_stringn(tmp, fmt_i64(tmp, id));
 }
 
 int64_t zjson_id_value(const json_t *v)
@@ -53,4 +53,75 @@ int64_t zjson_id_value(const json_t *v)
     if (errno || n <= 0)
         return 0;
     return (int64_t)n;
+}
+
+void zjson_dump_except(struct buf *out, const json_t *object, const char *skip)
+{
+    const char *key;
+    json_t *value;
+    bool is_first = true;
+    buf_putc(out, '{');
+    json_object_foreach((json_t *)object, key, value)
+    {
+        if (skip && strcmp(key, skip) == 0)
+            continue;
+        if (!is_first)
+            buf_putc(out, ',');
+        is_first = false;
+        buf_put_json_str(out, key, strlen(key));
+        buf_putc(out, ':');
+        zjson_dump(out, value);
+    }
+    buf_putc(out, '}');
+}
+
+void zjson_dump(struct buf *out, const json_t *v)
+{
+    if (!v)
+        return;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        zjson_dump_except(out, v, NULL);
+        return;
+    case JSON_ARRAY:
+        buf_putc(out, '[');
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i)
+                buf_putc(out, ',');
+            zjson_dump(out, json_array_get(v, i));
+        }
+        buf_putc(out, ']');
+        return;
+    case JSON_STRING:
+        buf_put_json_str(out, json_string_value(v), json_string_length(v));
+        return;
+    case JSON_INTEGER:
+        buf_put_i64(out, json_integer_value(v));
+        return;
+    case JSON_TRUE:
+        buf_puts(out, "true");
+        return;
+    case JSON_FALSE:
+        buf_puts(out, "false");
+        return;
+    case JSON_NULL:
+        buf_puts(out, "null");
+        return;
+    case JSON_REAL: {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        buf_puts(out, text ? text : "null");
+        free(text);
+        return;
+    }
+    }
+}
+
+char *zjson_dumps(const json_t *v)
+{
+    if (!v)
+        return NULL;
+    struct buf b;
+    buf_init(&b);
+    zjson_dump(&b, v);
+    return buf_steal(&b, NULL);
 }

@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "core/buf.h"
+
 /* {"code","details","message","status":"error"}; details taken (NULL → {}). New reference. */
 json_t *zjson_error(const char *code, const char *message, json_t *details);
 /* {"code":"SUCCESS","details","message","status":"success"}; details taken (NULL → {}). */
@@ -16,5 +18,14 @@ json_t *zjson_id(int64_t id);
 /* Reads an id given as a JSON string of digits or a JSON integer. Returns 0 when it is neither
  * or not a positive 64-bit number. */
 int64_t zjson_id_value(const json_t *v);
+
+/* Appends the text json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) gives, byte for byte (keys in
+ * insertion order, jansson's escapes), without its per-container loop-check allocations. A
+ * NULL v appends nothing. Reals are rendered by jansson itself. */
+void zjson_dump(struct buf *out, const json_t *v);
+/* zjson_dump of an object without its top-level key `skip`. */
+void zjson_dump_except(struct buf *out, const json_t *object, const char *skip);
+/* zjson_dump into a new string (free() it); NULL when v is NULL. */
+char *zjson_dumps(const json_t *v);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 
 #define HTTP_MAX_SEGS 8
@@ -83,10 +84,11 @@ json_t *http_req_json(struct http_req *req);
 void http_respond_json(struct http_req *req, int status, json_t *body);
 void http_respond_raw(struct http_req *req, int status, char *body, size_t len);
 void http_respond_empty(struct http_req *req, int status);
-/* Answers with what render(arg, &status) returns (a JSON body, taken), rendered later on the
+/* Answers with the JSON text render(arg, out, &status) appends to out, rendered later on the
  * connection's own thread: for answers decided on the writer thread, which should not spend
- * its time on JSON. render runs exactly once (also when the client went away meanwhile). */
-typedef json_t *http_render_fn(void *arg, int *status);
+ * its time on JSON. render runs exactly once; out is NULL when the client went away
+ * meanwhile (render then only frees what arg holds). */
+typedef void http_render_fn(void *arg, struct buf *out, int *status);
 void http_respond_later(struct http_req *req, http_render_fn *render, void *arg);
 /* Zoho's envelope {"code","details","message","status":"error"}; details taken, NULL → {}. */
 void http_respond_error(struct http_req *req, int status, const char *code, const char *message,

@@ -54,7 +54,7 @@ static void conn_free(struct http_conn *c)
 {
     if (c->render) { /* never sent: the client went away; render to free what it holds */
         int status = 0;
-        json_decref(c->render(c->render_arg, &status));
+        c->render(c->render_arg, NULL, &status);
     }
     for (size_t i = 0; i < c->req.seg_count; i++)
         free(c->req.segs[i]);
@@ -97,7 +97,7 @@ void http_respond_later(struct http_req *req, http_render_fn *render, void *arg)
         pthread_mutex_unlock(&c->mu);
         log_error("msg=\"second response ignored\" path=%s", c->path);
         int status = 0;
-        json_decref(render(arg, &status));
+        render(arg, NULL, &status);
         return;
     }
     c->render = render;
@@ -124,7 +124,7 @@ void http_respond_empty(struct http_req *req, int status)
  * when there is none or it cannot be rendered. */
 static char *body_text(json_t *body, int *status)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *text = json_is_object(body) || json_is_array(body) ? zjson_dumps(body) : NULL;
     json_decref(body);
     if (text)
         return text;
@@ -272,10 +272,11 @@ static enum MHD_Result queue(struct http_conn *c)
         http_render_fn *render = c->render;
         c->render = NULL;
         int status = 500;
-        json_t *body = render(c->render_arg, &status);
-        c->resp = body_text(body, &status);
+        struct buf out;
+        buf_init(&out);
+        render(c->render_arg, &out, &status);
         c->status = status;
-        c->resp_len = strlen(c->resp);
+        c->resp = buf_steal(&out, &c->resp_len);
     }
     struct MHD_Response *r =
         MHD_create_response_from_buffer(c->resp_len, c->resp, MHD_RESPMEM_MUST_FREE);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/xmalloc.h"
+#include "core/zjson.h"
 #include "watch/qparams.h"
 
 static void put_str(struct buf *out, const char *s)
@@ -126,9 +127,7 @@ static void put_java_json(struct buf *out, const json_t *v)
         buf_putc(out, ']');
         return;
     }
-    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    buf_puts(out, text ? text : "null");
-    free(text);
+    zjson_dump(out, v);
 }
 
 static void put_values(struct buf *out, const json_t *values)

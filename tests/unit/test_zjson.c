@@ -1,0 +1,174 @@
+/* zjson_dump renders exactly what json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) renders: every API
+ * answer and stored record goes through it, so a byte of difference would change the wire. */
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+// clang-format on
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/zjson.h"
+
+/* Compares zjson_dumps with jansson's own rendering of v; takes v. */
+static void same_as_jansson(json_t *v)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *got = zjson_dumps(v);
+    assert_non_null(want);
+    assert_non_null(got);
+    if (strcmp(want, got) != 0)
+        print_error("got  %s\nwant %s\n", got, want);
+    assert_string_equal(got, want);
+    free(want);
+    free(got);
+    json_decref(v);
+}
+
+static void scalars_render_as_jansson_does(void **state)
+{
+    (void)state;
+    same_as_jansson(json_null());
+    same_as_jansson(json_true());
+    same_as_jansson(json_false());
+    same_as_jansson(json_integer(0));
+    same_as_jansson(json_integer(-1));
+    same_as_jansson(json_integer(INT64_MAX));
+    same_as_jansson(json_integer(INT64_MIN));
+    same_as_jansson(json_real(0.1));
+    same_as_jansson(json_real(3.0));
+    same_as_jansson(json_real(-1.5e-7));
+    same_as_jansson(json_real(1e21));
+    same_as_jansson(json_string(""));
+    same_as_jansson(json_string("plain ascii / slash"));
+    same_as_jansson(json_string("ünïcödé 日本 🎉"));
+}
+
+static void every_control_byte_is_escaped_as_jansson_does(void **state)
+{
+    (void)state;
+    char s[130];
+    for (int i = 0; i < 128; i++)
+        s[i] = (char)i;
+    same_as_jansson(json_stringn(s, 128)); /* a NUL inside too */
+    same_as_jansson(json_string("quote \" backslash \\ tab \t newline \n cr \r bs \b ff \f"));
+}
+
+static void containers_keep_insertion_order(void **state)
+{
+    (void)state;
+    same_as_jansson(json_object());
+    same_as_jansson(json_array());
+    json_t *o = json_pack("{s:s, s:i, s:[i, s, {}], s:{s:n, s:b}, s:[]}", "zeta", "z", "alpha", 1,
+                          "mid", 2, "x", "nested", "inner", "flag", 1, "empty");
+    assert_non_null(o);
+    same_as_jansson(o);
+    json_t *deep = json_array();
+    json_t *at = deep;
+    for (int i = 0; i < 40; i++) {
+        json_t *next = json_object();
+        json_object_set_new(next, "k\n", json_integer(i));
+        json_array_append_new(at, next);
+        json_t *arr = json_array();
+        json_object_set_new(next, "a", arr);
+        at = arr;
+    }
+    same_as_jansson(deep);
+}
+
+/* A deterministic mix of random trees: strings of random bytes that are valid UTF-8. */
+static json_t *random_value(unsigned *seed, int depth)
+{
+    int kind = rand_r(seed) % (depth > 4 ? 5 : 7);
+    switch (kind) {
+    case 0:
+        return json_null();
+    case 1:
+        return json_boolean(rand_r(seed) & 1);
+    case 2:
+        return json_integer((json_int_t)(((uint64_t)rand_r(seed) << 33) ^ (uint64_t)rand_r(seed)));
+    case 3:
+        return json_real((double)rand_r(seed) / 7.0);
+    case 4: {
+        char s[24];
+        size_t n = (size_t)(rand_r(seed) % 20);
+        for (size_t i = 0; i < n; i++)
+            s[i] = (char)(1 + rand_r(seed) % 127);
+        return json_stringn(s, n);
+    }
+    case 5: {
+        json_t *a = json_array();
+        for (int i = rand_r(seed) % 5; i > 0; i--)
+            json_array_append_new(a, random_value(seed, depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (int i = rand_r(seed) % 5; i > 0; i--) {
+            char key[16];
+            snprintf(key, sizeof key, "k%d\"%c", rand_r(seed) % 1000, 'a' + i);
+            json_object_set_new(o, key, random_value(seed, depth + 1));
+        }
+        return o;
+    }
+    }
+}
+
+static void random_trees_render_as_jansson_does(void **state)
+{
+    (void)state;
+    unsigned seed = 12345;
+    for (int i = 0; i < 2000; i++)
+        same_as_jansson(random_value(&seed, 0));
+}
+
+static void dump_except_leaves_out_one_top_level_key(void **state)
+{
+    (void)state;
+    json_t *o = json_pack("{s:s, s:{s:s}, s:i}", "Last_Name", "Doe", "Owner", "id", "7", "n", 3);
+    struct buf b;
+    buf_init(&b);
+    zjson_dump_except(&b, o, "Owner");
+    assert_string_equal(b.data, "{\"Last_Name\":\"Doe\",\"n\":3}");
+    buf_reset(&b);
+    zjson_dump_except(&b, o, "Missing");
+    assert_string_equal(b.data, "{\"Last_Name\":\"Doe\",\"Owner\":{\"id\":\"7\"},\"n\":3}");
+    buf_fini(&b);
+    json_decref(o);
+}
+
+static void decimal_formatting_matches_printf(void **state)
+{
+    (void)state;
+    const int64_t values[] = {
+        0, 1, -1, 9, 10, -10, 99, 100, 4611686018427387904LL, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char want[32], got[32];
+        snprintf(want, sizeof want, "%" PRId64, values[i]);
+        size_t n = fmt_i64(got, values[i]);
+        got[n] = '\0';
+        assert_string_equal(got, want);
+        json_t *id = zjson_id(values[i]);
+        assert_string_equal(json_string_value(id), want);
+        json_decref(id);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(scalars_render_as_jansson_does),
+        cmocka_unit_test(every_control_byte_is_escaped_as_jansson_does),
+        cmocka_unit_test(containers_keep_insertion_order),
+        cmocka_unit_test(random_trees_render_as_jansson_does),
+        cmocka_unit_test(dump_except_leaves_out_one_top_level_key),
+        cmocka_unit_test(decimal_formatting_matches_printf),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
