@@ -496,6 +496,9 @@ static json_t *row_result(const struct rec_job *job, struct row *r)
     json_object_set_new(details, "Created_Time", json_string(created));
     json_object_set_new(details, "id", zjson_id(r->id));
     json_object_set_new(details, "Created_By", who_json(r->created_by, r->created_by_name));
+    /* Zoho's details end with the record's approval state; Herald has no approval processes,
+     * so every record it writes is approved. */
+    json_object_set_new(details, "$approval_state", json_string("approved"));
     const char *message = r->is_insert ? "record added" : "record updated";
     if (job->op != OP_UPSERT)
         return zjson_success(message, details);

@@ -177,16 +177,19 @@ static void insert_returns_201_with_zoho_details(void **state)
     assert_string_equal(hp_str(hp_at(d, "Created_By"), "name"), "Herald Admin");
     assert_non_null(hp_str(hp_at(d, "Created_By"), "id"));
     assert_string_equal(hp_str(hp_at(d, "Modified_By"), "name"), "Herald Admin");
-    /* Keys in Zoho's order. */
-    const char *order[] = {"Modified_Time", "Modified_By", "Created_Time", "id", "Created_By"};
+    assert_string_equal(hp_str(d, "$approval_state"), "approved");
+    /* Keys in Zoho's order (the reference's insert sample, §8.1). */
+    const char *order[] = {"Modified_Time", "Modified_By",    "Created_Time", "id",
+                           "Created_By",    "$approval_state"};
     size_t k = 0;
     const char *key;
     json_t *v;
     json_object_foreach(d, key, v)
     {
-        assert_true(k < 5);
+        assert_true(k < 6);
         assert_string_equal(key, order[k++]);
     }
+    assert_int_equal(k, 6);
 
     json_t *rec = get_one("Leads", id);
     assert_non_null(rec);
@@ -386,6 +389,7 @@ static void update_bulk_and_by_id(void **state)
         assert_string_equal(hp_str(item, "message"), "record updated");
         assert_string_equal(hp_str(hp_at(item, "details"), "id"), i ? b : a);
         assert_non_null(hp_str(hp_at(item, "details"), "Created_Time"));
+        assert_string_equal(hp_str(hp_at(item, "details"), "$approval_state"), "approved");
     }
     hp_resp_free(&r);
     json_t *rec = get_one("Leads", b);
