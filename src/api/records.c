@@ -46,6 +46,7 @@ struct rec_job {
     struct app *app;
     const struct meta_module *module;
     enum rec_op op;
+    bool is_by_path; /* DELETE /{Module}/{id}: the record is named by the URL */
     int64_t org_id;
     int64_t user_id;
     int64_t now_s;
@@ -509,10 +510,18 @@ static json_t *row_result(const struct rec_job *job, struct row *r)
 }
 
 /* The answer: data[] and Zoho's status: all fine → 201 (insert) or 200, mixed → 207, all
- * failed → 400. Frees the job. Runs on the connection's thread (http_respond_later). */
+ * failed → 400; a DELETE whose URL names no record is one top-level error, as Zoho documents
+ * for the single-record URL. Frees the job. Runs on the connection's thread
+ * (http_respond_later). */
 static json_t *render_rows(void *arg, int *status)
 {
     struct rec_job *job = arg;
+    if (job->is_by_path && job->op == OP_DELETE && job->rows[0].error) {
+        *status = 400;
+        job_free(job);
+        return zjson_error("INVALID_DATA", "invalid record id",
+                           json_pack("{s:i}", "resource_path_index", 0));
+    }
     json_t *data = json_array();
     size_t failed = 0;
     for (size_t i = 0; i < job->count; i++) {
@@ -722,6 +731,7 @@ void api_record_delete(struct http_req *req)
     if (!id)
         return;
     struct rec_job *job = job_new(req, m, OP_DELETE, 1);
+    job->is_by_path = true;
     job->rows[0].id = id;
     submit(job);
 }
