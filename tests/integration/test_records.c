@@ -922,6 +922,20 @@ static void users_create_read_update_delete_with_events(void **state)
     assert_non_null(hp_str(hp_at(u, "role"), "id"));
     hp_resp_free(&r);
 
+    /* Ids are unique per installation (contract §3): the admin, its role and its profile too. */
+    r = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
+    expect_status(&r, 200);
+    const char *admin_id = hp_str(hp_at(r.json, "users[0]"), "id");
+    const char *role_id = hp_str(hp_at(r.json, "users[0].role"), "id");
+    const char *profile_id = hp_str(hp_at(r.json, "users[0].profile"), "id");
+    assert_non_null(admin_id);
+    assert_non_null(role_id);
+    assert_non_null(profile_id);
+    assert_string_not_equal(role_id, admin_id);
+    assert_string_not_equal(profile_id, admin_id);
+    assert_string_not_equal(role_id, profile_id);
+    hp_resp_free(&r);
+
     /* Roles and profiles are the organization's (the admin's); others are invalid. */
     r = call("POST", "/crm/v8/users",
              "{\"users\":[{\"last_name\":\"R\",\"email\":\"r@example.com\",\"role\":\"12345\"}]}");
