@@ -46,6 +46,7 @@ struct rec_job {
     struct app *app;
     const struct meta_module *module;
     enum rec_op op;
+    bool is_by_path; /* DELETE /{Module}/{id}: the record is named by the URL */
     int64_t org_id;
     int64_t user_id;
     int64_t now_s;
@@ -540,16 +541,29 @@ static void put_row_result(struct buf *out, const struct rec_job *job, const str
     put_id(out, r->id);
     buf_puts(out, ",\"Created_By\":");
     put_who(out, r->created_by, r->created_by_name);
+    /* Zoho's details end with the record's approval state; Herald has no approval processes,
+     * so every record it writes is approved. */
+    buf_puts(out, ",\"$approval_state\":\"approved\"");
     buf_puts(out,
              r->is_insert ? "},\"message\":\"record added\"" : "},\"message\":\"record updated\"");
     buf_puts(out, ",\"status\":\"success\"}");
 }
 
 /* The answer: data[] and Zoho's status: all fine → 201 (insert) or 200, mixed → 207, all
- * failed → 400. Frees the job. Runs on the connection's thread (http_respond_later). */
+ * failed → 400; a DELETE whose URL names no record is one top-level error, as Zoho documents
+ * for the single-record URL. Frees the job. Runs on the connection's thread
+ * (http_respond_later). */
 static void render_rows(void *arg, struct buf *out, int *status)
 {
     struct rec_job *job = arg;
+    if (job->is_by_path && job->op == OP_DELETE && job->rows[0].error) {
+        *status = 400;
+        job_free(job);
+        if (out)
+            buf_puts(out, "{\"code\":\"INVALID_DATA\",\"details\":{\"resource_path_index\":0},"
+                          "\"message\":\"invalid record id\",\"status\":\"error\"}");
+        return;
+    }
     size_t failed = 0;
     if (out)
         buf_puts(out, "{\"data\":[");
@@ -764,6 +778,7 @@ void api_record_delete(struct http_req *req)
     if (!id)
         return;
     struct rec_job *job = job_new(req, m, OP_DELETE, 1);
+    job->is_by_path = true;
     job->rows[0].id = id;
     submit(job);
 }

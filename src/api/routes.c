@@ -1,5 +1,6 @@
 /* Every route Herald answers, as data. Patterns: "{v}" an API version, "*" one segment; the
- * most specific pattern wins, and a path known under another method answers 405. */
+ * most specific pattern wins, and a path known under another method answers
+ * 400 INVALID_REQUEST_METHOD, as Zoho does. */
 #include "api/api.h"
 
 #define SCOPES_ORG "ZohoCRM.org.ALL,ZohoCRM.org.READ"

@@ -256,7 +256,8 @@ static void dispatch(struct http_conn *c)
         authenticate_and_run(c, route);
         break;
     case HTTP_MATCH_NO_METHOD:
-        http_respond_error(req, 405, "INVALID_REQUEST_METHOD",
+        /* Zoho answers a known URL with the wrong method 400, not 405 (Kaizen #25). */
+        http_respond_error(req, 400, "INVALID_REQUEST_METHOD",
                            "The http request method type is not a valid one", NULL);
         break;
     case HTTP_MATCH_NO_PATH:

@@ -48,8 +48,9 @@ static char *admin_user_json(int64_t user_id, int64_t org_id, int64_t created_s)
 {
     char id[24], role_id[24], profile_id[24], ts[32];
     snprintf(id, sizeof id, "%lld", (long long)user_id);
-    snprintf(role_id, sizeof role_id, "%lld", (long long)(org_id + 1));
-    snprintf(profile_id, sizeof profile_id, "%lld", (long long)(org_id + 2));
+    /* org_id + 1 is the admin user; the two ids after it are reserved for these. */
+    snprintf(role_id, sizeof role_id, "%lld", (long long)(org_id + 2));
+    snprintf(profile_id, sizeof profile_id, "%lld", (long long)(org_id + 3));
     struct tm tm;
     time_t t = (time_t)created_s;
     gmtime_r(&t, &tm);

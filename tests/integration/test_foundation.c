@@ -91,7 +91,7 @@ static void bearer_scheme_and_case_insensitive_scopes_work(void **state)
     hp_resp_free(&r);
 }
 
-static void unknown_path_is_404_and_wrong_method_405(void **state)
+static void unknown_path_is_404_and_wrong_method_400(void **state)
 {
     (void)state;
     struct hp_resp r = hp_req(&srv, "GET", "/crm/v9/org", NULL, srv.token, NULL);
@@ -101,8 +101,11 @@ static void unknown_path_is_404_and_wrong_method_405(void **state)
     r = hp_req(&srv, "GET", "/nothing/here", NULL, srv.token, NULL);
     hp_assert_error(&r, 404, "INVALID_URL_PATTERN");
     hp_resp_free(&r);
+    /* Zoho answers a wrong method with 400 (reference §8.4), not HTTP's 405. */
     r = hp_req(&srv, "DELETE", "/crm/v8/org", NULL, srv.token, NULL);
-    hp_assert_error(&r, 405, "INVALID_REQUEST_METHOD");
+    hp_assert_error(&r, 400, "INVALID_REQUEST_METHOD");
+    assert_string_equal(hp_str(r.json, "message"),
+                        "The http request method type is not a valid one");
     hp_resp_free(&r);
 }
 
@@ -354,7 +357,7 @@ int main(void)
         cmocka_unit_test(unknown_token_is_invalid_token),
         cmocka_unit_test(token_without_scope_is_scope_mismatch),
         cmocka_unit_test(bearer_scheme_and_case_insensitive_scopes_work),
-        cmocka_unit_test(unknown_path_is_404_and_wrong_method_405),
+        cmocka_unit_test(unknown_path_is_404_and_wrong_method_400),
         cmocka_unit_test(oversized_body_is_413),
         cmocka_unit_test(bodies_must_be_valid_json_whatever_the_content_type),
         cmocka_unit_test(revoked_token_stops_working_at_once),

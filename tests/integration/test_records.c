@@ -177,16 +177,19 @@ static void insert_returns_201_with_zoho_details(void **state)
     assert_string_equal(hp_str(hp_at(d, "Created_By"), "name"), "Herald Admin");
     assert_non_null(hp_str(hp_at(d, "Created_By"), "id"));
     assert_string_equal(hp_str(hp_at(d, "Modified_By"), "name"), "Herald Admin");
-    /* Keys in Zoho's order. */
-    const char *order[] = {"Modified_Time", "Modified_By", "Created_Time", "id", "Created_By"};
+    assert_string_equal(hp_str(d, "$approval_state"), "approved");
+    /* Keys in Zoho's order (the reference's insert sample, §8.1). */
+    const char *order[] = {"Modified_Time", "Modified_By",    "Created_Time", "id",
+                           "Created_By",    "$approval_state"};
     size_t k = 0;
     const char *key;
     json_t *v;
     json_object_foreach(d, key, v)
     {
-        assert_true(k < 5);
+        assert_true(k < 6);
         assert_string_equal(key, order[k++]);
     }
+    assert_int_equal(k, 6);
 
     json_t *rec = get_one("Leads", id);
     assert_non_null(rec);
@@ -386,6 +389,7 @@ static void update_bulk_and_by_id(void **state)
         assert_string_equal(hp_str(item, "message"), "record updated");
         assert_string_equal(hp_str(hp_at(item, "details"), "id"), i ? b : a);
         assert_non_null(hp_str(hp_at(item, "details"), "Created_Time"));
+        assert_string_equal(hp_str(hp_at(item, "details"), "$approval_state"), "approved");
     }
     hp_resp_free(&r);
     json_t *rec = get_one("Leads", b);
@@ -511,9 +515,11 @@ static void delete_bulk_and_by_id(void **state)
     expect_status(&r, 200);
     assert_string_equal(hp_str(hp_at(r.json, "data[0].details"), "id"), d);
     hp_resp_free(&r);
+    /* The single-record URL naming no record: one top-level error (reference §8.1). */
     r = call("DELETE", path, NULL);
-    expect_status(&r, 400);
-    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "code"), "INVALID_DATA");
+    assert_json(r.json, "{\"code\":\"INVALID_DATA\",\"details\":{\"resource_path_index\":0},"
+                        "\"message\":\"invalid record id\",\"status\":\"error\"}");
+    hp_assert_error(&r, 400, "INVALID_DATA");
     hp_resp_free(&r);
 
     r = call("DELETE", "/crm/v8/Leads", NULL);
@@ -914,6 +920,20 @@ static void users_create_read_update_delete_with_events(void **state)
     assert_string_equal(hp_str(u, "email"), "ada@example.com");
     assert_string_equal(hp_str(u, "status"), "active");
     assert_non_null(hp_str(hp_at(u, "role"), "id"));
+    hp_resp_free(&r);
+
+    /* Ids are unique per installation (contract §3): the admin, its role and its profile too. */
+    r = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
+    expect_status(&r, 200);
+    const char *admin_id = hp_str(hp_at(r.json, "users[0]"), "id");
+    const char *role_id = hp_str(hp_at(r.json, "users[0].role"), "id");
+    const char *profile_id = hp_str(hp_at(r.json, "users[0].profile"), "id");
+    assert_non_null(admin_id);
+    assert_non_null(role_id);
+    assert_non_null(profile_id);
+    assert_string_not_equal(role_id, admin_id);
+    assert_string_not_equal(profile_id, admin_id);
+    assert_string_not_equal(role_id, profile_id);
     hp_resp_free(&r);
 
     /* Roles and profiles are the organization's (the admin's); others are invalid. */

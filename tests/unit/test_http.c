@@ -50,7 +50,7 @@ static void literal_routes_beat_wildcards(void **state)
     assert_ptr_equal(r, &routes[2]);
 }
 
-static void known_path_with_other_method_is_405(void **state)
+static void known_path_with_other_method_is_no_method(void **state)
 {
     (void)state;
     const struct http_route *r = NULL;
@@ -103,7 +103,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(literal_routes_beat_wildcards),
-        cmocka_unit_test(known_path_with_other_method_is_405),
+        cmocka_unit_test(known_path_with_other_method_is_no_method),
         cmocka_unit_test(unknown_version_or_path_is_404),
         cmocka_unit_test(versions_v2_to_v8_are_valid),
         cmocka_unit_test(scopes_compare_case_insensitively),
