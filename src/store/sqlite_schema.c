@@ -159,7 +159,8 @@ static const char *const migrations[] = {
     "CREATE INDEX changes_by_org ON changes(org_id, id);",
 };
 
-enum herald_err sq_migrate(struct sq_conn *c)
+/* The schema version, read inside the caller's transaction. */
+static enum herald_err schema_version(struct sq_conn *c, int *version)
 {
     sqlite3_stmt *st = sq_stmt(c, "PRAGMA user_version");
     if (!st)
@@ -167,22 +168,35 @@ enum herald_err sq_migrate(struct sq_conn *c)
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW)
         return sq_fail(c, rc, "read schema version");
-    int version = sqlite3_column_int(st, 0);
+    *version = sqlite3_column_int(st, 0);
     sqlite3_reset(st);
+    return HERALD_OK;
+}
+
+/* One migration per transaction. The version is read after BEGIN IMMEDIATE has the write lock,
+ * so two processes starting on a new database at once (serve and token create, say) apply each
+ * migration once: the second finds the first's work done. */
+enum herald_err sq_migrate(struct sq_conn *c)
+{
     int target = (int)(sizeof migrations / sizeof migrations[0]);
-    if (version > target) {
-        log_error("msg=\"database schema is newer than this herald\" version=%d known=%d", version,
-                  target);
-        return HERALD_ERR_STORE;
-    }
-    for (int v = version; v < target; v++) {
+    for (;;) {
         enum herald_err err = sq_exec(c, "BEGIN IMMEDIATE");
         if (err)
             return err;
-        err = sq_exec(c, migrations[v]);
+        int version = 0;
+        err = schema_version(c, &version);
+        if (!err && version > target) {
+            log_error("msg=\"database schema is newer than this herald\" version=%d known=%d",
+                      version, target);
+            err = HERALD_ERR_STORE;
+        }
+        if (!err && version == target)
+            return sq_exec(c, "COMMIT");
+        if (!err)
+            err = sq_exec(c, migrations[version]);
         if (!err) {
             char pragma[48];
-            snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+            snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", version + 1);
             err = sq_exec(c, pragma);
         }
         if (err) {
@@ -192,7 +206,6 @@ enum herald_err sq_migrate(struct sq_conn *c)
         err = sq_exec(c, "COMMIT");
         if (err)
             return err;
-        log_info("msg=\"schema migrated\" version=%d", v + 1);
+        log_info("msg=\"schema migrated\" version=%d", version + 1);
     }
-    return HERALD_OK;
 }

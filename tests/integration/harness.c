@@ -218,7 +218,7 @@ static void spawn(struct hp *p)
     snprintf(p->base, sizeof p->base, "http://127.0.0.1:%d", p->port);
 }
 
-void hp_start(struct hp *p, const char *extra_flags)
+void hp_prepare(struct hp *p, const char *extra_flags)
 {
     memset(p, 0, sizeof *p);
     snprintf(p->dir, sizeof p->dir, "/tmp/herald-test-XXXXXX");
@@ -226,6 +226,11 @@ void hp_start(struct hp *p, const char *extra_flags)
     snprintf(p->db, sizeof p->db, "%s/herald.db", p->dir);
     snprintf(p->log, sizeof p->log, "%s/server.log", p->dir);
     snprintf(p->extra, sizeof p->extra, "%s", extra_flags ? extra_flags : "");
+}
+
+void hp_start(struct hp *p, const char *extra_flags)
+{
+    hp_prepare(p, extra_flags);
     hp_token(p, "all", p->token, sizeof p->token);
     spawn(p);
 }

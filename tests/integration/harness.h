@@ -40,6 +40,9 @@ int hp_cli(const struct hp *p, char *out, size_t out_len, char *err, size_t err_
 /* Creates a temp dir and database, a token with every scope, and starts the server with
  * `extra_flags` (space-separated, may be NULL). Fails the test if it does not start in 20 s. */
 void hp_start(struct hp *p, const char *extra_flags);
+/* hp_start's temp dir and paths only: no database, token or server yet (start with
+ * hp_restart). */
+void hp_prepare(struct hp *p, const char *extra_flags);
 /* Starts the server again on the same database (after hp_stop or hp_kill). */
 void hp_restart(struct hp *p);
 /* SIGTERM, waits (bounded) and returns the exit status; -1 if it had to be killed. */

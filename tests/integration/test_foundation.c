@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct hp srv;
@@ -349,6 +350,36 @@ static void sigterm_stops_cleanly_with_exit_0(void **state)
     hp_cleanup(&other);
 }
 
+/* `herald serve` and `herald token create` started together on a database that does not exist
+ * yet: both migrate it, and each must find what the other did (it failed every time while the
+ * schema version was read before the migration's write lock). */
+static void serve_and_token_create_at_once_on_a_new_database_both_work(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        struct hp other;
+        hp_prepare(&other, NULL);
+        pid_t cli = fork();
+        assert_true(cli >= 0);
+        if (cli == 0) {
+            char out[256], err[1024];
+            _exit(hp_cli(&other, out, sizeof out, err, sizeof err, "token", "create", "--scopes",
+                         "all", "--db", other.db, NULL));
+        }
+        hp_restart(&other); /* fails the test when serve exits before listening */
+        int status = 0;
+        assert_int_equal(waitpid(cli, &status, 0), cli);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        hp_token(&other, "all", other.token, sizeof other.token);
+        struct hp_resp r = hp_req(&other, "GET", "/crm/v8/org", NULL, other.token, NULL);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(json_array_size(json_object_get(r.json, "org")), 1);
+        hp_resp_free(&r);
+        hp_cleanup(&other);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +397,7 @@ int main(void)
         cmocka_unit_test(help_and_version_answer),
         cmocka_unit_test(secret_rotation_keeps_the_previous_secret),
         cmocka_unit_test(sigterm_stops_cleanly_with_exit_0),
+        cmocka_unit_test(serve_and_token_create_at_once_on_a_new_database_both_work),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
