@@ -131,6 +131,24 @@ static void oversized_body_is_413(void **state)
     hp_resp_free(&r);
 }
 
+/* Proxies and SDKs add headers (cookies, tracing, long tokens): 12 KB of them still fit the
+ * connection's memory pool, which is kept small because it is zeroed for every request. */
+static void twelve_kilobytes_of_headers_are_served(void **state)
+{
+    (void)state;
+    size_t n = 12 * 1024;
+    char *line = malloc(n + 16);
+    memcpy(line, "X-Padding: ", 11);
+    memset(line + 11, 'p', n);
+    line[11 + n] = '\0';
+    const char *headers[] = {line, NULL};
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, srv.token, headers);
+    assert_int_equal(r.status, 200);
+    assert_non_null(hp_str(hp_at(r.json, "org[0]"), "id"));
+    hp_resp_free(&r);
+    free(line);
+}
+
 static void bodies_must_be_valid_json_whatever_the_content_type(void **state)
 {
     (void)state;
@@ -390,6 +408,7 @@ int main(void)
         cmocka_unit_test(bearer_scheme_and_case_insensitive_scopes_work),
         cmocka_unit_test(unknown_path_is_404_and_wrong_method_400),
         cmocka_unit_test(oversized_body_is_413),
+        cmocka_unit_test(twelve_kilobytes_of_headers_are_served),
         cmocka_unit_test(bodies_must_be_valid_json_whatever_the_content_type),
         cmocka_unit_test(revoked_token_stops_working_at_once),
         cmocka_unit_test(a_cached_token_revoked_by_another_process_fails_on_the_next_request),
