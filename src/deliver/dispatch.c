@@ -533,7 +533,7 @@ static void finish(struct dispatcher *d, struct flight *f, int http_status, cons
                  (long long)a.notification_id, (long long)a.channel_id, http_status,
                  error ? error : "", a.new_status == STORE_NTF_PENDING ? "retry" : "none");
     if (a.is_gone && d->cfg.on_gone)
-        d->cfg.on_gone(d->cfg.on_gone_arg, a.org_id, a.channel_id);
+        d->cfg.on_gone(d->cfg.on_gone_arg, a.org_id, a.channel_id, f->claim.url);
     add_result(d, &a);
 }
 

@@ -94,6 +94,45 @@ static void gone_disables_the_channel(void **state)
     rx_stop(rx);
 }
 
+/* The channel moves to a new URL while a notification to its old one is still being retried.
+ * The old URL's 410 is about the old URL: the channel, and a notification waiting to be retried
+ * at its new URL, carry on. */
+static void gone_from_a_url_the_channel_left_keeps_the_channel(void **state)
+{
+    (void)state;
+    struct receiver *old = rx_start("500,410");
+    struct receiver *moved = rx_start("503+3");
+    char url[256], body[1024];
+    rx_url(old, "/old", url, sizeof url);
+    watch("7005", "Solutions.create", url);
+    rx_set_delay(old, 1500); /* the first answer (500) comes late: time to move the channel */
+    insert("Solutions", "Solution_Title");
+    assert_int_equal(rx_wait(old, 1, 10000), 1);
+    rx_url(moved, "/moved", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7005\",\"events\":[\"Solutions.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = hp_req(&srv, "PUT", "/crm/v8/actions/watch", body, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    rx_set_delay(old, 0);
+    /* Committed for the new URL; answered 503 Retry-After 3, so it is pending when the old URL
+     * answers 410. */
+    insert("Solutions", "Solution_Title");
+    assert_int_equal(rx_wait(moved, 1, 10000), 1);
+    assert_int_equal(rx_wait(old, 2, 10000), 2);
+    assert_int_equal(rx_wait(moved, 2, 10000), 2);
+    r = hp_req(&srv, "GET", "/crm/v8/actions/watch?channel_id=7005", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    insert("Solutions", "Solution_Title");
+    assert_int_equal(rx_wait(moved, 3, 10000), 3);
+    assert_true(hp_log_wait(&srv, "410 Gone from a URL the channel no longer uses", 5000));
+    rx_stop(old);
+    rx_stop(moved);
+}
+
 static void a_slow_receiver_gets_one_copy(void **state)
 {
     (void)state;
@@ -303,6 +342,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(retry_after_on_429_and_503_is_honoured),
         cmocka_unit_test(gone_disables_the_channel),
+        cmocka_unit_test(gone_from_a_url_the_channel_left_keeps_the_channel),
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
