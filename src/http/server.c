@@ -209,11 +209,18 @@ static void authenticate_and_run(struct http_conn *c, const struct http_route *r
             token = auth + 7;
         while (token && *token == ' ')
             token++;
-        if (!token || !*token || strlen(token) > 512) {
+        /* A field value excludes trailing whitespace (RFC 9110 §5.5); libmicrohttpd keeps it. */
+        size_t token_len = token ? strlen(token) : 0;
+        while (token_len && (token[token_len - 1] == ' ' || token[token_len - 1] == '\t'))
+            token_len--;
+        if (!token_len || token_len > 512) {
             http_respond_error(req, 401, "INVALID_TOKEN", "invalid oauth token", NULL);
             return;
         }
-        enum herald_err err = c->srv->cfg.authenticate(req->app, token, &req->who);
+        char trimmed[513];
+        memcpy(trimmed, token, token_len);
+        trimmed[token_len] = '\0';
+        enum herald_err err = c->srv->cfg.authenticate(req->app, trimmed, &req->who);
         if (err == HERALD_ERR_NOT_FOUND) {
             http_respond_error(req, 401, "INVALID_TOKEN", "invalid oauth token", NULL);
             return;

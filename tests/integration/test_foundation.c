@@ -92,6 +92,24 @@ static void bearer_scheme_and_case_insensitive_scopes_work(void **state)
     hp_resp_free(&r);
 }
 
+/* Header values exclude trailing whitespace (RFC 9110 §5.5): a token pasted with a trailing
+ * space or tab is still the token. */
+static void a_token_with_trailing_whitespace_is_the_token(void **state)
+{
+    (void)state;
+    static const char *const forms[][2] = {
+        {"Zoho-oauthtoken ", " "}, {"Bearer ", "\t"}, {"Zoho-oauthtoken  ", " \t "}};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        char auth[400];
+        snprintf(auth, sizeof auth, "Authorization: %s%s%s", forms[i][0], srv.token, forms[i][1]);
+        const char *h[] = {auth, NULL};
+        struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, NULL, h);
+        if (r.status != 200)
+            fail_msg("form %zu: %ld %s", i, r.status, r.body);
+        hp_resp_free(&r);
+    }
+}
+
 static void unknown_path_is_404_and_wrong_method_400(void **state)
 {
     (void)state;
@@ -388,6 +406,7 @@ int main(void)
         cmocka_unit_test(unknown_token_is_invalid_token),
         cmocka_unit_test(token_without_scope_is_scope_mismatch),
         cmocka_unit_test(bearer_scheme_and_case_insensitive_scopes_work),
+        cmocka_unit_test(a_token_with_trailing_whitespace_is_the_token),
         cmocka_unit_test(unknown_path_is_404_and_wrong_method_400),
         cmocka_unit_test(oversized_body_is_413),
         cmocka_unit_test(bodies_must_be_valid_json_whatever_the_content_type),
