@@ -257,8 +257,11 @@ static void dispatch(struct http_conn *c)
     }
     if (req->seg_count >= 2 && strcmp(req->segs[0], "crm") == 0)
         req->version = req->segs[1];
+    /* HEAD is GET without the body (RFC 9110 §9.1: general-purpose servers support both);
+     * libmicrohttpd leaves the body out and keeps the headers, Content-Length included. */
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
     const struct http_route *route = NULL;
-    switch (http_route_find(c->srv->routes, req->method, req->segs, req->seg_count, &route)) {
+    switch (http_route_find(c->srv->routes, method, req->segs, req->seg_count, &route)) {
     case HTTP_MATCH_OK:
         authenticate_and_run(c, route);
         break;

@@ -110,6 +110,29 @@ static void a_token_with_trailing_whitespace_is_the_token(void **state)
     }
 }
 
+/* HEAD answers what GET answers, without the body (RFC 9110 §9.1 and §9.3.2): monitors and
+ * load balancers probe with it. */
+static void head_answers_like_get_without_a_body(void **state)
+{
+    (void)state;
+    struct hp_resp r = hp_req(&srv, "HEAD", "/herald/v1/health", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 0);
+    assert_string_equal(r.content_type, "application/json;charset=UTF-8");
+    hp_resp_free(&r);
+    r = hp_req(&srv, "HEAD", "/crm/v8/org", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 0);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "HEAD", "/crm/v8/org", NULL, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    hp_resp_free(&r);
+    /* A URL without GET is still a wrong method. */
+    r = hp_req(&srv, "HEAD", "/crm/v8/Leads/upsert", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 400);
+    hp_resp_free(&r);
+}
+
 static void unknown_path_is_404_and_wrong_method_400(void **state)
 {
     (void)state;
@@ -407,6 +430,7 @@ int main(void)
         cmocka_unit_test(token_without_scope_is_scope_mismatch),
         cmocka_unit_test(bearer_scheme_and_case_insensitive_scopes_work),
         cmocka_unit_test(a_token_with_trailing_whitespace_is_the_token),
+        cmocka_unit_test(head_answers_like_get_without_a_body),
         cmocka_unit_test(unknown_path_is_404_and_wrong_method_400),
         cmocka_unit_test(oversized_body_is_413),
         cmocka_unit_test(bodies_must_be_valid_json_whatever_the_content_type),
