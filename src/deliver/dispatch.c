@@ -28,6 +28,10 @@
 #include "store/outbox.h"
 
 #define RESPONSE_PREFIX_BYTES 256
+/* A response body is read up to this much; past it the attempt ends at once with the status it
+ * has. Only the prefix is kept, and reading an endless body would hold this one thread's
+ * attention, and the attempt, until the 15 s limit made a delivered notification a failure. */
+#define RESPONSE_READ_MAX (64 * 1024)
 #define SECRET_REFRESH_MS 1000
 #define HOST_BUCKETS 256
 #define HOST_CHANNELS 32
@@ -90,6 +94,8 @@ struct flight {
     struct store_claim claim;
     struct buf body;
     struct buf response;
+    size_t response_read; /* body bytes read, kept or not */
+    bool is_cut;          /* the body passed RESPONSE_READ_MAX: the transfer was ended */
     char retry_after[64];
     char error[CURL_ERROR_SIZE];
     int64_t started_ms;
@@ -401,6 +407,11 @@ static size_t on_response(char *ptr, size_t size, size_t nmemb, void *userp)
 {
     struct flight *f = userp;
     size_t n = size * nmemb;
+    f->response_read += n;
+    if (f->response_read > RESPONSE_READ_MAX) {
+        f->is_cut = true;
+        return 0; /* curl ends the transfer (CURLE_WRITE_ERROR); reap keeps the status */
+    }
     if (f->response.len < RESPONSE_PREFIX_BYTES) {
         size_t room = RESPONSE_PREFIX_BYTES - f->response.len;
         buf_append(&f->response, ptr, n < room ? n : room);
@@ -774,10 +785,13 @@ static void reap(struct dispatcher *d)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&f);
         long status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        /* A body cut short by on_response came after the whole status and headers. */
+        bool is_answered =
+            msg->data.result == CURLE_OK || (msg->data.result == CURLE_WRITE_ERROR && f->is_cut);
         const char *error = NULL;
-        if (msg->data.result != CURLE_OK)
+        if (!is_answered)
             error = f->error[0] ? f->error : curl_easy_strerror(msg->data.result);
-        int http_status = msg->data.result == CURLE_OK ? (int)status : 0;
+        int http_status = is_answered ? (int)status : 0;
         finish(d, f, http_status, error);
         f->host->in_flight--;
         host_after_attempt(f->host, http_status, now_ms());

@@ -425,6 +425,7 @@ struct receiver {
     int retry_after_s[64]; /* "429+2": answer 429 with Retry-After: 2 */
     size_t status_count, status_next;
     int delay_ms;
+    bool is_endless;
     volatile int is_stopping;
 };
 
@@ -459,6 +460,18 @@ static enum MHD_Result rx_header_it(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/* The body of an endless answer: 'x's until the client goes away or the receiver stops. */
+static ssize_t rx_endless_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct receiver *r = cls;
+    if (r->is_stopping)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    memset(buf, 'x', max);
+    nap_ms(1);
+    return (ssize_t)max;
+}
+
 static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *data,
                                   size_t *size, void **con_cls)
@@ -491,6 +504,7 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
     req.at_ms = hp_now_ms();
     pthread_mutex_lock(&r->mu);
     int delay = r->delay_ms;
+    bool is_endless = r->is_endless;
     int status = 200;
     int retry_after = 0;
     if (r->status_next < r->status_count) {
@@ -512,7 +526,9 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
     }
     static const char ok[] = "{\"ok\":true}";
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_PERSISTENT);
+        is_endless
+            ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8192, rx_endless_body, r, NULL)
+            : MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_PERSISTENT);
     if (retry_after > 0) {
         char value[16];
         snprintf(value, sizeof value, "%d", retry_after);
@@ -630,6 +646,13 @@ void rx_set_delay(struct receiver *r, int delay_ms)
 {
     pthread_mutex_lock(&r->mu);
     r->delay_ms = delay_ms;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void rx_set_endless(struct receiver *r, bool is_endless)
+{
+    pthread_mutex_lock(&r->mu);
+    r->is_endless = is_endless;
     pthread_mutex_unlock(&r->mu);
 }
 

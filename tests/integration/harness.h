@@ -99,6 +99,8 @@ const struct rx_request *rx_get(struct receiver *r, size_t i);
 bool rx_header(const struct rx_request *req, const char *name, char *out, size_t out_len);
 /* Makes the receiver delay its answers by delay_ms (0 = none) or never answer (-1). */
 void rx_set_delay(struct receiver *r, int delay_ms);
+/* Makes the receiver answer with a body that never ends (chunked), until the client closes. */
+void rx_set_endless(struct receiver *r, bool is_endless);
 void rx_stop(struct receiver *r);
 
 int64_t hp_now_ms(void);

@@ -133,6 +133,40 @@ static void gone_from_a_url_the_channel_left_keeps_the_channel(void **state)
     rx_stop(moved);
 }
 
+/* A 200 whose body never ends is a 200: the body is read up to a bound and the attempt ends
+ * there, instead of running into the 15 s limit and being retried as a failure. */
+static void an_endless_response_body_is_cut_and_its_status_kept(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    rx_set_endless(rx, true);
+    char url[256];
+    rx_url(rx, "/endless", url, sizeof url);
+    watch("7006", "Products.create", url);
+    insert("Products", "Product_Name");
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    json_t *attempt = NULL;
+    int64_t deadline = hp_now_ms() + 5000;
+    while (!attempt && hp_now_ms() < deadline) {
+        struct hp_resp r =
+            hp_req(&srv, "GET", "/herald/v1/deliveries?channel_id=7006", NULL, srv.token, NULL);
+        assert_int_equal(r.status, 200);
+        json_t *d = hp_at(r.json, "deliveries[0]");
+        if (d && strcmp(hp_str(d, "status"), "pending") != 0)
+            attempt = json_incref(hp_at(d, "attempts[0]"));
+        else
+            rx_wait(rx, 100, 50);
+        assert_true(!d || strcmp(hp_str(d, "status"), "failed") != 0);
+        hp_resp_free(&r);
+    }
+    assert_non_null(attempt);
+    assert_int_equal(json_integer_value(json_object_get(attempt, "http_status")), 200);
+    assert_int_equal(strlen(hp_str(attempt, "response")), 256); /* the prefix kept */
+    json_decref(attempt);
+    assert_int_equal(rx_wait(rx, 2, 300), 1); /* delivered once: no retry */
+    rx_stop(rx);
+}
+
 static void a_slow_receiver_gets_one_copy(void **state)
 {
     (void)state;
@@ -343,6 +377,7 @@ int main(void)
         cmocka_unit_test(retry_after_on_429_and_503_is_honoured),
         cmocka_unit_test(gone_disables_the_channel),
         cmocka_unit_test(gone_from_a_url_the_channel_left_keeps_the_channel),
+        cmocka_unit_test(an_endless_response_body_is_cut_and_its_status_kept),
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
