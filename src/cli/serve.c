@@ -39,6 +39,7 @@ struct gone_job {
     int64_t channel_id;
     char *notify_url; /* the URL that answered 410, owned */
     bool is_removed;
+    bool has_moved; /* the channel lives on, with another URL */
 };
 
 /* Removes the channel only while it still sends to the URL that answered 410: a channel moved
@@ -52,6 +53,7 @@ static enum herald_err gone_run(struct store_txn *txn, void *arg)
     enum herald_err err =
         store_txn_channel_rows(txn, j->org_id, j->channel_id, time_now_ms() / 1000, &rows, &count);
     bool is_same_url = !err && count && strcmp(rows[0].notify_url, j->notify_url) == 0;
+    j->has_moved = !err && count && !is_same_url;
     store_channels_free(rows, count);
     if (err || !is_same_url)
         return err;
@@ -69,7 +71,7 @@ static void gone_done(void *arg, enum herald_err err)
     if (!err && j->is_removed)
         log_info("msg=\"channel disabled: the subscriber answered 410 Gone\" channel=%lld",
                  (long long)j->channel_id);
-    else if (!err)
+    else if (!err && j->has_moved)
         log_info("msg=\"410 Gone from a URL the channel no longer uses: channel kept\" "
                  "channel=%lld",
                  (long long)j->channel_id);
