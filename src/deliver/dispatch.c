@@ -560,6 +560,10 @@ static CURL *easy_new(void)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 15000L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Never through a proxy named by the environment (http_proxy, https_proxy, ALL_PROXY): the
+     * proxy would resolve the host itself, and the vetted address pinned below would not be the
+     * one reached. */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_response);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

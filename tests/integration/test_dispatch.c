@@ -335,6 +335,42 @@ static bool has_signature(const char *header, const char *secret, const struct r
     return found;
 }
 
+/* A proxy named by the environment is not used: it would resolve the notify URL's host itself
+ * and reach whatever that name points to by then, not the address the SSRF check vetted. */
+static void callbacks_ignore_proxies_named_by_the_environment(void **state)
+{
+    (void)state;
+    struct receiver *proxy = rx_start(NULL);
+    struct receiver *rx = rx_start(NULL);
+    char proxy_url[256], url[256], body[512];
+    rx_url(proxy, "", proxy_url, sizeof proxy_url);
+    setenv("http_proxy", proxy_url, 1);
+    setenv("ALL_PROXY", proxy_url, 1);
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8");
+    unsetenv("http_proxy"); /* the harness's own requests go direct */
+    unsetenv("ALL_PROXY");
+    rx_url(rx, "/direct", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7200\",\"events\":[\"Cases.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    r = hp_req(&p, "POST", "/crm/v8/Cases",
+               "{\"data\":[{\"Subject\":\"s\",\"Case_Origin\":\"Email\",\"Status\":\"New\"}]}",
+               p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    assert_string_equal(rx_get(rx, 0)->path, "/direct");
+    assert_int_equal(rx_count(proxy), 0);
+    rx_stop(proxy);
+    rx_stop(rx);
+    hp_cleanup(&p);
+}
+
 static void rotation_signs_with_both_secrets(void **state)
 {
     (void)state;
@@ -382,6 +418,7 @@ int main(void)
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
         cmocka_unit_test(private_addresses_are_refused_without_the_allow_flag),
+        cmocka_unit_test(callbacks_ignore_proxies_named_by_the_environment),
         cmocka_unit_test(rotation_signs_with_both_secrets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
