@@ -96,6 +96,7 @@ struct flight {
     struct buf response;
     size_t response_read; /* body bytes read, kept or not */
     bool is_cut;          /* the body passed RESPONSE_READ_MAX: the transfer was ended */
+    bool has_headers;     /* the final (non-1xx) status line and headers were all received */
     char retry_after[64];
     char error[CURL_ERROR_SIZE];
     int64_t started_ms;
@@ -423,6 +424,13 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userp)
 {
     struct flight *f = userp;
     size_t n = size * nmemb;
+    if ((n == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (n == 1 && ptr[0] == '\n')) {
+        long status = 0; /* the blank line ending a response's headers */
+        curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200)
+            f->has_headers = true;
+        return n;
+    }
     static const char name[] = "retry-after:";
     if (n > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
         size_t start = sizeof name - 1;
@@ -789,11 +797,12 @@ static void reap(struct dispatcher *d)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&f);
         long status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-        /* A body cut short by on_response came after the whole status and headers. */
-        bool is_answered =
-            msg->data.result == CURLE_OK || (msg->data.result == CURLE_WRITE_ERROR && f->is_cut);
+        /* Once the final status and headers are in, the subscriber has answered: a body cut
+         * short (by on_response, the peer, or the time limit) does not undo that answer, and
+         * retrying a 2xx would only send a copy. The transfer's error is kept for the history. */
+        bool is_answered = msg->data.result == CURLE_OK || f->has_headers;
         const char *error = NULL;
-        if (!is_answered)
+        if (msg->data.result != CURLE_OK && !f->is_cut)
             error = f->error[0] ? f->error : curl_easy_strerror(msg->data.result);
         int http_status = is_answered ? (int)status : 0;
         finish(d, f, http_status, error);

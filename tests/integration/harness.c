@@ -425,7 +425,7 @@ struct receiver {
     int retry_after_s[64]; /* "429+2": answer 429 with Retry-After: 2 */
     size_t status_count, status_next;
     int delay_ms;
-    bool is_endless;
+    enum rx_body body;
     volatile int is_stopping;
 };
 
@@ -472,6 +472,16 @@ static ssize_t rx_endless_body(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)max;
 }
 
+/* The body of a truncated answer: 10 of the 1,000 bytes announced, then the connection ends. */
+static ssize_t rx_truncated_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    if (pos > 0 || max < 10)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    memset(buf, 'x', 10);
+    return 10;
+}
+
 static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *data,
                                   size_t *size, void **con_cls)
@@ -504,7 +514,7 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
     req.at_ms = hp_now_ms();
     pthread_mutex_lock(&r->mu);
     int delay = r->delay_ms;
-    bool is_endless = r->is_endless;
+    enum rx_body body = r->body;
     int status = 200;
     int retry_after = 0;
     if (r->status_next < r->status_count) {
@@ -525,10 +535,13 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
         nap_ms(delay);
     }
     static const char ok[] = "{\"ok\":true}";
-    struct MHD_Response *resp =
-        is_endless
-            ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8192, rx_endless_body, r, NULL)
-            : MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp;
+    if (body == RX_BODY_ENDLESS)
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8192, rx_endless_body, r, NULL);
+    else if (body == RX_BODY_TRUNCATED)
+        resp = MHD_create_response_from_callback(1000, 1000, rx_truncated_body, r, NULL);
+    else
+        resp = MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_PERSISTENT);
     if (retry_after > 0) {
         char value[16];
         snprintf(value, sizeof value, "%d", retry_after);
@@ -649,10 +662,10 @@ void rx_set_delay(struct receiver *r, int delay_ms)
     pthread_mutex_unlock(&r->mu);
 }
 
-void rx_set_endless(struct receiver *r, bool is_endless)
+void rx_set_body(struct receiver *r, enum rx_body body)
 {
     pthread_mutex_lock(&r->mu);
-    r->is_endless = is_endless;
+    r->body = body;
     pthread_mutex_unlock(&r->mu);
 }
 
