@@ -193,6 +193,8 @@ struct dispatcher {
     struct host *hosts[HOST_BUCKETS];
     int64_t *exclude;
     size_t exclude_count, exclude_cap;
+    int64_t *open; /* build_exclude's scratch: channels of destinations not blocked */
+    size_t open_count, open_cap;
 };
 
 static struct host *host_get(struct dispatcher *d, const struct url_parts *u)
@@ -238,7 +240,26 @@ static bool host_is_blocked(const struct dispatcher *d, const struct host *h, in
     return h->in_flight >= (size_t)d->cfg.max_per_host || host_is_open(h, now);
 }
 
-/* The channels of every blocked destination, for the claim to skip. */
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void ids_push(int64_t **ids, size_t *count, size_t *cap, int64_t id)
+{
+    if (*count == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *ids = xrealloc(*ids, *cap * sizeof **ids);
+    }
+    (*ids)[(*count)++] = id;
+}
+
+/* The channels of every blocked destination, for the claim to skip, except those also seen
+ * going to a destination that is not blocked: a channel moved from a dead URL to a live one
+ * (PUT, PATCH, a resubscribe) would otherwise have its retries at the live URL held for as long
+ * as the dead one's circuit stays open. Its notifications for the dead URL, if claimed, are given
+ * back until the circuit's next probe (take). */
 static void build_exclude(struct dispatcher *d, int64_t now)
 {
     d->exclude_count = 0;
@@ -246,15 +267,30 @@ static void build_exclude(struct dispatcher *d, int64_t now)
         for (struct host *h = d->hosts[b]; h; h = h->next) {
             if (!host_is_blocked(d, h, now))
                 continue;
-            for (size_t i = 0; i < h->channel_count; i++) {
-                if (d->exclude_count == d->exclude_cap) {
-                    d->exclude_cap = d->exclude_cap ? d->exclude_cap * 2 : 64;
-                    d->exclude = xrealloc(d->exclude, d->exclude_cap * sizeof *d->exclude);
-                }
-                d->exclude[d->exclude_count++] = h->channels[i];
-            }
+            for (size_t i = 0; i < h->channel_count; i++)
+                ids_push(&d->exclude, &d->exclude_count, &d->exclude_cap, h->channels[i]);
         }
     }
+    if (!d->exclude_count)
+        return;
+    d->open_count = 0;
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        for (struct host *h = d->hosts[b]; h; h = h->next) {
+            if (host_is_blocked(d, h, now))
+                continue;
+            for (size_t i = 0; i < h->channel_count; i++)
+                ids_push(&d->open, &d->open_count, &d->open_cap, h->channels[i]);
+        }
+    }
+    if (!d->open_count)
+        return;
+    qsort(d->open, d->open_count, sizeof *d->open, cmp_i64);
+    size_t kept = 0;
+    for (size_t i = 0; i < d->exclude_count; i++) {
+        if (!bsearch(&d->exclude[i], d->open, d->open_count, sizeof *d->open, cmp_i64))
+            d->exclude[kept++] = d->exclude[i];
+    }
+    d->exclude_count = kept;
 }
 
 /* Updates the destination's circuit after an attempt that reached it (or failed to). */
@@ -1204,6 +1240,7 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
         curl_easy_cleanup(d->easy_pool[--d->easy_pooled]);
     free(d->results);
     free(d->exclude);
+    free(d->open);
     free(d->handed);
     free(d->held.slots);
     free(d->spill);

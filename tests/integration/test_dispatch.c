@@ -39,6 +39,16 @@ static void watch(const char *channel, const char *event, const char *url)
     hp_resp_free(&r);
 }
 
+/* Disables a channel a test subscribed, so later tests' inserts do not reach its receiver. */
+static void unwatch(const char *channel)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/actions/watch?channel_ids=%s", channel);
+    struct hp_resp r = hp_req(&srv, "DELETE", path, NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+}
+
 /* Inserts one record into `module` with its mandatory field and returns when acknowledged. */
 static int64_t insert(const char *module, const char *field)
 {
@@ -104,13 +114,13 @@ static void gone_from_a_url_the_channel_left_keeps_the_channel(void **state)
     struct receiver *moved = rx_start("503+3");
     char url[256], body[1024];
     rx_url(old, "/old", url, sizeof url);
-    watch("7005", "Solutions.create", url);
+    watch("7010", "Solutions.create", url);
     rx_set_delay(old, 1500); /* the first answer (500) comes late: time to move the channel */
     insert("Solutions", "Solution_Title");
     assert_int_equal(rx_wait(old, 1, 10000), 1);
     rx_url(moved, "/moved", url, sizeof url);
     snprintf(body, sizeof body,
-             "{\"watch\":[{\"channel_id\":\"7005\",\"events\":[\"Solutions.create\"],"
+             "{\"watch\":[{\"channel_id\":\"7010\",\"events\":[\"Solutions.create\"],"
              "\"notify_url\":\"%s\"}]}",
              url);
     struct hp_resp r = hp_req(&srv, "PUT", "/crm/v8/actions/watch", body, srv.token, NULL);
@@ -123,12 +133,13 @@ static void gone_from_a_url_the_channel_left_keeps_the_channel(void **state)
     assert_int_equal(rx_wait(moved, 1, 10000), 1);
     assert_int_equal(rx_wait(old, 2, 10000), 2);
     assert_int_equal(rx_wait(moved, 2, 10000), 2);
-    r = hp_req(&srv, "GET", "/crm/v8/actions/watch?channel_id=7005", NULL, srv.token, NULL);
+    r = hp_req(&srv, "GET", "/crm/v8/actions/watch?channel_id=7010", NULL, srv.token, NULL);
     assert_int_equal(r.status, 200);
     hp_resp_free(&r);
     insert("Solutions", "Solution_Title");
     assert_int_equal(rx_wait(moved, 3, 10000), 3);
     assert_true(hp_log_wait(&srv, "410 Gone from a URL the channel no longer uses", 5000));
+    unwatch("7010");
     rx_stop(old);
     rx_stop(moved);
 }
@@ -165,6 +176,7 @@ static void expect_delivered_once_with(enum rx_body body, const char *channel)
     assert_int_equal(strlen(hp_str(attempt, "response")), body == RX_BODY_ENDLESS ? 256 : 10);
     json_decref(attempt);
     assert_int_equal(rx_wait(rx, 2, 300), 1); /* no retry sent a copy */
+    unwatch(channel);
     rx_stop(rx);
 }
 
@@ -173,14 +185,14 @@ static void expect_delivered_once_with(enum rx_body body, const char *channel)
 static void an_endless_response_body_is_cut_and_its_status_kept(void **state)
 {
     (void)state;
-    expect_delivered_once_with(RX_BODY_ENDLESS, "7006");
+    expect_delivered_once_with(RX_BODY_ENDLESS, "7011");
 }
 
 /* A 200 whose body stops short of its Content-Length is still the subscriber's 200. */
 static void a_truncated_response_body_keeps_its_status(void **state)
 {
     (void)state;
-    expect_delivered_once_with(RX_BODY_TRUNCATED, "7007");
+    expect_delivered_once_with(RX_BODY_TRUNCATED, "7012");
 }
 
 static void a_slow_receiver_gets_one_copy(void **state)
@@ -298,6 +310,40 @@ static void a_dead_destination_does_not_slow_a_healthy_one(void **state)
     assert_true(loaded <= 2 * solo + 5);
     rx_stop(healthy);
     rx_stop(dead);
+}
+
+/* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
+ * keeps its schedule (100 ms here) instead of waiting for the dead URL's circuit. */
+static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **state)
+{
+    (void)state;
+    struct receiver *gone = rx_start(NULL);
+    char url[256], body[1024];
+    rx_url(gone, "/dead", url, sizeof url);
+    int dead_port = rx_port(gone);
+    rx_stop(gone); /* nothing listens there any more: connections are refused */
+    watch("7013", "Sales_Orders.create", url);
+    for (int i = 0; i < 6; i++)
+        insert("Sales_Orders", "Subject");
+    char opened[64];
+    snprintf(opened, sizeof opened, "destination=127.0.0.1:%d", dead_port);
+    assert_true(hp_log_wait(&srv, opened, 10000)); /* "circuit opened" for it */
+    struct receiver *moved = rx_start("500");
+    rx_url(moved, "/moved", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7013\",\"events\":[\"Sales_Orders.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = hp_req(&srv, "PUT", "/crm/v8/actions/watch", body, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    insert("Sales_Orders", "Subject");
+    assert_int_equal(rx_wait(moved, 2, 10000), 2);
+    int64_t gap = rx_get(moved, 1)->at_ms - rx_get(moved, 0)->at_ms;
+    fprintf(stderr, "retry at the live URL after %lld ms\n", (long long)gap);
+    assert_true(gap < 2000); /* the dead URL's circuit stays open 5 s */
+    unwatch("7013");
+    rx_stop(moved);
 }
 
 static void private_addresses_are_refused_without_the_allow_flag(void **state)
@@ -434,6 +480,7 @@ int main(void)
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
+        cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(private_addresses_are_refused_without_the_allow_flag),
         cmocka_unit_test(callbacks_ignore_proxies_named_by_the_environment),
         cmocka_unit_test(rotation_signs_with_both_secrets),
