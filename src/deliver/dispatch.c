@@ -1078,6 +1078,10 @@ static void *dispatch_main(void *arg)
             break;
         }
         flush_results(d); /* before claiming, so the claim sees their new state */
+        /* A retry or deferral just decided is due on its own schedule, not at the next claim's
+         * or the once-a-second look's: the claim at that time sees it (flushed just above). */
+        if (d->local_due_ms >= 0 && (d->next_due_ms < 0 || d->local_due_ms < d->next_due_ms))
+            d->next_due_ms = d->local_due_ms;
         if (!atomic_load(&d->is_stopping) &&
             (d->is_claim_due || (d->next_due_ms >= 0 && d->next_due_ms <= now)))
             claim_more(d);

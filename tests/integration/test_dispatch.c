@@ -77,6 +77,24 @@ static void retry_after_on_429_and_503_is_honoured(void **state)
     rx_stop(rx);
 }
 
+/* Retries keep the schedule (100 ms apart here, ±20%), not the dispatcher's once-a-second look
+ * at the outbox. */
+static void retries_follow_the_schedule(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start("500,500,500");
+    char url[256];
+    rx_url(rx, "/flaky", url, sizeof url);
+    watch("7014", "Accounts.create", url);
+    insert("Accounts", "Account_Name");
+    assert_int_equal(rx_wait(rx, 4, 10000), 4);
+    int64_t span = rx_get(rx, 3)->at_ms - rx_get(rx, 0)->at_ms;
+    fprintf(stderr, "three retries took %lld ms\n", (long long)span);
+    assert_true(span < 1500); /* 3 x 100 ms, with room for a loaded machine */
+    unwatch("7014");
+    rx_stop(rx);
+}
+
 static void gone_disables_the_channel(void **state)
 {
     (void)state;
@@ -473,6 +491,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(retry_after_on_429_and_503_is_honoured),
+        cmocka_unit_test(retries_follow_the_schedule),
         cmocka_unit_test(gone_disables_the_channel),
         cmocka_unit_test(gone_from_a_url_the_channel_left_keeps_the_channel),
         cmocka_unit_test(an_endless_response_body_is_cut_and_its_status_kept),
