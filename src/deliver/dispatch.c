@@ -1080,7 +1080,8 @@ static void *dispatch_main(void *arg)
         flush_results(d); /* before claiming, so the claim sees their new state */
         /* A retry or deferral just decided is due on its own schedule, not at the next claim's
          * or the once-a-second look's: the claim at that time sees it (flushed just above). */
-        if (d->local_due_ms >= 0 && (d->next_due_ms < 0 || d->local_due_ms < d->next_due_ms))
+        if (!atomic_load(&d->is_stopping) && d->local_due_ms >= 0 &&
+            (d->next_due_ms < 0 || d->local_due_ms < d->next_due_ms))
             d->next_due_ms = d->local_due_ms;
         if (!atomic_load(&d->is_stopping) &&
             (d->is_claim_due || (d->next_due_ms >= 0 && d->next_due_ms <= now)))
@@ -1096,8 +1097,9 @@ static void *dispatch_main(void *arg)
         int64_t wait = 1000;
         if (d->timeout_at_ms >= 0 && d->timeout_at_ms - now < wait)
             wait = d->timeout_at_ms - now;
-        /* While a claim commits, its completion wakes the loop: no need to count time. */
-        bool has_room = !d->is_claiming && held_room(d) > 0;
+        /* While a claim commits, its completion wakes the loop: no need to count time. When
+         * stopping nothing is claimed, so due times must not wake it either (it would spin). */
+        bool has_room = !d->is_claiming && held_room(d) > 0 && !atomic_load(&d->is_stopping);
         if (d->next_due_ms >= 0 && has_room && d->next_due_ms - now < wait)
             wait = d->next_due_ms - now;
         if (d->is_claim_due && has_room)
