@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "deliver/sign.h"
@@ -364,6 +366,75 @@ static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **st
     rx_stop(moved);
 }
 
+/* CPU time (user + system) of a process in ms from /proc (a zombie's too); -1 if gone. With
+ * *is_zombie, whether it has exited and awaits its reaping. */
+static int64_t cpu_ms(pid_t pid, bool *is_zombie)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')'); /* past "pid (comm)" */
+    char state = 0;
+    unsigned long long utime = 0, stime = 0;
+    if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &state, &utime,
+                     &stime) != 3)
+        return -1;
+    *is_zombie = state == 'Z';
+    return (int64_t)((utime + stime) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* SIGTERM while an attempt is in flight (2 s) and a failing notification's retry is due: the
+ * server waits for the attempt without spinning over the due retry it may not claim. */
+static void stopping_waits_for_attempts_without_spinning(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms,100ms,100ms,100ms");
+    struct receiver *slow = rx_start(NULL);
+    struct receiver *failing = rx_start("500,500,500,500,500,500");
+    rx_set_delay(slow, 2000);
+    char slow_url[256], failing_url[256], body[1024];
+    rx_url(slow, "/slow", slow_url, sizeof slow_url);
+    rx_url(failing, "/failing", failing_url, sizeof failing_url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7300\",\"events\":[\"Tasks.create\"],"
+             "\"notify_url\":\"%s\"},{\"channel_id\":\"7301\",\"events\":[\"Tasks.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             slow_url, failing_url);
+    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    r = hp_req(&p, "POST", "/crm/v8/Tasks", "{\"data\":[{\"Subject\":\"s\"}]}", p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    assert_int_equal(rx_wait(slow, 1, 10000), 1);
+    assert_true(rx_wait(failing, 2, 10000) >= 2);
+    bool is_zombie = false;
+    int64_t before = cpu_ms(p.pid, &is_zombie), after = before;
+    int64_t started = hp_now_ms();
+    kill(p.pid, SIGTERM);
+    while (!is_zombie && hp_now_ms() - started < 20000) {
+        int64_t now_cpu = cpu_ms(p.pid, &is_zombie);
+        if (now_cpu >= 0)
+            after = now_cpu;
+        rx_wait(slow, 100, 20);
+    }
+    int64_t drain_ms = hp_now_ms() - started;
+    fprintf(stderr, "drain: %lld ms, CPU %lld ms\n", (long long)drain_ms,
+            (long long)(after - before));
+    assert_int_equal(hp_stop(&p), 0);
+    assert_true(drain_ms >= 1000);              /* it did wait for the slow attempt */
+    assert_true(after - before < drain_ms / 4); /* and did not spin meanwhile */
+    rx_stop(slow);
+    rx_stop(failing);
+    hp_cleanup(&p);
+}
+
 static void private_addresses_are_refused_without_the_allow_flag(void **state)
 {
     (void)state;
@@ -500,6 +571,7 @@ int main(void)
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
+        cmocka_unit_test(stopping_waits_for_attempts_without_spinning),
         cmocka_unit_test(private_addresses_are_refused_without_the_allow_flag),
         cmocka_unit_test(callbacks_ignore_proxies_named_by_the_environment),
         cmocka_unit_test(rotation_signs_with_both_secrets),
