@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/config.h"
 #include "core/log.h"
+#include "core/timefmt.h"
 #include "core/xmalloc.h"
 #include "deliver/dispatch.h"
 #include "deliver/prune.h"
@@ -36,32 +37,55 @@ struct gone_job {
     struct app *app;
     int64_t org_id;
     int64_t channel_id;
+    char *notify_url; /* the URL that answered 410, owned */
+    bool is_removed;
+    bool has_moved; /* the channel lives on, with another URL */
 };
 
+/* Removes the channel only while it still sends to the URL that answered 410: a channel moved
+ * to another URL (PUT, PATCH, a resubscribe) since that notification was committed is not the
+ * one the subscriber asked to stop. */
 static enum herald_err gone_run(struct store_txn *txn, void *arg)
 {
     struct gone_job *j = arg;
-    enum herald_err err = store_txn_channel_remove(txn, j->org_id, j->channel_id, NULL);
-    if (!err)
+    struct store_channel *rows = NULL;
+    size_t count = 0;
+    enum herald_err err =
+        store_txn_channel_rows(txn, j->org_id, j->channel_id, time_now_ms() / 1000, &rows, &count);
+    bool is_same_url = !err && count && strcmp(rows[0].notify_url, j->notify_url) == 0;
+    j->has_moved = !err && count && !is_same_url;
+    store_channels_free(rows, count);
+    if (err || !is_same_url)
+        return err;
+    err = store_txn_channel_remove(txn, j->org_id, j->channel_id, NULL);
+    if (!err) {
         watch_index_remove(j->app->watch, j->org_id, j->channel_id);
+        j->is_removed = true;
+    }
     return err;
 }
 
 static void gone_done(void *arg, enum herald_err err)
 {
     struct gone_job *j = arg;
-    if (!err)
+    if (!err && j->is_removed)
         log_info("msg=\"channel disabled: the subscriber answered 410 Gone\" channel=%lld",
                  (long long)j->channel_id);
+    else if (!err && j->has_moved)
+        log_info("msg=\"410 Gone from a URL the channel no longer uses: channel kept\" "
+                 "channel=%lld",
+                 (long long)j->channel_id);
+    free(j->notify_url);
     free(j);
 }
 
 /* A subscriber answered 410 Gone: the channel stops matching at once (its pending
- * notifications were already failed by the store). */
-static void on_gone(void *arg, int64_t org_id, int64_t channel_id)
+ * notifications to that URL were already failed by the store). */
+static void on_gone(void *arg, int64_t org_id, int64_t channel_id, const char *notify_url)
 {
     struct gone_job *j = xmalloc(sizeof *j);
-    *j = (struct gone_job){.app = arg, .org_id = org_id, .channel_id = channel_id};
+    *j = (struct gone_job){
+        .app = arg, .org_id = org_id, .channel_id = channel_id, .notify_url = xstrdup(notify_url)};
     store_submit(j->app->store, gone_run, j, gone_done);
 }
 

@@ -28,6 +28,10 @@
 #include "store/outbox.h"
 
 #define RESPONSE_PREFIX_BYTES 256
+/* A response body is read up to this much; past it the attempt ends at once with the status it
+ * has. Only the prefix is kept, and reading an endless body would hold this one thread's
+ * attention, and the attempt, until the 15 s limit made a delivered notification a failure. */
+#define RESPONSE_READ_MAX (64 * 1024)
 #define SECRET_REFRESH_MS 1000
 #define HOST_BUCKETS 256
 #define HOST_CHANNELS 32
@@ -90,6 +94,9 @@ struct flight {
     struct store_claim claim;
     struct buf body;
     struct buf response;
+    size_t response_read; /* body bytes read, kept or not */
+    bool is_cut;          /* the body passed RESPONSE_READ_MAX: the transfer was ended */
+    bool has_headers;     /* the final (non-1xx) status line and headers were all received */
     char retry_after[64];
     char error[CURL_ERROR_SIZE];
     int64_t started_ms;
@@ -186,6 +193,8 @@ struct dispatcher {
     struct host *hosts[HOST_BUCKETS];
     int64_t *exclude;
     size_t exclude_count, exclude_cap;
+    int64_t *open; /* build_exclude's scratch: channels of destinations not blocked */
+    size_t open_count, open_cap;
 };
 
 static struct host *host_get(struct dispatcher *d, const struct url_parts *u)
@@ -231,7 +240,26 @@ static bool host_is_blocked(const struct dispatcher *d, const struct host *h, in
     return h->in_flight >= (size_t)d->cfg.max_per_host || host_is_open(h, now);
 }
 
-/* The channels of every blocked destination, for the claim to skip. */
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void ids_push(int64_t **ids, size_t *count, size_t *cap, int64_t id)
+{
+    if (*count == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *ids = xrealloc(*ids, *cap * sizeof **ids);
+    }
+    (*ids)[(*count)++] = id;
+}
+
+/* The channels of every blocked destination, for the claim to skip, except those also seen
+ * going to a destination that is not blocked: a channel moved from a dead URL to a live one
+ * (PUT, PATCH, a resubscribe) would otherwise have its retries at the live URL held for as long
+ * as the dead one's circuit stays open. Its notifications for the dead URL, if claimed, are given
+ * back until the circuit's next probe (take). */
 static void build_exclude(struct dispatcher *d, int64_t now)
 {
     d->exclude_count = 0;
@@ -239,15 +267,30 @@ static void build_exclude(struct dispatcher *d, int64_t now)
         for (struct host *h = d->hosts[b]; h; h = h->next) {
             if (!host_is_blocked(d, h, now))
                 continue;
-            for (size_t i = 0; i < h->channel_count; i++) {
-                if (d->exclude_count == d->exclude_cap) {
-                    d->exclude_cap = d->exclude_cap ? d->exclude_cap * 2 : 64;
-                    d->exclude = xrealloc(d->exclude, d->exclude_cap * sizeof *d->exclude);
-                }
-                d->exclude[d->exclude_count++] = h->channels[i];
-            }
+            for (size_t i = 0; i < h->channel_count; i++)
+                ids_push(&d->exclude, &d->exclude_count, &d->exclude_cap, h->channels[i]);
         }
     }
+    if (!d->exclude_count)
+        return;
+    d->open_count = 0;
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        for (struct host *h = d->hosts[b]; h; h = h->next) {
+            if (host_is_blocked(d, h, now))
+                continue;
+            for (size_t i = 0; i < h->channel_count; i++)
+                ids_push(&d->open, &d->open_count, &d->open_cap, h->channels[i]);
+        }
+    }
+    if (!d->open_count)
+        return;
+    qsort(d->open, d->open_count, sizeof *d->open, cmp_i64);
+    size_t kept = 0;
+    for (size_t i = 0; i < d->exclude_count; i++) {
+        if (!bsearch(&d->exclude[i], d->open, d->open_count, sizeof *d->open, cmp_i64))
+            d->exclude[kept++] = d->exclude[i];
+    }
+    d->exclude_count = kept;
 }
 
 /* Updates the destination's circuit after an attempt that reached it (or failed to). */
@@ -401,6 +444,11 @@ static size_t on_response(char *ptr, size_t size, size_t nmemb, void *userp)
 {
     struct flight *f = userp;
     size_t n = size * nmemb;
+    f->response_read += n;
+    if (f->response_read > RESPONSE_READ_MAX) {
+        f->is_cut = true;
+        return 0; /* curl ends the transfer (CURLE_WRITE_ERROR); reap keeps the status */
+    }
     if (f->response.len < RESPONSE_PREFIX_BYTES) {
         size_t room = RESPONSE_PREFIX_BYTES - f->response.len;
         buf_append(&f->response, ptr, n < room ? n : room);
@@ -412,6 +460,13 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userp)
 {
     struct flight *f = userp;
     size_t n = size * nmemb;
+    if ((n == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (n == 1 && ptr[0] == '\n')) {
+        long status = 0; /* the blank line ending a response's headers */
+        curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200)
+            f->has_headers = true;
+        return n;
+    }
     static const char name[] = "retry-after:";
     if (n > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
         size_t start = sizeof name - 1;
@@ -533,7 +588,7 @@ static void finish(struct dispatcher *d, struct flight *f, int http_status, cons
                  (long long)a.notification_id, (long long)a.channel_id, http_status,
                  error ? error : "", a.new_status == STORE_NTF_PENDING ? "retry" : "none");
     if (a.is_gone && d->cfg.on_gone)
-        d->cfg.on_gone(d->cfg.on_gone_arg, a.org_id, a.channel_id);
+        d->cfg.on_gone(d->cfg.on_gone_arg, a.org_id, a.channel_id, f->claim.url);
     add_result(d, &a);
 }
 
@@ -549,6 +604,10 @@ static CURL *easy_new(void)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 15000L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Never through a proxy named by the environment (http_proxy, https_proxy, ALL_PROXY): the
+     * proxy would resolve the host itself, and the vetted address pinned below would not be the
+     * one reached. */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_response);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -774,10 +833,14 @@ static void reap(struct dispatcher *d)
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&f);
         long status = 0;
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        /* Once the final status and headers are in, the subscriber has answered: a body cut
+         * short (by on_response, the peer, or the time limit) does not undo that answer, and
+         * retrying a 2xx would only send a copy. The transfer's error is kept for the history. */
+        bool is_answered = msg->data.result == CURLE_OK || f->has_headers;
         const char *error = NULL;
-        if (msg->data.result != CURLE_OK)
+        if (msg->data.result != CURLE_OK && !f->is_cut)
             error = f->error[0] ? f->error : curl_easy_strerror(msg->data.result);
-        int http_status = msg->data.result == CURLE_OK ? (int)status : 0;
+        int http_status = is_answered ? (int)status : 0;
         finish(d, f, http_status, error);
         f->host->in_flight--;
         host_after_attempt(f->host, http_status, now_ms());
@@ -1015,6 +1078,11 @@ static void *dispatch_main(void *arg)
             break;
         }
         flush_results(d); /* before claiming, so the claim sees their new state */
+        /* A retry or deferral just decided is due on its own schedule, not at the next claim's
+         * or the once-a-second look's: the claim at that time sees it (flushed just above). */
+        if (!atomic_load(&d->is_stopping) && d->local_due_ms >= 0 &&
+            (d->next_due_ms < 0 || d->local_due_ms < d->next_due_ms))
+            d->next_due_ms = d->local_due_ms;
         if (!atomic_load(&d->is_stopping) &&
             (d->is_claim_due || (d->next_due_ms >= 0 && d->next_due_ms <= now)))
             claim_more(d);
@@ -1029,8 +1097,9 @@ static void *dispatch_main(void *arg)
         int64_t wait = 1000;
         if (d->timeout_at_ms >= 0 && d->timeout_at_ms - now < wait)
             wait = d->timeout_at_ms - now;
-        /* While a claim commits, its completion wakes the loop: no need to count time. */
-        bool has_room = !d->is_claiming && held_room(d) > 0;
+        /* While a claim commits, its completion wakes the loop: no need to count time. When
+         * stopping nothing is claimed, so due times must not wake it either (it would spin). */
+        bool has_room = !d->is_claiming && held_room(d) > 0 && !atomic_load(&d->is_stopping);
         if (d->next_due_ms >= 0 && has_room && d->next_due_ms - now < wait)
             wait = d->next_due_ms - now;
         if (d->is_claim_due && has_room)
@@ -1177,6 +1246,7 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
         curl_easy_cleanup(d->easy_pool[--d->easy_pooled]);
     free(d->results);
     free(d->exclude);
+    free(d->open);
     free(d->handed);
     free(d->held.slots);
     free(d->spill);

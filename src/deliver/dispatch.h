@@ -23,8 +23,10 @@ struct dispatch_config {
     size_t max_queued; /* claimed notifications waiting for a slot, beyond which hand-offs
                         * keep only their id (0: 65,536) */
     int64_t lease_ms;  /* claim lease, longer than an attempt (0: 30 s) */
-    /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL). */
-    void (*on_gone)(void *arg, int64_t org_id, int64_t channel_id);
+    /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL).
+     * `notify_url` (borrowed for the call) is the URL that answered: the channel may have moved
+     * to another one since the notification was committed. */
+    void (*on_gone)(void *arg, int64_t org_id, int64_t channel_id, const char *notify_url);
     void *on_gone_arg;
 };
 

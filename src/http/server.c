@@ -209,11 +209,18 @@ static void authenticate_and_run(struct http_conn *c, const struct http_route *r
             token = auth + 7;
         while (token && *token == ' ')
             token++;
-        if (!token || !*token || strlen(token) > 512) {
+        /* A field value excludes trailing whitespace (RFC 9110 §5.5); libmicrohttpd keeps it. */
+        size_t token_len = token ? strlen(token) : 0;
+        while (token_len && (token[token_len - 1] == ' ' || token[token_len - 1] == '\t'))
+            token_len--;
+        if (!token_len || token_len > 512) {
             http_respond_error(req, 401, "INVALID_TOKEN", "invalid oauth token", NULL);
             return;
         }
-        enum herald_err err = c->srv->cfg.authenticate(req->app, token, &req->who);
+        char trimmed[513];
+        memcpy(trimmed, token, token_len);
+        trimmed[token_len] = '\0';
+        enum herald_err err = c->srv->cfg.authenticate(req->app, trimmed, &req->who);
         if (err == HERALD_ERR_NOT_FOUND) {
             http_respond_error(req, 401, "INVALID_TOKEN", "invalid oauth token", NULL);
             return;
@@ -250,8 +257,11 @@ static void dispatch(struct http_conn *c)
     }
     if (req->seg_count >= 2 && strcmp(req->segs[0], "crm") == 0)
         req->version = req->segs[1];
+    /* HEAD is GET without the body (RFC 9110 §9.1: general-purpose servers support both);
+     * libmicrohttpd leaves the body out and keeps the headers, Content-Length included. */
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
     const struct http_route *route = NULL;
-    switch (http_route_find(c->srv->routes, req->method, req->segs, req->seg_count, &route)) {
+    switch (http_route_find(c->srv->routes, method, req->segs, req->seg_count, &route)) {
     case HTTP_MATCH_OK:
         authenticate_and_run(c, route);
         break;

@@ -93,7 +93,7 @@ struct store_attempt {
     const char *response; /* NULL or a prefix of the response body */
     enum store_ntf_status new_status;
     int64_t next_at_ms; /* when pending: the next attempt */
-    bool is_gone;       /* 410: disable the channel and stop its pending notifications */
+    bool is_gone;       /* 410: stop the channel's pending notifications to the same URL */
     bool is_deferred;   /* not attempted (destination busy or circuit open): only moves
                          * next_at_ms and releases the lease; no attempt is counted */
     bool is_first;      /* no attempt recorded before (!claim.has_attempt): spares the look for

@@ -259,15 +259,18 @@ static enum herald_err record_one(struct sq_conn *c, const struct store_attempt 
     }
     if (!a->is_gone)
         return HERALD_OK;
-    /* 410 Gone: the subscriber asked to stop. Its other pending notifications fail too. */
+    /* 410 Gone: the subscriber asked to stop. The channel's other pending notifications to
+     * the same URL fail too; those committed after the channel moved to another URL do not. */
     st =
         sq_stmt(c, "UPDATE notifications SET status = 2, last_error = 'channel disabled: 410 Gone',"
-                   " updated_at_ms = ?3 WHERE org_id = ?1 AND channel_id = ?2 AND status = 0");
+                   " updated_at_ms = ?3 WHERE org_id = ?1 AND channel_id = ?2 AND status = 0"
+                   " AND url = (SELECT url FROM notifications WHERE id = ?4)");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, a->org_id);
     sqlite3_bind_int64(st, 2, a->channel_id);
     sqlite3_bind_int64(st, 3, a->started_at_ms + a->duration_ms);
+    sqlite3_bind_int64(st, 4, a->notification_id);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? HERALD_OK : sq_fail(c, rc, "stop notifications of a gone channel");

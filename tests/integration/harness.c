@@ -323,6 +323,8 @@ struct hp_resp hp_req_url(const char *method, const char *url, const char *body,
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L); /* else curl waits for the body announced */
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
@@ -423,6 +425,7 @@ struct receiver {
     int retry_after_s[64]; /* "429+2": answer 429 with Retry-After: 2 */
     size_t status_count, status_next;
     int delay_ms;
+    enum rx_body body;
     volatile int is_stopping;
 };
 
@@ -457,6 +460,28 @@ static enum MHD_Result rx_header_it(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/* The body of an endless answer: 'x's until the client goes away or the receiver stops. */
+static ssize_t rx_endless_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct receiver *r = cls;
+    if (r->is_stopping)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    memset(buf, 'x', max);
+    nap_ms(1);
+    return (ssize_t)max;
+}
+
+/* The body of a truncated answer: 10 of the 1,000 bytes announced, then the connection ends. */
+static ssize_t rx_truncated_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    if (pos > 0 || max < 10)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    memset(buf, 'x', 10);
+    return 10;
+}
+
 static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *data,
                                   size_t *size, void **con_cls)
@@ -489,6 +514,7 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
     req.at_ms = hp_now_ms();
     pthread_mutex_lock(&r->mu);
     int delay = r->delay_ms;
+    enum rx_body body = r->body;
     int status = 200;
     int retry_after = 0;
     if (r->status_next < r->status_count) {
@@ -509,8 +535,13 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
         nap_ms(delay);
     }
     static const char ok[] = "{\"ok\":true}";
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp;
+    if (body == RX_BODY_ENDLESS)
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8192, rx_endless_body, r, NULL);
+    else if (body == RX_BODY_TRUNCATED)
+        resp = MHD_create_response_from_callback(1000, 1000, rx_truncated_body, r, NULL);
+    else
+        resp = MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_PERSISTENT);
     if (retry_after > 0) {
         char value[16];
         snprintf(value, sizeof value, "%d", retry_after);
@@ -628,6 +659,13 @@ void rx_set_delay(struct receiver *r, int delay_ms)
 {
     pthread_mutex_lock(&r->mu);
     r->delay_ms = delay_ms;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void rx_set_body(struct receiver *r, enum rx_body body)
+{
+    pthread_mutex_lock(&r->mu);
+    r->body = body;
     pthread_mutex_unlock(&r->mu);
 }
 

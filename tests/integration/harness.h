@@ -99,6 +99,10 @@ const struct rx_request *rx_get(struct receiver *r, size_t i);
 bool rx_header(const struct rx_request *req, const char *name, char *out, size_t out_len);
 /* Makes the receiver delay its answers by delay_ms (0 = none) or never answer (-1). */
 void rx_set_delay(struct receiver *r, int delay_ms);
+/* The body the receiver answers with: its usual short one, one that never ends (chunked, until
+ * the client closes), or 10 of the 1,000 bytes its Content-Length announces before it closes. */
+enum rx_body { RX_BODY_OK, RX_BODY_ENDLESS, RX_BODY_TRUNCATED };
+void rx_set_body(struct receiver *r, enum rx_body body);
 void rx_stop(struct receiver *r);
 
 int64_t hp_now_ms(void);

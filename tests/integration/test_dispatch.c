@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "deliver/sign.h"
@@ -39,6 +41,16 @@ static void watch(const char *channel, const char *event, const char *url)
     hp_resp_free(&r);
 }
 
+/* Disables a channel a test subscribed, so later tests' inserts do not reach its receiver. */
+static void unwatch(const char *channel)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/actions/watch?channel_ids=%s", channel);
+    struct hp_resp r = hp_req(&srv, "DELETE", path, NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+}
+
 /* Inserts one record into `module` with its mandatory field and returns when acknowledged. */
 static int64_t insert(const char *module, const char *field)
 {
@@ -67,6 +79,24 @@ static void retry_after_on_429_and_503_is_honoured(void **state)
     rx_stop(rx);
 }
 
+/* Retries keep the schedule (100 ms apart here, ±20%), not the dispatcher's once-a-second look
+ * at the outbox. */
+static void retries_follow_the_schedule(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start("500,500,500");
+    char url[256];
+    rx_url(rx, "/flaky", url, sizeof url);
+    watch("7014", "Accounts.create", url);
+    insert("Accounts", "Account_Name");
+    assert_int_equal(rx_wait(rx, 4, 10000), 4);
+    int64_t span = rx_get(rx, 3)->at_ms - rx_get(rx, 0)->at_ms;
+    fprintf(stderr, "three retries took %lld ms\n", (long long)span);
+    assert_true(span < 1500); /* 3 x 100 ms, with room for a loaded machine */
+    unwatch("7014");
+    rx_stop(rx);
+}
+
 static void gone_disables_the_channel(void **state)
 {
     (void)state;
@@ -92,6 +122,97 @@ static void gone_disables_the_channel(void **state)
     assert_int_equal(rx_wait(rx, 2, 700), 1);
     assert_true(hp_log_wait(&srv, "410 Gone", 1000));
     rx_stop(rx);
+}
+
+/* The channel moves to a new URL while a notification to its old one is still being retried.
+ * The old URL's 410 is about the old URL: the channel, and a notification waiting to be retried
+ * at its new URL, carry on. */
+static void gone_from_a_url_the_channel_left_keeps_the_channel(void **state)
+{
+    (void)state;
+    struct receiver *old = rx_start("500,410");
+    struct receiver *moved = rx_start("503+3");
+    char url[256], body[1024];
+    rx_url(old, "/old", url, sizeof url);
+    watch("7010", "Solutions.create", url);
+    rx_set_delay(old, 1500); /* the first answer (500) comes late: time to move the channel */
+    insert("Solutions", "Solution_Title");
+    assert_int_equal(rx_wait(old, 1, 10000), 1);
+    rx_url(moved, "/moved", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7010\",\"events\":[\"Solutions.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = hp_req(&srv, "PUT", "/crm/v8/actions/watch", body, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    rx_set_delay(old, 0);
+    /* Committed for the new URL; answered 503 Retry-After 3, so it is pending when the old URL
+     * answers 410. */
+    insert("Solutions", "Solution_Title");
+    assert_int_equal(rx_wait(moved, 1, 10000), 1);
+    assert_int_equal(rx_wait(old, 2, 10000), 2);
+    assert_int_equal(rx_wait(moved, 2, 10000), 2);
+    r = hp_req(&srv, "GET", "/crm/v8/actions/watch?channel_id=7010", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    insert("Solutions", "Solution_Title");
+    assert_int_equal(rx_wait(moved, 3, 10000), 3);
+    assert_true(hp_log_wait(&srv, "410 Gone from a URL the channel no longer uses", 5000));
+    unwatch("7010");
+    rx_stop(old);
+    rx_stop(moved);
+}
+
+/* Subscribes `channel` to Products.create on a receiver answering 200 with `body`, inserts a
+ * product, and checks the one attempt was recorded as delivered with status 200. */
+static void expect_delivered_once_with(enum rx_body body, const char *channel)
+{
+    struct receiver *rx = rx_start(NULL);
+    rx_set_body(rx, body);
+    char url[256], path[128];
+    rx_url(rx, "/body", url, sizeof url);
+    watch(channel, "Products.create", url);
+    insert("Products", "Product_Name");
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    snprintf(path, sizeof path, "/herald/v1/deliveries?channel_id=%s", channel);
+    json_t *attempt = NULL;
+    int64_t deadline = hp_now_ms() + 5000;
+    while (!attempt && hp_now_ms() < deadline) {
+        struct hp_resp r = hp_req(&srv, "GET", path, NULL, srv.token, NULL);
+        assert_int_equal(r.status, 200);
+        json_t *d = hp_at(r.json, "deliveries[0]");
+        if (d && strcmp(hp_str(d, "status"), "pending") != 0) {
+            if (strcmp(hp_str(d, "status"), "delivered") != 0)
+                fail_msg("not delivered: %s", r.body);
+            attempt = json_incref(hp_at(d, "attempts[0]"));
+        } else {
+            rx_wait(rx, 100, 50);
+        }
+        hp_resp_free(&r);
+    }
+    assert_non_null(attempt);
+    assert_int_equal(json_integer_value(json_object_get(attempt, "http_status")), 200);
+    assert_int_equal(strlen(hp_str(attempt, "response")), body == RX_BODY_ENDLESS ? 256 : 10);
+    json_decref(attempt);
+    assert_int_equal(rx_wait(rx, 2, 300), 1); /* no retry sent a copy */
+    unwatch(channel);
+    rx_stop(rx);
+}
+
+/* A 200 whose body never ends is a 200: the body is read up to a bound and the attempt ends
+ * there, instead of running into the 15 s limit and being retried as a failure. */
+static void an_endless_response_body_is_cut_and_its_status_kept(void **state)
+{
+    (void)state;
+    expect_delivered_once_with(RX_BODY_ENDLESS, "7011");
+}
+
+/* A 200 whose body stops short of its Content-Length is still the subscriber's 200. */
+static void a_truncated_response_body_keeps_its_status(void **state)
+{
+    (void)state;
+    expect_delivered_once_with(RX_BODY_TRUNCATED, "7012");
 }
 
 static void a_slow_receiver_gets_one_copy(void **state)
@@ -211,6 +332,109 @@ static void a_dead_destination_does_not_slow_a_healthy_one(void **state)
     rx_stop(dead);
 }
 
+/* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
+ * keeps its schedule (100 ms here) instead of waiting for the dead URL's circuit. */
+static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **state)
+{
+    (void)state;
+    struct receiver *gone = rx_start(NULL);
+    char url[256], body[1024];
+    rx_url(gone, "/dead", url, sizeof url);
+    int dead_port = rx_port(gone);
+    rx_stop(gone); /* nothing listens there any more: connections are refused */
+    watch("7013", "Sales_Orders.create", url);
+    for (int i = 0; i < 6; i++)
+        insert("Sales_Orders", "Subject");
+    char opened[64];
+    snprintf(opened, sizeof opened, "destination=127.0.0.1:%d", dead_port);
+    assert_true(hp_log_wait(&srv, opened, 10000)); /* "circuit opened" for it */
+    struct receiver *moved = rx_start("500");
+    rx_url(moved, "/moved", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7013\",\"events\":[\"Sales_Orders.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = hp_req(&srv, "PUT", "/crm/v8/actions/watch", body, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    insert("Sales_Orders", "Subject");
+    assert_int_equal(rx_wait(moved, 2, 10000), 2);
+    int64_t gap = rx_get(moved, 1)->at_ms - rx_get(moved, 0)->at_ms;
+    fprintf(stderr, "retry at the live URL after %lld ms\n", (long long)gap);
+    assert_true(gap < 2000); /* the dead URL's circuit stays open 5 s */
+    unwatch("7013");
+    rx_stop(moved);
+}
+
+/* CPU time (user + system) of a process in ms from /proc (a zombie's too); -1 if gone. With
+ * *is_zombie, whether it has exited and awaits its reaping. */
+static int64_t cpu_ms(pid_t pid, bool *is_zombie)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')'); /* past "pid (comm)" */
+    char state = 0;
+    unsigned long long utime = 0, stime = 0;
+    if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &state, &utime,
+                     &stime) != 3)
+        return -1;
+    *is_zombie = state == 'Z';
+    return (int64_t)((utime + stime) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* SIGTERM while an attempt is in flight (2 s) and a failing notification's retry is due: the
+ * server waits for the attempt without spinning over the due retry it may not claim. */
+static void stopping_waits_for_attempts_without_spinning(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms,100ms,100ms,100ms");
+    struct receiver *slow = rx_start(NULL);
+    struct receiver *failing = rx_start("500,500,500,500,500,500");
+    rx_set_delay(slow, 2000);
+    char slow_url[256], failing_url[256], body[1024];
+    rx_url(slow, "/slow", slow_url, sizeof slow_url);
+    rx_url(failing, "/failing", failing_url, sizeof failing_url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7300\",\"events\":[\"Tasks.create\"],"
+             "\"notify_url\":\"%s\"},{\"channel_id\":\"7301\",\"events\":[\"Tasks.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             slow_url, failing_url);
+    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    r = hp_req(&p, "POST", "/crm/v8/Tasks", "{\"data\":[{\"Subject\":\"s\"}]}", p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    assert_int_equal(rx_wait(slow, 1, 10000), 1);
+    assert_true(rx_wait(failing, 2, 10000) >= 2);
+    bool is_zombie = false;
+    int64_t before = cpu_ms(p.pid, &is_zombie), after = before;
+    int64_t started = hp_now_ms();
+    kill(p.pid, SIGTERM);
+    while (!is_zombie && hp_now_ms() - started < 20000) {
+        int64_t now_cpu = cpu_ms(p.pid, &is_zombie);
+        if (now_cpu >= 0)
+            after = now_cpu;
+        rx_wait(slow, 100, 20);
+    }
+    int64_t drain_ms = hp_now_ms() - started;
+    fprintf(stderr, "drain: %lld ms, CPU %lld ms\n", (long long)drain_ms,
+            (long long)(after - before));
+    assert_int_equal(hp_stop(&p), 0);
+    assert_true(drain_ms >= 1000);              /* it did wait for the slow attempt */
+    assert_true(after - before < drain_ms / 4); /* and did not spin meanwhile */
+    rx_stop(slow);
+    rx_stop(failing);
+    hp_cleanup(&p);
+}
+
 static void private_addresses_are_refused_without_the_allow_flag(void **state)
 {
     (void)state;
@@ -262,6 +486,42 @@ static bool has_signature(const char *header, const char *secret, const struct r
     return found;
 }
 
+/* A proxy named by the environment is not used: it would resolve the notify URL's host itself
+ * and reach whatever that name points to by then, not the address the SSRF check vetted. */
+static void callbacks_ignore_proxies_named_by_the_environment(void **state)
+{
+    (void)state;
+    struct receiver *proxy = rx_start(NULL);
+    struct receiver *rx = rx_start(NULL);
+    char proxy_url[256], url[256], body[512];
+    rx_url(proxy, "", proxy_url, sizeof proxy_url);
+    setenv("http_proxy", proxy_url, 1);
+    setenv("ALL_PROXY", proxy_url, 1);
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8");
+    unsetenv("http_proxy"); /* the harness's own requests go direct */
+    unsetenv("ALL_PROXY");
+    rx_url(rx, "/direct", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7200\",\"events\":[\"Cases.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    r = hp_req(&p, "POST", "/crm/v8/Cases",
+               "{\"data\":[{\"Subject\":\"s\",\"Case_Origin\":\"Email\",\"Status\":\"New\"}]}",
+               p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    assert_string_equal(rx_get(rx, 0)->path, "/direct");
+    assert_int_equal(rx_count(proxy), 0);
+    rx_stop(proxy);
+    rx_stop(rx);
+    hp_cleanup(&p);
+}
+
 static void rotation_signs_with_both_secrets(void **state)
 {
     (void)state;
@@ -302,11 +562,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(retry_after_on_429_and_503_is_honoured),
+        cmocka_unit_test(retries_follow_the_schedule),
         cmocka_unit_test(gone_disables_the_channel),
+        cmocka_unit_test(gone_from_a_url_the_channel_left_keeps_the_channel),
+        cmocka_unit_test(an_endless_response_body_is_cut_and_its_status_kept),
+        cmocka_unit_test(a_truncated_response_body_keeps_its_status),
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
+        cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
+        cmocka_unit_test(stopping_waits_for_attempts_without_spinning),
         cmocka_unit_test(private_addresses_are_refused_without_the_allow_flag),
+        cmocka_unit_test(callbacks_ignore_proxies_named_by_the_environment),
         cmocka_unit_test(rotation_signs_with_both_secrets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

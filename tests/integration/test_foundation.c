@@ -92,6 +92,47 @@ static void bearer_scheme_and_case_insensitive_scopes_work(void **state)
     hp_resp_free(&r);
 }
 
+/* Header values exclude trailing whitespace (RFC 9110 §5.5): a token pasted with a trailing
+ * space or tab is still the token. */
+static void a_token_with_trailing_whitespace_is_the_token(void **state)
+{
+    (void)state;
+    static const char *const forms[][2] = {
+        {"Zoho-oauthtoken ", " "}, {"Bearer ", "\t"}, {"Zoho-oauthtoken  ", " \t "}};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        char auth[400];
+        snprintf(auth, sizeof auth, "Authorization: %s%s%s", forms[i][0], srv.token, forms[i][1]);
+        const char *h[] = {auth, NULL};
+        struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, NULL, h);
+        if (r.status != 200)
+            fail_msg("form %zu: %ld %s", i, r.status, r.body);
+        hp_resp_free(&r);
+    }
+}
+
+/* HEAD answers what GET answers, without the body (RFC 9110 §9.1 and §9.3.2): monitors and
+ * load balancers probe with it. */
+static void head_answers_like_get_without_a_body(void **state)
+{
+    (void)state;
+    struct hp_resp r = hp_req(&srv, "HEAD", "/herald/v1/health", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 0);
+    assert_string_equal(r.content_type, "application/json;charset=UTF-8");
+    hp_resp_free(&r);
+    r = hp_req(&srv, "HEAD", "/crm/v8/org", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, 0);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "HEAD", "/crm/v8/org", NULL, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    hp_resp_free(&r);
+    /* A URL without GET is still a wrong method. */
+    r = hp_req(&srv, "HEAD", "/crm/v8/Leads/upsert", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 400);
+    hp_resp_free(&r);
+}
+
 static void unknown_path_is_404_and_wrong_method_400(void **state)
 {
     (void)state;
@@ -406,6 +447,8 @@ int main(void)
         cmocka_unit_test(unknown_token_is_invalid_token),
         cmocka_unit_test(token_without_scope_is_scope_mismatch),
         cmocka_unit_test(bearer_scheme_and_case_insensitive_scopes_work),
+        cmocka_unit_test(a_token_with_trailing_whitespace_is_the_token),
+        cmocka_unit_test(head_answers_like_get_without_a_body),
         cmocka_unit_test(unknown_path_is_404_and_wrong_method_400),
         cmocka_unit_test(oversized_body_is_413),
         cmocka_unit_test(twelve_kilobytes_of_headers_are_served),
