@@ -175,6 +175,12 @@ int cli_serve(int argc, char **argv)
                      in_flight, per_host, queued);
         }
     }
+    /* Test hook, not a setting: every DNS lookup of a notify host waits this long first. */
+    const char *resolve_delay = getenv("HERALD_TEST_RESOLVE_DELAY_MS");
+    if (resolve_delay) {
+        dc.resolve_delay_ms = atoi(resolve_delay);
+        log_warn("msg=\"DNS lookups delayed for a test\" delay_ms=%d", dc.resolve_delay_ms);
+    }
     if (dispatch_start(&dc, &dispatcher))
         goto out;
     struct wiring wiring = {.app = &app, .dispatcher = dispatcher};

@@ -24,6 +24,7 @@
 #include "core/timefmt.h"
 #include "core/url.h"
 #include "core/xmalloc.h"
+#include "deliver/resolver.h"
 #include "deliver/sign.h"
 #include "store/outbox.h"
 
@@ -51,8 +52,12 @@
 #define SPILL_MAX (1u << 20)
 #define SPILL_CLAIM_MAX 1024
 #define ATTEMPT_MAX_MS 16000
-/* Vetted addresses are reused this long before the host is resolved and checked again. */
+/* Vetted addresses (or a failed lookup) are reused this long before the host is resolved and
+ * checked again. */
 #define RESOLVE_TTL_MS 5000
+/* A destination with nothing in flight, queued or being resolved, and no open circuit, is
+ * forgotten after this long unused (its state is a few KB; tenants may name many hosts). */
+#define HOST_IDLE_MS (10 * 60 * 1000)
 #define EASY_POOL_MAX 512
 
 /* One destination (host:port): its attempts in flight and its circuit. A destination that is
@@ -73,10 +78,16 @@ struct host {
     size_t channel_count;
     /* Claimed notifications waiting for a free slot of this destination, oldest first. */
     struct waiting *queue_head, *queue_tail;
-    /* The vetted addresses of the last resolution, reused for RESOLVE_TTL_MS. */
-    struct sockaddr_storage pinned[8];
+    /* The last resolution, reused for RESOLVE_TTL_MS: its vetted addresses, or why it failed.
+     * Names go to the resolver thread (is_resolving meanwhile, claims wait in the queue); IP
+     * literals are checked here, which needs no DNS. */
+    struct sockaddr_storage pinned[RESOLVER_MAX_ADDRS];
     size_t pinned_count;
-    int64_t resolved_ms;
+    int64_t resolved_ms; /* 0: never */
+    enum herald_err resolve_err;
+    const char *resolve_why; /* static text */
+    bool is_resolving;
+    int64_t used_ms; /* the last notification taken for it */
 };
 
 /* The request headers: curl reads a curl_slist, a public struct, so the nodes and their text
@@ -191,6 +202,8 @@ struct dispatcher {
     struct secret_cache secret;
     unsigned rnd_state;
     struct host *hosts[HOST_BUCKETS];
+    int64_t swept_ms; /* the last look for idle destinations */
+    struct resolver *resolver;
     int64_t *exclude;
     size_t exclude_count, exclude_cap;
     int64_t *open; /* build_exclude's scratch: channels of destinations not blocked */
@@ -238,6 +251,76 @@ static bool host_is_open(const struct host *h, int64_t now)
 static bool host_is_blocked(const struct dispatcher *d, const struct host *h, int64_t now)
 {
     return h->in_flight >= (size_t)d->cfg.max_per_host || host_is_open(h, now);
+}
+
+static int64_t now_ms(void)
+{
+    return time_now_ms();
+}
+
+/* True when the destination's last resolution is fresh enough to start attempts on. A name that
+ * is not is handed to the resolver thread (once), and its claims wait in the queue until the
+ * answer comes (apply_answers); an IP literal is checked at once, without DNS. */
+static bool host_is_resolved(struct dispatcher *d, struct host *h, int64_t now)
+{
+    if (h->resolved_ms && now - h->resolved_ms <= RESOLVE_TTL_MS)
+        return true;
+    if (h->is_ip_literal || !d->resolver) {
+        h->pinned_count = 0;
+        h->resolve_why = NULL;
+        h->resolve_err =
+            ssrf_resolve_check_all(d->cfg.allow, h->name, h->port, h->pinned, RESOLVER_MAX_ADDRS,
+                                   &h->pinned_count, &h->resolve_why);
+        if (h->resolve_err)
+            h->pinned_count = 0;
+        h->resolved_ms = now;
+        return true;
+    }
+    if (!h->is_resolving) {
+        h->is_resolving = true;
+        resolver_ask(d->resolver, h, h->name, h->port);
+    }
+    return false;
+}
+
+static void drain_host(struct dispatcher *d, struct host *host);
+
+/* Takes the resolver's answers into their destinations and starts what waited for them. */
+static void apply_answers(struct dispatcher *d)
+{
+    struct resolve_answer *answers;
+    size_t n = d->resolver ? resolver_take(d->resolver, &answers) : 0;
+    int64_t now = now_ms();
+    for (size_t i = 0; i < n; i++) {
+        struct host *h = answers[i].tag;
+        memcpy(h->pinned, answers[i].addrs, sizeof h->pinned);
+        h->pinned_count = answers[i].addr_count;
+        h->resolve_err = answers[i].err;
+        h->resolve_why = answers[i].why;
+        h->resolved_ms = now;
+        h->is_resolving = false;
+    }
+    for (size_t i = 0; i < n; i++)
+        drain_host(d, answers[i].tag);
+    if (n)
+        free(answers);
+}
+
+/* Forgets destinations unused for HOST_IDLE_MS with nothing pending on them. */
+static void sweep_hosts(struct dispatcher *d, int64_t now)
+{
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        for (struct host **slot = &d->hosts[b]; *slot;) {
+            struct host *h = *slot;
+            if (!h->in_flight && !h->queue_head && !h->is_resolving && !host_is_open(h, now) &&
+                now - h->used_ms > HOST_IDLE_MS) {
+                *slot = h->next;
+                free(h);
+            } else {
+                slot = &h->next;
+            }
+        }
+    }
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -374,11 +457,6 @@ static void held_remove(struct held_set *h, int64_t id)
         if (h->slots[i] == 0)
             return;
     }
-}
-
-static int64_t now_ms(void)
-{
-    return time_now_ms();
 }
 
 static double rnd01(struct dispatcher *d)
@@ -672,12 +750,13 @@ static void take(struct dispatcher *d, struct store_claim *claim)
     struct host *host = host_get(d, &parts);
     host_note_channel(host, claim->channel_id);
     int64_t now = now_ms();
+    host->used_ms = now;
     if (host_is_open(host, now)) {
         waiting_give_back(d, claim,
                           host->open_until_ms > now ? host->open_until_ms : now + BUSY_DEFER_MS);
         return;
     }
-    if (host->in_flight >= (size_t)d->cfg.max_per_host) {
+    if (!host_is_resolved(d, host, now) || host->in_flight >= (size_t)d->cfg.max_per_host) {
         struct waiting *w = xmalloc(sizeof *w);
         w->next = NULL;
         w->claim = *claim;
@@ -693,10 +772,12 @@ static void take(struct dispatcher *d, struct store_claim *claim)
     flight_start(d, claim, host);
 }
 
-/* Starts queued notifications of a destination while it has free slots. */
+/* Starts queued notifications of a destination while it has free slots (and a resolution). */
 static void drain_host(struct dispatcher *d, struct host *host)
 {
     int64_t now = now_ms();
+    if (host->queue_head && !host_is_resolved(d, host, now))
+        return; /* drained again when the answer comes */
     while (host->queue_head && host->in_flight < (size_t)d->cfg.max_per_host) {
         struct waiting *w = host->queue_head;
         host->queue_head = w->next;
@@ -723,16 +804,9 @@ static void launch(struct dispatcher *d, struct flight *f)
     f->started_ms = now;
     if (host->failures >= CIRCUIT_THRESHOLD)
         host->is_probing = true; /* half-open: this attempt is the probe */
-    const char *why = NULL;
-    enum herald_err err = HERALD_OK;
-    if (!host->pinned_count || now - host->resolved_ms > RESOLVE_TTL_MS) {
-        host->pinned_count = 0;
-        err = ssrf_resolve_check_all(d->cfg.allow, host->name, host->port, host->pinned, 8,
-                                     &host->pinned_count, &why);
-        if (err)
-            host->pinned_count = 0;
-        host->resolved_ms = now;
-    }
+    /* take and drain_host start attempts only on a fresh resolution (a failed one included) */
+    const char *why = host->resolve_why;
+    enum herald_err err = host->resolve_err;
     const struct sockaddr_storage *pinned = host->pinned;
     size_t n_pinned = host->pinned_count;
     if (err) {
@@ -1094,6 +1168,10 @@ static void *dispatch_main(void *arg)
             if (due >= 0 && (d->next_due_ms < 0 || due < d->next_due_ms))
                 d->next_due_ms = due;
         }
+        if (now - d->swept_ms >= HOST_IDLE_MS / 10) {
+            d->swept_ms = now;
+            sweep_hosts(d, now);
+        }
         int64_t wait = 1000;
         if (d->timeout_at_ms >= 0 && d->timeout_at_ms - now < wait)
             wait = d->timeout_at_ms - now;
@@ -1132,6 +1210,7 @@ static void *dispatch_main(void *arg)
             curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         }
         reap(d);
+        apply_answers(d);
         take_handed(d);
         take_claimed(d, 0);
     }
@@ -1196,8 +1275,12 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
     curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
     curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, d->cfg.max_per_host);
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->cfg.max_in_flight * 4);
+    /* Without it (logged), names are resolved on the dispatcher's thread, as before it. */
+    d->resolver = resolver_start(d->cfg.allow, d->wakefd, d->cfg.resolve_delay_ms);
+    d->swept_ms = now_ms();
     if (pthread_create(&d->thread, NULL, dispatch_main, d) != 0) {
         log_error("msg=\"cannot start the dispatcher thread\"");
+        resolver_stop(d->resolver);
         curl_multi_cleanup(d->multi);
         close(d->epfd);
         close(d->wakefd);
@@ -1230,6 +1313,7 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
     atomic_store(&d->is_stopping, true);
     dispatch_wake(d);
     pthread_join(d->thread, NULL);
+    resolver_stop(d->resolver); /* a lookup in progress is not waited for */
     while (d->flights) {
         struct flight *f = d->flights;
         d->flights = f->next;

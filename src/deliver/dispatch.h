@@ -20,9 +20,10 @@ struct dispatch_config {
     const struct ssrf_allowlist *allow; /* borrowed */
     size_t max_in_flight;               /* attempts in flight at once (0: 512) */
     long max_per_host;                  /* attempts (and connections) per destination (0: 128) */
-    size_t max_queued; /* claimed notifications waiting for a slot, beyond which hand-offs
-                        * keep only their id (0: 65,536) */
-    int64_t lease_ms;  /* claim lease, longer than an attempt (0: 30 s) */
+    size_t max_queued;    /* claimed notifications waiting for a slot, beyond which hand-offs
+                           * keep only their id (0: 65,536) */
+    int64_t lease_ms;     /* claim lease, longer than an attempt (0: 30 s) */
+    int resolve_delay_ms; /* tests only: each DNS lookup waits this long first (a slow server) */
     /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL).
      * `notify_url` (borrowed for the call) is the URL that answered: the channel may have moved
      * to another one since the notification was committed. */

@@ -286,6 +286,50 @@ static void an_overflowing_dispatcher_delivers_each_notification_once(void **sta
     rx_stop(rx);
 }
 
+/* A notify host whose DNS answers slowly holds only its own notifications: names are looked up
+ * on the resolver thread, so a callback to another destination goes out meanwhile (with the
+ * lookup on the dispatcher's thread it waited the whole 3 s). */
+static void a_slow_dns_lookup_holds_no_other_destination(void **state)
+{
+    (void)state;
+    setenv("HERALD_TEST_RESOLVE_DELAY_MS", "3000", 1);
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --allow-network ::1/128");
+    unsetenv("HERALD_TEST_RESOLVE_DELAY_MS");
+    struct receiver *slow = rx_start(NULL);
+    struct receiver *fast = rx_start(NULL);
+    char fast_url[256], body[1024];
+    rx_url(fast, "/fast", fast_url, sizeof fast_url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7200\",\"events\":[\"Leads.create\"],"
+             "\"notify_url\":\"http://localhost:%d/slow\"},"
+             "{\"channel_id\":\"7201\",\"events\":[\"Contacts.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             rx_port(slow), fast_url);
+    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    r = hp_req(&p, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Slow\"}]}", p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    int64_t sent = hp_now_ms();
+    r = hp_req(&p, "POST", "/crm/v8/Contacts", "{\"data\":[{\"Last_Name\":\"Fast\"}]}", p.token,
+               NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    assert_int_equal(rx_wait(fast, 1, 10000), 1);
+    int64_t took = hp_now_ms() - sent;
+    if (took >= 2000)
+        fail_msg("the callback to 127.0.0.1 waited %lld ms behind a slow lookup", (long long)took);
+    /* The slow name's notification arrives too, once its lookup is done. */
+    assert_int_equal(rx_wait(slow, 1, 15000), 1);
+    assert_true(hp_now_ms() - sent >= 2500);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(slow);
+    rx_stop(fast);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -569,6 +613,7 @@ int main(void)
         cmocka_unit_test(a_truncated_response_body_keeps_its_status),
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
+        cmocka_unit_test(a_slow_dns_lookup_holds_no_other_destination),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(stopping_waits_for_attempts_without_spinning),
