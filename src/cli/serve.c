@@ -189,7 +189,7 @@ int cli_serve(int argc, char **argv)
         .host = cfg.listen_host,
         .port = cfg.listen_port,
         .max_body_bytes = 1024 * 1024,
-        .threads = 4,
+        .threads = 0, /* one per CPU */
         .authenticate = api_authenticate,
     };
     /* resource_uri's base must be known before requests arrive; with port 0 it is only known

@@ -57,7 +57,7 @@ struct http_config {
     const char *host; /* numeric address or name to bind */
     int port;         /* 0 picks a free port */
     size_t max_body_bytes;
-    unsigned threads;
+    unsigned threads; /* request threads; 0: one per online CPU, 2 to 16 */
     http_auth_fn *authenticate;
 };
 
