@@ -824,6 +824,17 @@ static json_t *record_json(struct store *s, const struct meta_module *m,
             v = json_string(ts);
         } else if (strcmp(api, "Full_Name") == 0) {
             v = json_string(r->name);
+        } else if (f->type == META_DATETIME) {
+            /* Stored rendered in the zone of the write; shown in today's --timezone. */
+            json_t *stored = json_object_get(data, api);
+            int64_t epoch_s;
+            if (json_is_string(stored) &&
+                !time_parse_iso8601(json_string_value(stored), &epoch_s)) {
+                time_format_local(epoch_s, ts);
+                v = json_string(ts);
+            } else {
+                v = json_incref(stored);
+            }
         } else if (f->type == META_LOOKUP) {
             json_t *stored = json_object_get(data, api);
             int64_t id = json_is_object(stored) ? zjson_id_value(json_object_get(stored, "id")) : 0;
