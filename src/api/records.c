@@ -36,7 +36,8 @@ struct row {
     int64_t created_by, modified_by, created_at_s, modified_at_s;
     char *created_by_name, *modified_by_name;
     bool has_change;
-    json_t *change_values; /* owned */
+    bool is_probability_derived; /* Deals: Probability came from Stage, not from the request */
+    json_t *change_values;       /* owned */
     struct change_lookup lookups[MAX_CHANGE_LOOKUPS];
     size_t lookup_count;
 };
@@ -296,6 +297,12 @@ static enum herald_err do_update(struct store_txn *txn, struct rec_job *job, str
     }
     json_object_set_new(old_data, "Owner", json_pack("{s:o}", "id", zjson_id(old->owner_id)));
     json_t *changed = records_changed(old_data, r->in.values);
+    /* The contract: a request that sets Stage without Probability also sets Probability, and
+     * both count as changed fields, also when the new stage maps to the old probability
+     * (Closed Lost → Closed Lost to Competition). */
+    if (r->is_probability_derived && json_object_get(changed, "Stage") &&
+        !json_object_get(changed, "Probability"))
+        json_object_set(changed, "Probability", json_object_get(r->in.values, "Probability"));
     json_t *now_data = old_data;
     r->id = old->id;
     r->created_by = old->created_by;
@@ -622,7 +629,7 @@ static void check_rows(struct rec_job *job, json_t *data, enum records_mode mode
         struct row *r = &job->rows[i];
         r->error = records_check(job->module, json_array_get(data, i), i, mode, &r->in);
         if (!r->error)
-            records_derive(job->module, r->in.values);
+            r->is_probability_derived = records_derive(job->module, r->in.values);
     }
 }
 
@@ -817,6 +824,17 @@ static json_t *record_json(struct store *s, const struct meta_module *m,
             v = json_string(ts);
         } else if (strcmp(api, "Full_Name") == 0) {
             v = json_string(r->name);
+        } else if (f->type == META_DATETIME) {
+            /* Stored rendered in the zone of the write; shown in today's --timezone. */
+            json_t *stored = json_object_get(data, api);
+            int64_t epoch_s;
+            if (json_is_string(stored) &&
+                !time_parse_iso8601(json_string_value(stored), &epoch_s)) {
+                time_format_local(epoch_s, ts);
+                v = json_string(ts);
+            } else {
+                v = json_incref(stored);
+            }
         } else if (f->type == META_LOOKUP) {
             json_t *stored = json_object_get(data, api);
             int64_t id = json_is_object(stored) ? zjson_id_value(json_object_get(stored, "id")) : 0;

@@ -1,11 +1,13 @@
 /* Checking record input against module metadata, deriving Deals' Probability, and computing what
- * an update changes. Pure: no I/O, no globals beyond the metadata tables. */
+ * an update changes. Pure: no I/O, no globals beyond the metadata tables and the display zone
+ * (--timezone) that date-times are rendered in. */
 #include "api/records_logic.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/timefmt.h"
 #include "core/xmalloc.h"
 #include "core/zjson.h"
 
@@ -123,6 +125,17 @@ static json_t *normalize(const struct meta_field *f, json_t *v)
         if (json_is_string(v))
             return json_integer(strtoll(json_string_value(v), NULL, 10));
         return json_incref(v);
+    case META_DATETIME: {
+        /* Rendered in --timezone like every date-time Herald writes ("...Z" from the Node SDK
+         * becomes "+05:30" in Asia/Kolkata): callbacks' affected_values and GET show one form,
+         * and the same instant given with another offset is not a change. */
+        int64_t epoch_s;
+        if (!json_is_string(v) || time_parse_iso8601(json_string_value(v), &epoch_s))
+            return json_incref(v);
+        char text[TIME_ISO_MAX];
+        time_format_local(epoch_s, text);
+        return json_string(text);
+    }
     default:
         return json_incref(v);
     }

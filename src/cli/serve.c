@@ -1,6 +1,7 @@
 /* `herald serve`: resolves the configuration, opens the store, starts the HTTP server (and, as
  * they join, the matcher and the dispatcher), then waits for SIGINT/SIGTERM and stops in order:
  * stop accepting, finish requests, finish the writer's queue, close the store. */
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -89,6 +90,25 @@ static void on_gone(void *arg, int64_t org_id, int64_t channel_id, const char *n
     store_submit(j->app->store, gone_run, j, gone_done);
 }
 
+/* A --listen host that names no address is a bad value, like a malformed one: exit status 2 and
+ * one line naming the flag, before anything is opened or logged. An address that resolves but
+ * cannot be bound (in use, not this machine's) stays a failure at run time (status 1). */
+static bool listen_host_resolves(const struct config *cfg, char *err, size_t err_len)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof port, "%d", cfg->listen_port);
+    int rc = getaddrinfo(cfg->listen_host, port, &hints, &ai);
+    if (ai)
+        freeaddrinfo(ai);
+    if (rc == 0)
+        return true;
+    snprintf(err, err_len, "--listen: cannot resolve host '%s' (%s)", cfg->listen_host,
+             gai_strerror(rc));
+    return false;
+}
+
 /* After each committed batch: wake the dispatcher when the batch added notifications. */
 static void on_commit(void *arg)
 {
@@ -109,6 +129,11 @@ int cli_serve(int argc, char **argv)
     if (cfg.is_help) {
         fputs(config_serve_usage, stdout);
         return 0;
+    }
+    if (!listen_host_resolves(&cfg, err_line, sizeof err_line)) {
+        fprintf(stderr, "herald serve: %s\n", err_line);
+        config_fini(&cfg);
+        return 2;
     }
     /* Signals are taken by sigwait in this thread only; every thread started later inherits
      * the mask. SIGPIPE is ignored: a peer closing early is an ordinary error. */

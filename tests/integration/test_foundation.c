@@ -343,6 +343,15 @@ static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
     rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--listen", "nonsense", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "--listen"));
+    /* Well formed, but the host names no address: a bad value too, before the database. */
+    char db[400];
+    snprintf(db, sizeof db, "%s/unresolved.db", srv.dir);
+    rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--listen", "999.1.1.1:0", "--db",
+                db, NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "--listen"));
+    assert_int_equal(strchr(err, '\n') - err + 1, (long)strlen(err));
+    assert_int_equal(access(db, F_OK), -1);
     rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--retry-schedule", "5x", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "--retry-schedule"));

@@ -736,6 +736,22 @@ static void each_mutation_commits_exactly_its_change_event(void **state)
     assert_json(rows[0].records, want);
     change_rows_free(rows, 1);
 
+    /* ... also when the new stage maps to the probability the deal already had (0 and 0). */
+    r = call("PUT", path, "{\"data\":[{\"Stage\":\"Closed Lost\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    before = changes_max_id();
+    r = call("PUT", path, "{\"data\":[{\"Stage\":\"Closed Lost to Competition\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    assert_int_equal(changes_since(before, rows, 4), 1);
+    snprintf(want, sizeof want,
+             "[{\"id\":\"%s\",\"values\":{\"Stage\":\"Closed Lost to Competition\","
+             "\"Probability\":0},\"lookups\":[]}]",
+             deal);
+    assert_json(rows[0].records, want);
+    change_rows_free(rows, 1);
+
     /* upsert of each kind in one request: one insert event and one update event. */
     char *lead = insert_one("Leads", "{\"Last_Name\":\"U\",\"Email\":\"u@example.com\"}");
     before = changes_max_id();

@@ -812,7 +812,7 @@ static void expired_channels_are_absent_and_purged(void **state)
     store_free(s);
 }
 
-static void timezone_renders_expiry_with_its_offset(void **state)
+static void timezone_renders_expiry_and_record_date_times(void **state)
 {
     (void)state;
     hp_cleanup(&srv);
@@ -832,6 +832,24 @@ static void timezone_renders_expiry_with_its_offset(void **state)
     hp_resp_free(&r);
     r = send_status("GET", "v8", NULL, NULL, 200);
     assert_string_equal(hp_str(hp_at(r.json, "watch[0]"), "channel_expiry"), shown);
+    hp_resp_free(&r);
+
+    /* Date-time fields of records too, whatever offset they were sent with ("Z" from the SDK). */
+    r = hp_req(&srv, "POST", "/crm/v8/Events",
+               "{\"data\":[{\"Event_Title\":\"tz\",\"Start_DateTime\":\"2026-12-01T10:00:00Z\","
+               "\"End_DateTime\":\"2026-12-01T05:00:00-06:00\"}]}",
+               srv.token, NULL);
+    assert_int_equal(r.status, 201);
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/Events/%s",
+             hp_str(hp_at(r.json, "data[0].details"), "id"));
+    hp_resp_free(&r);
+    r = hp_req(&srv, "GET", path, NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "Start_DateTime"),
+                        "2026-12-01T15:30:00+05:30");
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "End_DateTime"),
+                        "2026-12-01T16:30:00+05:30");
     hp_resp_free(&r);
 }
 
@@ -1004,7 +1022,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(each_operation_needs_its_scope, setup, teardown),
         cmocka_unit_test_setup_teardown(expired_channels_are_absent_and_purged, setup, teardown),
-        cmocka_unit_test_setup_teardown(timezone_renders_expiry_with_its_offset, setup, teardown),
+        cmocka_unit_test_setup_teardown(timezone_renders_expiry_and_record_date_times, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(channels_survive_a_restart_and_still_match, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(ten_thousand_channels_limit_and_paging, setup, teardown),

@@ -212,6 +212,16 @@ static void normalizes_values_and_collects_lookups(void **state)
               RECORDS_INSERT, &in);
     assert_null(err);
     records_input_fini(&in);
+    /* date-times are rendered in the display zone (UTC here), whatever offset they came with. */
+    err = check("Events",
+                "{\"Event_Title\":\"e\",\"Start_DateTime\":\"2026-11-27T10:15:00+05:30\","
+                "\"End_DateTime\":\"2026-11-27T11:00:00Z\"}",
+                RECORDS_INSERT, &in);
+    assert_null(err);
+    assert_json(in.values,
+                "{\"Event_Title\":\"e\",\"Start_DateTime\":\"2026-11-27T04:45:00+00:00\","
+                "\"End_DateTime\":\"2026-11-27T11:00:00+00:00\"}");
+    records_input_fini(&in);
     err = check("Services__s", "{\"Service_Name\":\"s\",\"Available_Days\":[\"Someday\"]}",
                 RECORDS_INSERT, &in);
     assert_non_null(err);
