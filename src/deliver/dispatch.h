@@ -1,8 +1,9 @@
-/* The dispatcher: one thread running libcurl multi (socket_action + epoll) that POSTs
- * notifications concurrently over kept-alive connections with Standard Webhooks signatures and
- * records every attempt's outcome through the writer. New notifications are handed to it by the
- * writer right after their commit, already leased (store_outbox_handoff); retries, deferrals,
- * resends and whatever a crash left are claimed from the outbox under a lease when due. */
+/* The dispatcher: one thread (epoll; its own HTTP/1.1 client for http://, libcurl multi for
+ * https://) that POSTs notifications concurrently over kept-alive connections with Standard
+ * Webhooks signatures and records every attempt's outcome through the writer. New notifications are
+ * handed to it by the writer right after their commit, already leased (store_outbox_handoff);
+ * retries, deferrals, resends and whatever a crash left are claimed from the outbox under a lease
+ * when due. */
 #ifndef HERALD_DELIVER_DISPATCH_H
 #define HERALD_DELIVER_DISPATCH_H
 

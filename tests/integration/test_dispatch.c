@@ -4,10 +4,16 @@
  * time, and signatures with both secrets after a rotation. */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -330,6 +336,132 @@ static void a_slow_dns_lookup_holds_no_other_destination(void **state)
     rx_stop(fast);
 }
 
+/* A receiver that keeps a connection for one answer only: it answers the first request on a
+ * connection 200 (keep-alive, as HTTP/1.1 allows) and closes the connection, unanswered, when
+ * a second request comes on it, as a server does whose idle timeout ran out just as the request
+ * arrived. */
+struct one_shot {
+    int listen_fd;
+    int port;
+    atomic_int requests, answers;
+    atomic_bool is_stopping;
+    pthread_t thread;
+};
+
+/* Reads one request head and its Content-Length body; false at EOF or on an error. */
+static bool read_request(int fd)
+{
+    char in[65536];
+    size_t len = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 5000) != 1)
+            return false;
+        ssize_t n = recv(fd, in + len, sizeof in - 1 - len, 0);
+        if (n <= 0)
+            return false;
+        len += (size_t)n;
+        in[len] = '\0';
+        char *end = strstr(in, "\r\n\r\n");
+        const char *cl = strstr(in, "Content-Length: ");
+        if (end && cl && len >= (size_t)(end + 4 - in) + (size_t)atol(cl + 16))
+            return true;
+    }
+}
+
+static void *one_shot_main(void *arg)
+{
+    struct one_shot *o = arg;
+    while (!atomic_load(&o->is_stopping)) {
+        struct pollfd p = {.fd = o->listen_fd, .events = POLLIN};
+        if (poll(&p, 1, 50) != 1)
+            continue;
+        int fd = accept(o->listen_fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        for (int on_conn = 0; read_request(fd); on_conn++) {
+            atomic_fetch_add(&o->requests, 1);
+            if (on_conn > 0)
+                break; /* the second request on this connection: closed, unanswered */
+            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            if (send(fd, ok, sizeof ok - 1, MSG_NOSIGNAL) == (ssize_t)sizeof ok - 1)
+                atomic_fetch_add(&o->answers, 1);
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void one_shot_start(struct one_shot *o)
+{
+    memset(o, 0, sizeof *o);
+    o->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(o->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(o->listen_fd, 16), 0);
+    socklen_t len = sizeof a;
+    getsockname(o->listen_fd, (struct sockaddr *)&a, &len);
+    o->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&o->thread, NULL, one_shot_main, o), 0);
+}
+
+static void one_shot_stop(struct one_shot *o)
+{
+    atomic_store(&o->is_stopping, true);
+    pthread_join(o->thread, NULL);
+    close(o->listen_fd);
+}
+
+/* A kept-alive connection the receiver closes without answering is not a failed attempt: the
+ * request goes again at once on a new connection (libcurl does the same), so each
+ * notification is delivered on its first attempt. */
+static void a_request_on_a_closed_kept_alive_connection_goes_again_on_a_new_one(void **state)
+{
+    (void)state;
+    struct one_shot o;
+    one_shot_start(&o);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/once", o.port);
+    watch("7300", "Services__s.create", url);
+    for (int i = 0; i < 3; i++) {
+        insert("Services__s", "Service_Name");
+        int64_t deadline = hp_now_ms() + 10000;
+        while (atomic_load(&o.answers) < i + 1 && hp_now_ms() < deadline)
+            usleep(5000);
+        assert_int_equal(atomic_load(&o.answers), i + 1);
+    }
+    /* Requests 2 and 3 each came twice: once on the closed connection, once on a new one. */
+    assert_int_equal(atomic_load(&o.requests), 5);
+    struct hp_resp r =
+        hp_req(&srv, "GET", "/herald/v1/deliveries?channel_id=7300", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *list = hp_at(r.json, "deliveries");
+    int64_t deadline = hp_now_ms() + 5000;
+    while (json_array_size(list) == 3 && hp_now_ms() < deadline) {
+        size_t delivered = 0;
+        for (size_t i = 0; i < 3; i++) {
+            json_t *d = json_array_get(list, i);
+            if (strcmp(hp_str(d, "status"), "delivered") == 0)
+                delivered++;
+        }
+        if (delivered == 3)
+            break;
+        hp_resp_free(&r);
+        usleep(20000);
+        r = hp_req(&srv, "GET", "/herald/v1/deliveries?channel_id=7300", NULL, srv.token, NULL);
+        list = hp_at(r.json, "deliveries");
+    }
+    assert_int_equal(json_array_size(list), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *d = json_array_get(list, i);
+        assert_string_equal(hp_str(d, "status"), "delivered");
+        assert_int_equal(json_array_size(json_object_get(d, "attempts")), 1);
+    }
+    hp_resp_free(&r);
+    unwatch("7300");
+    one_shot_stop(&o);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -614,6 +746,7 @@ int main(void)
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_slow_dns_lookup_holds_no_other_destination),
+        cmocka_unit_test(a_request_on_a_closed_kept_alive_connection_goes_again_on_a_new_one),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(stopping_waits_for_attempts_without_spinning),
