@@ -114,8 +114,10 @@ static void header_line(struct h1_response *r, const char *s)
     if ((v = header_value(s, "content-length"))) {
         int64_t len = 0;
         size_t digits = 0;
-        for (; *v >= '0' && *v <= '9'; v++, digits++)
-            len = len * 10 + (*v - '0');
+        for (; *v >= '0' && *v <= '9'; v++, digits++) {
+            if (digits < 15) /* more is refused below; no overflow meanwhile */
+                len = len * 10 + (*v - '0');
+        }
         while (*v == ' ' || *v == '\t')
             v++;
         if (!digits || digits > 15 || *v || (r->has_length && len != r->remaining)) {
@@ -158,7 +160,8 @@ static void chunk_size_line(struct h1_response *r, const char *s)
                                          : -1;
         if (d < 0)
             break;
-        size = size * 16 + d;
+        if (digits < 12) /* more is refused below; no overflow meanwhile */
+            size = size * 16 + d;
     }
     while (*s == ' ' || *s == '\t')
         s++;
