@@ -200,6 +200,12 @@ int cli_serve(int argc, char **argv)
                      in_flight, per_host, queued);
         }
     }
+    /* Test hook, not a setting: http:// callbacks through libcurl, the https:// client, so
+     * the tests (which have no TLS receiver) cover that path too. */
+    if (getenv("HERALD_TEST_CURL_ONLY")) {
+        dc.is_curl_only = true;
+        log_warn("msg=\"every callback through libcurl, for a test\"");
+    }
     /* Test hook, not a setting: every DNS lookup of a notify host waits this long first. */
     const char *resolve_delay = getenv("HERALD_TEST_RESOLVE_DELAY_MS");
     if (resolve_delay) {

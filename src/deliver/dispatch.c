@@ -1207,7 +1207,7 @@ static void launch(struct dispatcher *d, struct flight *f)
     }
     struct url_parts parts;
     bool is_own = url_parse(f->claim.url, &parts) == HERALD_OK &&
-                  strcmp(parts.scheme, "http") == 0 && n_pinned > 0;
+                  strcmp(parts.scheme, "http") == 0 && n_pinned > 0 && !d->cfg.is_curl_only;
     if (!is_own && !host->is_ip_literal) {
         /* Pin the vetted addresses: libcurl connects only to these, whatever DNS says later. */
         struct buf resolve;

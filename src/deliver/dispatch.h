@@ -25,6 +25,7 @@ struct dispatch_config {
                            * keep only their id (0: 65,536) */
     int64_t lease_ms;     /* claim lease, longer than an attempt (0: 30 s) */
     int resolve_delay_ms; /* tests only: each DNS lookup waits this long first (a slow server) */
+    bool is_curl_only;    /* tests only: http:// through libcurl too, as https:// goes */
     /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL).
      * `notify_url` (borrowed for the call) is the URL that answered: the channel may have moved
      * to another one since the notification was committed. */

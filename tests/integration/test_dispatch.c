@@ -462,6 +462,86 @@ static void a_request_on_a_closed_kept_alive_connection_goes_again_on_a_new_one(
     one_shot_stop(&o);
 }
 
+/* https:// callbacks go through libcurl, and the tests have no TLS receiver: with the test hook
+ * every callback takes that path, so its outcomes (Retry-After, retry, delivery, headers) are
+ * checked against a plain receiver. */
+static void the_libcurl_path_delivers_and_retries_like_the_own_client(void **state)
+{
+    (void)state;
+    setenv("HERALD_TEST_CURL_ONLY", "1", 1);
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms");
+    unsetenv("HERALD_TEST_CURL_ONLY");
+    assert_true(hp_log_wait(&p, "every callback through libcurl", 1000));
+    struct receiver *rx = rx_start("503+1,200");
+    char url[256], body[1024];
+    rx_url(rx, "/curl?k=v", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"7400\",\"events\":[\"Leads.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    r = hp_req(&p, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Curl\"}]}", p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    assert_int_equal(rx_wait(rx, 2, 10000), 2);
+    assert_true(rx_get(rx, 1)->at_ms - rx_get(rx, 0)->at_ms >= 900); /* Retry-After: 1 */
+    char id0[64], id1[64];
+    assert_true(rx_header(rx_get(rx, 0), "webhook-id", id0, sizeof id0));
+    assert_true(rx_header(rx_get(rx, 1), "webhook-id", id1, sizeof id1));
+    assert_string_equal(id0, id1);
+    assert_true(strncmp(rx_get(rx, 1)->body, "{\"server_time\":", 15) == 0);
+    assert_string_equal(rx_get(rx, 0)->path, "/curl?k=v");
+    int64_t deadline = hp_now_ms() + 5000;
+    bool is_delivered = false;
+    while (!is_delivered && hp_now_ms() < deadline) {
+        r = hp_req(&p, "GET", "/herald/v1/deliveries?channel_id=7400", NULL, p.token, NULL);
+        json_t *d = hp_at(r.json, "deliveries[0]");
+        if (d && strcmp(hp_str(d, "status"), "delivered") == 0) {
+            is_delivered = true;
+            json_t *attempts = json_object_get(d, "attempts");
+            assert_int_equal(json_array_size(attempts), 2);
+        }
+        hp_resp_free(&r);
+        if (!is_delivered)
+            usleep(20000);
+    }
+    assert_true(is_delivered);
+    assert_int_equal(rx_wait(rx, 3, 300), 2);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
+/* The own client requests the notify URL as given: path and query, bytes not valid in a URL
+ * percent-encoded, no fragment, and a Host header naming the URL's host and port. */
+static void the_own_client_requests_the_url_as_given(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/own path/%%41?q=a b&r=1#frag", rx_port(rx));
+    watch("7500", "Campaigns.create", url);
+    insert("Campaigns", "Campaign_Name");
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    const struct rx_request *req = rx_get(rx, 0);
+    assert_string_equal(req->method, "POST");
+    assert_string_equal(req->path, "/own%20path/%41?q=a%20b&r=1");
+    char host[64], want[64], type[128], length[32];
+    snprintf(want, sizeof want, "127.0.0.1:%d", rx_port(rx));
+    assert_true(rx_header(req, "host", host, sizeof host));
+    assert_string_equal(host, want);
+    assert_true(rx_header(req, "content-type", type, sizeof type));
+    assert_string_equal(type, "application/json;charset=UTF-8");
+    assert_true(rx_header(req, "content-length", length, sizeof length));
+    assert_int_equal(atol(length), (long)req->body_len);
+    assert_non_null(req->json);
+    unwatch("7500");
+    rx_stop(rx);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -746,6 +826,8 @@ int main(void)
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_slow_dns_lookup_holds_no_other_destination),
+        cmocka_unit_test(the_own_client_requests_the_url_as_given),
+        cmocka_unit_test(the_libcurl_path_delivers_and_retries_like_the_own_client),
         cmocka_unit_test(a_request_on_a_closed_kept_alive_connection_goes_again_on_a_new_one),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
