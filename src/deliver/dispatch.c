@@ -64,6 +64,10 @@
  * forgotten after this long unused (its state is a few KB; tenants may name many hosts). */
 #define HOST_IDLE_MS (10 * 60 * 1000)
 #define EASY_POOL_MAX 512
+/* Kept-alive connections of the own client, all destinations together, per attempt the
+ * dispatcher may have in flight (CURLMOPT_MAXCONNECTS below is the same): tenants may name any
+ * number of hosts, and an idle connection to each would use up the process's open files. */
+#define IDLE_PER_FLIGHT 4
 
 /* One destination (host:port): its attempts in flight and its circuit. A destination that is
  * saturated or whose circuit is open has its channels excluded from claims, so one dead or slow
@@ -104,6 +108,8 @@ struct conn {
     struct host *host;
     struct flight *f; /* the attempt it carries; NULL while idle */
     struct conn *next_idle;
+    struct conn *older, *newer; /* the dispatcher's idle connections, oldest first */
+    bool is_idle;
     bool is_connecting;
     bool is_reused;  /* it carried a request before: a peer may have closed it meanwhile */
     size_t addr;     /* the pinned address it connects to */
@@ -231,6 +237,10 @@ struct dispatcher {
     int64_t swept_ms;    /* the last look for idle destinations */
     struct conn **conns; /* the own client's connections by fd */
     size_t conns_cap;
+    /* Idle connections of every destination, oldest first: at most IDLE_PER_FLIGHT per attempt
+     * the dispatcher may have in flight (libcurl's cache had the same bound). */
+    struct conn *idle_oldest, *idle_newest;
+    size_t idle_count;
     size_t own_in_flight; /* attempts of the own client */
     int64_t *closing;     /* fds of closed connections, closed at the round's end */
     size_t closing_count, closing_cap;
@@ -349,11 +359,8 @@ static void sweep_hosts(struct dispatcher *d, int64_t now)
             if (!h->in_flight && !h->queue_head && !h->is_resolving && !host_is_open(h, now) &&
                 now - h->used_ms > HOST_IDLE_MS) {
                 *slot = h->next;
-                while (h->idle) {
-                    struct conn *c = h->idle;
-                    h->idle = c->next_idle;
-                    conn_close(d, c);
-                }
+                while (h->idle)
+                    conn_close(d, h->idle);
                 free(h);
             } else {
                 slot = &h->next;
@@ -877,8 +884,49 @@ static void conn_watch(struct dispatcher *d, struct conn *c, uint32_t events, in
  * same fd number must not reach a connection opened meanwhile under that number. */
 static struct conn conn_dead;
 
+/* Puts a connection in its destination's idle list (taken from the head) and the dispatcher's
+ * (oldest first). */
+static void conn_idle_push(struct dispatcher *d, struct conn *c)
+{
+    c->is_idle = true;
+    c->next_idle = c->host->idle;
+    c->host->idle = c;
+    c->older = d->idle_newest;
+    c->newer = NULL;
+    if (d->idle_newest)
+        d->idle_newest->newer = c;
+    else
+        d->idle_oldest = c;
+    d->idle_newest = c;
+    d->idle_count++;
+}
+
+/* Takes a connection out of both idle lists. */
+static void conn_idle_remove(struct dispatcher *d, struct conn *c)
+{
+    for (struct conn **p = &c->host->idle; *p; p = &(*p)->next_idle) {
+        if (*p == c) {
+            *p = c->next_idle;
+            break;
+        }
+    }
+    if (c->older)
+        c->older->newer = c->newer;
+    else
+        d->idle_oldest = c->newer;
+    if (c->newer)
+        c->newer->older = c->older;
+    else
+        d->idle_newest = c->older;
+    c->next_idle = c->older = c->newer = NULL;
+    c->is_idle = false;
+    d->idle_count--;
+}
+
 static void conn_close(struct dispatcher *d, struct conn *c)
 {
+    if (c->is_idle)
+        conn_idle_remove(d, c);
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     d->conns[c->fd] = &conn_dead;
     ids_push(&d->closing, &d->closing_count, &d->closing_cap, c->fd);
@@ -939,8 +987,7 @@ static void own_start(struct dispatcher *d, struct flight *f, size_t addr)
     struct host *host = f->host;
     struct conn *c = addr == 0 ? host->idle : NULL;
     if (c) {
-        host->idle = c->next_idle;
-        c->next_idle = NULL;
+        conn_idle_remove(d, c);
     } else {
         c = conn_open(d, host, addr);
         if (!c) {
@@ -968,9 +1015,10 @@ static void own_end(struct dispatcher *d, struct flight *f, int http_status, con
         c->f = NULL;
         if (f->resp.state == H1_DONE && f->resp.is_keep_alive) {
             c->is_reused = true;
-            c->next_idle = c->host->idle;
-            c->host->idle = c;
+            conn_idle_push(d, c);
             conn_watch(d, c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+            while (d->idle_count > d->cfg.max_in_flight * IDLE_PER_FLIGHT)
+                conn_close(d, d->idle_oldest);
         } else {
             conn_close(d, c);
         }
@@ -999,11 +1047,8 @@ static bool own_resend(struct dispatcher *d, struct flight *f)
     c->f = NULL;
     conn_close(d, c);
     /* Its idle siblings were likely closed alike (a restarted receiver): a new one. */
-    while (f->host->idle) {
-        struct conn *idle = f->host->idle;
-        f->host->idle = idle->next_idle;
-        conn_close(d, idle);
-    }
+    while (f->host->idle)
+        conn_close(d, f->host->idle);
     buf_reset(&f->response);
     own_start(d, f, 0);
     return true;
@@ -1080,12 +1125,6 @@ static void own_event(struct dispatcher *d, struct conn *c, uint32_t events)
 {
     struct flight *f = c->f;
     if (!f) { /* idle: the peer closed it, or sent what no request asked for */
-        for (struct conn **p = &c->host->idle; *p; p = &(*p)->next_idle) {
-            if (*p == c) {
-                *p = c->next_idle;
-                break;
-            }
-        }
         conn_close(d, c);
         return;
     }
@@ -1661,7 +1700,7 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
     curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
     curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, d->cfg.max_per_host);
-    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->cfg.max_in_flight * 4);
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->cfg.max_in_flight * IDLE_PER_FLIGHT);
     /* Without it (logged), names are resolved on the dispatcher's thread, as before it. */
     d->resolver = resolver_start(d->cfg.allow, d->wakefd, d->cfg.resolve_delay_ms);
     d->swept_ms = now_ms();
@@ -1714,11 +1753,8 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
     }
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         for (struct host *h = d->hosts[b]; h; h = h->next) {
-            while (h->idle) {
-                struct conn *c = h->idle;
-                h->idle = c->next_idle;
-                conn_close(d, c);
-            }
+            while (h->idle)
+                conn_close(d, h->idle);
         }
     }
     own_closed(d);

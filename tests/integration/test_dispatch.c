@@ -462,6 +462,116 @@ static void a_request_on_a_closed_kept_alive_connection_goes_again_on_a_new_one(
     one_shot_stop(&o);
 }
 
+/* Receivers on KEEPERS ports that keep every connection open and answer each request 200,
+ * counting the connections still open (a client closing one is seen at once). */
+enum { KEEPERS = 12 };
+struct keepers {
+    int listen_fd[KEEPERS];
+    int port[KEEPERS];
+    atomic_int open, answers;
+    atomic_bool is_stopping;
+    pthread_t thread;
+};
+
+static void *keepers_main(void *arg)
+{
+    struct keepers *k = arg;
+    int conns[256];
+    size_t n_conns = 0;
+    while (!atomic_load(&k->is_stopping)) {
+        struct pollfd p[KEEPERS + 256];
+        for (size_t i = 0; i < KEEPERS; i++)
+            p[i] = (struct pollfd){.fd = k->listen_fd[i], .events = POLLIN};
+        for (size_t i = 0; i < n_conns; i++)
+            p[KEEPERS + i] = (struct pollfd){.fd = conns[i], .events = POLLIN};
+        if (poll(p, KEEPERS + n_conns, 50) <= 0)
+            continue;
+        for (size_t i = 0; i < KEEPERS; i++) {
+            if (!(p[i].revents & POLLIN) || n_conns == 256)
+                continue;
+            int fd = accept(k->listen_fd[i], NULL, NULL);
+            if (fd >= 0) {
+                conns[n_conns++] = fd;
+                atomic_fetch_add(&k->open, 1);
+            }
+        }
+        for (size_t i = KEEPERS + n_conns; i-- > KEEPERS;) {
+            if (!p[i].revents)
+                continue;
+            int fd = p[i].fd;
+            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            if (read_request(fd) &&
+                send(fd, ok, sizeof ok - 1, MSG_NOSIGNAL) == (ssize_t)sizeof ok - 1) {
+                atomic_fetch_add(&k->answers, 1);
+                continue;
+            }
+            close(fd);
+            atomic_fetch_sub(&k->open, 1);
+            for (size_t j = 0; j < n_conns; j++) {
+                if (conns[j] == fd) {
+                    conns[j] = conns[--n_conns];
+                    break;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < n_conns; i++)
+        close(conns[i]);
+    return NULL;
+}
+
+/* Kept-alive connections are bounded in all, as libcurl's connection cache was (4 per attempt
+ * the dispatcher may have in flight): a tenant naming many destinations cannot make Herald hold
+ * an idle connection to each of them, past the process's open files. */
+static void idle_connections_are_bounded_across_destinations(void **state)
+{
+    (void)state;
+    static struct keepers k; /* outlives a failed assertion: its thread reads it */
+    memset(&k, 0, sizeof k);
+    for (size_t i = 0; i < KEEPERS; i++) {
+        k.listen_fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_int_equal(bind(k.listen_fd[i], (struct sockaddr *)&a, sizeof a), 0);
+        assert_int_equal(listen(k.listen_fd[i], 16), 0);
+        socklen_t len = sizeof a;
+        getsockname(k.listen_fd[i], (struct sockaddr *)&a, &len);
+        k.port[i] = ntohs(a.sin_port);
+    }
+    assert_int_equal(pthread_create(&k.thread, NULL, keepers_main, &k), 0);
+    setenv("HERALD_TEST_DISPATCH", "2,2,100", 1); /* at most 8 connections kept */
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8");
+    unsetenv("HERALD_TEST_DISPATCH");
+    for (size_t i = 0; i < KEEPERS; i++) {
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"watch\":[{\"channel_id\":\"%zu\",\"events\":[\"Leads.create\"],"
+                 "\"notify_url\":\"http://127.0.0.1:%d/keep\"}]}",
+                 7600 + i, k.port[i]);
+        struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
+        assert_int_equal(r.status, 201);
+        hp_resp_free(&r);
+    }
+    struct hp_resp r =
+        hp_req(&p, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Keep\"}]}", p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    int64_t deadline = hp_now_ms() + 10000;
+    while (atomic_load(&k.answers) < KEEPERS && hp_now_ms() < deadline)
+        usleep(5000);
+    assert_int_equal(atomic_load(&k.answers), KEEPERS);
+    deadline = hp_now_ms() + 3000;
+    while (atomic_load(&k.open) > 8 && hp_now_ms() < deadline)
+        usleep(5000);
+    assert_true(atomic_load(&k.open) <= 8);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    atomic_store(&k.is_stopping, true);
+    pthread_join(k.thread, NULL);
+    for (size_t i = 0; i < KEEPERS; i++)
+        close(k.listen_fd[i]);
+}
+
 /* https:// callbacks go through libcurl, and the tests have no TLS receiver: with the test hook
  * every callback takes that path, so its outcomes (Retry-After, retry, delivery, headers) are
  * checked against a plain receiver. */
@@ -835,6 +945,10 @@ int main(void)
         cmocka_unit_test(private_addresses_are_refused_without_the_allow_flag),
         cmocka_unit_test(callbacks_ignore_proxies_named_by_the_environment),
         cmocka_unit_test(rotation_signs_with_both_secrets),
+        cmocka_unit_test(idle_connections_are_bounded_across_destinations),
     };
+    /* HERALD_TEST_FILTER=pattern runs only the matching cases (while iterating on one). */
+    if (getenv("HERALD_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("HERALD_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }
