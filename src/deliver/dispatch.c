@@ -96,6 +96,7 @@ struct host {
     enum herald_err resolve_err;
     const char *resolve_why; /* static text */
     bool is_resolving;
+    bool is_draining;  /* drain_host is running for it: a nested call leaves it the work */
     int64_t used_ms;   /* the last notification taken for it */
     struct conn *idle; /* kept-alive connections of the own client, free for a request */
 };
@@ -825,6 +826,12 @@ static void drain_host(struct dispatcher *d, struct host *host)
     int64_t now = now_ms();
     if (host->queue_head && !host_is_resolved(d, host, now))
         return; /* drained again when the answer comes */
+    /* An attempt that ends at once (its connection refused on the spot) frees its slot and
+     * would drain again from inside this loop, one level deeper per queued notification: the
+     * loop below takes that slot instead. */
+    if (host->is_draining)
+        return;
+    host->is_draining = true;
     while (host->queue_head && host->in_flight < (size_t)d->cfg.max_per_host) {
         struct waiting *w = host->queue_head;
         host->queue_head = w->next;
@@ -841,6 +848,7 @@ static void drain_host(struct dispatcher *d, struct host *host)
             flight_start(d, &w->claim, host);
         free(w);
     }
+    host->is_draining = false;
 }
 
 /* Ends an attempt that was in flight: records it, frees its slot, starts what waited. */
@@ -989,7 +997,9 @@ static void own_start(struct dispatcher *d, struct flight *f, size_t addr)
     if (c) {
         conn_idle_remove(d, c);
     } else {
-        c = conn_open(d, host, addr);
+        /* An address refused on the spot (unreachable network, no IPv6) gives way to the next. */
+        while (!(c = conn_open(d, host, addr)) && addr + 1 < host->pinned_count)
+            addr++;
         if (!c) {
             char error[512];
             snprintf(error, sizeof error, "Failed to connect to %s port %d: %s", host->name,
