@@ -19,9 +19,9 @@ static void render_records(const struct change_event *ev, struct buf *out)
         const struct change_record *r = &ev->records[i];
         if (i)
             buf_putc(out, ',');
-        buf_puts(out, "{\"id\":\"");
-        buf_put_i64(out, r->id);
-        buf_puts(out, "\",\"values\":");
+        buf_puts(out, "{\"id\":");
+        zjson_put_id(out, r->id);
+        buf_puts(out, ",\"values\":");
         if (json_is_object(r->values))
             zjson_dump(out, r->values);
         else
@@ -31,11 +31,10 @@ static void render_records(const struct change_event *ev, struct buf *out)
             if (j)
                 buf_putc(out, ',');
             buf_puts(out, "{\"module\":");
-            const char *name = r->lookups[j].module->api_name;
-            buf_put_json_str(out, name, strlen(name));
-            buf_puts(out, ",\"id\":\"");
-            buf_put_i64(out, r->lookups[j].id);
-            buf_puts(out, "\"}");
+            zjson_put_str(out, r->lookups[j].module->api_name);
+            buf_puts(out, ",\"id\":");
+            zjson_put_id(out, r->lookups[j].id);
+            buf_putc(out, '}');
         }
         buf_puts(out, "]}");
     }

@@ -493,27 +493,12 @@ static json_t *who_json(int64_t id, const char *name)
 /* The answer is written as text, not built as a jansson tree and dumped: a create's answer
  * is on the hot path of every write. The shapes (and key order) are Zoho's. */
 
-static void put_str_or_null(struct buf *out, const char *s)
-{
-    if (s)
-        buf_put_json_str(out, s, strlen(s));
-    else
-        buf_puts(out, "null");
-}
-
-static void put_id(struct buf *out, int64_t id)
-{
-    buf_putc(out, '"');
-    buf_put_i64(out, id);
-    buf_putc(out, '"');
-}
-
 static void put_who(struct buf *out, int64_t id, const char *name)
 {
     buf_puts(out, "{\"name\":");
-    put_str_or_null(out, name);
+    zjson_put_str(out, name);
     buf_puts(out, ",\"id\":");
-    put_id(out, id);
+    zjson_put_id(out, id);
     buf_putc(out, '}');
 }
 
@@ -525,7 +510,7 @@ static void put_row_result(struct buf *out, const struct rec_job *job, const str
     }
     if (job->op == OP_DELETE) {
         buf_puts(out, "{\"code\":\"SUCCESS\",\"details\":{\"id\":");
-        put_id(out, r->id);
+        zjson_put_id(out, r->id);
         buf_puts(out, "},\"message\":\"record deleted\",\"status\":\"success\"}");
         return;
     }
@@ -535,17 +520,17 @@ static void put_row_result(struct buf *out, const struct rec_job *job, const str
     buf_puts(out, "{\"code\":\"SUCCESS\",");
     if (job->op == OP_UPSERT) {
         buf_puts(out, "\"duplicate_field\":");
-        put_str_or_null(out, r->duplicate_field);
+        zjson_put_str(out, r->duplicate_field);
         buf_puts(out, r->is_insert ? ",\"action\":\"insert\"," : ",\"action\":\"update\",");
     }
     buf_puts(out, "\"details\":{\"Modified_Time\":");
-    put_str_or_null(out, modified);
+    zjson_put_str(out, modified);
     buf_puts(out, ",\"Modified_By\":");
     put_who(out, r->modified_by, r->modified_by_name);
     buf_puts(out, ",\"Created_Time\":");
-    put_str_or_null(out, created);
+    zjson_put_str(out, created);
     buf_puts(out, ",\"id\":");
-    put_id(out, r->id);
+    zjson_put_id(out, r->id);
     buf_puts(out, ",\"Created_By\":");
     put_who(out, r->created_by, r->created_by_name);
     /* Zoho's details end with the record's approval state; Herald has no approval processes,

@@ -55,6 +55,21 @@ int64_t zjson_id_value(const json_t *v)
     return (int64_t)n;
 }
 
+void zjson_put_id(struct buf *out, int64_t id)
+{
+    buf_putc(out, '"');
+    buf_put_i64(out, id);
+    buf_putc(out, '"');
+}
+
+void zjson_put_str(struct buf *out, const char *s)
+{
+    if (s)
+        buf_put_json_str(out, s, strlen(s));
+    else
+        buf_puts(out, "null");
+}
+
 void zjson_dump_except(struct buf *out, const json_t *object, const char *skip)
 {
     const char *key;

@@ -19,6 +19,10 @@ json_t *zjson_id(int64_t id);
  * or not a positive 64-bit number. */
 int64_t zjson_id_value(const json_t *v);
 
+/* Appends an id as Zoho sends it: its decimal as a JSON string. */
+void zjson_put_id(struct buf *out, int64_t id);
+/* Appends s as a JSON string literal, or null when s is NULL. */
+void zjson_put_str(struct buf *out, const char *s);
 /* Appends the text json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) gives, byte for byte (keys in
  * insertion order, jansson's escapes), without its per-container loop-check allocations. A
  * NULL v appends nothing. Reals are rendered by jansson itself. */

@@ -69,15 +69,16 @@
  * number of hosts, and an idle connection to each would use up the process's open files. */
 #define IDLE_PER_FLIGHT 4
 
-/* One destination (host:port): its attempts in flight and its circuit. A destination that is
- * saturated or whose circuit is open has its channels excluded from claims, so one dead or slow
- * endpoint never holds the slots or the claim batches that healthy ones need. */
+/* One destination (scheme://host:port): its attempts in flight and its circuit. A destination
+ * that is saturated or whose circuit is open has its channels excluded from claims, so one dead
+ * or slow endpoint never holds the slots or the claim batches that healthy ones need. */
 struct host {
     struct host *next;
-    char key[300];
+    char key[320];  /* scheme://host:port */
     char name[256]; /* the URL's host, as url_parse gives it */
     int port;
     bool is_ip_literal;
+    bool is_http; /* http:// (the own client), not https:// (libcurl) */
     size_t in_flight;
     int failures; /* consecutive */
     int64_t open_until_ms;
@@ -255,8 +256,8 @@ struct dispatcher {
 
 static struct host *host_get(struct dispatcher *d, const struct url_parts *u)
 {
-    char key[300];
-    snprintf(key, sizeof key, "%s:%d", u->host, u->port);
+    char key[320];
+    snprintf(key, sizeof key, "%s://%s:%d", u->scheme, u->host, u->port);
     uint32_t h = 2166136261u;
     for (const char *p = key; *p; p++)
         h = (h ^ (unsigned char)*p) * 16777619u;
@@ -270,6 +271,7 @@ static struct host *host_get(struct dispatcher *d, const struct url_parts *u)
     snprintf(x->name, sizeof x->name, "%s", u->host);
     x->port = u->port;
     x->is_ip_literal = u->is_ip_literal;
+    x->is_http = strcmp(u->scheme, "http") == 0;
     x->next = *slot;
     *slot = x;
     return x;
@@ -1193,12 +1195,14 @@ static void own_check_limits(struct dispatcher *d, int64_t now)
 }
 
 /* Builds the request of an http:// attempt and starts it on the own client. */
-static void own_launch(struct dispatcher *d, struct flight *f, const struct url_parts *u)
+static void own_launch(struct dispatcher *d, struct flight *f)
 {
-    const char *url = f->claim.url;
-    const char *authority = strstr(url, "://") + 3;
-    size_t authority_len = (size_t)(u->path_and_query - authority);
-    char *target = url_encode_invalid(*u->path_and_query ? u->path_and_query : "/");
+    /* take() parsed the URL (url_parse) to find its destination: the authority ends at the
+     * first '/', '?' or '#' (userinfo is refused there). */
+    const char *authority = strstr(f->claim.url, "://") + 3;
+    size_t authority_len = strcspn(authority, "/?#");
+    const char *path_and_query = authority + authority_len;
+    char *target = url_encode_invalid(*path_and_query ? path_and_query : "/");
     char *hash = strchr(target, '#');
     if (hash)
         *hash = '\0';
@@ -1254,9 +1258,7 @@ static void launch(struct dispatcher *d, struct flight *f)
         host_after_attempt(host, 0, now); /* counts as a failure; ends a probe */
         return;
     }
-    struct url_parts parts;
-    bool is_own = url_parse(f->claim.url, &parts) == HERALD_OK &&
-                  strcmp(parts.scheme, "http") == 0 && n_pinned > 0 && !d->cfg.is_curl_only;
+    bool is_own = host->is_http && n_pinned > 0 && !d->cfg.is_curl_only;
     if (!is_own && !host->is_ip_literal) {
         /* Pin the vetted addresses: libcurl connects only to these, whatever DNS says later. */
         struct buf resolve;
@@ -1311,7 +1313,7 @@ static void launch(struct dispatcher *d, struct flight *f)
     }
 
     if (is_own) {
-        own_launch(d, f, &parts);
+        own_launch(d, f);
         return;
     }
     char *target = url_encode_invalid(f->claim.url);

@@ -9,18 +9,6 @@
 #include "core/zjson.h"
 #include "watch/qparams.h"
 
-static void put_str(struct buf *out, const char *s)
-{
-    buf_put_json_str(out, s, strlen(s));
-}
-
-static void put_id(struct buf *out, int64_t id)
-{
-    buf_putc(out, '"');
-    buf_put_i64(out, id);
-    buf_putc(out, '"');
-}
-
 /* Zoho's callbacks are Java HashMaps serialized in iteration order: every sample's key order
  * (the payload's own keys, query_params' "key1","key2","?authorization", affected values'
  * "Probability","Stage", a lookup's "name","id","email") is the order of the buckets of a
@@ -109,7 +97,7 @@ static void put_java_json(struct buf *out, const json_t *v)
         for (size_t i = 0; i < n; i++) {
             if (i)
                 buf_putc(out, ',');
-            put_str(out, keys[i].key);
+            zjson_put_str(out, keys[i].key);
             buf_putc(out, ':');
             put_java_json(out, json_object_get(v, keys[i].key));
         }
@@ -160,7 +148,7 @@ static void put_affected_values(struct buf *out, const struct watch_payload *p)
             if (i)
                 buf_putc(out, ',');
             buf_puts(out, "{\"record_id\":");
-            put_id(out, p->records[i].id);
+            zjson_put_id(out, p->records[i].id);
             buf_puts(out, ",\"values\":");
             put_values(out, p->records[i].values);
             buf_putc(out, '}');
@@ -177,7 +165,7 @@ static void put_affected_fields(struct buf *out, const struct watch_payload *p)
             if (i)
                 buf_putc(out, ',');
             buf_putc(out, '{');
-            put_id(out, p->records[i].id);
+            zjson_put_id(out, p->records[i].id);
             buf_puts(out, ":[");
             const char *key;
             json_t *value;
@@ -189,7 +177,7 @@ static void put_affected_fields(struct buf *out, const struct watch_payload *p)
                 if (!is_first)
                     buf_putc(out, ',');
                 is_first = false;
-                put_str(out, key);
+                zjson_put_str(out, key);
             }
             buf_puts(out, "]}");
         }
@@ -207,7 +195,7 @@ void watch_payload_render(const struct watch_payload *p, struct buf *out)
     else
         watch_payload_query_params(p->notify_url, out);
     buf_puts(out, ",\"module\":");
-    put_str(out, p->module);
+    zjson_put_str(out, p->module);
     buf_puts(out, ",\"resource_uri\":");
     struct buf uri;
     buf_init(&uri);
@@ -220,18 +208,15 @@ void watch_payload_render(const struct watch_payload *p, struct buf *out)
     for (size_t i = 0; i < p->count; i++) {
         if (i)
             buf_putc(out, ',');
-        put_id(out, p->records[i].id);
+        zjson_put_id(out, p->records[i].id);
     }
     buf_puts(out, "],");
     put_affected_fields(out, p);
     buf_puts(out, "\"operation\":");
-    put_str(out, change_op_name(p->op));
+    zjson_put_str(out, change_op_name(p->op));
     buf_puts(out, ",\"channel_id\":");
-    put_id(out, p->channel_id);
+    zjson_put_id(out, p->channel_id);
     buf_puts(out, ",\"token\":");
-    if (p->token)
-        put_str(out, p->token);
-    else
-        buf_puts(out, "null");
+    zjson_put_str(out, p->token);
     buf_putc(out, '}');
 }

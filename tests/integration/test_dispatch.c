@@ -35,16 +35,30 @@ static int teardown(void **state)
     return 0;
 }
 
-static void watch(const char *channel, const char *event, const char *url)
+/* Starts a server of the test's own with one test hook set in its environment. */
+static void hp_start_with(struct hp *p, const char *hook, const char *value, const char *flags)
+{
+    setenv(hook, value, 1);
+    hp_start(p, flags);
+    unsetenv(hook);
+}
+
+/* Subscribes one channel on server p to one event. */
+static void watch_at(struct hp *p, const char *channel, const char *event, const char *url)
 {
     char body[2048];
     snprintf(body, sizeof body,
              "{\"watch\":[{\"channel_id\":\"%s\",\"events\":[\"%s\"],\"notify_url\":\"%s\"}]}",
              channel, event, url);
-    struct hp_resp r = hp_req(&srv, "POST", "/crm/v8/actions/watch", body, srv.token, NULL);
+    struct hp_resp r = hp_req(p, "POST", "/crm/v8/actions/watch", body, p->token, NULL);
     if (r.status != 201)
         fail_msg("watch failed: %ld %s", r.status, r.body);
     hp_resp_free(&r);
+}
+
+static void watch(const char *channel, const char *event, const char *url)
+{
+    watch_at(&srv, channel, event, url);
 }
 
 /* Disables a channel a test subscribed, so later tests' inserts do not reach its receiver. */
@@ -57,17 +71,23 @@ static void unwatch(const char *channel)
     hp_resp_free(&r);
 }
 
-/* Inserts one record into `module` with its mandatory field and returns when acknowledged. */
-static int64_t insert(const char *module, const char *field)
+/* Inserts one record into `module` on server p with its mandatory field; returns when
+ * acknowledged. */
+static int64_t insert_at(struct hp *p, const char *module, const char *field)
 {
     char path[64], body[256];
     snprintf(path, sizeof path, "/crm/v8/%s", module);
     snprintf(body, sizeof body, "{\"data\":[{\"%s\":\"x\"}]}", field);
-    struct hp_resp r = hp_req(&srv, "POST", path, body, srv.token, NULL);
+    struct hp_resp r = hp_req(p, "POST", path, body, p->token, NULL);
     if (r.status != 201)
         fail_msg("insert failed: %ld %s", r.status, r.body);
     hp_resp_free(&r);
     return hp_now_ms();
+}
+
+static int64_t insert(const char *module, const char *field)
+{
+    return insert_at(&srv, module, field);
 }
 
 static void retry_after_on_429_and_503_is_honoured(void **state)
@@ -172,35 +192,48 @@ static void gone_from_a_url_the_channel_left_keeps_the_channel(void **state)
 
 /* Subscribes `channel` to Products.create on a receiver answering 200 with `body`, inserts a
  * product, and checks the one attempt was recorded as delivered with status 200. */
+/* A channel's deliveries (newest first) once `count` of them are delivered; waits up to 5 s,
+ * then fails the test. Free with json_decref. */
+static json_t *await_delivered(struct hp *p, const char *channel, size_t count)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/herald/v1/deliveries?channel_id=%s", channel);
+    int64_t deadline = hp_now_ms() + 5000;
+    for (;;) {
+        struct hp_resp r = hp_req(p, "GET", path, NULL, p->token, NULL);
+        assert_int_equal(r.status, 200);
+        json_t *list = hp_at(r.json, "deliveries");
+        size_t delivered = 0;
+        for (size_t i = 0; i < json_array_size(list); i++)
+            delivered += strcmp(hp_str(json_array_get(list, i), "status"), "delivered") == 0;
+        if (delivered >= count) {
+            json_incref(list);
+            hp_resp_free(&r);
+            return list;
+        }
+        if (hp_now_ms() > deadline)
+            fail_msg("channel %s: %zu of %zu delivered after 5 s: %s", channel, delivered, count,
+                     r.body);
+        hp_resp_free(&r);
+        usleep(20000);
+    }
+}
+
 static void expect_delivered_once_with(enum rx_body body, const char *channel)
 {
     struct receiver *rx = rx_start(NULL);
     rx_set_body(rx, body);
-    char url[256], path[128];
+    char url[256];
     rx_url(rx, "/body", url, sizeof url);
     watch(channel, "Products.create", url);
     insert("Products", "Product_Name");
     assert_int_equal(rx_wait(rx, 1, 10000), 1);
-    snprintf(path, sizeof path, "/herald/v1/deliveries?channel_id=%s", channel);
-    json_t *attempt = NULL;
-    int64_t deadline = hp_now_ms() + 5000;
-    while (!attempt && hp_now_ms() < deadline) {
-        struct hp_resp r = hp_req(&srv, "GET", path, NULL, srv.token, NULL);
-        assert_int_equal(r.status, 200);
-        json_t *d = hp_at(r.json, "deliveries[0]");
-        if (d && strcmp(hp_str(d, "status"), "pending") != 0) {
-            if (strcmp(hp_str(d, "status"), "delivered") != 0)
-                fail_msg("not delivered: %s", r.body);
-            attempt = json_incref(hp_at(d, "attempts[0]"));
-        } else {
-            rx_wait(rx, 100, 50);
-        }
-        hp_resp_free(&r);
-    }
+    json_t *list = await_delivered(&srv, channel, 1);
+    json_t *attempt = hp_at(json_array_get(list, 0), "attempts[0]");
     assert_non_null(attempt);
     assert_int_equal(json_integer_value(json_object_get(attempt, "http_status")), 200);
     assert_int_equal(strlen(hp_str(attempt, "response")), body == RX_BODY_ENDLESS ? 256 : 10);
-    json_decref(attempt);
+    json_decref(list);
     assert_int_equal(rx_wait(rx, 2, 300), 1); /* no retry sent a copy */
     unwatch(channel);
     rx_stop(rx);
@@ -249,28 +282,16 @@ static void a_slow_receiver_gets_one_copy(void **state)
 static void an_overflowing_dispatcher_delivers_each_notification_once(void **state)
 {
     (void)state;
-    setenv("HERALD_TEST_DISPATCH", "2,2,2", 1);
     struct hp p;
-    hp_start(&p, "--allow-network 127.0.0.0/8");
-    unsetenv("HERALD_TEST_DISPATCH");
+    hp_start_with(&p, "HERALD_TEST_DISPATCH", "2,2,2", "--allow-network 127.0.0.0/8");
     struct receiver *rx = rx_start(NULL);
     rx_set_delay(rx, 40);
-    char url[256], body[512];
+    char url[256];
     rx_url(rx, "/many", url, sizeof url);
-    snprintf(body, sizeof body,
-             "{\"watch\":[{\"channel_id\":\"7100\",\"events\":[\"Leads.create\"],"
-             "\"notify_url\":\"%s\"}]}",
-             url);
-    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
-    assert_int_equal(r.status, 201);
-    hp_resp_free(&r);
+    watch_at(&p, "7100", "Leads.create", url);
     enum { N = 40 };
-    for (int i = 0; i < N; i++) {
-        r = hp_req(&p, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Many\"}]}", p.token,
-                   NULL);
-        assert_int_equal(r.status, 201);
-        hp_resp_free(&r);
-    }
+    for (int i = 0; i < N; i++)
+        insert_at(&p, "Leads", "Last_Name");
     assert_int_equal(rx_wait(rx, N, 20000), N);
     /* Nothing more comes, and the N webhook-ids are distinct. */
     rx_set_delay(rx, 0);
@@ -282,8 +303,8 @@ static void an_overflowing_dispatcher_delivers_each_notification_once(void **sta
             assert_string_not_equal(ids[i], ids[j]);
     }
     assert_true(hp_log_wait(&p, "dispatcher full", 1000));
-    r = hp_req(&p, "GET", "/herald/v1/deliveries?status=delivered&per_page=200", NULL, p.token,
-               NULL);
+    struct hp_resp r = hp_req(&p, "GET", "/herald/v1/deliveries?status=delivered&per_page=200",
+                              NULL, p.token, NULL);
     assert_int_equal(r.status, 200);
     assert_int_equal(json_array_size(hp_at(r.json, "deliveries")), N);
     hp_resp_free(&r);
@@ -298,31 +319,19 @@ static void an_overflowing_dispatcher_delivers_each_notification_once(void **sta
 static void a_slow_dns_lookup_holds_no_other_destination(void **state)
 {
     (void)state;
-    setenv("HERALD_TEST_RESOLVE_DELAY_MS", "3000", 1);
     struct hp p;
-    hp_start(&p, "--allow-network 127.0.0.0/8 --allow-network ::1/128");
-    unsetenv("HERALD_TEST_RESOLVE_DELAY_MS");
+    hp_start_with(&p, "HERALD_TEST_RESOLVE_DELAY_MS", "3000",
+                  "--allow-network 127.0.0.0/8 --allow-network ::1/128");
     struct receiver *slow = rx_start(NULL);
     struct receiver *fast = rx_start(NULL);
-    char fast_url[256], body[1024];
+    char slow_url[256], fast_url[256];
+    snprintf(slow_url, sizeof slow_url, "http://localhost:%d/slow", rx_port(slow));
     rx_url(fast, "/fast", fast_url, sizeof fast_url);
-    snprintf(body, sizeof body,
-             "{\"watch\":[{\"channel_id\":\"7200\",\"events\":[\"Leads.create\"],"
-             "\"notify_url\":\"http://localhost:%d/slow\"},"
-             "{\"channel_id\":\"7201\",\"events\":[\"Contacts.create\"],"
-             "\"notify_url\":\"%s\"}]}",
-             rx_port(slow), fast_url);
-    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
-    assert_int_equal(r.status, 201);
-    hp_resp_free(&r);
-    r = hp_req(&p, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Slow\"}]}", p.token, NULL);
-    assert_int_equal(r.status, 201);
-    hp_resp_free(&r);
+    watch_at(&p, "7200", "Leads.create", slow_url);
+    watch_at(&p, "7201", "Contacts.create", fast_url);
+    insert_at(&p, "Leads", "Last_Name");
     int64_t sent = hp_now_ms();
-    r = hp_req(&p, "POST", "/crm/v8/Contacts", "{\"data\":[{\"Last_Name\":\"Fast\"}]}", p.token,
-               NULL);
-    assert_int_equal(r.status, 201);
-    hp_resp_free(&r);
+    insert_at(&p, "Contacts", "Last_Name");
     assert_int_equal(rx_wait(fast, 1, 10000), 1);
     int64_t took = hp_now_ms() - sent;
     if (took >= 2000)
@@ -432,32 +441,11 @@ static void a_request_on_a_closed_kept_alive_connection_goes_again_on_a_new_one(
     }
     /* Requests 2 and 3 each came twice: once on the closed connection, once on a new one. */
     assert_int_equal(atomic_load(&o.requests), 5);
-    struct hp_resp r =
-        hp_req(&srv, "GET", "/herald/v1/deliveries?channel_id=7300", NULL, srv.token, NULL);
-    assert_int_equal(r.status, 200);
-    json_t *list = hp_at(r.json, "deliveries");
-    int64_t deadline = hp_now_ms() + 5000;
-    while (json_array_size(list) == 3 && hp_now_ms() < deadline) {
-        size_t delivered = 0;
-        for (size_t i = 0; i < 3; i++) {
-            json_t *d = json_array_get(list, i);
-            if (strcmp(hp_str(d, "status"), "delivered") == 0)
-                delivered++;
-        }
-        if (delivered == 3)
-            break;
-        hp_resp_free(&r);
-        usleep(20000);
-        r = hp_req(&srv, "GET", "/herald/v1/deliveries?channel_id=7300", NULL, srv.token, NULL);
-        list = hp_at(r.json, "deliveries");
-    }
+    json_t *list = await_delivered(&srv, "7300", 3);
     assert_int_equal(json_array_size(list), 3);
-    for (size_t i = 0; i < 3; i++) {
-        json_t *d = json_array_get(list, i);
-        assert_string_equal(hp_str(d, "status"), "delivered");
-        assert_int_equal(json_array_size(json_object_get(d, "attempts")), 1);
-    }
-    hp_resp_free(&r);
+    for (size_t i = 0; i < 3; i++) /* each on its first attempt */
+        assert_int_equal(json_array_size(json_object_get(json_array_get(list, i), "attempts")), 1);
+    json_decref(list);
     unwatch("7300");
     one_shot_stop(&o);
 }
@@ -538,24 +526,15 @@ static void idle_connections_are_bounded_across_destinations(void **state)
         k.port[i] = ntohs(a.sin_port);
     }
     assert_int_equal(pthread_create(&k.thread, NULL, keepers_main, &k), 0);
-    setenv("HERALD_TEST_DISPATCH", "2,2,100", 1); /* at most 8 connections kept */
-    struct hp p;
-    hp_start(&p, "--allow-network 127.0.0.0/8");
-    unsetenv("HERALD_TEST_DISPATCH");
+    struct hp p; /* at most 8 connections kept */
+    hp_start_with(&p, "HERALD_TEST_DISPATCH", "2,2,100", "--allow-network 127.0.0.0/8");
     for (size_t i = 0; i < KEEPERS; i++) {
-        char body[512];
-        snprintf(body, sizeof body,
-                 "{\"watch\":[{\"channel_id\":\"%zu\",\"events\":[\"Leads.create\"],"
-                 "\"notify_url\":\"http://127.0.0.1:%d/keep\"}]}",
-                 7600 + i, k.port[i]);
-        struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
-        assert_int_equal(r.status, 201);
-        hp_resp_free(&r);
+        char channel[16], url[64];
+        snprintf(channel, sizeof channel, "%zu", 7600 + i);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/keep", k.port[i]);
+        watch_at(&p, channel, "Leads.create", url);
     }
-    struct hp_resp r =
-        hp_req(&p, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Keep\"}]}", p.token, NULL);
-    assert_int_equal(r.status, 201);
-    hp_resp_free(&r);
+    insert_at(&p, "Leads", "Last_Name");
     int64_t deadline = hp_now_ms() + 10000;
     while (atomic_load(&k.answers) < KEEPERS && hp_now_ms() < deadline)
         usleep(5000);
@@ -578,24 +557,15 @@ static void idle_connections_are_bounded_across_destinations(void **state)
 static void the_libcurl_path_delivers_and_retries_like_the_own_client(void **state)
 {
     (void)state;
-    setenv("HERALD_TEST_CURL_ONLY", "1", 1);
     struct hp p;
-    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms");
-    unsetenv("HERALD_TEST_CURL_ONLY");
+    hp_start_with(&p, "HERALD_TEST_CURL_ONLY", "1",
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms");
     assert_true(hp_log_wait(&p, "every callback through libcurl", 1000));
     struct receiver *rx = rx_start("503+1,200");
-    char url[256], body[1024];
+    char url[256];
     rx_url(rx, "/curl?k=v", url, sizeof url);
-    snprintf(body, sizeof body,
-             "{\"watch\":[{\"channel_id\":\"7400\",\"events\":[\"Leads.create\"],"
-             "\"notify_url\":\"%s\"}]}",
-             url);
-    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
-    assert_int_equal(r.status, 201);
-    hp_resp_free(&r);
-    r = hp_req(&p, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Curl\"}]}", p.token, NULL);
-    assert_int_equal(r.status, 201);
-    hp_resp_free(&r);
+    watch_at(&p, "7400", "Leads.create", url);
+    insert_at(&p, "Leads", "Last_Name");
     assert_int_equal(rx_wait(rx, 2, 10000), 2);
     assert_true(rx_get(rx, 1)->at_ms - rx_get(rx, 0)->at_ms >= 900); /* Retry-After: 1 */
     char id0[64], id1[64];
@@ -604,21 +574,9 @@ static void the_libcurl_path_delivers_and_retries_like_the_own_client(void **sta
     assert_string_equal(id0, id1);
     assert_true(strncmp(rx_get(rx, 1)->body, "{\"server_time\":", 15) == 0);
     assert_string_equal(rx_get(rx, 0)->path, "/curl?k=v");
-    int64_t deadline = hp_now_ms() + 5000;
-    bool is_delivered = false;
-    while (!is_delivered && hp_now_ms() < deadline) {
-        r = hp_req(&p, "GET", "/herald/v1/deliveries?channel_id=7400", NULL, p.token, NULL);
-        json_t *d = hp_at(r.json, "deliveries[0]");
-        if (d && strcmp(hp_str(d, "status"), "delivered") == 0) {
-            is_delivered = true;
-            json_t *attempts = json_object_get(d, "attempts");
-            assert_int_equal(json_array_size(attempts), 2);
-        }
-        hp_resp_free(&r);
-        if (!is_delivered)
-            usleep(20000);
-    }
-    assert_true(is_delivered);
+    json_t *list = await_delivered(&p, "7400", 1);
+    assert_int_equal(json_array_size(hp_at(json_array_get(list, 0), "attempts")), 2);
+    json_decref(list);
     assert_int_equal(rx_wait(rx, 3, 300), 2);
     assert_int_equal(hp_stop(&p), 0);
     hp_cleanup(&p);
@@ -712,7 +670,7 @@ static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **st
     for (int i = 0; i < 6; i++)
         insert("Sales_Orders", "Subject");
     char opened[64];
-    snprintf(opened, sizeof opened, "destination=127.0.0.1:%d", dead_port);
+    snprintf(opened, sizeof opened, "destination=http://127.0.0.1:%d", dead_port);
     assert_true(hp_log_wait(&srv, opened, 10000)); /* "circuit opened" for it */
     struct receiver *moved = rx_start("500");
     rx_url(moved, "/moved", url, sizeof url);
