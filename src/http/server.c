@@ -1,14 +1,33 @@
-/* libmicrohttpd glue: collects the body within its limit, routes, authenticates, calls the
- * handler, and queues the answer, at once or after resuming a suspended connection. Invariant:
- * MHD_queue_response is only called from the access handler, on the connection's thread. */
+/* The HTTP/1.1 server: one epoll loop per request thread, each accepting from the shared
+ * listening socket (EPOLLEXCLUSIVE) and owning the connections it accepted, edge-triggered and
+ * registered once, so a request costs one read and one write. A handler answers at once or
+ * later from another thread: the answer is queued on the connection's worker, which is woken
+ * through its eventfd once per batch of answers (a group commit answers many requests at once).
+ *
+ * Why not libmicrohttpd, as before: it re-registers a suspended connection with epoll on suspend
+ * and on resume and writes an eventfd per resumed request; with its parser and pool zeroing
+ * that came to about 30 µs of CPU per create on this 2-core machine. Its own error answers
+ * (414, 431, bad chunking) were HTML, not Zoho's JSON envelope; here every answer is JSON.
+ *
+ * Invariants: a connection and its request are touched only by their worker, except the answer
+ * fields of a request (has_resp, status, resp, render), which are guarded by the worker's mutex.
+ * A connection whose request is with a handler (C_WAIT) is never freed: the handler always
+ * answers, and only then does the worker look at the connection again. */
 #include <arpa/inet.h>
-#include <microhttpd.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,98 +35,167 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "core/zjson.h"
+#include "http/h1req.h"
 #include "http/http.h"
 
 #define CONTENT_TYPE "application/json;charset=UTF-8"
+/* A request head (request line and header fields) may be this long: proxies and SDKs add
+ * cookies, tracing and long tokens. */
+#define HEAD_MAX (32 * 1024)
+#define READ_CHUNK (16 * 1024)
+#define MAX_CONNECTIONS 10000
+#define IDLE_TIMEOUT_MS (120 * 1000) /* a kept-alive connection between requests */
+#define READ_TIMEOUT_MS (30 * 1000)  /* no progress reading a request or writing its answer */
+#define DRAIN_TIMEOUT_MS 2000        /* reading what a client still sends after a final error */
+
+struct worker;
+
+enum conn_state {
+    C_HEAD,  /* reading a request head */
+    C_BODY,  /* reading its body */
+    C_WAIT,  /* the request is with its handler */
+    C_WRITE, /* writing the answer */
+    C_DRAIN  /* answered and shut down for writing: reading until the client closes */
+};
+
+/* A TCP connection. */
+struct conn {
+    int fd;
+    enum conn_state state;
+    struct worker *w;
+    struct conn *prev, *next; /* the worker's connections */
+    struct conn *next_dead;
+    bool can_read;  /* the socket may hold unread bytes (edge-triggered) */
+    bool can_write; /* the socket may take more bytes */
+    bool is_dead;
+    bool is_close_after; /* close once the current answer is written */
+    struct buf in;       /* bytes read and not yet consumed, from in_pos */
+    size_t in_pos;
+    size_t scanned;    /* h1req_head_end's progress */
+    struct buf out;    /* the answer's head */
+    size_t out_pos;    /* bytes written of head then body */
+    int64_t body_left; /* Content-Length body bytes still to read */
+    struct h1req_chunked chunked;
+    int64_t deadline_ms;
+    struct http_conn *req; /* the request in progress */
+    char peer[INET6_ADDRSTRLEN];
+};
+
+/* One request and its answer. */
+struct http_conn {
+    struct http_req req;
+    struct conn *conn;
+    struct http_server *srv;
+    char *head; /* the request head, parsed in place */
+    struct h1req_head h;
+    struct buf body;
+    char *path;      /* decoded, without the query */
+    char *query;     /* raw, after '?'; NULL if none */
+    char **query_kv; /* decoded key/value pairs, made on first lookup */
+    size_t query_count;
+    bool is_head;
+    bool is_too_big;
+    bool is_counted; /* counted in srv->active */
+    /* The answer, under the worker's mutex. */
+    bool is_in_handler;
+    bool has_resp;
+    int status;
+    char *resp;
+    size_t resp_len;
+    http_render_fn *render; /* set: the answer is rendered on the worker */
+    void *render_arg;
+    struct http_conn *next_ready;
+    struct timespec start;
+};
+
+struct worker {
+    struct http_server *srv;
+    pthread_t thread;
+    int ep;
+    int evfd;
+    pthread_mutex_t mu;
+    struct http_conn *ready; /* answered requests for this worker, newest first */
+    bool is_woken;
+    struct conn *conns;
+    struct conn *dead; /* closed this round, freed after it */
+    size_t waiting;    /* connections in C_WAIT */
+    time_t date_s;
+    char date[40];
+};
 
 struct http_server {
-    struct MHD_Daemon *mhd;
     const struct http_route *routes;
     void *app;
     struct http_config cfg;
     int port;
     int listen_fd;
-    atomic_int active; /* requests received and not yet completed */
+    unsigned worker_count;
+    struct worker *workers;
+    atomic_int active;      /* requests read and not yet completed */
+    atomic_int connections; /* open connections */
+    atomic_bool is_quiescing;
+    atomic_bool is_stopping;
 };
 
-struct http_conn {
-    struct http_req req;
-    struct http_server *srv;
-    struct MHD_Connection *mhd;
-    struct buf body;
-    bool is_too_big;
-    bool is_dispatched;
-    bool is_suspended;
-    bool has_resp;
-    pthread_mutex_t mu;
-    int status;
-    char *resp;
-    size_t resp_len;
-    http_render_fn *render; /* set: the answer is rendered on this connection's thread */
-    void *render_arg;
-    struct timespec start;
-    char *method;
-    char *path;
-};
-
-static void conn_free(struct http_conn *c)
+static int64_t now_ms(void)
 {
-    if (c->render) { /* never sent: the client went away; render to free what it holds */
-        int status = 0;
-        c->render(c->render_arg, NULL, &status);
-    }
-    for (size_t i = 0; i < c->req.seg_count; i++)
-        free(c->req.segs[i]);
-    free(c->req.who.scopes);
-    buf_fini(&c->body);
-    free(c->resp);
-    free(c->method);
-    free(c->path);
-    pthread_mutex_destroy(&c->mu);
-    free(c);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Stores the answer and wakes the connection if it was suspended. Takes `body`. */
+/* ---- Answers (any thread) ---- */
+
+static void wake(struct worker *w)
+{
+    uint64_t one = 1;
+    while (write(w->evfd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+}
+
+/* Records the answer; queues the request for its worker unless the handler is still running
+ * on the worker (which then sends it on return). */
+static bool take_answer(struct http_conn *r, int status, char *body, size_t len,
+                        http_render_fn *render, void *arg)
+{
+    struct worker *w = r->conn->w;
+    pthread_mutex_lock(&w->mu);
+    if (r->has_resp) {
+        pthread_mutex_unlock(&w->mu);
+        log_error("msg=\"second response ignored\" path=%s status=%d", r->path, status);
+        return false;
+    }
+    r->status = status;
+    r->resp = body;
+    r->resp_len = len;
+    r->render = render;
+    r->render_arg = arg;
+    r->has_resp = true;
+    bool is_wake = false;
+    if (!r->is_in_handler) {
+        r->next_ready = w->ready;
+        w->ready = r;
+        is_wake = !w->is_woken;
+        w->is_woken = true;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (is_wake)
+        wake(w);
+    return true;
+}
+
 static void respond(struct http_req *req, int status, char *body, size_t len)
 {
-    struct http_conn *c = req->conn;
-    pthread_mutex_lock(&c->mu);
-    if (c->has_resp) {
-        pthread_mutex_unlock(&c->mu);
-        log_error("msg=\"second response ignored\" path=%s status=%d", c->path, status);
+    if (!take_answer(req->conn, status, body, len, NULL, NULL))
         free(body);
-        return;
-    }
-    c->status = status;
-    c->resp = body;
-    c->resp_len = len;
-    c->has_resp = true;
-    if (c->is_suspended) {
-        c->is_suspended = false;
-        MHD_resume_connection(c->mhd);
-    }
-    pthread_mutex_unlock(&c->mu);
 }
 
 void http_respond_later(struct http_req *req, http_render_fn *render, void *arg)
 {
-    struct http_conn *c = req->conn;
-    pthread_mutex_lock(&c->mu);
-    if (c->has_resp) {
-        pthread_mutex_unlock(&c->mu);
-        log_error("msg=\"second response ignored\" path=%s", c->path);
+    if (!take_answer(req->conn, 500, NULL, 0, render, arg)) {
         int status = 0;
         render(arg, NULL, &status);
-        return;
     }
-    c->render = render;
-    c->render_arg = arg;
-    c->has_resp = true;
-    if (c->is_suspended) {
-        c->is_suspended = false;
-        MHD_resume_connection(c->mhd);
-    }
-    pthread_mutex_unlock(&c->mu);
 }
 
 void http_respond_raw(struct http_req *req, int status, char *body, size_t len)
@@ -145,14 +233,81 @@ void http_respond_error(struct http_req *req, int status, const char *code, cons
     http_respond_json(req, status, zjson_error(code, message, details));
 }
 
+/* ---- Request accessors (the handler's thread, while it runs) ---- */
+
+static int hex_digit(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Decodes %XX escapes (and '+' as a space when is_form) of s[0..n) into a new string; a '%'
+ * without two hex digits stays as it is. */
+static char *url_decode(const char *s, size_t n, bool is_form)
+{
+    char *out = xmalloc(n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
+            (lo = hex_digit(s[i + 2])) >= 0) {
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else if (is_form && s[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void parse_query(struct http_conn *r)
+{
+    const char *q = r->query;
+    size_t pairs = 1;
+    for (const char *p = q; *p; p++)
+        pairs += *p == '&';
+    r->query_kv = xcalloc(pairs * 2, sizeof *r->query_kv);
+    while (*q) {
+        size_t len = strcspn(q, "&");
+        if (len) {
+            const char *eq = memchr(q, '=', len);
+            size_t klen = eq ? (size_t)(eq - q) : len;
+            r->query_kv[r->query_count * 2] = url_decode(q, klen, true);
+            r->query_kv[r->query_count * 2 + 1] =
+                eq ? url_decode(eq + 1, len - klen - 1, true) : xstrdup("");
+            r->query_count++;
+        }
+        q += len;
+        if (*q == '&')
+            q++;
+    }
+}
+
 const char *http_req_query(struct http_req *req, const char *key)
 {
-    return MHD_lookup_connection_value(req->conn->mhd, MHD_GET_ARGUMENT_KIND, key);
+    struct http_conn *r = req->conn;
+    if (!r->query)
+        return NULL;
+    if (!r->query_kv)
+        parse_query(r);
+    for (size_t i = 0; i < r->query_count; i++) {
+        if (strcmp(r->query_kv[i * 2], key) == 0)
+            return r->query_kv[i * 2 + 1];
+    }
+    return NULL;
 }
 
 const char *http_req_header(struct http_req *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn->mhd, MHD_HEADER_KIND, name);
+    return h1req_field(&req->conn->h, name);
 }
 
 json_t *http_req_json(struct http_req *req)
@@ -174,6 +329,8 @@ json_t *http_req_json(struct http_req *req)
     http_respond_error(req, 400, "INVALID_DATA", "the request body is not valid JSON", details);
     return NULL;
 }
+
+/* ---- Routing (the worker) ---- */
 
 static bool split_path(struct http_conn *c, const char *url)
 {
@@ -197,7 +354,7 @@ static void authenticate_and_run(struct http_conn *c, const struct http_route *r
 {
     struct http_req *req = &c->req;
     if (route->scopes) {
-        const char *auth = http_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *auth = http_req_header(req, "Authorization");
         if (!auth || !*auth) {
             http_respond_error(req, 401, "AUTHENTICATION_FAILURE", "Authentication failed", NULL);
             return;
@@ -209,7 +366,8 @@ static void authenticate_and_run(struct http_conn *c, const struct http_route *r
             token = auth + 7;
         while (token && *token == ' ')
             token++;
-        /* A field value excludes trailing whitespace (RFC 9110 §5.5); libmicrohttpd keeps it. */
+        /* A field value excludes trailing whitespace (RFC 9110 §5.5); the parser trims it, and
+         * so does this, for callers that pass values from elsewhere. */
         size_t token_len = token ? strlen(token) : 0;
         while (token_len && (token[token_len - 1] == ' ' || token[token_len - 1] == '\t'))
             token_len--;
@@ -244,12 +402,6 @@ static void dispatch(struct http_conn *c)
     struct http_req *req = &c->req;
     req->body = c->body.data ? c->body.data : "";
     req->body_len = c->body.len;
-    if (c->is_too_big) {
-        json_t *d = json_pack("{s:I}", "maximum_length", (json_int_t)c->srv->cfg.max_body_bytes);
-        http_respond_error(req, 413, "REQUEST_ENTITY_TOO_LARGE",
-                           "the request body is larger than the server accepts", d);
-        return;
-    }
     if (!split_path(c, c->path)) {
         http_respond_error(req, 404, "INVALID_URL_PATTERN",
                            "Please check if the URL trying to access is a correct one", NULL);
@@ -257,9 +409,9 @@ static void dispatch(struct http_conn *c)
     }
     if (req->seg_count >= 2 && strcmp(req->segs[0], "crm") == 0)
         req->version = req->segs[1];
-    /* HEAD is GET without the body (RFC 9110 §9.1: general-purpose servers support both);
-     * libmicrohttpd leaves the body out and keeps the headers, Content-Length included. */
-    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+    /* HEAD is GET without the body (RFC 9110 §9.1: general-purpose servers support both); the
+     * answer keeps GET's headers, Content-Length included. */
+    const char *method = c->is_head ? "GET" : req->method;
     const struct http_route *route = NULL;
     switch (http_route_find(c->srv->routes, method, req->segs, req->seg_count, &route)) {
     case HTTP_MATCH_OK:
@@ -277,116 +429,628 @@ static void dispatch(struct http_conn *c)
     }
 }
 
-static enum MHD_Result queue(struct http_conn *c)
+/* ---- Connections (the worker) ---- */
+
+static const char *reason_phrase(int status)
 {
-    if (c->render) {
-        http_render_fn *render = c->render;
-        c->render = NULL;
-        int status = 500;
-        struct buf out;
-        buf_init(&out);
-        render(c->render_arg, &out, &status);
-        c->status = status;
-        c->resp = buf_steal(&out, &c->resp_len);
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 207:
+        return "Multi-Status";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 417:
+        return "Expectation Failed";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(c->resp_len, c->resp, MHD_RESPMEM_MUST_FREE);
-    c->resp = NULL; /* MHD frees it */
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
-    enum MHD_Result ret = MHD_queue_response(c->mhd, (unsigned)c->status, r);
-    MHD_destroy_response(r);
-    return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+static const char *http_date(struct worker *w)
 {
-    (void)version;
-    struct http_server *srv = cls;
-    struct http_conn *c = *con_cls;
-    if (!c) {
-        c = xcalloc(1, sizeof *c);
-        pthread_mutex_init(&c->mu, NULL);
-        clock_gettime(CLOCK_MONOTONIC, &c->start);
-        c->srv = srv;
-        c->mhd = mhd;
-        c->method = xstrdup(method);
-        c->path = xstrdup(url);
-        c->req.method = c->method;
-        c->req.path = c->path;
-        c->req.app = srv->app;
-        c->req.conn = c;
-        buf_init(&c->body);
-        const char *cl =
-            MHD_lookup_connection_value(mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > srv->cfg.max_body_bytes)
-            c->is_too_big = true;
-        atomic_fetch_add(&srv->active, 1);
-        *con_cls = c;
-        return MHD_YES;
+    time_t now = time(NULL);
+    if (now != w->date_s) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(w->date, sizeof w->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        w->date_s = now;
     }
-    if (*upload_data_size) {
-        if (!c->is_too_big) {
-            if (c->body.len + *upload_data_size > srv->cfg.max_body_bytes) {
-                c->is_too_big = true;
-                buf_fini(&c->body);
-            } else {
-                buf_append(&c->body, upload_data, *upload_data_size);
-            }
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (!c->is_dispatched) {
-        c->is_dispatched = true;
-        dispatch(c);
-    }
-    pthread_mutex_lock(&c->mu);
-    if (c->has_resp) {
-        pthread_mutex_unlock(&c->mu);
-        return queue(c);
-    }
-    c->is_suspended = true;
-    MHD_suspend_connection(mhd);
-    pthread_mutex_unlock(&c->mu);
-    return MHD_YES;
+    return w->date;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void request_free(struct http_conn *r)
 {
-    (void)mhd;
-    struct http_server *srv = cls;
-    struct http_conn *c = *con_cls;
-    if (!c)
+    if (r->render) { /* never sent: the client went away; render to free what it holds */
+        int status = 0;
+        r->render(r->render_arg, NULL, &status);
+    }
+    for (size_t i = 0; i < r->req.seg_count; i++)
+        free(r->req.segs[i]);
+    for (size_t i = 0; i < r->query_count * 2; i++)
+        free(r->query_kv[i]);
+    free(r->query_kv);
+    free(r->req.who.scopes);
+    buf_fini(&r->body);
+    free(r->resp);
+    free(r->head);
+    free(r->path);
+    free(r);
+}
+
+static void request_done(struct conn *c, bool is_complete)
+{
+    struct http_conn *r = c->req;
+    if (!r)
         return;
+    c->req = NULL;
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
-    long long us = (long long)(end.tv_sec - c->start.tv_sec) * 1000000 +
-                   (end.tv_nsec - c->start.tv_nsec) / 1000;
-    log_info("msg=request method=%s path=%s status=%d duration_ms=%lld.%03lld%s", c->method,
-             c->path, c->has_resp ? c->status : 0, us / 1000, us % 1000,
-             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
-    conn_free(c);
-    *con_cls = NULL;
-    atomic_fetch_sub(&srv->active, 1);
+    long long us = (long long)(end.tv_sec - r->start.tv_sec) * 1000000 +
+                   (end.tv_nsec - r->start.tv_nsec) / 1000;
+    log_info("msg=request method=%s path=%s status=%d duration_ms=%lld.%03lld%s",
+             r->req.method ? r->req.method : "-", r->path ? r->path : "-",
+             r->has_resp ? r->status : 0, us / 1000, us % 1000, is_complete ? "" : " aborted=true");
+    if (r->is_counted)
+        atomic_fetch_sub(&r->srv->active, 1);
+    request_free(r);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+static void conn_close(struct conn *c)
 {
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    log_warn("msg=\"http: %s\"", line);
+    if (c->is_dead)
+        return;
+    c->is_dead = true;
+    request_done(c, false);
+    epoll_ctl(c->w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->fd = -1;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next_dead = c->w->dead;
+    c->w->dead = c;
+    atomic_fetch_sub(&c->w->srv->connections, 1);
 }
 
-/* Requests never wait on a commit in their thread (they are suspended), so more threads than
- * CPUs only add switches between them: on 2 CPUs, 2 threads took 8% less CPU per create than 4
- * (6 alternating runs of wrk, 32 connections). At least 2, so one slow read does not hold all. */
+static struct http_conn *request_new(struct conn *c)
+{
+    struct http_conn *r = xcalloc(1, sizeof *r);
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    r->conn = c;
+    r->srv = c->w->srv;
+    r->req.app = r->srv->app;
+    r->req.conn = r;
+    buf_init(&r->body);
+    c->req = r;
+    return r;
+}
+
+/* Lays out the answer's head in c->out; the body is r->resp. */
+static void answer_head(struct conn *c, struct http_conn *r)
+{
+    if (r->render) {
+        http_render_fn *render = r->render;
+        r->render = NULL;
+        int status = 500;
+        struct buf body;
+        buf_init(&body);
+        render(r->render_arg, &body, &status);
+        r->status = status;
+        r->resp = buf_steal(&body, &r->resp_len);
+    }
+    if (atomic_load(&r->srv->is_quiescing) || r->h.is_close)
+        c->is_close_after = true;
+    struct buf *o = &c->out;
+    buf_reset(o);
+    buf_printf(o, "HTTP/1.1 %d %s\r\nContent-Type: " CONTENT_TYPE "\r\n", r->status,
+               reason_phrase(r->status));
+    if (r->status != 204 && r->status != 304 && r->status >= 200) {
+        buf_puts(o, "Content-Length: ");
+        buf_put_i64(o, (int64_t)r->resp_len);
+        buf_puts(o, "\r\n");
+    }
+    buf_puts(o, "Date: ");
+    buf_puts(o, http_date(c->w));
+    if (c->is_close_after)
+        buf_puts(o, "\r\nConnection: close\r\n\r\n");
+    else if (r->h.minor == 0)
+        buf_puts(o, "\r\nConnection: keep-alive\r\n\r\n");
+    else
+        buf_puts(o, "\r\n\r\n");
+    if (r->is_head || r->status == 204 || r->status == 304)
+        r->resp_len = 0; /* HEAD: GET's headers, no body */
+    c->out_pos = 0;
+    c->state = C_WRITE;
+    c->deadline_ms = now_ms() + READ_TIMEOUT_MS;
+}
+
+/* Answers a request the server itself refuses (bad framing, too large) and ends the
+ * connection after it: what follows on it cannot be trusted to start a request. */
+static void refuse(struct conn *c, int status, const char *code, const char *message,
+                   const char *why)
+{
+    struct http_conn *r = c->req ? c->req : request_new(c);
+    json_t *details = why ? json_pack("{s:s}", "reason", why) : NULL;
+    if (status == 413)
+        details = json_pack("{s:I}", "maximum_length", (json_int_t)r->srv->cfg.max_body_bytes);
+    char *text = body_text(zjson_error(code, message, details), &status);
+    r->status = status;
+    r->resp = text;
+    r->resp_len = strlen(text);
+    r->has_resp = true;
+    c->is_close_after = true;
+    answer_head(c, r);
+}
+
+static void run_handler(struct conn *c)
+{
+    struct http_conn *r = c->req;
+    struct worker *w = c->w;
+    r->req.method = r->h.method;
+    r->req.path = r->path;
+    r->is_in_handler = true;
+    c->state = C_WAIT;
+    w->waiting++;
+    c->deadline_ms = INT64_MAX;
+    dispatch(r);
+    pthread_mutex_lock(&w->mu);
+    r->is_in_handler = false;
+    bool is_answered = r->has_resp;
+    pthread_mutex_unlock(&w->mu);
+    if (is_answered) {
+        w->waiting--;
+        answer_head(c, r);
+    }
+}
+
+/* The head of c->in (hlen bytes from in_pos) is complete: parse it and decide what follows. */
+static void start_request(struct conn *c, size_t hlen)
+{
+    struct http_conn *r = request_new(c);
+    struct http_server *srv = r->srv;
+    r->head = xmalloc(hlen + 1);
+    memcpy(r->head, c->in.data + c->in_pos, hlen);
+    r->head[hlen] = '\0';
+    c->in_pos += hlen;
+    c->scanned = 0;
+    atomic_fetch_add(&srv->active, 1);
+    r->is_counted = true;
+    const char *why = NULL;
+    int status = h1req_parse(&r->h, r->head, hlen, &why);
+    if (status) {
+        r->req.method = r->h.method;
+        static const struct {
+            int status;
+            const char *code, *message;
+        } refusals[] = {
+            {400, "INVALID_REQUEST", "the request is not valid HTTP/1.1"},
+            {414, "URI_TOO_LONG", "the request URL is longer than the server accepts"},
+            {417, "EXPECTATION_FAILED", "the expectation cannot be met"},
+            {431, "REQUEST_HEADER_FIELDS_TOO_LARGE",
+             "the request header fields are larger than the server accepts"},
+            {501, "NOT_IMPLEMENTED", "the request uses a feature the server does not implement"},
+            {505, "HTTP_VERSION_NOT_SUPPORTED", "only HTTP/1.0 and HTTP/1.1 are served"},
+        };
+        size_t i = 0;
+        while (i + 1 < sizeof refusals / sizeof refusals[0] && refusals[i].status != status)
+            i++;
+        refuse(c, refusals[i].status, refusals[i].code, refusals[i].message, why);
+        return;
+    }
+    r->req.method = r->h.method;
+    r->is_head = strcmp(r->h.method, "HEAD") == 0;
+    const char *t = r->h.target;
+    if (*t != '/') {
+        refuse(c, 400, "INVALID_REQUEST", "the request is not valid HTTP/1.1",
+               "the request target is not a path");
+        return;
+    }
+    const char *q = strchr(t, '?');
+    r->path = url_decode(t, q ? (size_t)(q - t) : strlen(t), false);
+    r->query = q && q[1] ? (char *)q + 1 : NULL;
+    r->req.path = r->path;
+    if (r->h.content_length > (int64_t)srv->cfg.max_body_bytes) {
+        /* Refused before the body is sent when the client waits for 100 Continue. */
+        refuse(c, 413, "REQUEST_ENTITY_TOO_LARGE",
+               "the request body is larger than the server accepts", NULL);
+        return;
+    }
+    bool has_body = r->h.is_chunked || r->h.content_length > 0;
+    if (!has_body) {
+        run_handler(c);
+        return;
+    }
+    if (r->h.is_expect_continue && c->in_pos == c->in.len) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof cont - 1)) {
+            conn_close(c);
+            return;
+        }
+    }
+    c->body_left = r->h.content_length > 0 ? r->h.content_length : 0;
+    c->chunked = (struct h1req_chunked){0};
+    c->state = C_BODY;
+    c->deadline_ms = now_ms() + READ_TIMEOUT_MS;
+}
+
+/* Reads what the socket has into c->in (at most `room` more bytes buffered). Returns true when
+ * bytes came; false at EAGAIN (can_read cleared), or when the connection was closed (EOF or
+ * error: c->is_dead). */
+static bool read_more(struct conn *c, size_t room)
+{
+    if (!c->can_read)
+        return false;
+    if (c->in_pos == c->in.len) {
+        c->in_pos = 0;
+        c->in.len = 0;
+    } else if (c->in_pos > 0 && c->in.cap - c->in.len < READ_CHUNK) {
+        memmove(c->in.data, c->in.data + c->in_pos, c->in.len - c->in_pos);
+        c->in.len -= c->in_pos;
+        c->in_pos = 0;
+    }
+    size_t want = READ_CHUNK;
+    if (c->in.len - c->in_pos + want > room)
+        want = room > c->in.len - c->in_pos ? room - (c->in.len - c->in_pos) : 0;
+    if (want == 0)
+        return false;
+    buf_reserve(&c->in, want);
+    ssize_t n;
+    do {
+        n = read(c->fd, c->in.data + c->in.len, want);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        c->in.len += (size_t)n;
+        if ((size_t)n < want)
+            c->can_read = false; /* drained: the next bytes come with a new edge */
+        c->deadline_ms = now_ms() + READ_TIMEOUT_MS;
+        return true;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->can_read = false;
+        return false;
+    }
+    /* EOF or a reset: a request cut short is dropped; between requests this is the normal end
+     * of a kept-alive connection. */
+    conn_close(c);
+    return false;
+}
+
+static void read_body(struct conn *c)
+{
+    struct http_conn *r = c->req;
+    size_t max = r->srv->cfg.max_body_bytes;
+    for (;;) {
+        size_t avail = c->in.len - c->in_pos;
+        const char *p = c->in.data + c->in_pos;
+        if (r->h.is_chunked) {
+            size_t used = h1req_chunked_feed(&c->chunked, p, avail, &r->body, max, &r->is_too_big);
+            c->in_pos += used;
+            if (c->chunked.state == H1REQ_CHUNK_ERROR) {
+                refuse(c, 400, "INVALID_REQUEST", "the request is not valid HTTP/1.1",
+                       "invalid chunked body");
+                return;
+            }
+            if (r->is_too_big) {
+                refuse(c, 413, "REQUEST_ENTITY_TOO_LARGE",
+                       "the request body is larger than the server accepts", NULL);
+                return;
+            }
+            if (c->chunked.state == H1REQ_CHUNK_DONE) {
+                run_handler(c);
+                return;
+            }
+        } else {
+            size_t k = avail < (uint64_t)c->body_left ? avail : (size_t)c->body_left;
+            if (k) {
+                if (!r->body.data)
+                    buf_reserve(&r->body, (size_t)c->body_left);
+                buf_append(&r->body, p, k);
+            }
+            c->in_pos += k;
+            c->body_left -= (int64_t)k;
+            if (c->body_left == 0) {
+                run_handler(c);
+                return;
+            }
+        }
+        if (!read_more(c, READ_CHUNK))
+            return;
+    }
+}
+
+/* Writes the answer; returns true when all of it is out. */
+static bool write_answer(struct conn *c)
+{
+    struct http_conn *r = c->req;
+    for (;;) {
+        size_t head_len = c->out.len;
+        size_t total = head_len + r->resp_len;
+        if (c->out_pos >= total)
+            return true;
+        if (!c->can_write)
+            return false;
+        struct iovec iov[2];
+        int cnt = 0;
+        if (c->out_pos < head_len)
+            iov[cnt++] = (struct iovec){c->out.data + c->out_pos, head_len - c->out_pos};
+        size_t body_pos = c->out_pos > head_len ? c->out_pos - head_len : 0;
+        if (r->resp_len > body_pos)
+            iov[cnt++] = (struct iovec){r->resp + body_pos, r->resp_len - body_pos};
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+        ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_pos += (size_t)n;
+            c->deadline_ms = now_ms() + READ_TIMEOUT_MS;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            c->can_write = false;
+            return false;
+        }
+        conn_close(c);
+        return false;
+    }
+}
+
+/* Moves a connection on as far as it can go without waiting. */
+static void conn_run(struct conn *c)
+{
+    while (!c->is_dead) {
+        switch (c->state) {
+        case C_HEAD: {
+            size_t avail = c->in.len - c->in_pos;
+            size_t hlen = avail ? h1req_head_end(c->in.data + c->in_pos, avail, &c->scanned) : 0;
+            if (hlen > HEAD_MAX || (!hlen && avail >= HEAD_MAX)) {
+                refuse(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE",
+                       "the request header fields are larger than the server accepts", NULL);
+                break;
+            }
+            if (hlen) {
+                start_request(c, hlen);
+                break;
+            }
+            if (atomic_load(&c->w->srv->is_quiescing) && avail == 0) {
+                conn_close(c); /* stopping: idle connections go */
+                return;
+            }
+            if (!read_more(c, HEAD_MAX + 1))
+                return;
+            break;
+        }
+        case C_BODY:
+            read_body(c);
+            if (c->state == C_BODY)
+                return;
+            break;
+        case C_WAIT:
+            return;
+        case C_WRITE:
+            if (!write_answer(c))
+                return;
+            request_done(c, true);
+            if (c->is_close_after) {
+                /* Let the client read the answer before it sees the connection end: stop
+                 * writing, then read until it closes, a little while at most. */
+                shutdown(c->fd, SHUT_WR);
+                c->state = C_DRAIN;
+                c->deadline_ms = now_ms() + DRAIN_TIMEOUT_MS;
+                break;
+            }
+            c->state = C_HEAD;
+            c->deadline_ms = now_ms() + IDLE_TIMEOUT_MS;
+            if (c->out.cap > 4096)
+                buf_fini(&c->out);
+            break;
+        case C_DRAIN: {
+            char sink[4096];
+            for (;;) {
+                ssize_t n = read(c->fd, sink, sizeof sink);
+                if (n > 0)
+                    continue;
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                    return;
+                conn_close(c);
+                return;
+            }
+        }
+        }
+    }
+}
+
+static void conn_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss)
+{
+    struct conn *c = xcalloc(1, sizeof *c);
+    c->fd = fd;
+    c->w = w;
+    c->state = C_HEAD;
+    c->can_read = true;
+    c->can_write = true;
+    c->deadline_ms = now_ms() + IDLE_TIMEOUT_MS;
+    buf_init(&c->in);
+    buf_init(&c->out);
+    if (ss->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, c->peer, sizeof c->peer);
+    else if (ss->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, c->peer, sizeof c->peer);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        log_warn("msg=\"cannot watch a connection\" error=\"%s\"", strerror(errno));
+        close(fd);
+        free(c);
+        atomic_fetch_sub(&w->srv->connections, 1);
+        return;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    conn_run(c);
+}
+
+static void accept_all(struct worker *w)
+{
+    struct http_server *srv = w->srv;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_warn("msg=\"accept failed\" error=\"%s\"", strerror(errno));
+            return;
+        }
+        if (atomic_fetch_add(&srv->connections, 1) >= MAX_CONNECTIONS) {
+            atomic_fetch_sub(&srv->connections, 1);
+            log_warn("msg=\"connection refused: too many open\" limit=%d", MAX_CONNECTIONS);
+            close(fd);
+            continue;
+        }
+        conn_accepted(w, fd, &ss);
+    }
+}
+
+static void take_answers(struct worker *w)
+{
+    uint64_t v;
+    while (read(w->evfd, &v, sizeof v) < 0 && errno == EINTR) {
+    }
+    pthread_mutex_lock(&w->mu);
+    struct http_conn *list = w->ready;
+    w->ready = NULL;
+    w->is_woken = false;
+    pthread_mutex_unlock(&w->mu);
+    struct http_conn *fifo = NULL; /* oldest first */
+    while (list) {
+        struct http_conn *next = list->next_ready;
+        list->next_ready = fifo;
+        fifo = list;
+        list = next;
+    }
+    while (fifo) {
+        struct http_conn *r = fifo;
+        fifo = r->next_ready;
+        struct conn *c = r->conn;
+        w->waiting--;
+        answer_head(c, r);
+        conn_run(c);
+    }
+}
+
+/* Closes connections past their deadline, and, once the server is stopping, the idle ones. */
+static void sweep(struct worker *w, int64_t now)
+{
+    bool is_quiescing = atomic_load(&w->srv->is_quiescing);
+    for (struct conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        bool is_idle = c->state == C_HEAD && c->in_pos == c->in.len;
+        if ((c->state != C_WAIT && now >= c->deadline_ms) || (is_quiescing && is_idle))
+            conn_close(c);
+    }
+}
+
+static void free_dead(struct worker *w)
+{
+    while (w->dead) {
+        struct conn *c = w->dead;
+        w->dead = c->next_dead;
+        buf_fini(&c->in);
+        buf_fini(&c->out);
+        free(c);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct http_server *srv = w->srv;
+    struct epoll_event evs[64];
+    int64_t next_sweep = now_ms() + 1000;
+    while (!atomic_load(&srv->is_stopping)) {
+        int n = epoll_wait(w->ep, evs, 64, 1000);
+        for (int i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+            if (p == srv) {
+                accept_all(w);
+            } else if (p == w) {
+                take_answers(w);
+            } else {
+                struct conn *c = p;
+                if (c->is_dead)
+                    continue;
+                if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                    c->can_read = true;
+                if (evs[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+                    c->can_write = true;
+                conn_run(c);
+            }
+        }
+        int64_t now = now_ms();
+        if (now >= next_sweep || atomic_load(&srv->is_quiescing)) {
+            sweep(w, now);
+            next_sweep = now + 1000;
+        }
+        free_dead(w);
+    }
+    return NULL;
+}
+
+/* Requests never wait on a commit in their thread (the answer comes later), so more threads
+ * than CPUs only add switches between them. At least 2, so one slow handler does not hold
+ * all. */
 static unsigned request_threads(const struct http_config *cfg)
 {
     if (cfg->threads)
@@ -395,8 +1059,7 @@ static unsigned request_threads(const struct http_config *cfg)
     return cpus < 2 ? 2u : cpus > 16 ? 16u : (unsigned)cpus;
 }
 
-enum herald_err http_server_start(const struct http_config *cfg, const struct http_route *routes,
-                                  void *app, struct http_server **out)
+static int listen_socket(const struct http_config *cfg)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *ai = NULL;
@@ -406,36 +1069,81 @@ enum herald_err http_server_start(const struct http_config *cfg, const struct ht
     if (rc != 0 || !ai) {
         log_error("msg=\"cannot resolve listen address\" host=%s error=\"%s\"", cfg->host,
                   gai_strerror(rc));
-        return HERALD_ERR_IO;
+        return -1;
     }
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        log_error("msg=\"cannot listen\" host=%s port=%d error=\"%s\"", cfg->host, cfg->port,
+                  strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+static void workers_free(struct http_server *srv, unsigned started)
+{
+    for (unsigned i = 0; i < started; i++) {
+        struct worker *w = &srv->workers[i];
+        close(w->ep);
+        close(w->evfd);
+        pthread_mutex_destroy(&w->mu);
+    }
+    free(srv->workers);
+}
+
+enum herald_err http_server_start(const struct http_config *cfg, const struct http_route *routes,
+                                  void *app, struct http_server **out)
+{
+    int fd = listen_socket(cfg);
+    if (fd < 0)
+        return HERALD_ERR_IO;
     struct http_server *srv = xcalloc(1, sizeof *srv);
     srv->routes = routes;
     srv->app = app;
     srv->cfg = *cfg;
-    srv->listen_fd = -1;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    srv->mhd = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE,
-        request_threads(cfg), MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_CONNECTION_LIMIT,
-        10000u,
-        /* A connection's pool holds the request head and I/O buffers; MHD zeroes all of it for
-         * each request on a kept-alive connection. 16 KiB (default 32) still takes 15 KB of
-         * headers and halves that memset (26k instructions a request, callgrind). */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_END);
-    freeaddrinfo(ai);
-    if (!srv->mhd) {
-        log_error("msg=\"cannot listen\" host=%s port=%d", cfg->host, cfg->port);
-        free(srv);
-        return HERALD_ERR_IO;
+    srv->listen_fd = fd;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    srv->worker_count = request_threads(cfg);
+    srv->workers = xcalloc(srv->worker_count, sizeof *srv->workers);
+    unsigned started = 0;
+    for (; started < srv->worker_count; started++) {
+        struct worker *w = &srv->workers[started];
+        w->srv = srv;
+        pthread_mutex_init(&w->mu, NULL);
+        w->ep = epoll_create1(EPOLL_CLOEXEC);
+        w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = srv};
+        struct epoll_event wev = {.events = EPOLLIN, .data.ptr = w};
+        if (w->ep < 0 || w->evfd < 0 || epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &lev) != 0 ||
+            epoll_ctl(w->ep, EPOLL_CTL_ADD, w->evfd, &wev) != 0 ||
+            pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            log_error("msg=\"cannot start the request threads\" error=\"%s\"", strerror(errno));
+            if (w->ep >= 0)
+                close(w->ep);
+            if (w->evfd >= 0)
+                close(w->evfd);
+            pthread_mutex_destroy(&w->mu);
+            atomic_store(&srv->is_stopping, true);
+            for (unsigned i = 0; i < started; i++) {
+                wake(&srv->workers[i]);
+                pthread_join(srv->workers[i].thread, NULL);
+            }
+            workers_free(srv, started);
+            close(fd);
+            free(srv);
+            return HERALD_ERR_IO;
+        }
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = info ? info->port : cfg->port;
     *out = srv;
     return HERALD_OK;
 }
@@ -449,15 +1157,38 @@ void http_server_stop(struct http_server *srv, int grace_ms)
 {
     if (!srv)
         return;
-    srv->listen_fd = MHD_quiesce_daemon(srv->mhd);
+    /* Stop accepting; answers from now on close their connections. */
+    atomic_store(&srv->is_quiescing, true);
+    for (unsigned i = 0; i < srv->worker_count; i++) {
+        epoll_ctl(srv->workers[i].ep, EPOLL_CTL_DEL, srv->listen_fd, NULL);
+        wake(&srv->workers[i]); /* idle connections close on their next look */
+    }
+    close(srv->listen_fd);
     for (int waited = 0; atomic_load(&srv->active) > 0 && waited < grace_ms; waited += 10) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
         nanosleep(&ts, NULL);
     }
-    if (atomic_load(&srv->active) > 0)
-        log_warn("msg=\"stopping with requests in progress\" count=%d", atomic_load(&srv->active));
-    MHD_stop_daemon(srv->mhd);
-    if (srv->listen_fd >= 0)
-        close(srv->listen_fd);
+    atomic_store(&srv->is_stopping, true);
+    for (unsigned i = 0; i < srv->worker_count; i++)
+        wake(&srv->workers[i]);
+    size_t waiting = 0;
+    for (unsigned i = 0; i < srv->worker_count; i++) {
+        struct worker *w = &srv->workers[i];
+        pthread_join(w->thread, NULL);
+        waiting += w->waiting;
+    }
+    if (waiting) {
+        /* A handler still holds these requests and will answer into them: leak them, and the
+         * workers their answers are queued on, rather than free what is in use. */
+        log_warn("msg=\"stopping with requests in progress\" count=%zu", waiting);
+        return;
+    }
+    for (unsigned i = 0; i < srv->worker_count; i++) {
+        struct worker *w = &srv->workers[i];
+        while (w->conns)
+            conn_close(w->conns);
+        free_dead(w);
+    }
+    workers_free(srv, srv->worker_count);
     free(srv);
 }

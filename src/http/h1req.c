@@ -1,0 +1,382 @@
+/* The request reader: the head is found first (h1req_head_end), then parsed in one pass over
+ * its lines, writing NULs in place so names and values are C strings without copies. */
+#include "http/h1req.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define CHUNK_LINE_MAX 4096
+#define TRAILERS_MAX (16 * 1024)
+
+size_t h1req_head_end(const char *p, size_t n, size_t *scanned)
+{
+    size_t i = *scanned;
+    if (i == 0) { /* empty lines before the request line are ignored (RFC 9112 §2.2) */
+        while (i < n && (p[i] == '\r' || p[i] == '\n'))
+            i++;
+        if (i == n)
+            return 0;
+    }
+    for (; i < n; i++) {
+        if (p[i] != '\n')
+            continue;
+        if (i + 1 >= n)
+            break;
+        if (p[i + 1] == '\n')
+            return i + 2;
+        if (p[i + 1] == '\r') {
+            if (i + 2 >= n)
+                break;
+            if (p[i + 2] == '\n')
+                return i + 3;
+        }
+    }
+    *scanned = i > 0 ? i : 1;
+    return 0;
+}
+
+static bool is_tchar(unsigned char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return true;
+    return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+/* The next line from *pos, NUL-terminated in place (its LF and a CR before it); NULL when a
+ * line holds a NUL or a bare CR, which no valid request has. */
+static char *next_line(char *p, size_t len, size_t *pos)
+{
+    char *line = p + *pos;
+    char *lf = memchr(line, '\n', len - *pos);
+    if (!lf)
+        return NULL;
+    *pos = (size_t)(lf - p) + 1;
+    char *end = lf > line && lf[-1] == '\r' ? lf - 1 : lf;
+    *end = '\0';
+    if (memchr(line, '\r', (size_t)(end - line)) || strlen(line) != (size_t)(end - line))
+        return NULL;
+    return line;
+}
+
+/* True when the comma list `v` is exactly the one token `tok` (case-insensitive). */
+static bool is_single_token(const char *v, const char *tok)
+{
+    size_t n = strlen(tok);
+    return strncasecmp(v, tok, n) == 0 && v[n] == '\0';
+}
+
+/* True when the comma list `v` holds the token `tok` (case-insensitive). */
+static bool has_token(const char *v, const char *tok)
+{
+    size_t n = strlen(tok);
+    while (*v) {
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
+        const char *end = v;
+        while (*end && *end != ',')
+            end++;
+        const char *e = end;
+        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if ((size_t)(e - v) == n && strncasecmp(v, tok, n) == 0)
+            return true;
+        v = end;
+    }
+    return false;
+}
+
+static int request_line(struct h1req_head *h, char *s, const char **why)
+{
+    char *sp = strchr(s, ' ');
+    if (!sp || sp == s || sp - s > 32) {
+        *why = "the request line has no valid method";
+        return 400;
+    }
+    *sp = '\0';
+    for (char *m = s; *m; m++) {
+        if (!is_tchar((unsigned char)*m)) {
+            *why = "the request line has no valid method";
+            return 400;
+        }
+    }
+    h->method = s;
+    char *target = sp + 1;
+    char *sp2 = strchr(target, ' ');
+    if (!sp2 || sp2 == target) {
+        *why = "the request line is not METHOD TARGET HTTP/1.1";
+        return 400;
+    }
+    if (sp2 - target > H1REQ_MAX_TARGET) {
+        *why = "the request target is longer than the server accepts";
+        return 414;
+    }
+    *sp2 = '\0';
+    for (char *t = target; *t; t++) {
+        if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) {
+            *why = "the request target has a byte that must be percent-encoded";
+            return 400;
+        }
+    }
+    h->target = target;
+    const char *v = sp2 + 1;
+    if (strncmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' || v[7] < '0' ||
+        v[7] > '9' || v[8] != '\0') {
+        *why = "the request line is not METHOD TARGET HTTP/1.1";
+        return 400;
+    }
+    if (v[5] != '1') {
+        *why = "only HTTP/1.0 and HTTP/1.1 are served";
+        return 505;
+    }
+    h->minor = v[7] == '0' ? 0 : 1;
+    return 0;
+}
+
+static int content_length(struct h1req_head *h, const char *v, const char **why)
+{
+    int64_t len = 0;
+    size_t digits = 0;
+    for (; *v >= '0' && *v <= '9'; v++, digits++) {
+        if (digits < 15) /* longer is refused below; no overflow meanwhile */
+            len = len * 10 + (*v - '0');
+    }
+    if (!digits || digits > 15 || *v || (h->content_length >= 0 && h->content_length != len)) {
+        *why = "invalid Content-Length";
+        return 400;
+    }
+    h->content_length = len;
+    return 0;
+}
+
+/* One header field; the name must be a token right before the colon, and the value (trimmed of
+ * surrounding whitespace in place) may hold no control byte but HTAB. */
+static int field_line(struct h1req_head *h, char *s, bool *has_host, const char **why)
+{
+    char *colon = strchr(s, ':');
+    if (!colon || colon == s) {
+        *why = "a header field has no name";
+        return 400;
+    }
+    for (char *c = s; c < colon; c++) {
+        if (!is_tchar((unsigned char)*c)) {
+            *why = "a header field name is not a token (whitespace before the colon?)";
+            return 400;
+        }
+    }
+    *colon = '\0';
+    char *v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    char *end = v + strlen(v);
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *end = '\0';
+    for (char *c = v; c < end; c++) {
+        unsigned char ch = (unsigned char)*c;
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            *why = "a header field value has a control byte";
+            return 400;
+        }
+    }
+    if (h->field_count == H1REQ_MAX_FIELDS) {
+        *why = "the request has more header fields than the server accepts";
+        return 431;
+    }
+    h->fields[h->field_count++] = (struct h1req_field){.name = s, .value = v};
+    if (strcasecmp(s, "content-length") == 0)
+        return content_length(h, v, why);
+    if (strcasecmp(s, "transfer-encoding") == 0) {
+        if (h->minor == 0) {
+            *why = "Transfer-Encoding in an HTTP/1.0 request";
+            return 400;
+        }
+        if (!is_single_token(v, "chunked")) {
+            *why = "only the chunked transfer coding is supported";
+            return 501;
+        }
+        if (h->is_chunked) {
+            *why = "chunked is applied twice";
+            return 400;
+        }
+        h->is_chunked = true;
+    } else if (strcasecmp(s, "connection") == 0) {
+        if (has_token(v, "close"))
+            h->is_close = true;
+        else if (h->minor == 0 && has_token(v, "keep-alive"))
+            h->is_close = false;
+    } else if (strcasecmp(s, "expect") == 0) {
+        if (strcasecmp(v, "100-continue") != 0) {
+            *why = "only the 100-continue expectation is supported";
+            return 417;
+        }
+        h->is_expect_continue = true;
+    } else if (strcasecmp(s, "host") == 0) {
+        if (*has_host) {
+            *why = "more than one Host header field";
+            return 400;
+        }
+        *has_host = true;
+    }
+    return 0;
+}
+
+int h1req_parse(struct h1req_head *h, char *p, size_t len, const char **why)
+{
+    h->method = h->target = NULL;
+    h->content_length = -1;
+    h->is_chunked = h->is_expect_continue = false;
+    h->field_count = 0;
+    size_t pos = 0;
+    while (pos < len && (p[pos] == '\r' || p[pos] == '\n'))
+        pos++;
+    char *line = next_line(p, len, &pos);
+    if (!line) {
+        *why = "the request line has a NUL or a bare CR";
+        return 400;
+    }
+    int status = request_line(h, line, why);
+    if (status)
+        return status;
+    h->is_close = h->minor == 0; /* HTTP/1.0 closes unless it asks to keep alive */
+    bool has_host = false;
+    for (;;) {
+        line = next_line(p, len, &pos);
+        if (!line) {
+            *why = "a header field has a NUL or a bare CR";
+            return 400;
+        }
+        if (!*line)
+            break;
+        if (*line == ' ' || *line == '\t') {
+            *why = "folded header field lines are not accepted";
+            return 400;
+        }
+        status = field_line(h, line, &has_host, why);
+        if (status)
+            return status;
+    }
+    if (h->is_chunked && h->content_length >= 0) {
+        *why = "both Content-Length and Transfer-Encoding";
+        return 400;
+    }
+    if (h->minor == 1 && !has_host) {
+        *why = "an HTTP/1.1 request without Host";
+        return 400;
+    }
+    return 0;
+}
+
+const char *h1req_field(const struct h1req_head *h, const char *name)
+{
+    for (size_t i = 0; i < h->field_count; i++) {
+        if (strcasecmp(h->fields[i].name, name) == 0)
+            return h->fields[i].value;
+    }
+    return NULL;
+}
+
+static int hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+static void chunk_size_done(struct h1req_chunked *c)
+{
+    c->line_len = 0;
+    if (c->remaining == 0) {
+        c->is_last = true;
+        c->state = H1REQ_CHUNK_TRAILER;
+    } else {
+        c->state = H1REQ_CHUNK_DATA;
+    }
+}
+
+size_t h1req_chunked_feed(struct h1req_chunked *c, const char *p, size_t n, struct buf *out,
+                          size_t max, bool *is_too_big)
+{
+    size_t i = 0;
+    while (i < n && c->state != H1REQ_CHUNK_DONE && c->state != H1REQ_CHUNK_ERROR) {
+        char ch = p[i];
+        switch (c->state) {
+        case H1REQ_CHUNK_SIZE: {
+            int v = hex_value(ch);
+            if (v >= 0) {
+                if (++c->size_digits > 15) {
+                    c->state = H1REQ_CHUNK_ERROR;
+                    break;
+                }
+                c->remaining = c->remaining * 16 + (uint64_t)v;
+                i++;
+            } else if (c->size_digits == 0) {
+                c->state = H1REQ_CHUNK_ERROR;
+            } else if (ch == '\n') {
+                i++;
+                chunk_size_done(c);
+            } else {
+                c->state = H1REQ_CHUNK_EXT; /* ";ext", whitespace or the CR: skipped to LF */
+                c->line_len = c->size_digits;
+            }
+            break;
+        }
+        case H1REQ_CHUNK_EXT:
+            i++;
+            if (ch == '\n')
+                chunk_size_done(c);
+            else if (++c->line_len > CHUNK_LINE_MAX)
+                c->state = H1REQ_CHUNK_ERROR;
+            break;
+        case H1REQ_CHUNK_DATA: {
+            size_t k = n - i;
+            if (k > c->remaining)
+                k = (size_t)c->remaining;
+            if (!*is_too_big && out->len + k > max) {
+                *is_too_big = true;
+                buf_fini(out);
+            }
+            if (!*is_too_big)
+                buf_append(out, p + i, k);
+            i += k;
+            c->remaining -= k;
+            if (c->remaining == 0)
+                c->state = H1REQ_CHUNK_DATA_CR;
+            break;
+        }
+        case H1REQ_CHUNK_DATA_CR:
+            i++;
+            if (ch == '\r')
+                c->state = H1REQ_CHUNK_DATA_LF;
+            else if (ch == '\n')
+                c->state = H1REQ_CHUNK_SIZE;
+            else
+                c->state = H1REQ_CHUNK_ERROR;
+            c->size_digits = 0;
+            break;
+        case H1REQ_CHUNK_DATA_LF:
+            i++;
+            c->state = ch == '\n' ? H1REQ_CHUNK_SIZE : H1REQ_CHUNK_ERROR;
+            break;
+        case H1REQ_CHUNK_TRAILER:
+            i++;
+            if (ch == '\n') {
+                if (c->line_len == 0)
+                    c->state = H1REQ_CHUNK_DONE;
+                c->line_len = 0;
+            } else if (ch != '\r') {
+                c->line_len++;
+                if (++c->trailer_len > TRAILERS_MAX)
+                    c->state = H1REQ_CHUNK_ERROR;
+            }
+            break;
+        case H1REQ_CHUNK_DONE:
+        case H1REQ_CHUNK_ERROR:
+            break;
+        }
+    }
+    return i;
+}
