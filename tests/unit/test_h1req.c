@@ -1,0 +1,239 @@
+/* The server's request reader: where a head ends (fed at any split), what the parser accepts
+ * and refuses with which status, and the chunked body decoder fed whole and byte by byte. */
+// clang-format off
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+// clang-format on
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "http/h1req.h"
+
+/* Feeds `text` to h1req_head_end `step` bytes more at a time; returns the head length found. */
+static size_t head_end_in_steps(const char *text, size_t step)
+{
+    size_t n = strlen(text), scanned = 0;
+    for (size_t have = step;; have += step) {
+        if (have > n)
+            have = n;
+        size_t end = h1req_head_end(text, have, &scanned);
+        if (end || have == n)
+            return end;
+    }
+}
+
+static void head_end_is_found_at_any_split(void **state)
+{
+    (void)state;
+    const char *req = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nNEXT";
+    size_t want = strlen(req) - 4;
+    for (size_t step = 1; step <= strlen(req); step++)
+        assert_int_equal(head_end_in_steps(req, step), want);
+    /* Bare LF line ends, and empty lines before the request line. */
+    assert_int_equal(head_end_in_steps("GET / HTTP/1.1\nHost: x\n\nX", 1), 24);
+    assert_int_equal(head_end_in_steps("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 1), 31);
+    assert_int_equal(head_end_in_steps("GET / HTTP/1.1\r\nHost: x\r\n", 1), 0);
+    assert_int_equal(head_end_in_steps("\r\n\r\n", 1), 0);
+}
+
+static int parse(struct h1req_head *h, const char *text, char *copy, size_t cap, const char **why)
+{
+    size_t n = strlen(text);
+    assert_true(n < cap);
+    memcpy(copy, text, n + 1);
+    *why = NULL;
+    return h1req_parse(h, copy, n, why);
+}
+
+static void a_request_is_parsed_in_place(void **state)
+{
+    (void)state;
+    static struct h1req_head h;
+    char copy[512];
+    const char *why;
+    assert_int_equal(parse(&h,
+                           "POST /crm/v8/Leads?x=1 HTTP/1.1\r\nHost: h\r\n"
+                           "content-length:  12 \r\nAuthorization: Zoho-oauthtoken abc \t\r\n"
+                           "X-Empty:\r\n\r\n",
+                           copy, sizeof copy, &why),
+                     0);
+    assert_string_equal(h.method, "POST");
+    assert_string_equal(h.target, "/crm/v8/Leads?x=1");
+    assert_int_equal(h.minor, 1);
+    assert_int_equal(h.content_length, 12);
+    assert_false(h.is_chunked);
+    assert_false(h.is_close);
+    assert_string_equal(h1req_field(&h, "AUTHORIZATION"), "Zoho-oauthtoken abc");
+    assert_string_equal(h1req_field(&h, "x-empty"), "");
+    assert_null(h1req_field(&h, "Cookie"));
+
+    assert_int_equal(parse(&h, "GET / HTTP/1.0\r\n\r\n", copy, sizeof copy, &why), 0);
+    assert_true(h.is_close); /* 1.0 closes by default */
+    assert_int_equal(
+        parse(&h, "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", copy, sizeof copy, &why), 0);
+    assert_false(h.is_close);
+    assert_int_equal(parse(&h,
+                           "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n"
+                           "Connection: te, close\r\nExpect: 100-Continue\r\n\r\n",
+                           copy, sizeof copy, &why),
+                     0);
+    assert_true(h.is_chunked);
+    assert_true(h.is_close);
+    assert_true(h.is_expect_continue);
+    assert_int_equal(h.content_length, -1);
+    /* Repeated equal lengths are one length. */
+    assert_int_equal(parse(&h,
+                           "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
+                           "Content-Length: 5\r\n\r\n",
+                           copy, sizeof copy, &why),
+                     0);
+    assert_int_equal(h.content_length, 5);
+}
+
+static void bad_requests_are_refused_with_their_status(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int status;
+    } cases[] = {
+        {"GARBAGE\r\n\r\n", 400},
+        {"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+        {"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\n\r\n", 400}, /* no Host */
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+        {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
+        {"GET / HTTPS/1.1\r\nHost: h\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: h\rX\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400},
+        {"GET /\x7f HTTP/1.1\r\nHost: h\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1234567890123456\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+         400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+        {"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nExpect: something\r\n\r\n", 417},
+    };
+    static struct h1req_head h;
+    char copy[512];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *why;
+        int status = parse(&h, cases[i].text, copy, sizeof copy, &why);
+        if (status != cases[i].status)
+            fail_msg("case %zu: status %d, want %d", i, status, cases[i].status);
+        assert_non_null(why);
+    }
+}
+
+static void long_targets_and_many_fields_have_their_own_statuses(void **state)
+{
+    (void)state;
+    static struct h1req_head h;
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, "GET /");
+    for (int i = 0; i < H1REQ_MAX_TARGET; i++)
+        buf_putc(&b, 'a');
+    buf_puts(&b, " HTTP/1.1\r\nHost: h\r\n\r\n");
+    const char *why = NULL;
+    assert_int_equal(h1req_parse(&h, b.data, b.len, &why), 414);
+    buf_reset(&b);
+    buf_puts(&b, "GET / HTTP/1.1\r\nHost: h\r\n");
+    for (int i = 0; i < H1REQ_MAX_FIELDS; i++)
+        buf_printf(&b, "X-%d: v\r\n", i);
+    buf_puts(&b, "\r\n");
+    assert_int_equal(h1req_parse(&h, b.data, b.len, &why), 431);
+    buf_fini(&b);
+}
+
+/* Decodes `text` in pieces of `step` (0: whole); returns the bytes used. */
+static size_t dechunk(const char *text, size_t step, struct h1req_chunked *c, struct buf *out,
+                      size_t max, bool *is_too_big)
+{
+    *c = (struct h1req_chunked){0};
+    buf_init(out);
+    *is_too_big = false;
+    size_t n = strlen(text), at = 0;
+    while (at < n && c->state != H1REQ_CHUNK_DONE && c->state != H1REQ_CHUNK_ERROR) {
+        size_t take = step && n - at > step ? step : n - at;
+        size_t used = h1req_chunked_feed(c, text + at, take, out, max, is_too_big);
+        assert_true(used <= take);
+        at += used;
+        if (used < take)
+            break;
+    }
+    return at;
+}
+
+static void chunked_bodies_decode_at_any_split(void **state)
+{
+    (void)state;
+    const char *body = "5;ext=1\r\nhello\r\n1A\r\n, and a chunk of 26 bytes.\r\n"
+                       "0\r\nX-Trailer: t\r\n\r\nGET /next";
+    for (size_t step = 0; step < 12; step++) {
+        struct h1req_chunked c;
+        struct buf out;
+        bool is_too_big;
+        size_t used = dechunk(body, step, &c, &out, 1024, &is_too_big);
+        assert_int_equal(c.state, H1REQ_CHUNK_DONE);
+        assert_int_equal(used, strlen(body) - strlen("GET /next"));
+        assert_string_equal(out.data, "hello, and a chunk of 26 bytes.");
+        assert_false(is_too_big);
+        buf_fini(&out);
+    }
+    /* LF-only line ends are taken too. */
+    struct h1req_chunked c;
+    struct buf out;
+    bool is_too_big;
+    dechunk("3\nabc\n0\n\n", 1, &c, &out, 1024, &is_too_big);
+    assert_int_equal(c.state, H1REQ_CHUNK_DONE);
+    assert_string_equal(out.data, "abc");
+    buf_fini(&out);
+}
+
+static void bad_or_oversized_chunked_bodies_are_caught(void **state)
+{
+    (void)state;
+    static const char *bad[] = {
+        "x\r\n",                /* no size */
+        "3\r\nabcX\r\n",        /* no CRLF after the data */
+        "1234567890123456\r\n", /* size past 15 hex digits */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct h1req_chunked c;
+        struct buf out;
+        bool is_too_big;
+        dechunk(bad[i], 0, &c, &out, 1024, &is_too_big);
+        assert_int_equal(c.state, H1REQ_CHUNK_ERROR);
+        buf_fini(&out);
+    }
+    struct h1req_chunked c;
+    struct buf out;
+    bool is_too_big;
+    dechunk("8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n", 3, &c, &out, 10, &is_too_big);
+    assert_true(is_too_big);
+    assert_int_equal(out.len, 0); /* what was kept is dropped */
+    buf_fini(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(head_end_is_found_at_any_split),
+        cmocka_unit_test(a_request_is_parsed_in_place),
+        cmocka_unit_test(bad_requests_are_refused_with_their_status),
+        cmocka_unit_test(long_targets_and_many_fields_have_their_own_statuses),
+        cmocka_unit_test(chunked_bodies_decode_at_any_split),
+        cmocka_unit_test(bad_or_oversized_chunked_bodies_are_caught),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
