@@ -232,8 +232,7 @@ static bool raw_quiet(struct raw *c, int ms)
 static void expect_status(const struct answer *a, int status)
 {
     if (a->status != status)
-        fail_msg("expected %d, got %d\n%s%s", status, a->status, a->head,
-                 a->body ? a->body : "");
+        fail_msg("expected %d, got %d\n%s%s", status, a->status, a->head, a->body ? a->body : "");
 }
 
 /* The refusal: the status, Zoho's envelope with `code`, Connection: close, and the end of the
@@ -319,8 +318,8 @@ static void a_chunked_body_with_extensions_and_trailers_creates_the_record(void 
 
     /* The same over many writes, cut inside sizes, data and CRLFs, on the same connection. */
     static const char *const pieces[] = {
-        "1",   "7\r",  "\n{\"data\":[{\"Last", "_Name\"", ":\"\r",  "\n",
-        "a",   "\r\n", "Pieces\"}]}\r",        "\n",       "0\r\n", "\r\n"};
+        "1", "7\r",  "\n{\"data\":[{\"Last", "_Name\"", ":\"\r", "\n",
+        "a", "\r\n", "Pieces\"}]}\r",        "\n",      "0\r\n", "\r\n"};
     raw_puts(c, head);
     for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++)
         raw_puts(c, pieces[i]);
@@ -702,8 +701,7 @@ static void query_strings_are_percent_and_plus_decoded(void **state)
     assert_string_equal(hp_str(hp_at(r.json, "details"), "api_name"), "No Such/Field");
     hp_resp_free(&r);
     /* A percent-encoded key; a '%' without two hex digits stays as it is. */
-    r = hp_req(&srv, "GET", "/crm/v8/Leads?%66ields=Last_Name&per_page=1%", NULL, srv.token,
-               NULL);
+    r = hp_req(&srv, "GET", "/crm/v8/Leads?%66ields=Last_Name&per_page=1%", NULL, srv.token, NULL);
     hp_assert_error(&r, 400, "INVALID_DATA");
     assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "per_page");
     hp_resp_free(&r);
