@@ -204,7 +204,8 @@ static int field_line(struct h1req_head *h, char *s, bool *has_host, const char 
             h->is_close = true;
         else if (h->minor == 0 && has_token(v, "keep-alive"))
             h->is_close = false;
-    } else if (strcasecmp(s, "expect") == 0) {
+    } else if (strcasecmp(s, "expect") == 0 && h->minor == 1) {
+        /* HTTP/1.0 has no 1xx answers: its expectations are ignored (RFC 9110 §10.1.1). */
         if (strcasecmp(v, "100-continue") != 0) {
             *why = "only the 100-continue expectation is supported";
             return 417;
@@ -315,20 +316,44 @@ size_t h1req_chunked_feed(struct h1req_chunked *c, const char *p, size_t n, stru
                 i++;
             } else if (c->size_digits == 0) {
                 c->state = H1REQ_CHUNK_ERROR;
-            } else if (ch == '\n') {
-                i++;
-                chunk_size_done(c);
             } else {
-                c->state = H1REQ_CHUNK_EXT; /* ";ext", whitespace or the CR: skipped to LF */
+                /* What may follow the digits is whitespace, ';' and an extension, or the line
+                 * end: "0x10" or "1 0" is refused, not read as 0 or 1 and the rest skipped, as a
+                 * proxy in front could frame it otherwise. */
+                c->state = H1REQ_CHUNK_SIZE_WS;
                 c->line_len = c->size_digits;
             }
             break;
         }
+        case H1REQ_CHUNK_SIZE_WS:
+            i++;
+            if (ch == ';')
+                c->state = H1REQ_CHUNK_EXT;
+            else if (ch == '\r')
+                c->state = H1REQ_CHUNK_SIZE_LF;
+            else if (ch == '\n')
+                chunk_size_done(c);
+            else if (ch != ' ' && ch != '\t')
+                c->state = H1REQ_CHUNK_ERROR;
+            else if (++c->line_len > CHUNK_LINE_MAX)
+                c->state = H1REQ_CHUNK_ERROR;
+            break;
         case H1REQ_CHUNK_EXT:
+            i++;
+            if (ch == '\r')
+                c->state = H1REQ_CHUNK_SIZE_LF;
+            else if (ch == '\n')
+                chunk_size_done(c);
+            else if (((unsigned char)ch < 0x20 && ch != '\t') || ch == 0x7f)
+                c->state = H1REQ_CHUNK_ERROR;
+            else if (++c->line_len > CHUNK_LINE_MAX)
+                c->state = H1REQ_CHUNK_ERROR;
+            break;
+        case H1REQ_CHUNK_SIZE_LF:
             i++;
             if (ch == '\n')
                 chunk_size_done(c);
-            else if (++c->line_len > CHUNK_LINE_MAX)
+            else
                 c->state = H1REQ_CHUNK_ERROR;
             break;
         case H1REQ_CHUNK_DATA: {

@@ -46,7 +46,9 @@ const char *h1req_field(const struct h1req_head *h, const char *name);
 
 enum h1req_chunk_state {
     H1REQ_CHUNK_SIZE,
+    H1REQ_CHUNK_SIZE_WS, /* after the size's digits: whitespace, then ';' or the line end */
     H1REQ_CHUNK_EXT,
+    H1REQ_CHUNK_SIZE_LF, /* the LF after the size line's CR */
     H1REQ_CHUNK_DATA,
     H1REQ_CHUNK_DATA_CR,
     H1REQ_CHUNK_DATA_LF,

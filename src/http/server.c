@@ -67,6 +67,7 @@ struct conn {
     struct conn *next_dead;
     bool can_read;  /* the socket may hold unread bytes (edge-triggered) */
     bool can_write; /* the socket may take more bytes */
+    bool has_eof;   /* the peer's end came (EPOLLRDHUP): read until read says so */
     bool is_dead;
     bool is_close_after; /* close once the current answer is written */
     struct buf in;       /* bytes read and not yet consumed, from in_pos */
@@ -746,8 +747,11 @@ static bool read_more(struct conn *c, size_t room)
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         c->in.len += (size_t)n;
-        if ((size_t)n < want)
-            c->can_read = false; /* drained: the next bytes come with a new edge */
+        /* Drained: the next bytes come with a new edge. Not so the end of the stream when it
+         * came with these bytes: then the next read must see it, or the connection would stay
+         * open until the idle timeout. */
+        if ((size_t)n < want && !c->has_eof)
+            c->can_read = false;
         c->deadline_ms = now_ms() + READ_TIMEOUT_MS;
         return true;
     }
@@ -1033,6 +1037,8 @@ static void *worker_main(void *arg)
                     continue;
                 if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                     c->can_read = true;
+                if (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                    c->has_eof = true;
                 if (evs[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
                     c->can_write = true;
                 conn_run(c);

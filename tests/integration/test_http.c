@@ -1,0 +1,785 @@
+/* Herald's own HTTP/1.1 server over raw TCP: exact bytes in, exact answers out. Framing
+ * (chunked bodies, 100-continue, pipelining, a request fed byte by byte), connection handling
+ * (HTTP/1.0 with and without keep-alive, idle clients, shutdown with a kept-alive connection),
+ * and the refusals, each in Zoho's JSON envelope on a connection that then ends. Every read
+ * waits with poll and a bounded timeout, never a sleep. */
+#include "harness.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WAIT_MS 10000
+
+static struct hp srv;
+
+static int setup(void **state)
+{
+    (void)state;
+    hp_start(&srv, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hp_cleanup(&srv);
+    return 0;
+}
+
+/* ---- A raw client ---- */
+
+struct raw {
+    int fd;
+    char in[256 * 1024]; /* bytes read and not yet taken by raw_answer */
+    size_t len;
+};
+
+/* One answer as read off the wire. */
+struct answer {
+    int status;
+    char head[8192]; /* status line and header fields, NUL-terminated */
+    char *body;      /* NUL-terminated; free with answer_free */
+    size_t body_len;
+    json_t *json;
+};
+
+static struct raw *raw_open(int port)
+{
+    struct raw *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c->fd >= 0);
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return c;
+}
+
+static void raw_close(struct raw *c)
+{
+    if (!c)
+        return;
+    close(c->fd);
+    free(c);
+}
+
+static void raw_send(struct raw *c, const void *p, size_t n)
+{
+    const char *s = p;
+    int64_t deadline = hp_now_ms() + WAIT_MS;
+    while (n) {
+        struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+        int64_t left = deadline - hp_now_ms();
+        if (left <= 0)
+            fail_msg("send: timed out with %zu bytes unsent", n);
+        if (poll(&pfd, 1, (int)left) <= 0)
+            continue;
+        ssize_t k = send(c->fd, s, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+            continue;
+        if (k < 0)
+            fail_msg("send: %s", strerror(errno));
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+static void raw_puts(struct raw *c, const char *s)
+{
+    raw_send(c, s, strlen(s));
+}
+
+/* Reads more into c->in, waiting until the deadline. Returns bytes read; 0 at EOF (or a
+ * reset); -1 on timeout. */
+static ssize_t raw_fill(struct raw *c, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - hp_now_ms();
+        if (left <= 0)
+            return -1;
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        int rc = poll(&pfd, 1, (int)left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            continue;
+        if (c->len == sizeof c->in)
+            fail_msg("answer larger than the test's buffer");
+        ssize_t n = recv(c->fd, c->in + c->len, sizeof c->in - c->len, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n < 0)
+            return 0; /* ECONNRESET: the connection ended */
+        c->len += (size_t)n;
+        return n;
+    }
+}
+
+/* The value of header `name` in an answer's head, copied into out; false if absent. */
+static bool header(const struct answer *a, const char *name, char *out, size_t out_len)
+{
+    size_t nlen = strlen(name);
+    for (const char *line = strstr(a->head, "\r\n"); line; line = strstr(line, "\r\n")) {
+        line += 2;
+        if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+            const char *v = line + nlen + 1;
+            while (*v == ' ')
+                v++;
+            size_t vlen = strcspn(v, "\r");
+            if (vlen >= out_len)
+                vlen = out_len - 1;
+            memcpy(out, v, vlen);
+            out[vlen] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool has_header(const struct answer *a, const char *name)
+{
+    char v[256];
+    return header(a, name, v, sizeof v);
+}
+
+/* Reads the next answer (a 1xx included) off the connection. `is_head`: the answer to a HEAD
+ * request, which has no body whatever its Content-Length says. Fails the test on timeout or
+ * when the connection ends before a whole answer. */
+static void raw_answer(struct raw *c, bool is_head, struct answer *a)
+{
+    memset(a, 0, sizeof *a);
+    int64_t deadline = hp_now_ms() + WAIT_MS;
+    char *end;
+    for (;;) {
+        end = c->len ? memmem(c->in, c->len, "\r\n\r\n", 4) : NULL;
+        if (end)
+            break;
+        ssize_t n = raw_fill(c, deadline);
+        if (n < 0)
+            fail_msg("no answer head within %d ms (have %zu bytes)", WAIT_MS, c->len);
+        if (n == 0)
+            fail_msg("the connection ended before an answer head (have %zu bytes: %.*s)", c->len,
+                     (int)c->len, c->in);
+    }
+    size_t hlen = (size_t)(end - c->in) + 4;
+    assert_true(hlen < sizeof a->head);
+    memcpy(a->head, c->in, hlen);
+    a->head[hlen] = '\0';
+    if (strncmp(a->head, "HTTP/1.1 ", 9) != 0)
+        fail_msg("not an HTTP/1.1 status line: %s", a->head);
+    a->status = atoi(a->head + 9);
+    size_t body_len = 0;
+    char v[64];
+    if (header(a, "Content-Length", v, sizeof v))
+        body_len = strtoul(v, NULL, 10);
+    if (is_head || a->status < 200 || a->status == 204 || a->status == 304)
+        body_len = 0;
+    while (c->len < hlen + body_len) {
+        ssize_t n = raw_fill(c, deadline);
+        if (n <= 0)
+            fail_msg("the body ended short: %zu of %zu bytes", c->len - hlen, body_len);
+    }
+    a->body = malloc(body_len + 1);
+    memcpy(a->body, c->in + hlen, body_len);
+    a->body[body_len] = '\0';
+    a->body_len = body_len;
+    if (body_len)
+        a->json = json_loadb(a->body, body_len, 0, NULL);
+    memmove(c->in, c->in + hlen + body_len, c->len - hlen - body_len);
+    c->len -= hlen + body_len;
+}
+
+static void answer_free(struct answer *a)
+{
+    free(a->body);
+    json_decref(a->json);
+    a->body = NULL;
+    a->json = NULL;
+}
+
+/* True when the server ends the connection (EOF or reset) within timeout_ms with no more
+ * bytes than those already buffered. */
+static bool raw_ends(struct raw *c, int timeout_ms)
+{
+    int64_t deadline = hp_now_ms() + timeout_ms;
+    size_t before = c->len;
+    for (;;) {
+        ssize_t n = raw_fill(c, deadline);
+        if (n < 0)
+            return false;
+        if (n == 0)
+            return c->len == before;
+    }
+}
+
+/* True when nothing at all arrives within ms (the connection stays open and quiet). */
+static bool raw_quiet(struct raw *c, int ms)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    return c->len == 0 && poll(&pfd, 1, ms) == 0;
+}
+
+static void expect_status(const struct answer *a, int status)
+{
+    if (a->status != status)
+        fail_msg("expected %d, got %d\n%s%s", status, a->status, a->head, a->body ? a->body : "");
+}
+
+/* The refusal: the status, Zoho's envelope with `code`, Connection: close, and the end of the
+ * connection right after. */
+static void expect_refusal(struct raw *c, int status, const char *code)
+{
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_status(&a, status);
+    char v[128];
+    assert_true(header(&a, "Content-Type", v, sizeof v));
+    assert_string_equal(v, "application/json;charset=UTF-8");
+    if (!header(&a, "Connection", v, sizeof v) || strcmp(v, "close") != 0)
+        fail_msg("a refusal without Connection: close\n%s%s", a.head, a.body);
+    if (!a.json)
+        fail_msg("the refusal is not JSON: %s", a.body);
+    assert_string_equal(hp_str(a.json, "code"), code);
+    assert_string_equal(hp_str(a.json, "status"), "error");
+    assert_non_null(hp_str(a.json, "message"));
+    assert_true(json_is_object(json_object_get(a.json, "details")));
+    assert_int_equal(json_object_size(a.json), 4);
+    answer_free(&a);
+    assert_true(raw_ends(c, WAIT_MS));
+}
+
+/* A request head with Host and the token; `extra` (may be empty) is more "Name: v\r\n" lines. */
+static char *head_for(const char *method, const char *target, const char *extra)
+{
+    size_t n = strlen(method) + strlen(target) + strlen(extra) + strlen(srv.token) + 256;
+    char *s = malloc(n);
+    snprintf(s, n,
+             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Zoho-oauthtoken %s\r\n%s\r\n",
+             method, target, srv.token, extra);
+    return s;
+}
+
+/* The Last_Name of the record `id` of Leads, through the API (caller frees); NULL on 204. */
+static char *lead_last_name(const char *id)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/crm/v8/Leads/%s", id);
+    struct hp_resp r = hp_req(&srv, "GET", path, NULL, srv.token, NULL);
+    char *name = NULL;
+    if (r.status == 200)
+        name = strdup(hp_str(hp_at(r.json, "data[0]"), "Last_Name"));
+    else
+        assert_int_equal(r.status, 204);
+    hp_resp_free(&r);
+    return name;
+}
+
+static void expect_created_lead(const struct answer *a, const char *last_name)
+{
+    expect_status(a, 201);
+    const char *id = hp_str(hp_at(a->json, "data[0].details"), "id");
+    assert_non_null(id);
+    char *name = lead_last_name(id);
+    assert_non_null(name);
+    assert_string_equal(name, last_name);
+    free(name);
+}
+
+/* ---- Bodies ---- */
+
+static void a_chunked_body_with_extensions_and_trailers_creates_the_record(void **state)
+{
+    (void)state;
+    char *head = head_for("POST", "/crm/v8/Leads",
+                          "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n");
+    /* {"data":[{"Last_Name":"Chunked"}]} in three chunks, one with an extension, hex sizes in
+     * both cases, then a trailer field. */
+    static const char body[] = "a;name=\"v\"\r\n{\"data\":[{\r\n"
+                               "F\r\n\"Last_Name\":\"Ch\r\n"
+                               "9\r\nunked\"}]}\r\n"
+                               "0\r\nX-Checksum: none\r\n\r\n";
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, head);
+    raw_puts(c, body);
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_created_lead(&a, "Chunked");
+    answer_free(&a);
+
+    /* The same over many writes, cut inside sizes, data and CRLFs, on the same connection. */
+    static const char *const pieces[] = {
+        "1", "7\r",  "\n{\"data\":[{\"Last", "_Name\"", ":\"\r", "\n",
+        "a", "\r\n", "Pieces\"}]}\r",        "\n",      "0\r\n", "\r\n"};
+    raw_puts(c, head);
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++)
+        raw_puts(c, pieces[i]);
+    raw_answer(c, false, &a);
+    expect_created_lead(&a, "Pieces");
+    answer_free(&a);
+    raw_close(c);
+    free(head);
+}
+
+static void expect_100_continue_comes_before_the_body_and_not_for_a_too_large_one(void **state)
+{
+    (void)state;
+    static const char body[] = "{\"data\":[{\"Last_Name\":\"Continued\"}]}";
+    char extra[128];
+    snprintf(extra, sizeof extra, "Expect: 100-continue\r\nContent-Length: %zu\r\n",
+             sizeof body - 1);
+    char *head = head_for("POST", "/crm/v8/Leads", extra);
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, head);
+    struct answer a;
+    raw_answer(c, false, &a); /* the body is not sent yet: only 100 Continue can come */
+    expect_status(&a, 100);
+    assert_memory_equal(a.head, "HTTP/1.1 100 Continue\r\n", 23);
+    answer_free(&a);
+    raw_puts(c, body);
+    raw_answer(c, false, &a);
+    expect_created_lead(&a, "Continued");
+    answer_free(&a);
+    raw_close(c);
+    free(head);
+
+    /* Over the 1 MiB limit: 413 at once, never 100 Continue. */
+    head = head_for("POST", "/crm/v8/Leads", "Expect: 100-continue\r\nContent-Length: 2000000\r\n");
+    c = raw_open(srv.port);
+    raw_puts(c, head);
+    expect_refusal(c, 413, "REQUEST_ENTITY_TOO_LARGE");
+    raw_close(c);
+    free(head);
+
+    /* An expectation other than 100-continue is refused. */
+    head = head_for("POST", "/crm/v8/Leads", "Expect: 200-ok\r\nContent-Length: 2\r\n");
+    c = raw_open(srv.port);
+    raw_puts(c, head);
+    expect_refusal(c, 417, "EXPECTATION_FAILED");
+    raw_close(c);
+    free(head);
+}
+
+/* HTTP/1.0 has no 1xx answers (RFC 9110 §15.2: a server must not send one to an HTTP/1.0
+ * client, and §10.1.1: it ignores the expectation): the final answer is the first. */
+static void expect_100_continue_is_ignored_for_http_1_0(void **state)
+{
+    (void)state;
+    static const char body[] = "{\"data\":[{\"Last_Name\":\"Old\"}]}";
+    char req[1024];
+    snprintf(req, sizeof req,
+             "POST /crm/v8/Leads HTTP/1.0\r\nAuthorization: Zoho-oauthtoken %s\r\n"
+             "Expect: 100-continue\r\nContent-Length: %zu\r\n\r\n",
+             srv.token, sizeof body - 1);
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, req);
+    assert_true(raw_quiet(c, 300)); /* no 100 Continue: the server waits for the body */
+    raw_puts(c, body);
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_created_lead(&a, "Old");
+    answer_free(&a);
+    assert_true(raw_ends(c, WAIT_MS));
+    raw_close(c);
+}
+
+/* ---- Connections ---- */
+
+static void pipelined_requests_are_answered_in_order(void **state)
+{
+    (void)state;
+    /* Two: a create then a read of nothing. */
+    static const char body[] = "{\"data\":[{\"Last_Name\":\"Piped\"}]}";
+    char extra[64];
+    snprintf(extra, sizeof extra, "Content-Length: %zu\r\n", sizeof body - 1);
+    char *post = head_for("POST", "/crm/v8/Leads", extra);
+    char *get_org = head_for("GET", "/crm/v8/org", "");
+    char *missing = head_for("GET", "/crm/v8/Leads/1234567890123456789", "");
+    char *wrong = head_for("GET", "/nothing/here", "");
+    size_t cap = 8192;
+    char *all = malloc(cap);
+    snprintf(all, cap, "%s%s%s", post, body, get_org);
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, all);
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_created_lead(&a, "Piped");
+    answer_free(&a);
+    raw_answer(c, false, &a);
+    expect_status(&a, 200);
+    assert_non_null(hp_str(hp_at(a.json, "org[0]"), "id"));
+    answer_free(&a);
+
+    /* Three on the same connection, each answered differently. */
+    snprintf(all, cap, "%s%s%s", wrong, missing, get_org);
+    raw_puts(c, all);
+    raw_answer(c, false, &a);
+    expect_status(&a, 404);
+    assert_string_equal(hp_str(a.json, "code"), "INVALID_URL_PATTERN");
+    answer_free(&a);
+    raw_answer(c, false, &a);
+    expect_status(&a, 204);
+    answer_free(&a);
+    raw_answer(c, false, &a);
+    expect_status(&a, 200);
+    answer_free(&a);
+    assert_true(raw_quiet(c, 50)); /* nothing more, and still open */
+    raw_close(c);
+    free(all);
+    free(post);
+    free(get_org);
+    free(missing);
+    free(wrong);
+}
+
+static void a_request_fed_byte_by_byte_is_served(void **state)
+{
+    (void)state;
+    static const char body[] = "{\"data\":[{\"Last_Name\":\"Bytes\"}]}";
+    char extra[64];
+    snprintf(extra, sizeof extra, "Content-Length: %zu\r\n", sizeof body - 1);
+    char *head = head_for("POST", "/crm/v8/Leads", extra);
+    struct raw *c = raw_open(srv.port);
+    for (size_t i = 0; head[i]; i++)
+        raw_send(c, head + i, 1);
+    for (size_t i = 0; body[i]; i++)
+        raw_send(c, body + i, 1);
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_created_lead(&a, "Bytes");
+    answer_free(&a);
+    raw_close(c);
+    free(head);
+}
+
+static void http_1_0_closes_unless_asked_to_keep_alive(void **state)
+{
+    (void)state;
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, "GET /herald/v1/health HTTP/1.0\r\n\r\n");
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_status(&a, 200);
+    char v[64];
+    assert_true(header(&a, "Connection", v, sizeof v));
+    assert_string_equal(v, "close");
+    answer_free(&a);
+    assert_true(raw_ends(c, WAIT_MS));
+    raw_close(c);
+
+    c = raw_open(srv.port);
+    for (int i = 0; i < 2; i++) {
+        raw_puts(c, "GET /herald/v1/health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        raw_answer(c, false, &a);
+        expect_status(&a, 200);
+        assert_true(header(&a, "Connection", v, sizeof v));
+        assert_string_equal(v, "keep-alive");
+        answer_free(&a);
+    }
+    assert_true(raw_quiet(c, 50));
+    /* HTTP/1.1 with Connection: close ends after its answer too. */
+    raw_puts(c, "GET /herald/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    raw_answer(c, false, &a);
+    expect_status(&a, 200);
+    assert_true(header(&a, "Connection", v, sizeof v));
+    assert_string_equal(v, "close");
+    answer_free(&a);
+    assert_true(raw_ends(c, WAIT_MS));
+    raw_close(c);
+}
+
+/* A client that half-closes after its request (shutdown(SHUT_WR), as `nc -N` does) gets its
+ * answer, then the end of the connection: not a connection held until the idle timeout. */
+static void a_half_closed_client_gets_its_answer_and_the_end(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 5; round++) {
+        struct raw *c = raw_open(srv.port);
+        raw_puts(c, "GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+        shutdown(c->fd, SHUT_WR);
+        struct answer a;
+        raw_answer(c, false, &a);
+        expect_status(&a, 200);
+        answer_free(&a);
+        if (!raw_ends(c, 5000))
+            fail_msg("round %d: the connection was not ended after the client's EOF", round);
+        raw_close(c);
+    }
+}
+
+/* ---- Refusals ---- */
+
+static void refuse_raw(const char *bytes, size_t len, int status, const char *code)
+{
+    struct raw *c = raw_open(srv.port);
+    raw_send(c, bytes, len);
+    expect_refusal(c, status, code);
+    raw_close(c);
+}
+
+static void refuse_str(const char *bytes, int status, const char *code)
+{
+    refuse_raw(bytes, strlen(bytes), status, code);
+}
+
+static void protocol_errors_answer_the_zoho_envelope_and_close(void **state)
+{
+    (void)state;
+    refuse_str("this is not http\r\n\r\n", 400, "INVALID_REQUEST");
+    refuse_str("GET /herald/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+               400, "INVALID_REQUEST");
+    refuse_str("POST /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501,
+               "NOT_IMPLEMENTED");
+    refuse_str("GET /herald/v1/health HTTP/2.0\r\nHost: x\r\n\r\n", 505,
+               "HTTP_VERSION_NOT_SUPPORTED");
+    refuse_str("GET /herald/v1/health HTTP/1.1\r\n\r\n", 400, "INVALID_REQUEST"); /* no Host */
+    refuse_str("GET /herald/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+               "Content-Length: 2\r\n\r\n",
+               400, "INVALID_REQUEST");
+    refuse_str("GET /herald/v1/health HTTP/1.1\r\nHost : x\r\n\r\n", 400, "INVALID_REQUEST");
+    refuse_str("GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400,
+               "INVALID_REQUEST");
+
+    /* A malformed chunked body: a size that is not hex, a chunk without its CRLF. */
+    char *head = head_for("POST", "/crm/v8/Leads", "Transfer-Encoding: chunked\r\n");
+    static const char *const bad_bodies[] = {"zz\r\n{}\r\n0\r\n\r\n", "2\r\n{}XX0\r\n\r\n",
+                                             "\r\n0\r\n\r\n", "0x2\r\n{}\r\n0\r\n\r\n"};
+    for (size_t i = 0; i < sizeof bad_bodies / sizeof bad_bodies[0]; i++) {
+        char req[2048];
+        snprintf(req, sizeof req, "%s%s", head, bad_bodies[i]);
+        refuse_str(req, 400, "INVALID_REQUEST");
+    }
+    free(head);
+
+    /* A 9,000-byte URL. */
+    size_t n = 9000;
+    char *req = malloc(n + 256);
+    size_t at = (size_t)sprintf(req, "GET /crm/v8/Leads?fields=");
+    memset(req + at, 'a', n);
+    at += n;
+    at += (size_t)sprintf(req + at, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    refuse_raw(req, at, 414, "URI_TOO_LONG");
+    free(req);
+
+    /* 40 KB of header fields, never ending. */
+    n = 40 * 1024;
+    req = malloc(n + 256);
+    at = (size_t)sprintf(req, "GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n");
+    while (at < n)
+        at += (size_t)sprintf(req + at, "X-Padding-%zu: %0100d\r\n", at, 0);
+    refuse_raw(req, at, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE");
+    /* ... and ended: the same. */
+    at += (size_t)sprintf(req + at, "\r\n");
+    refuse_raw(req, at, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE");
+    free(req);
+
+    /* More than 100 header fields, though short. */
+    req = malloc(16384);
+    at = (size_t)sprintf(req, "GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 120; i++)
+        at += (size_t)sprintf(req + at, "X-%d: y\r\n", i);
+    at += (size_t)sprintf(req + at, "\r\n");
+    refuse_raw(req, at, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE");
+    free(req);
+
+    /* And the server still serves. */
+    struct hp_resp r = hp_req(&srv, "GET", "/herald/v1/health", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+}
+
+/* ---- Answers ---- */
+
+static void head_has_get_content_length_and_no_body(void **state)
+{
+    (void)state;
+    char *get = head_for("GET", "/crm/v8/org", "");
+    char *head = head_for("HEAD", "/crm/v8/org", "");
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, get);
+    struct answer g;
+    raw_answer(c, false, &g);
+    expect_status(&g, 200);
+    assert_true(g.body_len > 0);
+    /* HEAD then GET in one write: a body after HEAD's head would be read as the next answer. */
+    char both[4096];
+    snprintf(both, sizeof both, "%s%s", head, get);
+    raw_puts(c, both);
+    struct answer h;
+    raw_answer(c, true, &h);
+    expect_status(&h, 200);
+    char v[64];
+    assert_true(header(&h, "Content-Length", v, sizeof v));
+    assert_int_equal(strtoul(v, NULL, 10), g.body_len);
+    answer_free(&h);
+    struct answer g2;
+    raw_answer(c, false, &g2);
+    expect_status(&g2, 200);
+    assert_int_equal(g2.body_len, g.body_len);
+    assert_true(raw_quiet(c, 50));
+    answer_free(&g2);
+    answer_free(&g);
+    raw_close(c);
+    free(get);
+    free(head);
+}
+
+static void answers_have_date_and_content_length_and_204_has_no_body(void **state)
+{
+    (void)state;
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, "GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_status(&a, 200);
+    char v[64];
+    assert_true(header(&a, "Date", v, sizeof v));
+    assert_int_equal(strlen(v), 29); /* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
+    assert_string_equal(v + 25, " GMT");
+    assert_true(header(&a, "Content-Length", v, sizeof v));
+    assert_int_equal(strtoul(v, NULL, 10), a.body_len);
+    assert_non_null(a.json);
+    assert_false(has_header(&a, "Connection")); /* HTTP/1.1 keeps alive by default */
+    answer_free(&a);
+
+    /* 204 for an unknown record id; a following answer right after proves no body bytes. */
+    char *missing = head_for("GET", "/crm/v8/Leads/1234567890123456789", "");
+    char both[4096];
+    snprintf(both, sizeof both, "%sGET /herald/v1/health HTTP/1.1\r\nHost: x\r\n\r\n", missing);
+    raw_puts(c, both);
+    raw_answer(c, false, &a);
+    expect_status(&a, 204);
+    assert_true(has_header(&a, "Date"));
+    if (header(&a, "Content-Length", v, sizeof v))
+        assert_string_equal(v, "0");
+    answer_free(&a);
+    raw_answer(c, false, &a);
+    expect_status(&a, 200);
+    answer_free(&a);
+    assert_true(raw_quiet(c, 50));
+    raw_close(c);
+    free(missing);
+}
+
+static void query_strings_are_percent_and_plus_decoded(void **state)
+{
+    (void)state;
+    struct hp_resp r = hp_req(&srv, "POST", "/crm/v8/Leads",
+                              "{\"data\":[{\"Last_Name\":\"Query\",\"First_Name\":\"Ann\","
+                              "\"Email\":\"ann@example.com\"}]}",
+                              srv.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "GET", "/crm/v8/Leads?fields=Last_Name%2CFirst_Name&per_page=200", NULL,
+               srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *data = json_object_get(r.json, "data");
+    bool found = false;
+    for (size_t i = 0; i < json_array_size(data); i++) {
+        json_t *rec = json_array_get(data, i);
+        assert_non_null(json_object_get(rec, "Last_Name")); /* both fields were selected */
+        assert_true(json_object_get(rec, "First_Name") != NULL);
+        assert_null(json_object_get(rec, "Email"));
+        found |= strcmp(hp_str(rec, "Last_Name"), "Query") == 0 &&
+                 strcmp(hp_str(rec, "First_Name"), "Ann") == 0;
+    }
+    assert_true(found);
+    hp_resp_free(&r);
+    /* '+' is a space and %2F a slash in a value; the error names the decoded field. */
+    r = hp_req(&srv, "GET", "/crm/v8/Leads?fields=No+Such%2fField", NULL, srv.token, NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "api_name"), "No Such/Field");
+    hp_resp_free(&r);
+    /* A percent-encoded key; a '%' without two hex digits stays as it is. */
+    r = hp_req(&srv, "GET", "/crm/v8/Leads?%66ields=Last_Name&per_page=1%", NULL, srv.token, NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "per_page");
+    hp_resp_free(&r);
+}
+
+/* ---- Load and shutdown ---- */
+
+static void idle_and_half_sent_clients_do_not_stop_others(void **state)
+{
+    (void)state;
+    enum { IDLE = 50 };
+    struct raw *idle[IDLE];
+    for (int i = 0; i < IDLE; i++) {
+        idle[i] = raw_open(srv.port);
+        if (i % 2)
+            raw_puts(idle[i], "POST /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nContent-Le");
+        else if (i % 5 == 0)
+            raw_puts(idle[i], "POST /crm/v8/Leads HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n"
+                              "\r\n{\"da");
+    }
+    int64_t t0 = hp_now_ms();
+    for (int i = 0; i < 3; i++) {
+        struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, srv.token, NULL);
+        assert_int_equal(r.status, 200);
+        hp_resp_free(&r);
+    }
+    assert_true(hp_now_ms() - t0 < WAIT_MS);
+    /* The idle ones are still open, and a half-sent request finishes when its bytes come. */
+    assert_true(raw_quiet(idle[1], 0));
+    raw_puts(idle[1], "ngth: 0\r\n\r\n");
+    struct answer a;
+    raw_answer(idle[1], false, &a);
+    expect_status(&a, 401); /* no token: but served */
+    answer_free(&a);
+    for (int i = 0; i < IDLE; i++)
+        raw_close(idle[i]);
+}
+
+static void sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once(void **state)
+{
+    (void)state;
+    struct hp other;
+    hp_start(&other, NULL);
+    struct raw *c = raw_open(other.port);
+    struct raw *half = raw_open(other.port);
+    raw_puts(c, "GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_status(&a, 200);
+    answer_free(&a);
+    raw_puts(half, "GET /herald/v1/health HTTP/1.1\r\nHo");
+    int64_t t0 = hp_now_ms();
+    assert_int_equal(hp_stop(&other), 0);
+    /* Idle connections do not hold the 10 s grace period for requests in progress. */
+    assert_true(hp_now_ms() - t0 < 5000);
+    assert_true(hp_log_wait(&other, "stopped cleanly", 1000));
+    assert_true(raw_ends(c, WAIT_MS));
+    raw_close(c);
+    raw_close(half);
+    hp_cleanup(&other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_chunked_body_with_extensions_and_trailers_creates_the_record),
+        cmocka_unit_test(expect_100_continue_comes_before_the_body_and_not_for_a_too_large_one),
+        cmocka_unit_test(expect_100_continue_is_ignored_for_http_1_0),
+        cmocka_unit_test(pipelined_requests_are_answered_in_order),
+        cmocka_unit_test(a_request_fed_byte_by_byte_is_served),
+        cmocka_unit_test(http_1_0_closes_unless_asked_to_keep_alive),
+        cmocka_unit_test(a_half_closed_client_gets_its_answer_and_the_end),
+        cmocka_unit_test(protocol_errors_answer_the_zoho_envelope_and_close),
+        cmocka_unit_test(head_has_get_content_length_and_no_body),
+        cmocka_unit_test(answers_have_date_and_content_length_and_204_has_no_body),
+        cmocka_unit_test(query_strings_are_percent_and_plus_decoded),
+        cmocka_unit_test(idle_and_half_sent_clients_do_not_stop_others),
+        cmocka_unit_test(sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
