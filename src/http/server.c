@@ -90,7 +90,9 @@ struct http_conn {
     char *head; /* the request head, parsed in place */
     struct h1req_head h;
     struct buf body;
-    char *path;      /* decoded, without the query */
+    char *path;           /* decoded, without the query */
+    const char *raw_path; /* as sent, up to the query */
+    size_t raw_path_len;
     char *query;     /* raw, after '?'; NULL if none */
     char **query_kv; /* decoded key/value pairs, made on first lookup */
     size_t query_count;
@@ -333,19 +335,25 @@ json_t *http_req_json(struct http_req *req)
 
 /* ---- Routing (the worker) ---- */
 
-static bool split_path(struct http_conn *c, const char *url)
+/* Splits the path as sent at its slashes, then decodes each segment: an encoded slash (%2F)
+ * stays inside its segment. A segment with an encoded NUL matches nothing. */
+static bool split_path(struct http_conn *c)
 {
-    const char *p = url;
-    while (*p) {
-        while (*p == '/')
+    const char *p = c->raw_path, *end = c->raw_path + c->raw_path_len;
+    while (p < end) {
+        while (p < end && *p == '/')
             p++;
-        if (!*p)
+        if (p == end)
             break;
-        const char *end = strchr(p, '/');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        size_t len = slash ? (size_t)(slash - p) : (size_t)(end - p);
         if (c->req.seg_count == HTTP_MAX_SEGS)
             return false;
-        c->req.segs[c->req.seg_count++] = xstrndup(p, len);
+        c->req.segs[c->req.seg_count++] = url_decode(p, len, false);
+        for (size_t i = 0; i + 2 < len; i++) {
+            if (p[i] == '%' && p[i + 1] == '0' && p[i + 2] == '0')
+                return false;
+        }
         p += len;
     }
     return true;
@@ -403,7 +411,7 @@ static void dispatch(struct http_conn *c)
     struct http_req *req = &c->req;
     req->body = c->body.data ? c->body.data : "";
     req->body_len = c->body.len;
-    if (!split_path(c, c->path)) {
+    if (!split_path(c)) {
         http_respond_error(req, 404, "INVALID_URL_PATTERN",
                            "Please check if the URL trying to access is a correct one", NULL);
         return;
@@ -687,13 +695,21 @@ static void start_request(struct conn *c, size_t hlen)
     r->req.method = r->h.method;
     r->is_head = strcmp(r->h.method, "HEAD") == 0;
     const char *t = r->h.target;
+    if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
+        /* The absolute form, as sent to proxies: servers accept it too (RFC 9112 §3.2.2). */
+        t = strchr(t + 7 + (t[4] != ':'), '/');
+        if (!t)
+            t = "/";
+    }
     if (*t != '/') {
         refuse(c, 400, "INVALID_REQUEST", "the request is not valid HTTP/1.1",
                "the request target is not a path");
         return;
     }
     const char *q = strchr(t, '?');
-    r->path = url_decode(t, q ? (size_t)(q - t) : strlen(t), false);
+    r->raw_path = t;
+    r->raw_path_len = q ? (size_t)(q - t) : strlen(t);
+    r->path = url_decode(t, r->raw_path_len, false);
     r->query = q && q[1] ? (char *)q + 1 : NULL;
     r->req.path = r->path;
     if (r->h.content_length > (int64_t)srv->cfg.max_body_bytes) {

@@ -634,6 +634,37 @@ static void head_has_get_content_length_and_no_body(void **state)
     free(head);
 }
 
+/* The absolute form (as sent to a proxy) names the same resource (RFC 9112 §3.2.2); the path is
+ * split before it is decoded, so an encoded slash stays inside its segment and an encoded NUL
+ * matches no route. */
+static void absolute_targets_are_served_and_encoded_slashes_do_not_split(void **state)
+{
+    (void)state;
+    struct raw *c = raw_open(srv.port);
+    char *abs = head_for("GET", "http://127.0.0.1/crm/v8/org", "");
+    raw_puts(c, abs);
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_status(&a, 200);
+    assert_non_null(hp_str(hp_at(a.json, "org[0]"), "id"));
+    answer_free(&a);
+    char *slash = head_for("GET", "/crm/v8%2Forg", "");
+    raw_puts(c, slash);
+    raw_answer(c, false, &a);
+    expect_status(&a, 404);
+    assert_string_equal(hp_str(a.json, "code"), "INVALID_URL_PATTERN");
+    answer_free(&a);
+    char *nul = head_for("GET", "/crm/v8/org%00x", "");
+    raw_puts(c, nul);
+    raw_answer(c, false, &a);
+    expect_status(&a, 404);
+    answer_free(&a);
+    raw_close(c);
+    free(abs);
+    free(slash);
+    free(nul);
+}
+
 static void answers_have_date_and_content_length_and_204_has_no_body(void **state)
 {
     (void)state;
@@ -776,6 +807,7 @@ int main(void)
         cmocka_unit_test(a_half_closed_client_gets_its_answer_and_the_end),
         cmocka_unit_test(protocol_errors_answer_the_zoho_envelope_and_close),
         cmocka_unit_test(head_has_get_content_length_and_no_body),
+        cmocka_unit_test(absolute_targets_are_served_and_encoded_slashes_do_not_split),
         cmocka_unit_test(answers_have_date_and_content_length_and_204_has_no_body),
         cmocka_unit_test(query_strings_are_percent_and_plus_decoded),
         cmocka_unit_test(idle_and_half_sent_clients_do_not_stop_others),
