@@ -602,7 +602,8 @@ static void submit(struct rec_job *job)
         respond_rows(job);
         return;
     }
-    store_submit(job->app->store, job_run, job, job_done);
+    /* Its only failures are the store's: rows a request may not write were set aside above. */
+    store_submit_plain(job->app->store, job_run, job, job_done);
 }
 
 /* ---- handlers: mutations ---- */

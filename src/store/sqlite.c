@@ -140,6 +140,21 @@ static void fresh_truncate(struct sq_store *s, size_t mark)
     s->fresh_count = mark;
 }
 
+/* Rolls the whole batch back: every job fails, `culprit` (if any) with its own error. */
+static void batch_fail(struct sq_store *s, struct sq_job *batch, const struct sq_job *culprit)
+{
+    if (culprit)
+        log_error("msg=\"a job failed without a savepoint: its batch is rolled back\" error=%s",
+                  herald_err_name(culprit->err));
+    sqlite3_exec(s->writer->db, "ROLLBACK", NULL, NULL, NULL);
+    for (struct sq_job *j = batch; j; j = j->next) {
+        if (j != culprit)
+            j->err = HERALD_ERR_STORE;
+    }
+    fresh_truncate(s, 0);
+    sq_user_cache_clear(s);
+}
+
 static void run_batch(struct sq_store *s, struct sq_job *batch)
 {
     struct sq_txn txn = {.base = {.ops = s->base.ops, .store = &s->base}, .s = s, .c = s->writer};
@@ -153,6 +168,14 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
     sqlite3_stmt *release = sq_stmt(s->writer, "RELEASE job");
     sqlite3_stmt *undo = sq_stmt(s->writer, "ROLLBACK TO job");
     for (struct sq_job *j = batch; j; j = j->next) {
+        if (j->is_plain) {
+            j->err = j->fn(&txn.base, j->arg);
+            if (j->err) {
+                batch_fail(s, batch, j);
+                return;
+            }
+            continue;
+        }
         if (!save || sqlite3_step(save) != SQLITE_DONE) {
             j->err = HERALD_ERR_STORE;
             continue;
@@ -172,11 +195,7 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
     int rc = sqlite3_exec(s->writer->db, "COMMIT", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         sq_fail(s->writer, rc, "commit");
-        sqlite3_exec(s->writer->db, "ROLLBACK", NULL, NULL, NULL);
-        for (struct sq_job *j = batch; j; j = j->next)
-            j->err = HERALD_ERR_STORE;
-        fresh_truncate(s, 0);
-        sq_user_cache_clear(s);
+        batch_fail(s, batch, NULL);
     }
 }
 
@@ -236,11 +255,12 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void sq_submit(struct store *base, store_job_fn *fn, void *arg, store_done_fn *done)
+static void sq_submit(struct store *base, store_job_fn *fn, void *arg, store_done_fn *done,
+                      bool is_plain)
 {
     struct sq_store *s = sq_of(base);
     struct sq_job *j = xmalloc(sizeof *j);
-    *j = (struct sq_job){.fn = fn, .arg = arg, .done = done};
+    *j = (struct sq_job){.fn = fn, .arg = arg, .done = done, .is_plain = is_plain};
     pthread_mutex_lock(&s->mu);
     if (s->is_stopping) {
         pthread_mutex_unlock(&s->mu);

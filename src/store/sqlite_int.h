@@ -28,6 +28,7 @@ struct sq_job {
     void *arg;
     store_done_fn *done;
     enum herald_err err;
+    bool is_plain; /* no savepoint: its failure fails the batch (store_submit_plain) */
     struct sq_job *next;
 };
 

@@ -18,7 +18,12 @@ void store_free(struct store *s)
 
 void store_submit(struct store *s, store_job_fn *fn, void *arg, store_done_fn *done)
 {
-    s->ops->submit(s, fn, arg, done);
+    s->ops->submit(s, fn, arg, done, false);
+}
+
+void store_submit_plain(struct store *s, store_job_fn *fn, void *arg, store_done_fn *done)
+{
+    s->ops->submit(s, fn, arg, done, true);
 }
 
 struct sync_wait {
@@ -61,7 +66,7 @@ enum herald_err store_exec(struct store *s, store_job_fn *fn, void *arg)
     struct sync_job j = {.fn = fn, .arg = arg};
     pthread_mutex_init(&j.wait.mu, NULL);
     pthread_cond_init(&j.wait.cv, NULL);
-    s->ops->submit(s, sync_run, &j, sync_job_done);
+    s->ops->submit(s, sync_run, &j, sync_job_done, false);
     pthread_mutex_lock(&j.wait.mu);
     while (!j.wait.is_done)
         pthread_cond_wait(&j.wait.cv, &j.wait.mu);

@@ -53,6 +53,13 @@ void store_free(struct store *s);
 /* Queues a job; `done` runs after its batch commits. Never blocks on I/O. After store_free has
  * begun, the job is not run and done gets HERALD_ERR_SHUTDOWN. */
 void store_submit(struct store *s, store_job_fn *fn, void *arg, store_done_fn *done);
+/* As store_submit, for a job that fails only when the store does (I/O, a full disk, a broken
+ * database): it runs without a savepoint of its own, and its failure rolls back its whole
+ * batch, every job of which then fails (as when the batch's commit fails). Other jobs each get
+ * a savepoint, so one refused job leaves its neighbours committed; a savepoint copies every
+ * page the job touches to the statement journal, which for a record create was about 5 µs of
+ * its 60 µs of CPU. */
+void store_submit_plain(struct store *s, store_job_fn *fn, void *arg, store_done_fn *done);
 /* Queues a job and waits for its commit. Returns the job's error, or HERALD_ERR_STORE. */
 enum herald_err store_exec(struct store *s, store_job_fn *fn, void *arg);
 /* Registers the hook run after each committed batch (the dispatcher's wake-up). */

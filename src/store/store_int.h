@@ -16,7 +16,8 @@ struct store_ops {
     const struct store_channel_ops *channels;
     const struct store_outbox_ops *outbox;
     void (*free)(struct store *s);
-    void (*submit)(struct store *s, store_job_fn *fn, void *arg, store_done_fn *done);
+    void (*submit)(struct store *s, store_job_fn *fn, void *arg, store_done_fn *done,
+                   bool is_plain);
     void (*on_commit)(struct store *s, store_commit_fn *fn, void *arg);
     int64_t (*id_next)(struct store *s);
     int64_t (*default_org)(struct store *s);
