@@ -538,6 +538,51 @@ static void a_rolled_back_job_hands_nothing_off_while_its_batch_neighbours_do(vo
     assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications", 0), 2);
 }
 
+/* A plain job (no savepoint of its own) that fails takes its whole batch down: what ran before
+ * it and what follows fail too, nothing of theirs is stored or handed off, and the next batch
+ * goes on as usual. */
+static void a_failing_plain_job_rolls_back_its_whole_batch(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS);
+    int64_t now = time_now_ms();
+    struct add_job a = {.count = 1}, b = {.count = 1, .is_failing = true}, c = {.count = 1};
+    a.rows[0] = row_of(f, 7, "\"job\":\"a\"}", now, true);
+    b.rows[0] = row_of(f, 7, "\"job\":\"b\"}", now, true);
+    c.rows[0] = row_of(f, 7, "\"job\":\"c\"}", now, true);
+    hold_the_writer(f);
+    store_submit(f->s, add_run, &a, add_done);
+    store_submit_plain(f->s, add_run, &b, add_done);
+    store_submit_plain(f->s, add_run, &c, add_done);
+    release_the_writer(f);
+    /* The barrier's own job may land in the failing batch, and fail with it: then one more. */
+    if (store_exec(f->s, noop_run, NULL) != HERALD_OK)
+        barrier(f);
+    assert_true(a.is_done && b.is_done && c.is_done);
+    assert_int_equal(a.err, HERALD_ERR_STORE);
+    assert_int_equal(b.err, HERALD_ERR_INVALID);
+    assert_int_equal(c.err, HERALD_ERR_STORE);
+    assert_int_equal(handed_calls(f), 0);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications", 0), 0);
+    /* Plain jobs that succeed commit with their neighbours. */
+    struct add_job d = {.count = 1}, e = {.count = 1};
+    d.rows[0] = row_of(f, 7, "\"job\":\"d\"}", now, true);
+    e.rows[0] = row_of(f, 7, "\"job\":\"e\"}", now, true);
+    pthread_mutex_lock(&f->mu);
+    f->is_gate_entered = f->is_gate_open = false;
+    pthread_mutex_unlock(&f->mu);
+    hold_the_writer(f);
+    store_submit_plain(f->s, add_run, &d, add_done);
+    store_submit(f->s, add_run, &e, add_done);
+    release_the_writer(f);
+    barrier(f);
+    assert_int_equal(d.err, HERALD_OK);
+    assert_int_equal(e.err, HERALD_OK);
+    assert_int_equal(handed_total(f), 2);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications", 0), 2);
+}
+
 static void without_a_hand_off_due_now_rows_are_stored_unleased_and_handed_to_nobody(void **state)
 {
     struct fixture *f = *state;
@@ -932,6 +977,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         OUTBOX_TEST(a_due_now_row_is_handed_off_leased_and_a_merely_due_one_is_not),
         OUTBOX_TEST(a_rolled_back_job_hands_nothing_off_while_its_batch_neighbours_do),
+        OUTBOX_TEST(a_failing_plain_job_rolls_back_its_whole_batch),
         OUTBOX_TEST(without_a_hand_off_due_now_rows_are_stored_unleased_and_handed_to_nobody),
         OUTBOX_TEST(a_claim_skips_handed_rows_which_claim_ids_takes_back_unless_delivered),
         OUTBOX_TEST(attempts_keep_the_latest_inline_and_the_earlier_ones_in_their_table),
