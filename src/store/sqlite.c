@@ -85,7 +85,7 @@ static enum herald_err conn_open(const char *path, bool is_writer, struct sq_con
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (is_writer)
         flags |= SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    int rc = sqlite3_open_v2(path, &c->db, flags, sq_vfs_name());
     if (rc != SQLITE_OK) {
         log_error("msg=\"cannot open database\" path=\"%s\" error=\"%s\"", path,
                   c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));

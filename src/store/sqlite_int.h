@@ -12,6 +12,13 @@
 
 #define SQ_STMT_CACHE 96
 
+/* The VFS every connection opens with (sqlite_vfs.c): the default one, with the writes of the
+ * write-ahead log gathered into one write per sync. NULL (the default VFS) if it cannot be. */
+#define SQ_VFS_NAME "herald-wal"
+const char *sq_vfs_name(void);
+/* How many writes reached write-ahead logs through it (for tests). */
+long sq_vfs_wal_writes(void);
+
 /* One connection and its statements, cached by the address of their SQL text (static strings). */
 struct sq_conn {
     sqlite3 *db;
