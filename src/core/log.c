@@ -1,7 +1,9 @@
-/* Log lines go to stderr with a UTC timestamp; one write(2) per line keeps threads from mixing. */
+/* Log lines go to stderr with a UTC timestamp; one write(2) per line (or per held batch of whole
+ * lines) keeps threads from mixing. */
 #include "core/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +15,24 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 void log_set_level(enum log_level level)
 {
     min_level = level;
+}
+
+static _Thread_local bool is_held;
+static _Thread_local char held[8192];
+static _Thread_local size_t held_len;
+
+void log_hold(void)
+{
+    is_held = true;
+}
+
+void log_release(void)
+{
+    if (held_len) {
+        ssize_t w = write(STDERR_FILENO, held, held_len);
+        (void)w;
+        held_len = 0;
+    }
 }
 
 void log_line(enum log_level level, const char *fmt, ...)
@@ -50,6 +70,14 @@ void log_line(enum log_level level, const char *fmt, ...)
     if (len > sizeof line - 2)
         len = sizeof line - 2;
     line[len++] = '\n';
+    if (is_held && level < LOG_WARN) {
+        if (held_len + len > sizeof held)
+            log_release();
+        memcpy(held + held_len, line, len);
+        held_len += len;
+        return;
+    }
+    log_release(); /* what waited comes first */
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
 }

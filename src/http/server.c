@@ -1039,7 +1039,9 @@ static void *worker_main(void *arg)
     struct http_server *srv = w->srv;
     struct epoll_event evs[64];
     int64_t next_sweep = now_ms() + 1000;
+    log_hold(); /* a line per request: written once a round, before the loop waits */
     while (!atomic_load(&srv->is_stopping)) {
+        log_release();
         int n = epoll_wait(w->ep, evs, 64, 1000);
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
@@ -1067,6 +1069,7 @@ static void *worker_main(void *arg)
         }
         free_dead(w);
     }
+    log_release();
     return NULL;
 }
 
