@@ -68,7 +68,8 @@ static size_t request_len(const char *p, size_t n, char *id, size_t id_len)
 }
 
 static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-static const char ok_close[] = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+static const char ok_close[] =
+    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
 
 /* Answers the whole requests in c's buffer as the mode says; false when c was closed. */
 static bool piper_serve(struct piper *r, struct pipe_conn *c)
@@ -87,8 +88,8 @@ static bool piper_serve(struct piper *r, struct pipe_conn *c)
         return true;
     if (count > 1)
         atomic_fetch_add(&r->pipelined, (int)count - 1);
-    bool is_close = (r->mode == PIPE_CLOSE_FIRST && count >= 2) ||
-                    (r->mode == PIPE_CUT_AFTER_3 && count >= 3);
+    bool is_close =
+        (r->mode == PIPE_CLOSE_FIRST && count >= 2) || (r->mode == PIPE_CUT_AFTER_3 && count >= 3);
     if (is_close) {
         const char *answer = r->mode == PIPE_CLOSE_FIRST ? ok_close : ok;
         size_t len = strlen(answer);
