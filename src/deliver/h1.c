@@ -74,7 +74,8 @@ static void status_line(struct h1_response *r, const char *s)
         fail(r, "unexpected 101 Switching Protocols");
         return;
     }
-    r->is_close = s[7] == '0'; /* HTTP/1.0 closes unless it says keep-alive */
+    r->is_http10 = s[7] == '0';
+    r->is_close = r->is_http10; /* HTTP/1.0 closes unless it says keep-alive */
     r->is_chunked = r->has_length = false;
     r->retry_after[0] = '\0';
     r->state = H1_HEADERS;

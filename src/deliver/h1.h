@@ -39,6 +39,7 @@ struct h1_response {
     bool is_chunked;
     bool has_length;
     bool is_close;     /* "Connection: close", or HTTP/1.0 without keep-alive */
+    bool is_http10;    /* the final status line says HTTP/1.0 */
     int64_t remaining; /* bytes left of the Content-Length body or of the current chunk */
     char line[H1_LINE_KEEP];
     size_t line_len; /* bytes of the current line seen (kept: at most H1_LINE_KEEP - 1) */

@@ -143,6 +143,7 @@ static void http10_keep_alive_is_honoured(void **state)
          256, 1024);
     assert_int_equal(g.r.state, H1_DONE);
     assert_true(g.r.is_keep_alive);
+    assert_true(g.r.is_http10); /* kept alive, but not pipelined to */
     buf_fini(&g.body);
 }
 
