@@ -43,6 +43,7 @@ static bool nap(struct ticker *t, int64_t wait_ms)
 static void *ticker_main(void *arg)
 {
     struct ticker *t = arg;
+    pthread_setname_np(pthread_self(), "herald-ticker");
     int64_t wait_ms = t->first_wait_ms;
     while (!nap(t, wait_ms > 0 ? wait_ms : 0))
         wait_ms = t->fn(t->arg);

@@ -1893,6 +1893,7 @@ static void take_claimed(struct dispatcher *d, int64_t wait_ms)
 static void *dispatch_main(void *arg)
 {
     struct dispatcher *d = arg;
+    pthread_setname_np(pthread_self(), "herald-deliver");
     struct epoll_event events[64];
     d->is_claim_due = true;
     while (!atomic_load(&d->is_stopping) || d->in_flight > 0) {

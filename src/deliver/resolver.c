@@ -65,6 +65,7 @@ static void release(struct resolver *r)
 static void *resolver_main(void *arg)
 {
     struct resolver *r = arg;
+    pthread_setname_np(pthread_self(), "herald-resolve");
     pthread_mutex_lock(&r->mu);
     for (;;) {
         while (!r->todo_head && !r->is_stopping)

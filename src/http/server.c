@@ -90,8 +90,9 @@ struct http_conn {
     char *head; /* the request head, parsed in place */
     struct h1req_head h;
     struct buf body;
-    char *path;           /* decoded, without the query */
-    const char *raw_path; /* as sent, up to the query */
+    char *path;                     /* decoded, without the query */
+    const char *raw_path;           /* as sent, up to the query */
+    const struct http_route *route; /* found and allowed (admit) */
     size_t raw_path_len;
     char *query;     /* raw, after '?'; NULL if none */
     char **query_kv; /* decoded key/value pairs, made on first lookup */
@@ -359,14 +360,15 @@ static bool split_path(struct http_conn *c)
     return true;
 }
 
-static void authenticate_and_run(struct http_conn *c, const struct http_route *route)
+/* Checks the caller's token against the route's scopes; false once it has answered. */
+static bool authenticate(struct http_conn *c, const struct http_route *route)
 {
     struct http_req *req = &c->req;
     if (route->scopes) {
         const char *auth = http_req_header(req, "Authorization");
         if (!auth || !*auth) {
             http_respond_error(req, 401, "AUTHENTICATION_FAILURE", "Authentication failed", NULL);
-            return;
+            return false;
         }
         const char *token = NULL;
         if (strncasecmp(auth, "Zoho-oauthtoken ", 16) == 0)
@@ -382,7 +384,7 @@ static void authenticate_and_run(struct http_conn *c, const struct http_route *r
             token_len--;
         if (!token_len || token_len > 512) {
             http_respond_error(req, 401, "INVALID_TOKEN", "invalid oauth token", NULL);
-            return;
+            return false;
         }
         char trimmed[513];
         memcpy(trimmed, token, token_len);
@@ -390,27 +392,28 @@ static void authenticate_and_run(struct http_conn *c, const struct http_route *r
         enum herald_err err = c->srv->cfg.authenticate(req->app, trimmed, &req->who);
         if (err == HERALD_ERR_NOT_FOUND) {
             http_respond_error(req, 401, "INVALID_TOKEN", "invalid oauth token", NULL);
-            return;
+            return false;
         }
         if (err) {
             http_respond_error(req, 500, "INTERNAL_ERROR", "Internal Server Error", NULL);
-            return;
+            return false;
         }
         const char *module = req->version && req->seg_count > 2 ? req->segs[2] : NULL;
         if (!http_scope_allows(req->who.scopes, route->scopes, module)) {
             http_respond_error(req, 401, "OAUTH_SCOPE_MISMATCH",
                                "invalid oauth scope to access this URL", NULL);
-            return;
+            return false;
         }
     }
-    route->handler(req);
+    return true;
 }
 
-static void dispatch(struct http_conn *c)
+/* Finds the route and checks the caller, from the head alone (before any body is read, so a
+ * caller without a valid token cannot make the server hold a body); answers when refused. */
+static void admit(struct http_conn *c)
 {
     struct http_req *req = &c->req;
-    req->body = c->body.data ? c->body.data : "";
-    req->body_len = c->body.len;
+    req->body = "";
     if (!split_path(c)) {
         http_respond_error(req, 404, "INVALID_URL_PATTERN",
                            "Please check if the URL trying to access is a correct one", NULL);
@@ -424,7 +427,8 @@ static void dispatch(struct http_conn *c)
     const struct http_route *route = NULL;
     switch (http_route_find(c->srv->routes, method, req->segs, req->seg_count, &route)) {
     case HTTP_MATCH_OK:
-        authenticate_and_run(c, route);
+        if (authenticate(c, route))
+            c->route = route;
         break;
     case HTTP_MATCH_NO_METHOD:
         /* Zoho answers a known URL with the wrong method 400, not 405 (Kaizen #25). */
@@ -647,7 +651,9 @@ static void run_handler(struct conn *c)
     c->state = C_WAIT;
     w->waiting++;
     c->deadline_ms = INT64_MAX;
-    dispatch(r);
+    r->req.body = r->body.data ? r->body.data : "";
+    r->req.body_len = r->body.len;
+    r->route->handler(&r->req);
     pthread_mutex_lock(&w->mu);
     r->is_in_handler = false;
     bool is_answered = r->has_resp;
@@ -712,13 +718,23 @@ static void start_request(struct conn *c, size_t hlen)
     r->path = url_decode(t, r->raw_path_len, false);
     r->query = q && q[1] ? (char *)q + 1 : NULL;
     r->req.path = r->path;
+    bool has_body = r->h.is_chunked || r->h.content_length > 0;
+    r->is_in_handler = true; /* an answer from admit is kept here, not queued */
+    admit(r);
+    r->is_in_handler = false;
+    if (r->has_resp) {
+        /* Refused from the head: a body it announced is not read, so the connection ends. */
+        if (has_body)
+            c->is_close_after = true;
+        answer_head(c, r);
+        return;
+    }
     if (r->h.content_length > (int64_t)srv->cfg.max_body_bytes) {
         /* Refused before the body is sent when the client waits for 100 Continue. */
         refuse(c, 413, "REQUEST_ENTITY_TOO_LARGE",
                "the request body is larger than the server accepts", NULL);
         return;
     }
-    bool has_body = r->h.is_chunked || r->h.content_length > 0;
     if (!has_body) {
         run_handler(c);
         return;
@@ -1037,6 +1053,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct http_server *srv = w->srv;
+    pthread_setname_np(pthread_self(), "herald-http");
     struct epoll_event evs[64];
     int64_t next_sweep = now_ms() + 1000;
     log_hold(); /* a line per request: written once a round, before the loop waits */

@@ -214,6 +214,7 @@ static void fresh_hand(struct sq_store *s, void *arg)
 static void *writer_main(void *arg)
 {
     struct sq_store *s = arg;
+    pthread_setname_np(pthread_self(), "herald-writer");
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (!s->head && !s->is_stopping)

@@ -371,6 +371,28 @@ static void expect_100_continue_comes_before_the_body_and_not_for_a_too_large_on
 
 /* HTTP/1.0 has no 1xx answers (RFC 9110 §15.2: a server must not send one to an HTTP/1.0
  * client, and §10.1.1: it ignores the expectation): the final answer is the first. */
+/* The token is checked from the head: a caller without a valid one is answered before it sends
+ * its body (never 100 Continue), so it cannot make the server hold a body, and the connection
+ * ends since the announced body is not read. */
+static void a_bad_token_is_refused_before_the_body(void **state)
+{
+    (void)state;
+    static const char *const heads[] = {
+        "POST /crm/v8/Leads HTTP/1.1\r\nHost: h\r\nAuthorization: Zoho-oauthtoken nope\r\n"
+        "Expect: 100-continue\r\nContent-Length: 900000\r\n\r\n",
+        "POST /crm/v8/Leads HTTP/1.1\r\nHost: h\r\nContent-Length: 900000\r\n\r\n",
+        "POST /crm/v8/Leads HTTP/1.1\r\nHost: h\r\nAuthorization: Zoho-oauthtoken nope\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n",
+    };
+    static const char *const codes[] = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE", "INVALID_TOKEN"};
+    for (size_t i = 0; i < 3; i++) {
+        struct raw *c = raw_open(srv.port);
+        raw_puts(c, heads[i]); /* and no body: the answer must not wait for it */
+        expect_refusal(c, 401, codes[i]);
+        raw_close(c);
+    }
+}
+
 static void expect_100_continue_is_ignored_for_http_1_0(void **state)
 {
     (void)state;
@@ -800,6 +822,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_chunked_body_with_extensions_and_trailers_creates_the_record),
         cmocka_unit_test(expect_100_continue_comes_before_the_body_and_not_for_a_too_large_one),
+        cmocka_unit_test(a_bad_token_is_refused_before_the_body),
         cmocka_unit_test(expect_100_continue_is_ignored_for_http_1_0),
         cmocka_unit_test(pipelined_requests_are_answered_in_order),
         cmocka_unit_test(a_request_fed_byte_by_byte_is_served),
