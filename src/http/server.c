@@ -718,6 +718,12 @@ static void start_request(struct conn *c, size_t hlen)
     r->path = url_decode(t, r->raw_path_len, false);
     r->query = q && q[1] ? (char *)q + 1 : NULL;
     r->req.path = r->path;
+    if (r->h.content_length > (int64_t)srv->cfg.max_body_bytes) {
+        /* Refused before the body is sent when the client waits for 100 Continue. */
+        refuse(c, 413, "REQUEST_ENTITY_TOO_LARGE",
+               "the request body is larger than the server accepts", NULL);
+        return;
+    }
     bool has_body = r->h.is_chunked || r->h.content_length > 0;
     r->is_in_handler = true; /* an answer from admit is kept here, not queued */
     admit(r);
@@ -727,12 +733,6 @@ static void start_request(struct conn *c, size_t hlen)
         if (has_body)
             c->is_close_after = true;
         answer_head(c, r);
-        return;
-    }
-    if (r->h.content_length > (int64_t)srv->cfg.max_body_bytes) {
-        /* Refused before the body is sent when the client waits for 100 Continue. */
-        refuse(c, 413, "REQUEST_ENTITY_TOO_LARGE",
-               "the request body is larger than the server accepts", NULL);
         return;
     }
     if (!has_body) {
