@@ -1,5 +1,5 @@
 /* The program's one error enum, generated from one X-macro table that also gives each code its
- * name and message. 0 is success. Foreign errors (SQLite, libcurl, libmicrohttpd) are translated
+ * name and message. 0 is success. Foreign errors (SQLite, libcurl) are translated
  * into these where the foreign library is called and never travel further. */
 #ifndef HERALD_CORE_ERROR_H
 #define HERALD_CORE_ERROR_H

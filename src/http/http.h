@@ -1,7 +1,8 @@
-/* The HTTP layer: libmicrohttpd in thread-pool + epoll mode, a route table, authentication and
- * scope checks, request bodies with limits, and JSON responses in Zoho's envelope. Handlers may
- * answer at once or later from another thread (the connection is suspended meanwhile), so a
- * request waiting for a group commit holds no thread. It knows nothing of CRM resources. */
+/* The HTTP layer: an HTTP/1.1 server of its own (an epoll loop per request thread), a route
+ * table, authentication and scope checks, request bodies with limits, and JSON responses in
+ * Zoho's envelope. Handlers may answer at once or later from another thread (the connection
+ * waits meanwhile, holding no thread), so a request waiting for a group commit holds no thread.
+ * It knows nothing of CRM resources. */
 #ifndef HERALD_HTTP_HTTP_H
 #define HERALD_HTTP_HTTP_H
 
