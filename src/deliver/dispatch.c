@@ -44,7 +44,8 @@
 #define HOST_BUCKETS 256
 #define HOST_CHANNELS 32
 /* Circuit: opens after this many consecutive failures (no answer or 5xx), for a delay that
- * doubles on each failed probe, from CIRCUIT_OPEN_MS up to CIRCUIT_MAX_MS. */
+ * doubles on each failed probe, from CIRCUIT_OPEN_MS up to CIRCUIT_MAX_MS. Attempts started
+ * before it opened and failing after are not probes: they neither extend nor double it. */
 #define CIRCUIT_THRESHOLD 5
 #define CIRCUIT_OPEN_MS 5000
 #define CIRCUIT_MAX_MS 300000
@@ -175,6 +176,7 @@ struct flight {
     int64_t sent_us; /* when the request was all written; 0: not yet */
     struct h1_response resp;
     bool is_resent; /* sent again on another connection after the one it went on failed */
+    bool is_probe;  /* started while the circuit was half-open: its outcome decides it */
 };
 
 /* A notification waiting for a free slot of its destination: just the claim (a flight, with
@@ -456,25 +458,34 @@ static void build_exclude(struct dispatcher *d, int64_t now)
     d->exclude_count = kept;
 }
 
-/* Updates the destination's circuit after an attempt that reached it (or failed to). */
-static void host_after_attempt(struct host *h, int http_status, int64_t now)
+/* Updates the destination's circuit after an attempt that reached it (or failed to).
+ * `is_probe`: the attempt was the half-open circuit's probe. The circuit opens for
+ * CIRCUIT_OPEN_MS on the failure that reaches the threshold, and only a failed probe opens it
+ * again, for twice as long. The other attempts that were in flight when it opened (up to
+ * max_per_host of them, all refused in the same round when nothing listens) fail after it
+ * opened, and doubling on each of those took the delay to CIRCUIT_MAX_MS at once: a receiver
+ * up 2 s later waited 5 minutes. */
+static void host_after_attempt(struct host *h, int http_status, int64_t now, bool is_probe)
 {
     bool is_failure = http_status == 0 || http_status >= 500;
-    h->is_probing = false;
+    if (is_probe || !is_failure)
+        h->is_probing = false;
     if (!is_failure) {
         h->failures = 0;
         h->open_ms = 0;
         return;
     }
     h->failures++;
-    if (h->failures >= CIRCUIT_THRESHOLD) {
+    if (h->failures == CIRCUIT_THRESHOLD) {
+        h->open_ms = CIRCUIT_OPEN_MS;
+        h->open_until_ms = now + h->open_ms;
+        log_warn("msg=\"circuit opened\" destination=%s open_ms=%lld", h->key,
+                 (long long)h->open_ms);
+    } else if (h->failures > CIRCUIT_THRESHOLD && is_probe) {
         h->open_ms = h->open_ms ? h->open_ms * 2 : CIRCUIT_OPEN_MS;
         if (h->open_ms > CIRCUIT_MAX_MS)
             h->open_ms = CIRCUIT_MAX_MS;
         h->open_until_ms = now + h->open_ms;
-        if (h->failures == CIRCUIT_THRESHOLD)
-            log_warn("msg=\"circuit opened\" destination=%s open_ms=%lld", h->key,
-                     (long long)h->open_ms);
     }
 }
 
@@ -889,7 +900,7 @@ static void flight_end(struct dispatcher *d, struct flight *f, int http_status, 
 {
     finish(d, f, http_status, error);
     f->host->in_flight--;
-    host_after_attempt(f->host, http_status, now_ms());
+    host_after_attempt(f->host, http_status, now_ms(), f->is_probe);
     if (d->is_backlog || d->spill_count)
         d->is_claim_due = true; /* a slot is free and the outbox has more due */
     if (f->prev)
@@ -1560,8 +1571,10 @@ static void launch(struct dispatcher *d, struct flight *f)
     struct host *host = f->host;
     int64_t now = now_ms();
     f->started_ms = now;
-    if (host->failures >= CIRCUIT_THRESHOLD)
-        host->is_probing = true; /* half-open: this attempt is the probe */
+    if (host->failures >= CIRCUIT_THRESHOLD) {
+        f->is_probe = true; /* half-open: this attempt is the probe */
+        host->is_probing = true;
+    }
     /* take and drain_host start attempts only on a fresh resolution (a failed one included) */
     const char *why = host->resolve_why;
     enum herald_err err = host->resolve_err;
@@ -1572,9 +1585,10 @@ static void launch(struct dispatcher *d, struct flight *f)
         snprintf(reason, sizeof reason, "%s: %s",
                  err == HERALD_ERR_DENIED ? "refused address" : "cannot resolve host",
                  why ? why : host->name);
+        bool is_probe = f->is_probe;
         finish(d, f, 0, reason);
         flight_drop(d, f);
-        host_after_attempt(host, 0, now); /* counts as a failure; ends a probe */
+        host_after_attempt(host, 0, now, is_probe); /* a failure; ends a probe */
         return;
     }
     bool is_own = host->is_http && n_pinned > 0 && !d->cfg.is_curl_only;

@@ -568,6 +568,11 @@ static void rx_done(void *cls, struct MHD_Connection *c, void **con_cls,
 
 struct receiver *rx_start(const char *statuses)
 {
+    return rx_start_at(statuses, 0);
+}
+
+struct receiver *rx_start_at(const char *statuses, int port)
+{
     struct receiver *r = calloc(1, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
@@ -580,7 +585,7 @@ struct receiver *rx_start(const char *statuses)
         const char *comma = strchr(s, ',');
         s = comma ? comma + 1 : NULL;
     }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     r->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
                               NULL, NULL, rx_handler, r, MHD_OPTION_SOCK_ADDR, &sa,

@@ -87,6 +87,8 @@ struct receiver;
 /* Starts a receiver; `statuses` (may be NULL) is a comma list of the statuses to answer in
  * order ("500,500,200"; "429+2" adds Retry-After: 2); after it runs out, 200. */
 struct receiver *rx_start(const char *statuses);
+/* The same on a given port (0: any free one), such as one a stopped receiver had. */
+struct receiver *rx_start_at(const char *statuses, int port);
 int rx_port(const struct receiver *r);
 /* URL of the receiver with `path_and_query` appended ("/hook?a=b"). */
 void rx_url(const struct receiver *r, const char *path_and_query, char *out, size_t out_len);
