@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,24 @@ static void on_commit(void *arg)
         dispatch_wake(w->dispatcher);
 }
 
+/* Each client connection and each kept-alive callback connection is a file descriptor: the
+ * usual soft limit (1024) is below the server's own connection limit (10,000), so the soft
+ * limit is raised to the hard one (capped at 65,536), as servers do at start. */
+static void raise_open_files_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+    if (rl.rlim_cur >= want)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        log_info("msg=\"open files limit raised\" from=%llu to=%llu", (unsigned long long)was,
+                 (unsigned long long)want);
+}
+
 int cli_serve(int argc, char **argv)
 {
     struct config cfg;
@@ -143,6 +162,7 @@ int cli_serve(int argc, char **argv)
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    raise_open_files_limit();
 
     struct store *store = NULL;
     struct http_server *srv = NULL;

@@ -121,8 +121,10 @@ struct worker {
     struct http_conn *ready; /* answered requests for this worker, newest first */
     bool is_woken;
     struct conn *conns;
-    struct conn *dead; /* closed this round, freed after it */
-    size_t waiting;    /* connections in C_WAIT */
+    struct conn *dead;        /* closed this round, freed after it */
+    size_t waiting;           /* connections in C_WAIT */
+    int64_t accept_resume_ms; /* not 0: accepting paused (out of fds) until then */
+    int64_t full_logged_ms;   /* the last "cannot accept" line, at most one a second */
     time_t date_s;
     char date[40];
 };
@@ -975,6 +977,33 @@ static void conn_accepted(struct worker *w, int fd, const struct sockaddr_storag
     conn_run(c);
 }
 
+#define ACCEPT_PAUSE_MS 100
+
+static void accept_pause(struct worker *w, const char *why)
+{
+    int64_t now = now_ms();
+    if (now - w->full_logged_ms >= 1000) {
+        w->full_logged_ms = now;
+        log_warn("msg=\"cannot accept connections: paused for a moment\" error=\"%s\" "
+                 "pause_ms=%d",
+                 why, ACCEPT_PAUSE_MS);
+    }
+    epoll_ctl(w->ep, EPOLL_CTL_DEL, w->srv->listen_fd, NULL);
+    w->accept_resume_ms = now + ACCEPT_PAUSE_MS;
+}
+
+/* Listens again after a pause, unless the server is stopping. */
+static void accept_resume(struct worker *w, int64_t now)
+{
+    if (!w->accept_resume_ms || now < w->accept_resume_ms)
+        return;
+    w->accept_resume_ms = 0;
+    if (atomic_load(&w->srv->is_quiescing))
+        return;
+    struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = w->srv};
+    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &lev);
+}
+
 static void accept_all(struct worker *w)
 {
     struct http_server *srv = w->srv;
@@ -985,13 +1014,23 @@ static void accept_all(struct worker *w)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The listening socket stays readable: without a pause this thread would spin
+                 * on it. It stops accepting for a moment; waiting clients stay queued. */
+                accept_pause(w, strerror(errno));
+                return;
+            }
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 log_warn("msg=\"accept failed\" error=\"%s\"", strerror(errno));
             return;
         }
         if (atomic_fetch_add(&srv->connections, 1) >= MAX_CONNECTIONS) {
             atomic_fetch_sub(&srv->connections, 1);
-            log_warn("msg=\"connection refused: too many open\" limit=%d", MAX_CONNECTIONS);
+            int64_t now = now_ms();
+            if (now - w->full_logged_ms >= 1000) {
+                w->full_logged_ms = now;
+                log_warn("msg=\"connection refused: too many open\" limit=%d", MAX_CONNECTIONS);
+            }
             close(fd);
             continue;
         }
@@ -1059,7 +1098,8 @@ static void *worker_main(void *arg)
     log_hold(); /* a line per request: written once a round, before the loop waits */
     while (!atomic_load(&srv->is_stopping)) {
         log_release();
-        int n = epoll_wait(w->ep, evs, 64, 1000);
+        int n = epoll_wait(w->ep, evs, 64, w->accept_resume_ms ? ACCEPT_PAUSE_MS : 1000);
+        accept_resume(w, now_ms());
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
             if (p == srv) {

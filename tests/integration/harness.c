@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -191,6 +192,11 @@ static void spawn(struct hp *p)
     if (pid == 0) {
         /* A test that fails mid-way must not leave a server behind. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        const char *nofile = getenv("HP_NOFILE"); /* a test's open-files limit, soft and hard */
+        if (nofile) {
+            struct rlimit rl = {.rlim_cur = (rlim_t)atol(nofile), .rlim_max = (rlim_t)atol(nofile)};
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
         int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(fd, 2);
         dup2(fd, 1);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WAIT_MS 10000
@@ -793,6 +794,57 @@ static void idle_and_half_sent_clients_do_not_stop_others(void **state)
         raw_close(idle[i]);
 }
 
+/* utime + stime of a process, in clock ticks. */
+static long cpu_ticks(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *p = strrchr(text, ')'); /* the fields after the command name */
+    assert_non_null(p);
+    long utime = 0, stime = 0;
+    assert_int_equal(
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime), 2);
+    return utime + stime;
+}
+
+/* Out of file descriptors, the server pauses accepting instead of spinning on the listening
+ * socket (it stays readable), says so once, and serves again once descriptors free up. */
+static void running_out_of_descriptors_pauses_accepting_without_spinning(void **state)
+{
+    (void)state;
+    struct hp p;
+    setenv("HP_NOFILE", "64", 1);
+    hp_start(&p, NULL);
+    unsetenv("HP_NOFILE");
+    enum { N = 90 };
+    struct raw *conns[N];
+    for (int i = 0; i < N; i++)
+        conns[i] = raw_open(p.port); /* the kernel completes them; the server cannot take all */
+    assert_true(hp_log_wait(&p, "cannot accept connections", WAIT_MS));
+    long t0 = cpu_ticks(p.pid);
+    struct timespec window = {.tv_sec = 1}; /* a measuring window, not a wait for something */
+    nanosleep(&window, NULL);
+    long used = cpu_ticks(p.pid) - t0; /* a spinning thread would use about 100 ticks */
+    if (used > 30)
+        fail_msg("the server used %ld ticks of CPU in 1 s while out of descriptors", used);
+    for (int i = 0; i < N; i++)
+        raw_close(conns[i]);
+    struct hp_resp r = {0};
+    int64_t deadline = hp_now_ms() + WAIT_MS;
+    do {
+        hp_resp_free(&r);
+        r = hp_req(&p, "GET", "/herald/v1/health", NULL, NULL, NULL);
+    } while (r.status != 200 && hp_now_ms() < deadline);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    hp_cleanup(&p);
+}
+
 static void sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once(void **state)
 {
     (void)state;
@@ -834,6 +886,7 @@ int main(void)
         cmocka_unit_test(answers_have_date_and_content_length_and_204_has_no_body),
         cmocka_unit_test(query_strings_are_percent_and_plus_decoded),
         cmocka_unit_test(idle_and_half_sent_clients_do_not_stop_others),
+        cmocka_unit_test(running_out_of_descriptors_pauses_accepting_without_spinning),
         cmocka_unit_test(sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
