@@ -1,10 +1,12 @@
 /* Absolute http/https URLs as notify URLs use them: splitting out scheme, host and port for the
  * address check, and percent-encoding the bytes a stored URL may hold that are not valid on the
- * wire. It does not normalise paths, decode anything, or resolve names. */
+ * wire; and percent-decoding, for the server's request paths and queries. It does not normalise
+ * paths or resolve names. */
 #ifndef HERALD_CORE_URL_H
 #define HERALD_CORE_URL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/error.h"
 
@@ -35,5 +37,12 @@ enum herald_err url_parse(const char *url, struct url_parts *out);
  * " < > \ ^ ` { | }. A '%' followed by two hex digits is kept; any other '%' becomes %25.
  * Aborts on out-of-memory (xmalloc). url must not be NULL. */
 char *url_encode_invalid(const char *url);
+
+/* The value of the hex digit ch (either case), or -1. */
+int url_hex_digit(char ch);
+/* Decodes the %XX escapes of s[0..n) (and '+' as a space when is_form, as query strings have
+ * it) into a new NUL-terminated string (caller frees); a '%' without two hex digits after it
+ * stays as it is. An escaped NUL ends the C string early: callers that care look for "%00". */
+char *url_decode(const char *s, size_t n, bool is_form);
 
 #endif

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/fieldlist.h"
+
 static bool is_interim(const struct h1_response *r)
 {
     return r->status >= 100 && r->status < 200;
@@ -34,31 +36,6 @@ static const char *header_value(const char *line, const char *name)
     while (*v == ' ' || *v == '\t')
         v++;
     return v;
-}
-
-/* True when the comma list `v` has the token `tok` (case-insensitive), or, with is_last, ends
- * with it. */
-static bool has_token(const char *v, const char *tok, bool is_last)
-{
-    size_t n = strlen(tok);
-    bool found = false;
-    while (*v) {
-        while (*v == ' ' || *v == '\t' || *v == ',')
-            v++;
-        const char *end = v;
-        while (*end && *end != ',')
-            end++;
-        const char *e = end;
-        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        bool is_it = (size_t)(e - v) == n && strncasecmp(v, tok, n) == 0;
-        if (!is_last && is_it)
-            return true;
-        if (e > v)
-            found = is_it;
-        v = end;
-    }
-    return is_last && found;
 }
 
 static void status_line(struct h1_response *r, const char *s)
@@ -128,14 +105,14 @@ static void header_line(struct h1_response *r, const char *s)
         r->has_length = true;
         r->remaining = len;
     } else if ((v = header_value(s, "transfer-encoding"))) {
-        if (has_token(v, "chunked", true))
+        if (field_list_has(v, "chunked", true))
             r->is_chunked = true;
         else
             r->is_close = true; /* another coding last: the body ends when the peer closes */
     } else if ((v = header_value(s, "connection"))) {
-        if (has_token(v, "close", false))
+        if (field_list_has(v, "close", false))
             r->is_close = true;
-        else if (has_token(v, "keep-alive", false))
+        else if (field_list_has(v, "keep-alive", false))
             r->is_close = false;
     } else if ((v = header_value(s, "retry-after"))) {
         size_t n = strlen(v);

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/fieldlist.h"
+#include "core/url.h"
+
 #define CHUNK_LINE_MAX 4096
 #define TRAILERS_MAX (16 * 1024)
 
@@ -63,26 +66,6 @@ static bool is_single_token(const char *v, const char *tok)
 {
     size_t n = strlen(tok);
     return strncasecmp(v, tok, n) == 0 && v[n] == '\0';
-}
-
-/* True when the comma list `v` holds the token `tok` (case-insensitive). */
-static bool has_token(const char *v, const char *tok)
-{
-    size_t n = strlen(tok);
-    while (*v) {
-        while (*v == ' ' || *v == '\t' || *v == ',')
-            v++;
-        const char *end = v;
-        while (*end && *end != ',')
-            end++;
-        const char *e = end;
-        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - v) == n && strncasecmp(v, tok, n) == 0)
-            return true;
-        v = end;
-    }
-    return false;
 }
 
 static int request_line(struct h1req_head *h, char *s, const char **why)
@@ -200,9 +183,9 @@ static int field_line(struct h1req_head *h, char *s, bool *has_host, const char 
         }
         h->is_chunked = true;
     } else if (strcasecmp(s, "connection") == 0) {
-        if (has_token(v, "close"))
+        if (field_list_has(v, "close", false))
             h->is_close = true;
-        else if (h->minor == 0 && has_token(v, "keep-alive"))
+        else if (h->minor == 0 && field_list_has(v, "keep-alive", false))
             h->is_close = false;
     } else if (strcasecmp(s, "expect") == 0 && h->minor == 1) {
         /* HTTP/1.0 has no 1xx answers: its expectations are ignored (RFC 9110 §10.1.1). */
@@ -276,17 +259,6 @@ const char *h1req_field(const struct h1req_head *h, const char *name)
     return NULL;
 }
 
-static int hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 static void chunk_size_done(struct h1req_chunked *c)
 {
     c->line_len = 0;
@@ -306,7 +278,7 @@ size_t h1req_chunked_feed(struct h1req_chunked *c, const char *p, size_t n, stru
         char ch = p[i];
         switch (c->state) {
         case H1REQ_CHUNK_SIZE: {
-            int v = hex_value(ch);
+            int v = url_hex_digit(ch);
             if (v >= 0) {
                 if (++c->size_digits > 15) {
                     c->state = H1REQ_CHUNK_ERROR;

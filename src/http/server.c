@@ -33,6 +33,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/url.h"
 #include "core/xmalloc.h"
 #include "core/zjson.h"
 #include "http/h1req.h"
@@ -240,39 +241,6 @@ void http_respond_error(struct http_req *req, int status, const char *code, cons
 }
 
 /* ---- Request accessors (the handler's thread, while it runs) ---- */
-
-static int hex_digit(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Decodes %XX escapes (and '+' as a space when is_form) of s[0..n) into a new string; a '%'
- * without two hex digits stays as it is. */
-static char *url_decode(const char *s, size_t n, bool is_form)
-{
-    char *out = xmalloc(n + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
-            (lo = hex_digit(s[i + 2])) >= 0) {
-            out[o++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (is_form && s[i] == '+') {
-            out[o++] = ' ';
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
 
 static void parse_query(struct http_conn *r)
 {
