@@ -571,8 +571,11 @@ static void answer_head(struct conn *c, struct http_conn *r)
         c->is_close_after = true;
     struct buf *o = &c->out;
     buf_reset(o);
-    buf_printf(o, "HTTP/1.1 %d %s\r\nContent-Type: " CONTENT_TYPE "\r\n", r->status,
-               reason_phrase(r->status));
+    buf_puts(o, "HTTP/1.1 ");
+    buf_put_i64(o, r->status);
+    buf_putc(o, ' ');
+    buf_puts(o, reason_phrase(r->status));
+    buf_puts(o, "\r\nContent-Type: " CONTENT_TYPE "\r\n");
     if (r->status != 204 && r->status != 304 && r->status >= 200) {
         buf_puts(o, "Content-Length: ");
         buf_put_i64(o, (int64_t)r->resp_len);
