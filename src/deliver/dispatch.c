@@ -99,8 +99,15 @@ struct host {
     int64_t open_until_ms;
     int64_t open_ms; /* the current open delay */
     bool is_probing;
-    int64_t channels[HOST_CHANNELS]; /* channels seen going to this host */
+    /* Channels seen going to this host, each with its organization and URL (a channel may
+     * have moved; ids of several organizations may be equal); past HOST_CHANNELS of them, the
+     * rest are neither excluded from claims nor deferred in bulk: claimed, they are given back
+     * one by one (take), to the end of the open window. */
+    struct store_channel_url channels[HOST_CHANNELS]; /* url owned */
     size_t channel_count;
+    /* The circuit opened or was extended: its channels' backlog is to be deferred in bulk to
+     * open_until_ms (defer_blocked), after the results before it are flushed. */
+    bool is_defer_due;
     /* Claimed notifications waiting for a free slot of this destination, oldest first. */
     struct waiting *queue_head, *queue_tail;
     /* The last resolution, reused for RESOLVE_TTL_MS: its vetted addresses, or why it failed.
@@ -285,6 +292,7 @@ struct dispatcher {
     size_t exclude_count, exclude_cap;
     int64_t *open; /* build_exclude's scratch: channels of destinations not blocked */
     size_t open_count, open_cap;
+    bool is_defer_due; /* some host's is_defer_due is set */
 };
 
 static struct host *host_get(struct dispatcher *d, const struct url_parts *u)
@@ -310,14 +318,23 @@ static struct host *host_get(struct dispatcher *d, const struct url_parts *u)
     return x;
 }
 
-static void host_note_channel(struct host *h, int64_t channel_id)
+static void host_note_channel(struct host *h, const struct store_claim *c)
 {
     for (size_t i = 0; i < h->channel_count; i++) {
-        if (h->channels[i] == channel_id)
+        const struct store_channel_url *x = &h->channels[i];
+        if (x->channel_id == c->channel_id && x->org_id == c->org_id && strcmp(x->url, c->url) == 0)
             return;
     }
     if (h->channel_count < HOST_CHANNELS)
-        h->channels[h->channel_count++] = channel_id;
+        h->channels[h->channel_count++] = (struct store_channel_url){
+            .org_id = c->org_id, .channel_id = c->channel_id, .url = xstrdup(c->url)};
+}
+
+static void host_free(struct host *h)
+{
+    for (size_t i = 0; i < h->channel_count; i++)
+        free((char *)h->channels[i].url);
+    free(h);
 }
 
 /* The circuit is open (or half-open with its probe out): nothing else goes there now. */
@@ -397,7 +414,7 @@ static void sweep_hosts(struct dispatcher *d, int64_t now)
                 *slot = h->next;
                 while (h->idle)
                     conn_close(d, h->idle);
-                free(h);
+                host_free(h);
             } else {
                 slot = &h->next;
             }
@@ -433,7 +450,8 @@ static void build_exclude(struct dispatcher *d, int64_t now)
             if (!host_is_blocked(d, h, now))
                 continue;
             for (size_t i = 0; i < h->channel_count; i++)
-                ids_push(&d->exclude, &d->exclude_count, &d->exclude_cap, h->channels[i]);
+                ids_push(&d->exclude, &d->exclude_count, &d->exclude_cap,
+                         h->channels[i].channel_id);
         }
     }
     if (!d->exclude_count)
@@ -444,7 +462,7 @@ static void build_exclude(struct dispatcher *d, int64_t now)
             if (host_is_blocked(d, h, now))
                 continue;
             for (size_t i = 0; i < h->channel_count; i++)
-                ids_push(&d->open, &d->open_count, &d->open_cap, h->channels[i]);
+                ids_push(&d->open, &d->open_count, &d->open_cap, h->channels[i].channel_id);
         }
     }
     if (!d->open_count)
@@ -465,7 +483,8 @@ static void build_exclude(struct dispatcher *d, int64_t now)
  * max_per_host of them, all refused in the same round when nothing listens) fail after it
  * opened, and doubling on each of those took the delay to CIRCUIT_MAX_MS at once: a receiver
  * up 2 s later waited 5 minutes. */
-static void host_after_attempt(struct host *h, int http_status, int64_t now, bool is_probe)
+static void host_after_attempt(struct dispatcher *d, struct host *h, int http_status, int64_t now,
+                               bool is_probe)
 {
     bool is_failure = http_status == 0 || http_status >= 500;
     if (is_probe || !is_failure)
@@ -479,6 +498,7 @@ static void host_after_attempt(struct host *h, int http_status, int64_t now, boo
     if (h->failures == CIRCUIT_THRESHOLD) {
         h->open_ms = CIRCUIT_OPEN_MS;
         h->open_until_ms = now + h->open_ms;
+        h->is_defer_due = d->is_defer_due = true;
         log_warn("msg=\"circuit opened\" destination=%s open_ms=%lld", h->key,
                  (long long)h->open_ms);
     } else if (h->failures > CIRCUIT_THRESHOLD && is_probe) {
@@ -486,6 +506,7 @@ static void host_after_attempt(struct host *h, int http_status, int64_t now, boo
         if (h->open_ms > CIRCUIT_MAX_MS)
             h->open_ms = CIRCUIT_MAX_MS;
         h->open_until_ms = now + h->open_ms;
+        h->is_defer_due = d->is_defer_due = true;
     }
 }
 
@@ -840,7 +861,7 @@ static void take(struct dispatcher *d, struct store_claim *claim)
         return;
     }
     struct host *host = host_get(d, &parts);
-    host_note_channel(host, claim->channel_id);
+    host_note_channel(host, claim);
     int64_t now = now_ms();
     host->used_ms = now;
     if (host_is_open(host, now)) {
@@ -900,7 +921,7 @@ static void flight_end(struct dispatcher *d, struct flight *f, int http_status, 
 {
     finish(d, f, http_status, error);
     f->host->in_flight--;
-    host_after_attempt(f->host, http_status, now_ms(), f->is_probe);
+    host_after_attempt(d, f->host, http_status, now_ms(), f->is_probe);
     if (d->is_backlog || d->spill_count)
         d->is_claim_due = true; /* a slot is free and the outbox has more due */
     if (f->prev)
@@ -1588,7 +1609,7 @@ static void launch(struct dispatcher *d, struct flight *f)
         bool is_probe = f->is_probe;
         finish(d, f, 0, reason);
         flight_drop(d, f);
-        host_after_attempt(host, 0, now, is_probe); /* a failure; ends a probe */
+        host_after_attempt(d, host, 0, now, is_probe); /* a failure; ends a probe */
         return;
     }
     bool is_own = host->is_http && n_pinned > 0 && !d->cfg.is_curl_only;
@@ -1811,6 +1832,29 @@ static void take_handed(struct dispatcher *d)
     curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
+/* Defers in bulk the backlog of each destination whose circuit opened or was extended since the
+ * last look, to the end of its open window: one pass over it per window, where the claims (every
+ * BUSY_DEFER_MS while the circuit is open, skipping its channels) walked past all of it each
+ * time. Rows held here (in flight, queued, spilled) are leased and left alone; those given back
+ * before are flushed (flush_results) ahead of this job, in the writer's order. The claims'
+ * exclusion stays: it covers what commits in between. */
+static void defer_blocked(struct dispatcher *d, int64_t now)
+{
+    if (!d->is_defer_due)
+        return;
+    d->is_defer_due = false;
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        for (struct host *h = d->hosts[b]; h; h = h->next) {
+            if (!h->is_defer_due)
+                continue;
+            h->is_defer_due = false;
+            if (host_is_open(h, now) && h->open_until_ms > now)
+                store_outbox_defer(d->cfg.store, h->channels, h->channel_count, now,
+                                   h->open_until_ms);
+        }
+    }
+}
+
 /* Starts a claim unless one is in progress. The dispatcher keeps sending meanwhile. */
 static void claim_more(struct dispatcher *d)
 {
@@ -1917,6 +1961,8 @@ static void *dispatch_main(void *arg)
             break;
         }
         flush_results(d); /* before claiming, so the claim sees their new state */
+        if (!atomic_load(&d->is_stopping))
+            defer_blocked(d, now);
         /* A retry or deferral just decided is due on its own schedule, not at the next claim's
          * or the once-a-second look's: the claim at that time sees it (flushed just above). */
         if (!atomic_load(&d->is_stopping) && d->local_due_ms >= 0 &&
@@ -2131,7 +2177,7 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
         while (d->hosts[b]) {
             struct host *h = d->hosts[b];
             d->hosts[b] = h->next;
-            free(h);
+            host_free(h);
         }
     }
     free(d->secret.secret);

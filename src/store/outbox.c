@@ -47,6 +47,12 @@ void store_outbox_claim_ids(struct store *s, const int64_t *ids, size_t count, i
     s->ops->outbox->claim_ids(s, ids, count, now_ms, lease_ms, done, arg);
 }
 
+void store_outbox_defer(struct store *s, const struct store_channel_url *chs, size_t count,
+                        int64_t now_ms, int64_t until_ms)
+{
+    s->ops->outbox->defer(s, chs, count, now_ms, until_ms);
+}
+
 void store_outbox_handoff(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms)
 {
     s->ops->outbox->handoff(s, fn, arg, lease_ms);

@@ -70,6 +70,22 @@ void store_claim_fini(struct store_claim *c);
 void store_outbox_claim_ids(struct store *s, const int64_t *ids, size_t count, int64_t now_ms,
                             int64_t lease_ms, store_claim_done_fn *done, void *arg);
 
+/* One channel's notifications to one URL: what a destination whose circuit opened was seen
+ * to be sent (several organizations' channels may share it; a channel id is an organization's). */
+struct store_channel_url {
+    int64_t org_id;
+    int64_t channel_id;
+    const char *url;
+};
+
+/* Makes the pending notifications of these channels to these URLs (count of them; copied) that
+ * are due before until_ms and not leased (lease_until_ms <= now_ms: none held by the dispatcher,
+ * in flight or queued) due at until_ms instead, in one writer job, asynchronously. For a
+ * destination whose circuit is open until until_ms: its backlog is moved once per open window,
+ * and the claims meanwhile find nothing of it due, instead of walking past all of it each time. */
+void store_outbox_defer(struct store *s, const struct store_channel_url *chs, size_t count,
+                        int64_t now_ms, int64_t until_ms);
+
 /* Called on the writer thread right after a batch committed, with the notifications its jobs
  * added due at once (is_due_now): they are stored leased until lease_until_ms, so no claim takes
  * them meanwhile, and are the callee's to send or give back (store_outbox_record, is_deferred)
@@ -210,6 +226,8 @@ struct store_outbox_ops {
                       int64_t lease_ms, store_claim_done_fn *done, void *arg);
     void (*record)(struct store *s, const struct store_attempt *attempts, size_t count,
                    store_done_fn *done, void *arg);
+    void (*defer)(struct store *s, const struct store_channel_url *chs, size_t count,
+                  int64_t now_ms, int64_t until_ms);
     void (*handoff)(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms);
     int64_t (*next_due)(struct store *s);
     enum herald_err (*list)(struct store *s, const struct store_ntf_filter *f,

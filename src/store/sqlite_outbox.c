@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/timefmt.h"
@@ -315,6 +317,83 @@ static void record(struct store *s, const struct store_attempt *attempts, size_t
         j->attempts[i].response = xstrdup(attempts[i].response);
     }
     store_submit(s, record_run, j, record_done);
+}
+
+/* The bulk deferral of a blocked destination's backlog: per organization, its channels and URLs
+ * as a JSON array of [channel_id, url] pairs. */
+struct defer_job {
+    int64_t *org_ids;
+    char **pairs_json; /* owned */
+    size_t org_count;
+    int64_t now_ms;
+    int64_t until_ms;
+};
+
+/* One walk of each organization's pending rows (notifications_by_status, status 0: not the
+ * delivered history of the channels, nor other organizations' rows). */
+static enum herald_err defer_run(struct store_txn *t, void *arg)
+{
+    struct sq_txn *txn = sq_txn_of(t);
+    struct defer_job *j = arg;
+    for (size_t i = 0; i < j->org_count; i++) {
+        sqlite3_stmt *st = sq_stmt(
+            txn->c, "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
+                    "notifications INDEXED BY notifications_by_status WHERE org_id = ?1 AND "
+                    "status = 0 AND status <> 1 AND next_at_ms < ?3 AND lease_until_ms <= ?2 "
+                    "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
+                    "json_extract(value, '$[1]') FROM json_each(?4)))");
+        if (!st)
+            return HERALD_ERR_STORE;
+        sqlite3_bind_int64(st, 1, j->org_ids[i]);
+        sqlite3_bind_int64(st, 2, j->now_ms);
+        sqlite3_bind_int64(st, 3, j->until_ms);
+        sqlite3_bind_text(st, 4, j->pairs_json[i], -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return sq_fail(txn->c, rc, "defer the notifications of a blocked destination");
+    }
+    return HERALD_OK;
+}
+
+static void defer_done(void *arg, enum herald_err err)
+{
+    (void)err; /* logged by the store; the claims' exclusion still skips the rows */
+    struct defer_job *j = arg;
+    for (size_t i = 0; i < j->org_count; i++)
+        free(j->pairs_json[i]);
+    free(j->pairs_json);
+    free(j->org_ids);
+    free(j);
+}
+
+static void defer(struct store *s, const struct store_channel_url *chs, size_t count,
+                  int64_t now_ms, int64_t until_ms)
+{
+    if (!count)
+        return;
+    struct defer_job *j = xcalloc(1, sizeof *j);
+    j->org_ids = xmalloc(count * sizeof *j->org_ids);
+    j->pairs_json = xmalloc(count * sizeof *j->pairs_json);
+    j->now_ms = now_ms;
+    j->until_ms = until_ms;
+    for (size_t i = 0; i < count; i++) {
+        size_t k = 0;
+        while (k < j->org_count && j->org_ids[k] != chs[i].org_id)
+            k++;
+        if (k < j->org_count)
+            continue; /* this organization's pairs were gathered already */
+        json_t *pairs = json_array();
+        for (size_t m = i; m < count; m++) {
+            if (chs[m].org_id == chs[i].org_id)
+                json_array_append_new(pairs,
+                                      json_pack("[Is]", (json_int_t)chs[m].channel_id, chs[m].url));
+        }
+        j->org_ids[j->org_count] = chs[i].org_id;
+        j->pairs_json[j->org_count++] = json_dumps(pairs, JSON_COMPACT);
+        json_decref(pairs);
+    }
+    store_submit(s, defer_run, j, defer_done);
 }
 
 static int64_t next_due(struct store *base)
@@ -718,6 +797,7 @@ const struct store_outbox_ops sqlite_outbox_ops = {
     .claim = claim,
     .claim_ids = claim_ids,
     .record = record,
+    .defer = defer,
     .handoff = sq_handoff,
     .next_due = next_due,
     .list = list,
