@@ -425,7 +425,7 @@ struct receiver {
     int port;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct rx_request *reqs;
+    struct rx_request **reqs; /* each its own allocation: rx_get's pointers stay valid */
     size_t count, cap;
     int statuses[64];
     int retry_after_s[64]; /* "429+2": answer 429 with Retry-After: 2 */
@@ -531,7 +531,9 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
         r->cap = r->cap ? r->cap * 2 : 64;
         r->reqs = realloc(r->reqs, r->cap * sizeof *r->reqs);
     }
-    r->reqs[r->count++] = req;
+    struct rx_request *kept = malloc(sizeof *kept);
+    *kept = req;
+    r->reqs[r->count++] = kept;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     if (delay < 0) {
@@ -643,7 +645,7 @@ size_t rx_count(struct receiver *r)
 const struct rx_request *rx_get(struct receiver *r, size_t i)
 {
     pthread_mutex_lock(&r->mu);
-    const struct rx_request *req = i < r->count ? &r->reqs[i] : NULL;
+    const struct rx_request *req = i < r->count ? r->reqs[i] : NULL;
     pthread_mutex_unlock(&r->mu);
     return req;
 }
@@ -687,9 +689,10 @@ void rx_stop(struct receiver *r)
     r->is_stopping = 1;
     MHD_stop_daemon(r->mhd);
     for (size_t i = 0; i < r->count; i++) {
-        free(r->reqs[i].body);
-        free(r->reqs[i].headers);
-        json_decref(r->reqs[i].json);
+        free(r->reqs[i]->body);
+        free(r->reqs[i]->headers);
+        json_decref(r->reqs[i]->json);
+        free(r->reqs[i]);
     }
     free(r->reqs);
     pthread_mutex_destroy(&r->mu);
