@@ -140,6 +140,17 @@ static void fresh_truncate(struct sq_store *s, size_t mark)
     s->fresh_count = mark;
 }
 
+/* Runs a cached statement that returns no rows; SQLITE_OK or its error. */
+static int step_once(struct sq_conn *c, const char *sql)
+{
+    sqlite3_stmt *st = sq_stmt(c, sql);
+    if (!st)
+        return SQLITE_ERROR;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* Rolls the whole batch back: every job fails, `culprit` (if any) with its own error. */
 static void batch_fail(struct sq_store *s, struct sq_job *batch, const struct sq_job *culprit)
 {
@@ -158,7 +169,9 @@ static void batch_fail(struct sq_store *s, struct sq_job *batch, const struct sq
 static void run_batch(struct sq_store *s, struct sq_job *batch)
 {
     struct sq_txn txn = {.base = {.ops = s->base.ops, .store = &s->base}, .s = s, .c = s->writer};
-    enum herald_err err = sq_exec(s->writer, "BEGIN IMMEDIATE");
+    /* BEGIN and COMMIT are prepared once (cached), not parsed again for every batch. */
+    int brc = step_once(s->writer, "BEGIN IMMEDIATE");
+    enum herald_err err = brc == SQLITE_OK ? HERALD_OK : sq_fail(s->writer, brc, "begin");
     if (err) {
         for (struct sq_job *j = batch; j; j = j->next)
             j->err = HERALD_ERR_STORE;
@@ -192,7 +205,7 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
         sqlite3_step(release);
         sqlite3_reset(release);
     }
-    int rc = sqlite3_exec(s->writer->db, "COMMIT", NULL, NULL, NULL);
+    int rc = step_once(s->writer, "COMMIT");
     if (rc != SQLITE_OK) {
         sq_fail(s->writer, rc, "commit");
         batch_fail(s, batch, NULL);
