@@ -602,9 +602,11 @@ static void refuse(struct conn *c, int status, const char *code, const char *mes
                    const char *why)
 {
     struct http_conn *r = c->req ? c->req : request_new(c);
-    json_t *details = why ? json_pack("{s:s}", "reason", why) : NULL;
+    json_t *details = NULL;
     if (status == 413)
         details = json_pack("{s:I}", "maximum_length", (json_int_t)r->srv->cfg.max_body_bytes);
+    else if (why)
+        details = json_pack("{s:s}", "reason", why);
     char *text = body_text(zjson_error(code, message, details), &status);
     r->status = status;
     r->resp = text;
