@@ -734,6 +734,31 @@ static size_t distinct_ids(struct receiver *rx, size_t n)
     return unique;
 }
 
+/* Waits (until deadline) for n distinct notifications at the receiver that came up at up_at,
+ * then (5 s more at most) until the outbox has none pending. */
+static void await_every_one(struct hp *p, struct receiver *rx, size_t n, int64_t up_at,
+                            int64_t deadline)
+{
+    size_t seen = rx_count(rx), got;
+    while ((got = distinct_ids(rx, seen)) < n && hp_now_ms() < deadline)
+        seen = rx_wait(rx, seen + 1, (int)(deadline - hp_now_ms()));
+    fprintf(stderr, "%zu of %zu notifications delivered %lld ms after the receiver came up\n", got,
+            n, (long long)(hp_now_ms() - up_at));
+    assert_int_equal(got, n);
+    /* And the outbox knows: nothing stays pending. */
+    size_t pending = 1;
+    while (pending && hp_now_ms() < deadline + 5000) {
+        struct hp_resp r = hp_req(p, "GET", "/herald/v1/deliveries?status=pending&per_page=1", NULL,
+                                  p->token, NULL);
+        assert_int_equal(r.status, 200);
+        pending = json_array_size(hp_at(r.json, "deliveries"));
+        hp_resp_free(&r);
+        if (pending)
+            usleep(50000); /* the records commit after the answers: poll, bounded */
+    }
+    assert_int_equal(pending, 0);
+}
+
 /* The receiver is down while a burst of notifications goes out (limits shrunk by the test hook,
  * so the dispatcher is full and keeps ids to claim later). The attempts in flight when the
  * circuit opens all fail after it opened: they are not probes, and must not lengthen it (each
@@ -772,25 +797,7 @@ static void a_receiver_up_late_gets_every_notification(void **state)
     struct receiver *rx = rx_start_at(NULL, port);
     /* The circuit's window (5 s) ends, its probe gets through, and the rest follow: about 9 s
      * here (the limits make claims small); it took 5 minutes when stragglers doubled it. */
-    int64_t deadline = up_at + 30000;
-    size_t seen = rx_count(rx), got;
-    while ((got = distinct_ids(rx, seen)) < N && hp_now_ms() < deadline)
-        seen = rx_wait(rx, seen + 1, (int)(deadline - hp_now_ms()));
-    fprintf(stderr, "%zu of %d notifications delivered %lld ms after the receiver came up\n", got,
-            N, (long long)(hp_now_ms() - up_at));
-    assert_int_equal(got, N);
-    /* And the outbox knows: nothing stays pending. */
-    size_t pending = 1;
-    while (pending && hp_now_ms() < deadline + 5000) {
-        struct hp_resp r = hp_req(&p, "GET", "/herald/v1/deliveries?status=pending&per_page=1",
-                                  NULL, p.token, NULL);
-        assert_int_equal(r.status, 200);
-        pending = json_array_size(hp_at(r.json, "deliveries"));
-        hp_resp_free(&r);
-        if (pending)
-            usleep(50000); /* the records commit after the answers: poll, bounded */
-    }
-    assert_int_equal(pending, 0);
+    await_every_one(&p, rx, N, up_at, up_at + 30000);
     assert_int_equal(hp_stop(&p), 0);
     hp_cleanup(&p);
     rx_stop(rx);
@@ -976,24 +983,7 @@ static void a_dead_destinations_backlog_leaves_the_writer_idle(void **state)
     int64_t up_at = hp_now_ms();
     struct receiver *rx = rx_start_at(NULL, port);
     /* The second window ends about opened + 15 s: its probe gets through, the rest follow. */
-    int64_t deadline = up_at + 45000;
-    size_t seen = rx_count(rx), got;
-    while ((got = distinct_ids(rx, seen)) < N && hp_now_ms() < deadline)
-        seen = rx_wait(rx, seen + 1, (int)(deadline - hp_now_ms()));
-    fprintf(stderr, "%zu of %d notifications delivered %lld ms after the receiver came up\n", got,
-            N, (long long)(hp_now_ms() - up_at));
-    assert_int_equal(got, N);
-    size_t left = 1;
-    while (left && hp_now_ms() < deadline + 5000) {
-        struct hp_resp r = hp_req(&p, "GET", "/herald/v1/deliveries?status=pending&per_page=1",
-                                  NULL, p.token, NULL);
-        assert_int_equal(r.status, 200);
-        left = json_array_size(hp_at(r.json, "deliveries"));
-        hp_resp_free(&r);
-        if (left)
-            usleep(50000); /* the records commit after the answers: poll, bounded */
-    }
-    assert_int_equal(left, 0);
+    await_every_one(&p, rx, N, up_at, up_at + 45000);
     assert_int_equal(hp_stop(&p), 0);
     hp_cleanup(&p);
     rx_stop(rx);
