@@ -288,12 +288,20 @@ json_t *http_req_json(struct http_req *req)
 {
     json_error_t jerr;
     json_t *root = NULL;
-    if (req->body_len > 0)
-        root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *body = req->body;
+    size_t len = req->body_len;
+    /* A UTF-8 byte order mark before the JSON (some Windows clients write one) means nothing:
+     * RFC 8259 §8.1 lets a parser ignore it, and jansson would refuse it. */
+    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
+        body += 3;
+        len -= 3;
+    }
+    if (len > 0)
+        root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root)
         return root;
     json_t *details = json_object();
-    if (req->body_len == 0) {
+    if (len == 0) {
         json_object_set_new(details, "reason", json_string("the request body is empty"));
     } else {
         json_object_set_new(details, "reason", json_string(jerr.text));

@@ -298,6 +298,25 @@ static void expect_created_lead(const struct answer *a, const char *last_name)
 
 /* ---- Bodies ---- */
 
+/* A UTF-8 byte order mark before a JSON body is skipped (RFC 8259 §8.1), not a 400. */
+static void a_byte_order_mark_before_the_json_is_skipped(void **state)
+{
+    (void)state;
+    static const char body[] = "\xEF\xBB\xBF{\"data\":[{\"Last_Name\":\"Marked\"}]}";
+    char extra[64];
+    snprintf(extra, sizeof extra, "Content-Length: %zu\r\n", sizeof body - 1);
+    char *head = head_for("POST", "/crm/v8/Leads", extra);
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, head);
+    raw_puts(c, body);
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_created_lead(&a, "Marked");
+    answer_free(&a);
+    raw_close(c);
+    free(head);
+}
+
 static void a_chunked_body_with_extensions_and_trailers_creates_the_record(void **state)
 {
     (void)state;
@@ -872,6 +891,7 @@ static void sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once(void 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_byte_order_mark_before_the_json_is_skipped),
         cmocka_unit_test(a_chunked_body_with_extensions_and_trailers_creates_the_record),
         cmocka_unit_test(expect_100_continue_comes_before_the_body_and_not_for_a_too_large_one),
         cmocka_unit_test(a_bad_token_is_refused_before_the_body),
