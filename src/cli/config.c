@@ -59,7 +59,12 @@ const char config_serve_usage[] =
     "                           ones are kept until resent (HERALD_RETENTION, default 7d)\n"
     "  --config FILE            INI file with the same keys without dashes' prefix, e.g.\n"
     "                           'listen = 127.0.0.1:9000' (HERALD_CONFIG)\n"
-    "  -h, --help               this help\n";
+    "  -h, --help               this help\n"
+    "\n"
+    "Fixed limits: a request head of 32 KiB (URL 8 KiB, 100 fields) and a body of 1 MiB;\n"
+    "10,000 client connections, closed after 30 s without progress on a request or 120 s idle.\n"
+    "Callbacks: 5 s to connect and 15 s in all per attempt, 128 in flight per destination;\n"
+    "after 5 failures in a row a destination rests 5 s (doubling up to 5 min).\n";
 
 static void set(char **slot, const char *v)
 {
