@@ -699,3 +699,20 @@ void rx_stop(struct receiver *r)
     pthread_cond_destroy(&r->cv);
     free(r);
 }
+
+void hp_watch_many(const struct hp *p, int first, int count, const char *event, const char *url)
+{
+    char body[16384];
+    size_t len = (size_t)snprintf(body, sizeof body, "{\"watch\":[");
+    for (int i = 0; i < count; i++)
+        len += (size_t)snprintf(body + len, sizeof body - len,
+                                "%s{\"channel_id\":\"%d\",\"events\":[\"%s\"],"
+                                "\"notify_url\":\"%s\"}",
+                                i ? "," : "", first + i, event, url);
+    assert_true(len < sizeof body - 2);
+    snprintf(body + len, sizeof body - len, "]}");
+    struct hp_resp r = hp_req(p, "POST", "/crm/v8/actions/watch", body, p->token, NULL);
+    if (r.status != 201)
+        fail_msg("watch failed: %ld %s", r.status, r.body);
+    hp_resp_free(&r);
+}

@@ -62,6 +62,8 @@ bool hp_log_wait(const struct hp *p, const char *needle, int timeout_ms);
 struct hp_resp hp_req(const struct hp *p, const char *method, const char *path, const char *body,
                       const char *token, const char *const *headers);
 /* The same to any absolute URL. */
+/* Subscribes channels first..first+count-1 to `event` at `url`, in one watch request. */
+void hp_watch_many(const struct hp *p, int first, int count, const char *event, const char *url);
 struct hp_resp hp_req_url(const char *method, const char *url, const char *body, size_t body_len,
                           const char *auth_header, const char *const *headers);
 void hp_resp_free(struct hp_resp *r);

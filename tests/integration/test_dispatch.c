@@ -714,6 +714,45 @@ static void *inserter_main(void *arg)
     return NULL;
 }
 
+/* Threads inserting Leads at once, `count` each; inserters_join checks every one was 201. */
+#define INSERTERS_MAX 8
+struct inserters {
+    struct inserter in[INSERTERS_MAX];
+    int threads;
+    atomic_int failures;
+};
+
+static void inserters_start(struct inserters *ins, struct hp *p, int threads, int count)
+{
+    assert_true(threads <= INSERTERS_MAX);
+    ins->threads = threads;
+    atomic_init(&ins->failures, 0);
+    for (int t = 0; t < threads; t++) {
+        ins->in[t] = (struct inserter){.p = p, .count = count, .failures = &ins->failures};
+        assert_int_equal(pthread_create(&ins->in[t].thread, NULL, inserter_main, &ins->in[t]), 0);
+    }
+}
+
+static void inserters_join(struct inserters *ins)
+{
+    for (int t = 0; t < ins->threads; t++)
+        pthread_join(ins->in[t].thread, NULL);
+    assert_int_equal(atomic_load(&ins->failures), 0);
+}
+
+/* Subscribes channels first..first+count-1 on Leads.create to http://127.0.0.1:PORT/path where
+ * nothing listens (connections are refused); returns PORT, for a receiver to come up on. */
+static int watch_dead_port(struct hp *p, int first, int count, const char *path)
+{
+    struct receiver *gone = rx_start(NULL);
+    int port = rx_port(gone);
+    rx_stop(gone);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    hp_watch_many(p, first, count, "Leads.create", url);
+    return port;
+}
+
 /* How many distinct webhook-ids are among the receiver's first n requests. */
 static size_t distinct_ids(struct receiver *rx, size_t n)
 {
@@ -769,28 +808,13 @@ static void a_receiver_up_late_gets_every_notification(void **state)
     (void)state;
     struct hp p;
     hp_start_with(&p, "HERALD_TEST_DISPATCH", "16,16,8", "--allow-network 127.0.0.0/8");
-    struct receiver *gone = rx_start(NULL);
-    int port = rx_port(gone);
-    rx_stop(gone); /* nothing listens there yet: connections are refused */
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/late", port);
     /* Each insert makes one notification per channel: more at once than the dispatcher holds
      * (16 in flight and 8 queued), so it keeps the ids of the rest. */
     enum { CHANNELS = 30, THREADS = 4, INSERTS = 2, N = CHANNELS * THREADS * INSERTS };
-    for (int c = 0; c < CHANNELS; c++) {
-        char channel[16];
-        snprintf(channel, sizeof channel, "%d", 7800 + c);
-        watch_at(&p, channel, "Leads.create", url);
-    }
-    atomic_int failures = 0;
-    struct inserter in[THREADS];
-    for (int t = 0; t < THREADS; t++) {
-        in[t] = (struct inserter){.p = &p, .count = INSERTS, .failures = &failures};
-        assert_int_equal(pthread_create(&in[t].thread, NULL, inserter_main, &in[t]), 0);
-    }
-    for (int t = 0; t < THREADS; t++)
-        pthread_join(in[t].thread, NULL);
-    assert_int_equal(atomic_load(&failures), 0);
+    int port = watch_dead_port(&p, 7800, CHANNELS, "/late");
+    struct inserters ins;
+    inserters_start(&ins, &p, THREADS, INSERTS);
+    inserters_join(&ins);
     assert_true(hp_log_wait(&p, "circuit opened", 10000));
     assert_true(hp_log_wait(&p, "dispatcher full", 10000));
     int64_t up_at = hp_now_ms();
@@ -937,28 +961,13 @@ static void a_dead_destinations_backlog_leaves_the_writer_idle(void **state)
      * Retries 1 s apart: a failed probe's notification is not left for 5 minutes. */
     hp_start_with(&p, "HERALD_TEST_DISPATCH", "64,64,32",
                   "--allow-network 127.0.0.0/8 --retry-schedule 0s,1s,1s,1s,1s,1s,1s,1s");
-    struct receiver *gone = rx_start(NULL);
-    int port = rx_port(gone);
-    rx_stop(gone); /* nothing listens there yet: connections are refused */
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/backlog", port);
     enum { CHANNELS = 20, THREADS = 4, INSERTS = 40, N = CHANNELS * THREADS * INSERTS };
-    for (int c = 0; c < CHANNELS; c++) {
-        char channel[16];
-        snprintf(channel, sizeof channel, "%d", 7900 + c);
-        watch_at(&p, channel, "Leads.create", url);
-    }
-    atomic_int failures = 0;
-    struct inserter in[THREADS];
-    for (int t = 0; t < THREADS; t++) {
-        in[t] = (struct inserter){.p = &p, .count = INSERTS, .failures = &failures};
-        assert_int_equal(pthread_create(&in[t].thread, NULL, inserter_main, &in[t]), 0);
-    }
+    int port = watch_dead_port(&p, 7900, CHANNELS, "/backlog");
+    struct inserters ins;
+    inserters_start(&ins, &p, THREADS, INSERTS);
     assert_true(hp_log_wait(&p, "circuit opened", 10000));
     int64_t opened = hp_now_ms(); /* just after it opened: its first window ends 5 s later */
-    for (int t = 0; t < THREADS; t++)
-        pthread_join(in[t].thread, NULL);
-    assert_int_equal(atomic_load(&failures), 0);
+    inserters_join(&ins);
     /* Into the second window (10 s, from about opened + 5 s): the first one's end let a claim
      * through, its probe failed, and what it claimed was given back. */
     while (hp_now_ms() < opened + 7000)

@@ -198,24 +198,6 @@ static size_t piper_distinct(struct piper *r, size_t *total)
     return distinct;
 }
 
-/* Subscribes `count` channels (from channel number `first`) to Leads.create at url: one
- * insert then makes `count` notifications to one destination in one commit, started together. */
-static void watch_many(struct hp *p, int first, int count, const char *url)
-{
-    char body[16384];
-    size_t len = (size_t)snprintf(body, sizeof body, "{\"watch\":[");
-    for (int i = 0; i < count; i++)
-        len += (size_t)snprintf(body + len, sizeof body - len,
-                                "%s{\"channel_id\":\"%d\",\"events\":[\"Leads.create\"],"
-                                "\"notify_url\":\"%s\"}",
-                                i ? "," : "", first + i, url);
-    snprintf(body + len, sizeof body - len, "]}");
-    struct hp_resp r = hp_req(p, "POST", "/crm/v8/actions/watch", body, p->token, NULL);
-    if (r.status != 201)
-        fail_msg("watch failed: %ld %s", r.status, r.body);
-    hp_resp_free(&r);
-}
-
 static void insert_lead(struct hp *p)
 {
     struct hp_resp r =
@@ -274,17 +256,24 @@ static size_t rounds_until(struct hp *p, atomic_int *seen)
 
 static const char *flags = "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms,100ms";
 
+/* A raw receiver in `mode`, and a server with FAN channels (from `first`) on it. */
+static struct piper *piper_watched(struct hp *p, enum pipe_mode mode, int first)
+{
+    struct piper *r = piper_start(mode);
+    hp_start(p, flags);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r->port);
+    hp_watch_many(p, first, FAN, "Leads.create", url);
+    return r;
+}
+
 /* A fast receiver gets several requests on one connection before it answers the first, and
  * every notification exactly once. */
 static void a_fast_receiver_gets_requests_pipelined_each_once(void **state)
 {
     (void)state;
-    struct piper *r = piper_start(PIPE_ANSWER);
     struct hp p;
-    hp_start(&p, flags);
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/fast", r->port);
-    watch_many(&p, 9100, FAN, url);
+    struct piper *r = piper_watched(&p, PIPE_ANSWER, 9100);
     size_t made = rounds_until(&p, &r->pipelined);
     fprintf(stderr, "%d of %zu requests came pipelined\n", atomic_load(&r->pipelined), made);
     assert_true(atomic_load(&r->pipelined) > 0);
@@ -302,12 +291,8 @@ static void a_fast_receiver_gets_requests_pipelined_each_once(void **state)
 static void a_connection_close_answer_sends_the_pipelined_rest_again(void **state)
 {
     (void)state;
-    struct piper *r = piper_start(PIPE_CLOSE_FIRST);
     struct hp p;
-    hp_start(&p, flags);
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/close", r->port);
-    watch_many(&p, 9200, FAN, url);
+    struct piper *r = piper_watched(&p, PIPE_CLOSE_FIRST, 9200);
     size_t made = rounds_until(&p, &r->tricks);
     assert_true(atomic_load(&r->tricks) > 0);
     size_t total = 0;
@@ -324,12 +309,8 @@ static void a_connection_close_answer_sends_the_pipelined_rest_again(void **stat
 static void a_connection_cut_after_one_answer_loses_no_pipelined_request(void **state)
 {
     (void)state;
-    struct piper *r = piper_start(PIPE_CUT_AFTER_3);
     struct hp p;
-    hp_start(&p, flags);
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/cut", r->port);
-    watch_many(&p, 9300, FAN, url);
+    struct piper *r = piper_watched(&p, PIPE_CUT_AFTER_3, 9300);
     size_t made = rounds_until(&p, &r->tricks);
     assert_true(atomic_load(&r->tricks) > 0);
     size_t total = 0;
@@ -354,7 +335,7 @@ static void a_slow_receiver_gets_parallel_connections(void **state)
     hp_start(&p, flags);
     char url[256];
     rx_url(rx, "/slow", url, sizeof url);
-    watch_many(&p, 9400, 8, url);
+    hp_watch_many(&p, 9400, 8, "Leads.create", url);
     insert_lead(&p);
     assert_int_equal(rx_wait(rx, 8, 10000), 8);
     expect_all_delivered_first_time(&p, 8); /* their connections are idle, kept alive */
