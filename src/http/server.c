@@ -80,7 +80,6 @@ struct conn {
     struct h1req_chunked chunked;
     int64_t deadline_ms;
     struct http_conn *req; /* the request in progress */
-    char peer[INET6_ADDRSTRLEN];
 };
 
 /* One request and its answer. */
@@ -100,7 +99,6 @@ struct http_conn {
     size_t query_count;
     bool is_head;
     bool is_too_big;
-    bool is_counted; /* counted in srv->active */
     /* The answer, under the worker's mutex. */
     bool is_in_handler;
     bool has_resp;
@@ -123,7 +121,6 @@ struct worker {
     bool is_woken;
     struct conn *conns;
     struct conn *dead;        /* closed this round, freed after it */
-    size_t waiting;           /* connections in C_WAIT */
     int64_t accept_resume_ms; /* not 0: accepting paused (out of fds) until then */
     int64_t full_logged_ms;   /* the last "cannot accept" line, at most one a second */
     time_t date_s;
@@ -524,8 +521,7 @@ static void request_done(struct conn *c, bool is_complete)
     log_info("msg=request method=%s path=%s status=%d duration_ms=%lld.%03lld%s",
              r->req.method ? r->req.method : "-", r->path ? r->path : "-",
              r->has_resp ? r->status : 0, us / 1000, us % 1000, is_complete ? "" : " aborted=true");
-    if (r->is_counted)
-        atomic_fetch_sub(&r->srv->active, 1);
+    atomic_fetch_sub(&r->srv->active, 1);
     request_free(r);
 }
 
@@ -559,6 +555,7 @@ static struct http_conn *request_new(struct conn *c)
     r->req.conn = r;
     buf_init(&r->body);
     c->req = r;
+    atomic_fetch_add(&r->srv->active, 1); /* until request_done */
     return r;
 }
 
@@ -632,7 +629,6 @@ static void run_handler(struct conn *c)
     r->req.path = r->path;
     r->is_in_handler = true;
     c->state = C_WAIT;
-    w->waiting++;
     c->deadline_ms = INT64_MAX;
     r->req.body = r->body.data ? r->body.data : "";
     r->req.body_len = r->body.len;
@@ -641,10 +637,8 @@ static void run_handler(struct conn *c)
     r->is_in_handler = false;
     bool is_answered = r->has_resp;
     pthread_mutex_unlock(&w->mu);
-    if (is_answered) {
-        w->waiting--;
+    if (is_answered)
         answer_head(c, r);
-    }
 }
 
 /* The head of c->in (hlen bytes from in_pos) is complete: parse it and decide what follows. */
@@ -657,8 +651,6 @@ static void start_request(struct conn *c, size_t hlen)
     r->head[hlen] = '\0';
     c->in_pos += hlen;
     c->scanned = 0;
-    atomic_fetch_add(&srv->active, 1);
-    r->is_counted = true;
     const char *why = NULL;
     int status = h1req_parse(&r->h, r->head, hlen, &why);
     if (status) {
@@ -926,7 +918,7 @@ static void conn_run(struct conn *c)
     }
 }
 
-static void conn_accepted(struct worker *w, int fd, const struct sockaddr_storage *ss)
+static void conn_accepted(struct worker *w, int fd)
 {
     struct conn *c = xcalloc(1, sizeof *c);
     c->fd = fd;
@@ -937,10 +929,6 @@ static void conn_accepted(struct worker *w, int fd, const struct sockaddr_storag
     c->deadline_ms = now_ms() + IDLE_TIMEOUT_MS;
     buf_init(&c->in);
     buf_init(&c->out);
-    if (ss->ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, c->peer, sizeof c->peer);
-    else if (ss->ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, c->peer, sizeof c->peer);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
@@ -989,9 +977,7 @@ static void accept_all(struct worker *w)
 {
     struct http_server *srv = w->srv;
     for (int i = 0; i < 64; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -1015,7 +1001,7 @@ static void accept_all(struct worker *w)
             close(fd);
             continue;
         }
-        conn_accepted(w, fd, &ss);
+        conn_accepted(w, fd);
     }
 }
 
@@ -1040,7 +1026,6 @@ static void take_answers(struct worker *w)
         struct http_conn *r = fifo;
         fifo = r->next_ready;
         struct conn *c = r->conn;
-        w->waiting--;
         answer_head(c, r);
         conn_run(c);
     }
@@ -1238,7 +1223,8 @@ void http_server_stop(struct http_server *srv, int grace_ms)
     for (unsigned i = 0; i < srv->worker_count; i++) {
         struct worker *w = &srv->workers[i];
         pthread_join(w->thread, NULL);
-        waiting += w->waiting;
+        for (struct conn *c = w->conns; c; c = c->next)
+            waiting += c->state == C_WAIT;
     }
     if (waiting) {
         /* A handler still holds these requests and will answer into them: leak them, and the
