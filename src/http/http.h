@@ -102,9 +102,15 @@ bool http_scope_allows(const char *have, const char *accept, const char *module)
 /* True when `v` is an API version segment this server answers. */
 bool http_version_valid(const char *v);
 enum http_match { HTTP_MATCH_OK, HTTP_MATCH_NO_PATH, HTTP_MATCH_NO_METHOD };
+/* A route table compiled for lookups; `table` (ending with a zeroed entry) must outlive it. */
+struct http_routes;
+struct http_routes *http_routes_compile(const struct http_route *table);
+/* NULL is a no-op. */
+void http_routes_free(struct http_routes *rt);
 /* Finds the route for a method and path segments: the most specific pattern wins (literal
  * segments beat "*"); a path that some pattern matches under another method is NO_METHOD. */
-enum http_match http_route_find(const struct http_route *routes, const char *method,
-                                char *const *segs, size_t seg_count, const struct http_route **out);
+enum http_match http_routes_find(const struct http_routes *rt, const char *method,
+                                 char *const *segs, size_t seg_count,
+                                 const struct http_route **out);
 
 #endif

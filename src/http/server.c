@@ -128,7 +128,7 @@ struct worker {
 };
 
 struct http_server {
-    const struct http_route *routes;
+    struct http_routes *routes;
     void *app;
     struct http_config cfg;
     int port;
@@ -400,7 +400,7 @@ static void admit(struct http_conn *c)
      * answer keeps GET's headers, Content-Length included. */
     const char *method = c->is_head ? "GET" : req->method;
     const struct http_route *route = NULL;
-    switch (http_route_find(c->srv->routes, method, req->segs, req->seg_count, &route)) {
+    switch (http_routes_find(c->srv->routes, method, req->segs, req->seg_count, &route)) {
     case HTTP_MATCH_OK:
         if (authenticate(c, route))
             c->route = route;
@@ -1152,7 +1152,7 @@ enum herald_err http_server_start(const struct http_config *cfg, const struct ht
     if (fd < 0)
         return HERALD_ERR_IO;
     struct http_server *srv = xcalloc(1, sizeof *srv);
-    srv->routes = routes;
+    srv->routes = http_routes_compile(routes);
     srv->app = app;
     srv->cfg = *cfg;
     srv->listen_fd = fd;
@@ -1188,6 +1188,7 @@ enum herald_err http_server_start(const struct http_config *cfg, const struct ht
             }
             workers_free(srv, started);
             close(fd);
+            http_routes_free(srv->routes);
             free(srv);
             return HERALD_ERR_IO;
         }
@@ -1239,5 +1240,6 @@ void http_server_stop(struct http_server *srv, int grace_ms)
         free_dead(w);
     }
     workers_free(srv, srv->worker_count);
+    http_routes_free(srv->routes);
     free(srv);
 }
