@@ -35,11 +35,14 @@ void log_release(void)
     }
 }
 
-void log_line(enum log_level level, const char *fmt, ...)
+bool log_enabled(enum log_level level)
 {
-    if (level < min_level)
-        return;
-    char line[2048];
+    return level >= min_level;
+}
+
+/* Writes the line's prefix (time and level) into `line`; returns its length. */
+static size_t line_prefix(enum log_level level, char *line, size_t cap)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     /* The date and time to the second are rendered once a second per thread (a line a
@@ -53,22 +56,21 @@ void log_line(enum log_level level, const char *fmt, ...)
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
         cached_s = ts.tv_sec;
     }
-    size_t prefix = strlen(cached);
-    memcpy(line, cached, prefix);
+    size_t n = strlen(cached);
+    memcpy(line, cached, n);
     long ms = ts.tv_nsec / 1000000;
-    line[prefix] = (char)('0' + ms / 100);
-    line[prefix + 1] = (char)('0' + ms / 10 % 10);
-    line[prefix + 2] = (char)('0' + ms % 10);
-    int n = (int)prefix + 3;
-    const char *name = level_names[level];
-    n += snprintf(line + n, sizeof line - (size_t)n, "Z level=%s ", name);
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
+    line[n++] = (char)('0' + ms / 100);
+    line[n++] = (char)('0' + ms / 10 % 10);
+    line[n++] = (char)('0' + ms % 10);
+    int m = snprintf(line + n, cap - n, "Z level=%s ", level_names[level]);
+    return n + (m < 0 ? 0 : (size_t)m);
+}
+
+/* Ends the line (cut to fit, newline added) and writes it, or holds it (see log_hold). */
+static void line_emit(enum log_level level, char *line, size_t len, size_t cap)
+{
+    if (len > cap - 2)
+        len = cap - 2;
     line[len++] = '\n';
     if (is_held && level < LOG_WARN) {
         if (held_len + len > sizeof held)
@@ -80,4 +82,29 @@ void log_line(enum log_level level, const char *fmt, ...)
     log_release(); /* what waited comes first */
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
+}
+
+void log_line(enum log_level level, const char *fmt, ...)
+{
+    if (level < min_level)
+        return;
+    char line[2048];
+    size_t n = line_prefix(level, line, sizeof line);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+    va_end(ap);
+    line_emit(level, line, n + (m < 0 ? 0 : (size_t)m), sizeof line);
+}
+
+void log_text(enum log_level level, const char *text, size_t len)
+{
+    if (level < min_level)
+        return;
+    char line[2048];
+    size_t n = line_prefix(level, line, sizeof line);
+    if (len > sizeof line - n - 1)
+        len = sizeof line - n - 1;
+    memcpy(line + n, text, len);
+    line_emit(level, line, n + len, sizeof line);
 }

@@ -413,6 +413,33 @@ static void a_bad_token_is_refused_before_the_body(void **state)
     }
 }
 
+/* On one connection (one request thread): the token, then the same token with its last
+ * character changed or cut, then the token again. Only the real one is let in. */
+static void a_token_one_byte_off_the_last_one_is_refused(void **state)
+{
+    (void)state;
+    size_t len = strlen(srv.token);
+    char *near = strdup(srv.token), *cut = strndup(srv.token, len - 1);
+    near[len - 1] = near[len - 1] == 'a' ? 'b' : 'a';
+    const char *const tokens[] = {srv.token, near, srv.token, cut, srv.token};
+    const int want[] = {200, 401, 200, 401, 200};
+    struct raw *c = raw_open(srv.port);
+    for (size_t i = 0; i < 5; i++) {
+        char head[512];
+        snprintf(head, sizeof head,
+                 "GET /crm/v8/org HTTP/1.1\r\nHost: h\r\nAuthorization: Zoho-oauthtoken %s\r\n\r\n",
+                 tokens[i]);
+        raw_puts(c, head);
+        struct answer a;
+        raw_answer(c, false, &a);
+        expect_status(&a, want[i]);
+        answer_free(&a);
+    }
+    raw_close(c);
+    free(near);
+    free(cut);
+}
+
 static void expect_100_continue_is_ignored_for_http_1_0(void **state)
 {
     (void)state;
@@ -742,6 +769,11 @@ static void answers_have_date_and_content_length_and_204_has_no_body(void **stat
     assert_true(raw_quiet(c, 50));
     raw_close(c);
     free(missing);
+    /* Each answer has its access log line. */
+    assert_true(hp_log_wait(&srv,
+                            "msg=request method=GET path=/crm/v8/Leads/1234567890123456789 "
+                            "status=204 duration_ms=",
+                            2000));
 }
 
 static void query_strings_are_percent_and_plus_decoded(void **state)
@@ -895,6 +927,7 @@ int main(void)
         cmocka_unit_test(a_chunked_body_with_extensions_and_trailers_creates_the_record),
         cmocka_unit_test(expect_100_continue_comes_before_the_body_and_not_for_a_too_large_one),
         cmocka_unit_test(a_bad_token_is_refused_before_the_body),
+        cmocka_unit_test(a_token_one_byte_off_the_last_one_is_refused),
         cmocka_unit_test(expect_100_continue_is_ignored_for_http_1_0),
         cmocka_unit_test(pipelined_requests_are_answered_in_order),
         cmocka_unit_test(a_request_fed_byte_by_byte_is_served),

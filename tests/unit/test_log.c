@@ -99,11 +99,37 @@ static void held_lines_wait_for_release_or_a_warning_in_order(void **state)
     free(text);
 }
 
+/* log_text writes what log_line would for the same text, cut to the line's size, below the level
+ * nothing. */
+static void preformatted_text_makes_the_same_line(void **state)
+{
+    (void)state;
+    log_line(LOG_INFO, "msg=one n=%d", 7);
+    log_text(LOG_INFO, "msg=one n=7", 11);
+    log_text(LOG_DEBUG, "msg=hidden", 10);
+    log_release(); /* the test before holds this thread's lines */
+    char *text = written();
+    assert_int_equal(count(text, "Z level=info msg=one n=7\n"), 2);
+    assert_null(strstr(text, "hidden"));
+    assert_true(log_enabled(LOG_INFO) && !log_enabled(LOG_DEBUG));
+    free(text);
+    char big[5000];
+    memset(big, 'x', sizeof big);
+    log_text(LOG_WARN, big, sizeof big);
+    text = written();
+    const char *line = strstr(text, "level=warn ");
+    assert_non_null(line);
+    assert_true(strlen(line) < 2048);
+    assert_int_equal(line[strlen(line) - 1], '\n');
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(held_lines_wait_for_release_or_a_warning_in_order, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(preformatted_text_makes_the_same_line, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
