@@ -113,7 +113,7 @@ static struct rec_job *job_new(struct http_req *req, const struct meta_module *m
     job->user_id = req->who.user_id;
     job->rows = xcalloc(count ? count : 1, sizeof *job->rows);
     job->count = count;
-    snprintf(job->request_id, sizeof job->request_id, "%lld", (long long)store_id_next(app->store));
+    job->request_id[fmt_i64(job->request_id, store_id_next(app->store))] = '\0';
     return job;
 }
 

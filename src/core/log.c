@@ -41,7 +41,7 @@ bool log_enabled(enum log_level level)
 }
 
 /* Writes the line's prefix (time and level) into `line`; returns its length. */
-static size_t line_prefix(enum log_level level, char *line, size_t cap)
+static size_t line_prefix(enum log_level level, char *line)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -62,8 +62,12 @@ static size_t line_prefix(enum log_level level, char *line, size_t cap)
     line[n++] = (char)('0' + ms / 100);
     line[n++] = (char)('0' + ms / 10 % 10);
     line[n++] = (char)('0' + ms % 10);
-    int m = snprintf(line + n, cap - n, "Z level=%s ", level_names[level]);
-    return n + (m < 0 ? 0 : (size_t)m);
+    const char *name = level_names[level];
+    size_t name_len = strlen(name);
+    memcpy(line + n, "Z level=", 8);
+    memcpy(line + n + 8, name, name_len);
+    line[n + 8 + name_len] = ' ';
+    return n + 9 + name_len;
 }
 
 /* Ends the line (cut to fit, newline added) and writes it, or holds it (see log_hold). */
@@ -89,7 +93,7 @@ void log_line(enum log_level level, const char *fmt, ...)
     if (level < min_level)
         return;
     char line[2048];
-    size_t n = line_prefix(level, line, sizeof line);
+    size_t n = line_prefix(level, line);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
@@ -102,7 +106,7 @@ void log_text(enum log_level level, const char *text, size_t len)
     if (level < min_level)
         return;
     char line[2048];
-    size_t n = line_prefix(level, line, sizeof line);
+    size_t n = line_prefix(level, line);
     if (len > sizeof line - n - 1)
         len = sizeof line - n - 1;
     memcpy(line + n, text, len);

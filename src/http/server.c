@@ -602,6 +602,7 @@ static void answer_head(struct conn *c, struct http_conn *r)
         int status = 500;
         struct buf body;
         buf_init(&body);
+        buf_reserve(&body, 1024); /* most answers fit: no growing from 64 bytes by doubling */
         render(r->render_arg, &body, &status);
         r->status = status;
         r->resp = buf_steal(&body, &r->resp_len);
