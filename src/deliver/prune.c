@@ -58,9 +58,9 @@ enum herald_err prune_retention_parse(const char *s, int64_t *ms_out)
     return HERALD_OK;
 }
 
-int64_t prune_next_wait_ms(size_t deleted, size_t batch, int64_t job_ms, int64_t retention_ms)
+int64_t prune_next_wait_ms(bool has_more, int64_t job_ms, int64_t retention_ms)
 {
-    if (batch && deleted >= batch) {
+    if (has_more) {
         int64_t wait = job_ms > 0 ? 4 * job_ms : 0;
         return wait < PRUNE_BUSY_MIN_WAIT_MS ? PRUNE_BUSY_MIN_WAIT_MS : wait;
     }
@@ -77,19 +77,21 @@ static int64_t prune_round(void *arg)
     int64_t before_ms = time_now_ms() - p->cfg.retention_ms;
     int64_t started = time_mono_ms();
     size_t deleted = 0;
-    enum herald_err err = store_outbox_prune(p->cfg.store, before_ms, p->cfg.batch, &deleted);
+    bool has_more = false;
+    enum herald_err err =
+        store_outbox_prune(p->cfg.store, before_ms, p->cfg.batch, &deleted, &has_more);
     int64_t job_ms = time_mono_ms() - started;
     if (err && !p->has_failed)
         log_warn("msg=\"pruning delivered notifications failed\" error=%s", herald_err_name(err));
     p->has_failed = err != HERALD_OK;
     p->streak += deleted;
-    if (deleted < p->cfg.batch && p->streak) {
+    if (!has_more && p->streak) {
         log_info(
             "msg=\"pruned delivered notifications and change events\" count=%zu retention_ms=%lld",
             p->streak, (long long)p->cfg.retention_ms);
         p->streak = 0;
     }
-    return prune_next_wait_ms(deleted, p->cfg.batch, job_ms, p->cfg.retention_ms);
+    return prune_next_wait_ms(has_more, job_ms, p->cfg.retention_ms);
 }
 
 enum herald_err prune_start(const struct prune_config *cfg, struct pruner **out)

@@ -6,6 +6,7 @@
 #define HERALD_DELIVER_PRUNE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -20,11 +21,11 @@
  * Returns HERALD_OK with *ms_out set, or HERALD_ERR_INVALID (*ms_out untouched). */
 enum herald_err prune_retention_parse(const char *s, int64_t *ms_out);
 
-/* The pacing, pure so it can be tested: how long to wait before the next job, given the rows
- * the last job deleted, the batch size and how long the job took (ms). A full batch means
- * more work: go on soon, but leave the writer four times the job's duration (at least 20 ms).
- * Otherwise wait half the retention, between 250 ms and one minute. */
-int64_t prune_next_wait_ms(size_t deleted, size_t batch, int64_t job_ms, int64_t retention_ms);
+/* The pacing, pure so it can be tested: how long to wait before the next job, given whether
+ * the last job said there is more to look at and how long it took (ms). More work: go on soon,
+ * but leave the writer four times the job's duration (at least 20 ms). Otherwise wait half the
+ * retention, between 250 ms and one minute. */
+int64_t prune_next_wait_ms(bool has_more, int64_t job_ms, int64_t retention_ms);
 
 struct prune_config {
     struct store *store; /* borrowed; must outlive the pruner */

@@ -123,12 +123,13 @@ enum herald_err store_txn_notifications_resend_failed(struct store_txn *t, int64
 }
 
 enum herald_err store_outbox_prune(struct store *s, int64_t before_ms, size_t limit,
-                                   size_t *deleted)
+                                   size_t *deleted, bool *has_more)
 {
     *deleted = 0;
+    *has_more = false;
     if (limit == 0)
         return HERALD_OK;
-    return s->ops->outbox->prune(s, before_ms, limit, deleted);
+    return s->ops->outbox->prune(s, before_ms, limit, deleted, has_more);
 }
 
 enum herald_err store_outbox_leases_void(struct store *s)

@@ -198,13 +198,16 @@ enum herald_err store_txn_notifications_resend_failed(struct store_txn *t, int64
                                                       int64_t channel_id, int64_t since_ms,
                                                       int64_t failed_before_ms, int64_t now_ms,
                                                       size_t limit, size_t *count);
-/* Deletes up to `limit` delivered notifications last updated before before_ms, with their
- * attempts, in one writer job (waits for its commit). Failed and pending ones are never pruned.
- * The newest notification is always kept, so SQLite never reuses a pruned id (ids are the
- * webhook-id subscribers deduplicate on). *deleted gets the number of notifications deleted.
- * HERALD_OK or HERALD_ERR_STORE / HERALD_ERR_SHUTDOWN. */
+/* One round of pruning, in one writer job (waits for its commit): looks at the next `limit`
+ * notifications of a sweep over them in id order and deletes, with their attempts, the
+ * delivered ones last updated before before_ms; and deletes up to `limit` of the oldest change
+ * events created before it. Failed and pending notifications are never pruned. The newest
+ * notification and change are always kept, so SQLite never reuses a pruned id (notification
+ * ids are the webhook-id subscribers deduplicate on). *deleted gets the number of rows deleted;
+ * *has_more whether the sweep or the changes have more to look at now. HERALD_OK or
+ * HERALD_ERR_STORE / HERALD_ERR_SHUTDOWN. */
 enum herald_err store_outbox_prune(struct store *s, int64_t before_ms, size_t limit,
-                                   size_t *deleted);
+                                   size_t *deleted, bool *has_more);
 
 /* Makes every leased pending notification due at once. Only for the process that runs the
  * dispatcher, before starting it: one server owns a SQLite database, so leases found at its
@@ -237,7 +240,8 @@ struct store_outbox_ops {
     enum herald_err (*resend_failed)(struct store_txn *t, int64_t org_id, int64_t channel_id,
                                      int64_t since_ms, int64_t failed_before_ms, int64_t now_ms,
                                      size_t limit, size_t *count);
-    enum herald_err (*prune)(struct store *s, int64_t before_ms, size_t limit, size_t *deleted);
+    enum herald_err (*prune)(struct store *s, int64_t before_ms, size_t limit, size_t *deleted,
+                             bool *has_more);
     enum herald_err (*leases_void)(struct store *s);
 };
 

@@ -74,6 +74,9 @@ struct sq_store {
      * creator and modifier). Cleared by every user write and every rollback, so it never holds
      * what the database does not. */
     struct sq_user_slot users[SQ_USER_CACHE];
+    /* Writer thread only: where the pruner's sweep over the notifications goes on (0: from the
+     * lowest id). */
+    int64_t prune_from;
     atomic_int_fast64_t next_id;
     int64_t default_org;
 };

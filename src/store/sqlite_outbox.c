@@ -329,19 +329,19 @@ struct defer_job {
     int64_t until_ms;
 };
 
-/* One walk of each organization's pending rows (notifications_by_status, status 0: not the
- * delivered history of the channels, nor other organizations' rows). */
+/* One walk of the pending rows due before the window's end (notifications_due: not the
+ * delivered history of the channels), per organization. */
 static enum herald_err defer_run(struct store_txn *t, void *arg)
 {
     struct sq_txn *txn = sq_txn_of(t);
     struct defer_job *j = arg;
     for (size_t i = 0; i < j->org_count; i++) {
-        sqlite3_stmt *st = sq_stmt(
-            txn->c, "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
-                    "notifications INDEXED BY notifications_by_status WHERE org_id = ?1 AND "
-                    "status = 0 AND status <> 1 AND next_at_ms < ?3 AND lease_until_ms <= ?2 "
-                    "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
-                    "json_extract(value, '$[1]') FROM json_each(?4)))");
+        sqlite3_stmt *st =
+            sq_stmt(txn->c, "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
+                            "notifications INDEXED BY notifications_due WHERE status = 0 AND "
+                            "next_at_ms < ?3 AND org_id = ?1 AND lease_until_ms <= ?2 "
+                            "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
+                            "json_extract(value, '$[1]') FROM json_each(?4)))");
         if (!st)
             return HERALD_ERR_STORE;
         sqlite3_bind_int64(st, 1, j->org_ids[i]);
@@ -423,10 +423,13 @@ static int64_t next_due(struct store *base)
     " AND created_at_ms >= ?4 AND created_at_ms < ?5 AND id < ?6 ORDER BY id DESC LIMIT ?7"
 /* Every row of the organization: walk the rowids down (an index on org_id would need a sort). */
 static const char list_all_sql[] = NTF_COLS "NOT INDEXED WHERE org_id = ?1" NTF_RANGE;
-/* by_status holds the pending and failed rows; delivered ones are the bulk: walk the rowids. */
-static const char list_status_sql[] =
-    NTF_COLS "INDEXED BY notifications_by_status WHERE "
-             "org_id = ?1 AND status = ?3 AND status <> 1" NTF_RANGE;
+/* Failed rows are few and have their own partial index; pending ones are the rows of
+ * notifications_due (ordered by due time, so their page is sorted: they are few too, except
+ * behind a dead destination); delivered ones are the bulk: walk the rowids. */
+static const char list_failed_sql[] =
+    NTF_COLS "INDEXED BY notifications_failed WHERE org_id = ?1 AND status = 2" NTF_RANGE;
+static const char list_pending_sql[] =
+    NTF_COLS "INDEXED BY notifications_due WHERE status = 0 AND org_id = ?1" NTF_RANGE;
 static const char list_delivered_sql[] =
     NTF_COLS "NOT INDEXED WHERE org_id = ?1 AND status = 1" NTF_RANGE;
 static const char list_channel_sql[] =
@@ -435,10 +438,13 @@ static const char list_channel_sql[] =
  * and failed rows are few, so walk those of the status and keep the channel's. */
 static const char list_channel_delivered_sql[] =
     NTF_COLS "INDEXED BY notifications_by_channel WHERE org_id = ?1 AND channel_id = ?2 "
-             "AND status = ?3" NTF_RANGE;
-static const char list_channel_status_sql[] =
-    NTF_COLS "INDEXED BY notifications_by_status WHERE org_id = ?1 AND channel_id = ?2 "
-             "AND status = ?3 AND status <> 1" NTF_RANGE;
+             "AND status = 1" NTF_RANGE;
+static const char list_channel_failed_sql[] =
+    NTF_COLS "INDEXED BY notifications_failed WHERE org_id = ?1 AND status = 2 "
+             "AND channel_id = ?2" NTF_RANGE;
+static const char list_channel_pending_sql[] =
+    NTF_COLS "INDEXED BY notifications_due WHERE status = 0 AND org_id = ?1 "
+             "AND channel_id = ?2" NTF_RANGE;
 static const char get_sql[] = NTF_COLS "WHERE org_id = ?1 AND id = ?2";
 
 /* Fills `n` from a row of the statements above; the body only when with_body. */
@@ -522,14 +528,16 @@ static enum herald_err attempts_read(struct sq_conn *c, struct store_ntf *n)
 
 static const char *list_sql(const struct store_ntf_filter *f)
 {
-    if (!f->channel_id) {
-        if (!f->has_status)
-            return list_all_sql;
-        return f->status == STORE_NTF_DELIVERED ? list_delivered_sql : list_status_sql;
-    }
     if (!f->has_status)
-        return list_channel_sql;
-    return f->status == STORE_NTF_DELIVERED ? list_channel_delivered_sql : list_channel_status_sql;
+        return f->channel_id ? list_channel_sql : list_all_sql;
+    switch (f->status) {
+    case STORE_NTF_DELIVERED:
+        return f->channel_id ? list_channel_delivered_sql : list_delivered_sql;
+    case STORE_NTF_FAILED:
+        return f->channel_id ? list_channel_failed_sql : list_failed_sql;
+    default:
+        return f->channel_id ? list_channel_pending_sql : list_pending_sql;
+    }
 }
 
 /* Runs `fn` on a reader inside one read transaction, so a notification and its attempts come
@@ -675,12 +683,12 @@ static enum herald_err resend_failed(struct store_txn *t, int64_t org_id, int64_
 {
     struct sq_txn *txn = sq_txn_of(t);
     *count = 0;
-    sqlite3_stmt *st = sq_stmt(
-        txn->c, "UPDATE notifications SET status = 0, attempts = 0, next_at_ms = ?5, "
-                "lease_until_ms = 0, updated_at_ms = ?5 WHERE id IN (SELECT id FROM "
-                "notifications INDEXED BY notifications_by_status WHERE org_id = ?1 "
-                "AND status = 2 AND status <> 1 AND channel_id = ?2 AND created_at_ms >= ?3 "
-                "AND updated_at_ms < ?4 ORDER BY id LIMIT ?6)");
+    sqlite3_stmt *st =
+        sq_stmt(txn->c, "UPDATE notifications SET status = 0, attempts = 0, next_at_ms = ?5, "
+                        "lease_until_ms = 0, updated_at_ms = ?5 WHERE id IN (SELECT id FROM "
+                        "notifications INDEXED BY notifications_failed WHERE org_id = ?1 "
+                        "AND status = 2 AND channel_id = ?2 AND created_at_ms >= ?3 "
+                        "AND updated_at_ms < ?4 ORDER BY id LIMIT ?6)");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, org_id);
@@ -701,30 +709,50 @@ struct prune_job {
     int64_t before_ms;
     size_t limit;
     size_t deleted;
+    bool has_more;
     int64_t *ids;
 };
 
-/* Oldest delivered first, through the partial index notifications_delivered. Keeping the
- * largest id matters: SQLite gives a new row max(id) + 1, so deleting the newest row would hand
- * its id, and its webhook-id, to the next notification. */
-static enum herald_err prune_run(struct store_txn *t, void *arg)
+/* Delivered notifications go in id order (ids grow with time), in a sweep over the rowids:
+ * each round looks at the next `limit` rows from where the last one stopped. The sweep starts
+ * again from the lowest id once it reaches the end, or a row created after the retention's
+ * start (rows after it are newer still, and a row is updated no earlier than it is created).
+ * Pending and failed rows are passed over; one delivered after the sweep passed it goes in the
+ * next sweep. A partial index on the delivered rows found them without a sweep, but cost one
+ * more b-tree insert on every delivery. Keeping the largest id matters: SQLite gives a new row
+ * max(id) + 1, so deleting the newest row would hand its id, and its webhook-id, to the next
+ * notification. */
+static enum herald_err prune_notifications(struct sq_txn *txn, struct prune_job *j)
 {
-    struct sq_txn *txn = sq_txn_of(t);
-    struct prune_job *j = arg;
-    j->deleted = 0;
-    sqlite3_stmt *st = sq_stmt(
-        txn->c, "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications "
-                "INDEXED BY notifications_delivered WHERE status = 1 AND updated_at_ms < ?1 "
-                "AND id < (SELECT max(id) FROM notifications) ORDER BY updated_at_ms LIMIT ?2) "
-                "RETURNING id");
+    int64_t from = txn->s->prune_from;
+    sqlite3_stmt *st = sq_stmt(txn->c, "SELECT id, created_at_ms FROM notifications "
+                                       "WHERE id >= ?1 ORDER BY id LIMIT 1 OFFSET ?2");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)j->limit);
+    int64_t end = INT64_MAX; /* the first row after this round's window */
+    bool is_swept = true;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        end = sqlite3_column_int64(st, 0);
+        is_swept = sqlite3_column_int64(st, 1) >= j->before_ms;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sq_fail(txn->c, rc, "find the pruning window");
+    st = sq_stmt(txn->c, "DELETE FROM notifications WHERE id >= ?2 AND id < ?3 AND status = 1 "
+                         "AND updated_at_ms < ?1 AND id < (SELECT max(id) FROM notifications) "
+                         "RETURNING id");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, j->before_ms);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)j->limit);
-    int rc;
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, end);
+    size_t count = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (j->deleted < j->limit)
-            j->ids[j->deleted++] = sqlite3_column_int64(st, 0);
+        if (count < j->limit)
+            j->ids[count++] = sqlite3_column_int64(st, 0);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -732,42 +760,63 @@ static enum herald_err prune_run(struct store_txn *t, void *arg)
     st = sq_stmt(txn->c, "DELETE FROM attempts WHERE notification_id = ?1");
     if (!st)
         return HERALD_ERR_STORE;
-    for (size_t i = 0; i < j->deleted; i++) {
+    for (size_t i = 0; i < count; i++) {
         sqlite3_bind_int64(st, 1, j->ids[i]);
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
             return sq_fail(txn->c, rc, "prune attempts");
     }
-    /* Change events older than the retention go too, oldest first, the newest kept for the
-     * same reason as above. Notifications keep their own rendered bodies. */
-    /* Only the `limit` oldest rows (smallest ids; ids grow with time) are looked at: with
-     * "WHERE created_at_ms < ?1 ORDER BY id LIMIT ?2" alone, a pass with nothing to prune read
-     * the whole table (no index on the time), on the writer, every few seconds. */
-    st = sq_stmt(txn->c, "DELETE FROM changes WHERE id IN (SELECT id FROM (SELECT id, "
-                         "created_at_ms FROM changes ORDER BY id LIMIT ?2) "
-                         "WHERE created_at_ms < ?1 AND id < (SELECT max(id) FROM changes))");
+    txn->s->prune_from = is_swept ? 0 : end;
+    j->deleted += count;
+    j->has_more = j->has_more || !is_swept;
+    return HERALD_OK;
+}
+
+/* Change events older than the retention go too, oldest first, the newest kept for the same
+ * reason as above. Notifications keep their own rendered bodies. Only the `limit` oldest rows
+ * (smallest ids; ids grow with time) are looked at: with "WHERE created_at_ms < ?1 ORDER BY id
+ * LIMIT ?2" alone, a pass with nothing to prune read the whole table (no index on the time), on
+ * the writer, every few seconds. */
+static enum herald_err prune_changes(struct sq_txn *txn, struct prune_job *j)
+{
+    sqlite3_stmt *st =
+        sq_stmt(txn->c, "DELETE FROM changes WHERE id IN (SELECT id FROM (SELECT id, "
+                        "created_at_ms FROM changes ORDER BY id LIMIT ?2) "
+                        "WHERE created_at_ms < ?1 AND id < (SELECT max(id) FROM changes))");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, j->before_ms);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)j->limit);
-    rc = sqlite3_step(st);
+    int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return sq_fail(txn->c, rc, "prune changes");
-    size_t changes = (size_t)sqlite3_changes(txn->c->db);
-    if (changes > j->deleted)
-        j->deleted = changes; /* paces the pruner: a backlog of either keeps it busy */
+    size_t count = (size_t)sqlite3_changes(txn->c->db);
+    j->deleted += count;
+    j->has_more = j->has_more || count >= j->limit;
     return HERALD_OK;
 }
 
-static enum herald_err prune(struct store *s, int64_t before_ms, size_t limit, size_t *deleted)
+static enum herald_err prune_run(struct store_txn *t, void *arg)
+{
+    struct sq_txn *txn = sq_txn_of(t);
+    struct prune_job *j = arg;
+    j->deleted = 0;
+    j->has_more = false;
+    enum herald_err err = prune_notifications(txn, j);
+    return err ? err : prune_changes(txn, j);
+}
+
+static enum herald_err prune(struct store *s, int64_t before_ms, size_t limit, size_t *deleted,
+                             bool *has_more)
 {
     struct prune_job j = {.before_ms = before_ms, .limit = limit};
     j.ids = xmalloc(limit * sizeof *j.ids);
     enum herald_err err = store_exec(s, prune_run, &j);
     free(j.ids);
     *deleted = err ? 0 : j.deleted;
+    *has_more = !err && j.has_more;
     return err;
 }
 

@@ -161,6 +161,16 @@ static const char *const migrations[] = {
     /* 9: no query reads changes by organization (retention walks them by id), so the index was
      * one more b-tree insert and one more dirty page per commit on every record change. */
     "DROP INDEX changes_by_org;",
+
+    /* 10: fewer index writes per notification. by_status held every pending row, so each
+     * notification was inserted into it and deleted from it again on delivery; pending rows are
+     * all in notifications_due already (listing them sorts that index's rows, which are few
+     * unless a destination is down). The failed ones, which nothing else finds, get their own
+     * index. notifications_delivered cost an insert per delivery for the pruner, which now
+     * sweeps the rowids instead (sqlite_outbox.c, prune_notifications). */
+    "DROP INDEX notifications_by_status;"
+    "DROP INDEX notifications_delivered;"
+    "CREATE INDEX notifications_failed ON notifications(org_id, id) WHERE status = 2;",
 };
 
 /* The schema version, read inside the caller's transaction. */

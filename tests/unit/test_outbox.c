@@ -810,8 +810,9 @@ static void raw_exec_rw(const char *db, const char *sql)
  * table. Notification 10 was delivered on its second attempt, 11 is pending with no attempt,
  * 12 failed after one; their attempts interleave as a dispatcher writes them. */
 static const char v6_fixture_sql[] =
-    "DROP INDEX notifications_by_status;"
+    "DROP INDEX notifications_failed;"
     "CREATE INDEX notifications_by_status ON notifications(org_id, status, id);"
+    "CREATE INDEX notifications_delivered ON notifications(updated_at_ms) WHERE status = 1;"
     "ALTER TABLE notifications DROP COLUMN a_started_ms;"
     "ALTER TABLE notifications DROP COLUMN a_duration_ms;"
     "ALTER TABLE notifications DROP COLUMN a_status;"
@@ -854,7 +855,7 @@ static void list_status(struct fixture *f, enum store_ntf_status status)
     assert_int_equal(store_outbox_list(f->s, &filter, &f->list, &f->list_count), HERALD_OK);
 }
 
-static void migrating_6_to_9_moves_each_latest_attempt_into_its_row(void **state)
+static void migrating_6_to_10_moves_each_latest_attempt_into_its_row(void **state)
 {
     struct fixture *f = *state;
     store_start(f);
@@ -865,7 +866,7 @@ static void migrating_6_to_9_moves_each_latest_attempt_into_its_row(void **state
     raw_exec_rw(f->db, sql);
 
     store_start(f);
-    assert_int_equal(raw_int(f, "PRAGMA user_version", 0), 9);
+    assert_int_equal(raw_int(f, "PRAGMA user_version", 0), 10);
     /* 8: changes rebuilt without the IN list in its CHECK, rows kept, the CHECK still holds. */
     assert_int_equal(raw_int(f,
                              "SELECT count(*) FROM changes WHERE id = ?1 AND operation = 'update' "
@@ -883,8 +884,14 @@ static void migrating_6_to_9_moves_each_latest_attempt_into_its_row(void **state
                              "AND name = 'changes_by_org'",
                              0),
                      0);
-    const char *index_sql = "SELECT instr(sql, 'WHERE status <> 1') > 0 FROM sqlite_master "
-                            "WHERE type = 'index' AND name = 'notifications_by_status'";
+    /* 10: by_status and the delivered index are gone; failed rows have their own index. */
+    assert_int_equal(raw_int(f,
+                             "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name "
+                             "IN ('notifications_by_status', 'notifications_delivered')",
+                             0),
+                     0);
+    const char *index_sql = "SELECT instr(sql, 'WHERE status = 2') > 0 FROM sqlite_master "
+                            "WHERE type = 'index' AND name = 'notifications_failed'";
     assert_int_equal(raw_int(f, index_sql, 0), 1);
     /* Only the earlier attempt of 10 stays in the table; each latest one is in its row. */
     assert_int_equal(raw_int(f, "SELECT count(*) FROM attempts", 0), 1);
@@ -944,6 +951,57 @@ static void migrating_6_to_9_moves_each_latest_attempt_into_its_row(void **state
     assert_int_equal(f->list[0].attempt_count, 0);
 }
 
+/* Pruning. */
+
+static size_t prune_all(struct fixture *f, int64_t before_ms, size_t limit)
+{
+    size_t total = 0;
+    bool has_more = true;
+    for (int rounds = 0; has_more && rounds < 100; rounds++) {
+        size_t n = 0;
+        assert_int_equal(store_outbox_prune(f->s, before_ms, limit, &n, &has_more), HERALD_OK);
+        total += n;
+    }
+    assert_false(has_more);
+    return total;
+}
+
+/* The pruner sweeps the rowids a window at a time: failed rows filling more than a window at
+ * the low end do not hide the delivered rows after them; recently delivered, pending and failed
+ * rows stay, and so does the newest row; a row delivered after the sweep passed it goes in the
+ * next sweep. */
+static void pruning_sweeps_past_the_rows_it_keeps(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    int64_t now = time_now_ms(), old = now - 100000;
+    int64_t first = add_one(f, 7, "\"n\":0}", old, false);
+    for (int i = 1; i < 30; i++)
+        add_one(f, 7, "\"n\":1}", old, false);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "UPDATE notifications SET status = 2, updated_at_ms = %1$lld WHERE id < %2$lld + 10;"
+             "UPDATE notifications SET status = 1, updated_at_ms = %1$lld"
+             " WHERE id >= %2$lld + 10 AND id < %2$lld + 25;"
+             "UPDATE notifications SET status = 1, updated_at_ms = %3$lld"
+             " WHERE id >= %2$lld + 25 AND id < %2$lld + 28;"
+             "UPDATE notifications SET status = 1, updated_at_ms = %1$lld WHERE id = %2$lld + 29;",
+             (long long)old, (long long)first, (long long)now);
+    raw_exec_rw(f->db, sql); /* 10 failed, 15 delivered long ago, 3 just now, 1 pending, newest */
+    assert_int_equal(prune_all(f, now - 1000, 4), 15);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications", 0), 15);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications WHERE status = 1", 0), 4);
+    assert_int_equal(raw_int(f, "SELECT max(id) FROM notifications", 0), first + 29);
+
+    snprintf(sql, sizeof sql,
+             "UPDATE notifications SET status = 1, updated_at_ms = %lld WHERE id = %lld + 28;",
+             (long long)old, (long long)first);
+    raw_exec_rw(f->db, sql);
+    assert_int_equal(prune_all(f, now - 1000, 4), 1);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications WHERE status = 0", 0), 0);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications", 0), 14);
+}
+
 /* Voiding leases. */
 
 static void voiding_leases_makes_a_handed_row_due_at_once(void **state)
@@ -983,7 +1041,8 @@ int main(void)
         OUTBOX_TEST(a_claim_skips_handed_rows_which_claim_ids_takes_back_unless_delivered),
         OUTBOX_TEST(attempts_keep_the_latest_inline_and_the_earlier_ones_in_their_table),
         OUTBOX_TEST(a_resend_keeps_the_attempts_and_the_next_one_follows_them),
-        OUTBOX_TEST(migrating_6_to_9_moves_each_latest_attempt_into_its_row),
+        OUTBOX_TEST(pruning_sweeps_past_the_rows_it_keeps),
+        OUTBOX_TEST(migrating_6_to_10_moves_each_latest_attempt_into_its_row),
         OUTBOX_TEST(voiding_leases_makes_a_handed_row_due_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -68,23 +68,23 @@ static void rejects_zero_missing_units_and_trailing_bytes(void **state)
     assert_int_equal(prune_retention_parse(NULL, &ms), HERALD_ERR_INVALID);
 }
 
-static void full_batches_leave_the_writer_four_times_their_duration(void **state)
+static void more_work_leaves_the_writer_four_times_the_job_duration(void **state)
 {
     (void)state;
-    assert_int_equal(prune_next_wait_ms(500, 500, 10, 7 * DAY), 40);
-    assert_int_equal(prune_next_wait_ms(500, 500, 1, 7 * DAY), 20); /* at least 20 ms */
-    assert_int_equal(prune_next_wait_ms(500, 500, 0, 7 * DAY), 20);
-    assert_int_equal(prune_next_wait_ms(500, 500, 250, SEC), 1000);
+    assert_int_equal(prune_next_wait_ms(true, 10, 7 * DAY), 40);
+    assert_int_equal(prune_next_wait_ms(true, 1, 7 * DAY), 20); /* at least 20 ms */
+    assert_int_equal(prune_next_wait_ms(true, 0, 7 * DAY), 20);
+    assert_int_equal(prune_next_wait_ms(true, 250, SEC), 1000);
 }
 
 static void idle_waits_half_the_retention_between_a_quarter_second_and_a_minute(void **state)
 {
     (void)state;
-    assert_int_equal(prune_next_wait_ms(0, 500, 3, 7 * DAY), 60000);
-    assert_int_equal(prune_next_wait_ms(499, 500, 3, 7 * DAY), 60000);
-    assert_int_equal(prune_next_wait_ms(0, 500, 3, 60 * SEC), 30000);
-    assert_int_equal(prune_next_wait_ms(0, 500, 3, SEC), 500);
-    assert_int_equal(prune_next_wait_ms(0, 500, 3, 100), 250);
+    assert_int_equal(prune_next_wait_ms(false, 3, 7 * DAY), 60000);
+    assert_int_equal(prune_next_wait_ms(false, 3, 7 * DAY), 60000);
+    assert_int_equal(prune_next_wait_ms(false, 3, 60 * SEC), 30000);
+    assert_int_equal(prune_next_wait_ms(false, 3, SEC), 500);
+    assert_int_equal(prune_next_wait_ms(false, 3, 100), 250);
 }
 
 static const char *const *env_table;
@@ -142,7 +142,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_each_unit),
         cmocka_unit_test(rejects_zero_missing_units_and_trailing_bytes),
-        cmocka_unit_test(full_batches_leave_the_writer_four_times_their_duration),
+        cmocka_unit_test(more_work_leaves_the_writer_four_times_the_job_duration),
         cmocka_unit_test(idle_waits_half_the_retention_between_a_quarter_second_and_a_minute),
         cmocka_unit_test(retention_flag_beats_environment_beats_default),
     };
