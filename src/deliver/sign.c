@@ -166,13 +166,13 @@ enum herald_err sign_key_webhook(const struct sign_key *k, const char *msg_id, i
     if (!k || !msg_id || (!body && body_len))
         return HERALD_ERR_INVALID;
     char ts[24];
-    int ts_len = snprintf(ts, sizeof ts, "%lld", (long long)timestamp_s);
+    size_t ts_len = fmt_i64(ts, timestamp_s);
     uint8_t mac_out[EVP_MAX_MD_SIZE];
     size_t mac_len = 0;
     EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(k->ctx);
     bool is_ok = ctx && EVP_MAC_update(ctx, (const unsigned char *)msg_id, strlen(msg_id)) &&
                  EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
-                 EVP_MAC_update(ctx, (const unsigned char *)ts, (size_t)ts_len) &&
+                 EVP_MAC_update(ctx, (const unsigned char *)ts, ts_len) &&
                  EVP_MAC_update(ctx, (const unsigned char *)".", 1) &&
                  (!body_len || EVP_MAC_update(ctx, (const unsigned char *)body, body_len)) &&
                  EVP_MAC_final(ctx, mac_out, &mac_len, sizeof mac_out);

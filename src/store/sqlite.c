@@ -104,10 +104,10 @@ static enum herald_err conn_open(const char *path, bool is_writer, struct sq_con
 #else
 #define SQ_FOREIGN_KEYS "PRAGMA foreign_keys=ON;"
 #endif
-    enum herald_err err = sq_exec(c, "PRAGMA journal_mode=WAL;"
-                                     "PRAGMA synchronous=FULL;" SQ_FOREIGN_KEYS
-                                     "PRAGMA temp_store=MEMORY;"
-                                     "PRAGMA cache_size=-16000;");
+    enum herald_err err =
+        sq_exec(c, "PRAGMA journal_mode=WAL;"
+                   "PRAGMA synchronous=FULL;" SQ_FOREIGN_KEYS "PRAGMA temp_store=MEMORY;"
+                   "PRAGMA cache_size=-16000;");
     if (err) {
         conn_free(c);
         return err;
