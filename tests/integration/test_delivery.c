@@ -154,6 +154,10 @@ static void callbacks_are_signed_with_the_org_secret(void **state)
     assert_true(rx_header(cb, "webhook-id", id, sizeof id));
     assert_true(rx_header(cb, "webhook-timestamp", ts, sizeof ts));
     assert_true(rx_header(cb, "webhook-signature", sig, sizeof sig));
+    /* webhook-id is "msg_" and the notification's id; the timestamp is whole seconds. */
+    assert_int_equal(strncmp(id, "msg_", 4), 0);
+    assert_true(strlen(id) > 4 && strspn(id + 4, "0123456789") == strlen(id + 4));
+    assert_true(strlen(ts) >= 10 && strspn(ts, "0123456789") == strlen(ts));
     struct buf want;
     buf_init(&want);
     assert_int_equal(sign_webhook(secret, id, atoll(ts), cb->body, cb->body_len, &want), 0);
