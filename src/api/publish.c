@@ -2,6 +2,7 @@
  * channel the matcher picks. Nothing here blocks or touches the network. */
 #include "api/publish.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,27 +42,38 @@ static void render_records(const struct change_event *ev, struct buf *out)
     buf_putc(out, ']');
 }
 
-enum herald_err api_publish_change(struct store_txn *txn, struct app *app, struct change_event *ev)
+enum herald_err api_publish_changes(struct store_txn *txn, struct app *app,
+                                    struct change_event *evs, size_t ev_count)
 {
-    if (ev->count == 0)
-        return HERALD_OK;
-    struct buf records;
-    buf_init(&records);
-    render_records(ev, &records);
-    enum herald_err err =
-        store_txn_change_add(txn, ev->org_id, ev->module->id_num, change_op_name(ev->op),
-                             ev->request_id, records.data, ev->at_ms, &ev->change_id);
-    buf_fini(&records);
-    if (err || !app->watch)
+    assert(ev_count <= WATCH_MATCH_MAX_EVENTS);
+    enum herald_err err = HERALD_OK;
+    struct change_event list[WATCH_MATCH_MAX_EVENTS]; /* the non-empty ones, change_id set */
+    size_t n_list = 0;
+    for (size_t e = 0; e < ev_count && !err; e++) {
+        struct change_event *ev = &evs[e];
+        if (ev->count == 0)
+            continue;
+        struct buf records;
+        buf_init(&records);
+        render_records(ev, &records);
+        err = store_txn_change_add(txn, ev->org_id, ev->module->id_num, change_op_name(ev->op),
+                                   ev->request_id, records.data, ev->at_ms, &ev->change_id);
+        buf_fini(&records);
+        list[n_list++] = *ev;
+    }
+    if (err || !app->watch || n_list == 0)
         return err;
 
+    /* One match for the whole request: a record looked up from several of its events gets one
+     * related-action callback per channel. */
     struct watch_delivery *d = NULL;
     size_t n = 0;
-    err = watch_match(app->watch, ev, ev->at_ms / 1000, app->api_domain, &d, &n);
+    err = watch_match(app->watch, list, n_list, list[0].at_ms / 1000, app->api_domain, &d, &n);
     if (err)
         return err;
     int64_t first_delay = app->retry && app->retry->len ? app->retry->delays_ms[0] : 0;
     for (size_t i = 0; i < n && !err; i++) {
+        const struct change_event *ev = &list[d[i].event];
         struct store_outbox_row row = {
             .org_id = ev->org_id,
             .channel_id = d[i].channel_id,
@@ -81,4 +93,9 @@ enum herald_err api_publish_change(struct store_txn *txn, struct app *app, struc
     if (n && !err && first_delay > 0)
         atomic_store(&app->has_new_notifications, true);
     return err;
+}
+
+enum herald_err api_publish_change(struct store_txn *txn, struct app *app, struct change_event *ev)
+{
+    return api_publish_changes(txn, app, ev, 1);
 }

@@ -10,5 +10,11 @@
  * ev->change_id. An event with no records stores nothing. Returns HERALD_OK or ERR_STORE (the
  * job must then fail so the record change rolls back with it). */
 enum herald_err api_publish_change(struct store_txn *txn, struct app *app, struct change_event *ev);
+/* The same for every event of one API request (at most WATCH_MATCH_MAX_EVENTS, one per
+ * operation, same organization and module; an upsert has an insert and an update), matched
+ * together so that each (channel, module, operation) gets one callback for the request. Sets
+ * each non-empty event's change_id; empty events store nothing. */
+enum herald_err api_publish_changes(struct store_txn *txn, struct app *app,
+                                    struct change_event *evs, size_t ev_count);
 
 #endif

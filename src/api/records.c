@@ -412,14 +412,16 @@ static enum herald_err run_delete(struct store_txn *txn, struct rec_job *job, st
     return err;
 }
 
-/* Publishes one change event per operation the request performed, records in request order. */
+/* Publishes one change event per operation the request performed, records in request order,
+ * all matched together (one callback per channel, module and operation for the request). */
 static enum herald_err publish(struct store_txn *txn, struct rec_job *job)
 {
     static const enum change_op ops[] = {CHANGE_INSERT, CHANGE_UPDATE, CHANGE_DELETE};
-    struct change_record *recs = xcalloc(job->count, sizeof *recs);
-    enum herald_err err = HERALD_OK;
-    for (size_t k = 0; k < 3 && !err; k++) {
-        size_t n = 0;
+    struct change_record *recs = xcalloc(job->count ? job->count : 1, sizeof *recs);
+    struct change_event evs[3];
+    size_t n_evs = 0, n = 0;
+    for (size_t k = 0; k < 3; k++) {
+        size_t first = n;
         for (size_t i = 0; i < job->count; i++) {
             struct row *r = &job->rows[i];
             if (!r->has_change || r->error)
@@ -430,24 +432,25 @@ static enum herald_err publish(struct store_txn *txn, struct rec_job *job)
             if (op != ops[k])
                 continue;
             recs[n].id = r->id;
+            recs[n].request_index = i;
             recs[n].values = r->change_values;
             recs[n].lookups = r->lookups;
             recs[n].lookup_count = r->lookup_count;
             n++;
         }
-        if (!n)
+        if (n == first)
             continue;
-        struct change_event ev = {
+        evs[n_evs++] = (struct change_event){
             .org_id = job->org_id,
             .module = job->module,
             .op = ops[k],
             .request_id = job->request_id,
-            .records = recs,
-            .count = n,
+            .records = recs + first,
+            .count = n - first,
             .at_ms = job->at_ms,
         };
-        err = api_publish_change(txn, job->app, &ev);
     }
+    enum herald_err err = api_publish_changes(txn, job->app, evs, n_evs);
     free(recs);
     return err;
 }

@@ -20,6 +20,9 @@ struct change_lookup {
 
 struct change_record {
     int64_t id;
+    /* Position in the request (its data[] index): orders related actions across the events of
+     * one request (an upsert's inserts and updates). */
+    size_t request_index;
     /* Borrowed object api_name → new value, in the order the fields were set. INSERT: every field
      * the request set plus those Herald derived (Deals' Probability); UPDATE: only the fields whose
      * value changed (an update that changes nothing has an empty object); DELETE: empty. */

@@ -1,10 +1,11 @@
-/* Matching one change event against the index. The work is proportional to the rows listed
- * under (organization, module, operation) and, for related actions, under (organization,
- * looked-up module, edit): a module nobody watches costs one short scan of the organization's
- * watched modules. Conditions see the changed fields as metadata pointers, resolved once per
- * record and only when some conditioned row is reached. */
+/* Matching the change events of one API request against the index. The work is proportional to
+ * the rows listed under (organization, module, operation) and, for related actions, under
+ * (organization, looked-up module, edit): a module nobody watches costs one short scan of the
+ * organization's watched modules. Conditions see the changed fields as metadata pointers,
+ * resolved once per record and only when some conditioned row is reached. */
 #include "watch/match.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,16 +14,20 @@
 #include "watch/index_int.h"
 #include "watch/payload.h"
 
-/* The records of the event that look up records of one module: related actions (contract
- * §4.8) name those looked-up records, each once, in request order. */
+/* The records of the request's events that look up records of one module: related actions
+ * (contract §4.8) name those looked-up records, each once, in request order. */
 struct related {
     const struct meta_module *module;
+    size_t event; /* the first event that named one of them */
     int64_t *ids;
     size_t count, cap;
 };
 
 struct matcher {
-    const struct change_event *ev;
+    const struct change_event *evs; /* every event of the request */
+    size_t ev_count;
+    const struct change_event *ev; /* the event being matched directly */
+    size_t ev_index;
     int64_t now_s;
     const char *api_domain;
     struct watch_delivery *out;
@@ -75,11 +80,37 @@ static void resolve_changed(struct matcher *m)
     m->is_changed_resolved = true;
 }
 
+/* Forgets the changed fields resolved for the current event. */
+static void changed_fini(struct matcher *m)
+{
+    if (m->changed) {
+        for (size_t i = 0; i < m->ev->count; i++)
+            free(m->changed[i]);
+    }
+    free(m->changed);
+    free(m->changed_count);
+    m->changed = NULL;
+    m->changed_count = NULL;
+    m->is_changed_resolved = false;
+}
+
+/* The looked-up records of every event, in request order: each event's records are in request
+ * order already, so the events are merged by request_index. */
 static void collect_related(struct matcher *m)
 {
-    const struct change_event *ev = m->ev;
-    for (size_t i = 0; i < ev->count; i++) {
-        const struct change_record *r = &ev->records[i];
+    size_t next[WATCH_MATCH_MAX_EVENTS] = {0};
+    size_t n_evs = m->ev_count;
+    for (;;) {
+        size_t e = n_evs;
+        for (size_t k = 0; k < n_evs; k++) {
+            if (next[k] < m->evs[k].count &&
+                (e == n_evs || m->evs[k].records[next[k]].request_index <
+                                   m->evs[e].records[next[e]].request_index))
+                e = k;
+        }
+        if (e == n_evs)
+            break;
+        const struct change_record *r = &m->evs[e].records[next[e]++];
         for (size_t k = 0; k < r->lookup_count; k++) {
             const struct change_lookup *lk = &r->lookups[k];
             if (!lk->module || lk->id <= 0)
@@ -94,6 +125,7 @@ static void collect_related(struct matcher *m)
                 g = &m->related[m->related_count++];
                 memset(g, 0, sizeof *g);
                 g->module = lk->module;
+                g->event = e;
             }
             bool is_dup = false;
             for (size_t j = 0; j < g->count && !is_dup; j++)
@@ -127,7 +159,8 @@ static void recs_push(struct matcher *m, size_t *n, int64_t id, const json_t *va
     m->recs[(*n)++] = (struct watch_payload_record){.id = id, .values = values};
 }
 
-static void deliver(struct matcher *m, const struct ix_row *row, enum change_op op, size_t n)
+static void deliver(struct matcher *m, const struct ix_row *row, enum change_op op, size_t n,
+                    size_t event)
 {
     const struct ix_channel *ch = row->ch;
     struct watch_payload p = {
@@ -153,6 +186,7 @@ static void deliver(struct matcher *m, const struct ix_row *row, enum change_op 
         .channel_id = ch->id,
         .module_id = row->module->id_num,
         .operation = change_op_name(op),
+        .event = event,
         .url = xstrdup(ch->url),
         .body = buf_steal(&body, NULL),
     };
@@ -194,19 +228,21 @@ static void match_direct(struct matcher *m, const struct ix_org *org)
             }
         }
         if (n)
-            deliver(m, row, ev->op, n);
+            deliver(m, row, ev->op, n, m->ev_index);
     }
 }
 
-/* Related actions on every other looked-up module (and on the event's own module when the
- * event is not an update): an update callback naming the looked-up records. */
+/* Related actions on every other looked-up module (and on the request's own module when it
+ * updated nothing): an update callback naming the looked-up records. */
 static void match_related(struct matcher *m, const struct ix_org *org)
 {
-    const struct change_event *ev = m->ev;
+    bool has_update = false;
+    for (size_t e = 0; e < m->ev_count; e++)
+        has_update = has_update || m->evs[e].op == CHANGE_UPDATE;
     for (size_t g = 0; g < m->related_count; g++) {
         const struct related *rel = &m->related[g];
-        if (rel->module == ev->module && ev->op == CHANGE_UPDATE)
-            continue; /* merged into the direct callbacks */
+        if (rel->module == m->evs[0].module && has_update)
+            continue; /* merged into the update's direct callbacks */
         const struct ix_module *mod = ix_module_find(org, rel->module);
         if (!mod)
             continue;
@@ -218,37 +254,37 @@ static void match_related(struct matcher *m, const struct ix_org *org)
             size_t n = 0;
             for (size_t k = 0; k < rel->count; k++)
                 recs_push(m, &n, rel->ids[k], NULL);
-            deliver(m, row, CHANGE_UPDATE, n);
+            deliver(m, row, CHANGE_UPDATE, n, rel->event);
         }
     }
 }
 
 static void matcher_fini(struct matcher *m)
 {
-    if (m->changed) {
-        for (size_t i = 0; i < m->ev->count; i++)
-            free(m->changed[i]);
-    }
-    free(m->changed);
-    free(m->changed_count);
     for (size_t j = 0; j < m->related_count; j++)
         free(m->related[j].ids);
     free(m->related);
     free(m->recs);
 }
 
-enum herald_err watch_match(const struct watch_index *ix, const struct change_event *ev,
-                            int64_t now_s, const char *api_domain, struct watch_delivery **out,
-                            size_t *count)
+enum herald_err watch_match(const struct watch_index *ix, const struct change_event *evs,
+                            size_t ev_count, int64_t now_s, const char *api_domain,
+                            struct watch_delivery **out, size_t *count)
 {
     *out = NULL;
     *count = 0;
-    const struct ix_org *org = ix ? ix_org_find(ix, ev->org_id) : NULL;
-    if (!org || !ev->module || ev->count == 0)
+    assert(ev_count <= WATCH_MATCH_MAX_EVENTS);
+    const struct ix_org *org = ix && ev_count ? ix_org_find(ix, evs[0].org_id) : NULL;
+    if (!org || !evs[0].module)
         return HERALD_OK;
-    struct matcher m = {.ev = ev, .now_s = now_s, .api_domain = api_domain};
+    struct matcher m = {.evs = evs, .ev_count = ev_count, .now_s = now_s, .api_domain = api_domain};
     collect_related(&m);
-    match_direct(&m, org);
+    for (size_t e = 0; e < ev_count; e++) {
+        m.ev = &evs[e];
+        m.ev_index = e;
+        match_direct(&m, org);
+        changed_fini(&m);
+    }
     match_related(&m, org);
     matcher_fini(&m);
     *out = m.out;

@@ -337,6 +337,86 @@ static void related_action_notifies_the_looked_up_record(void **state)
     rx_stop(rx);
 }
 
+/* The callback among the first `n` received whose channel is `channel` and whose ids are exactly
+ * `want` (a compact JSON array); fails when not exactly one matches. */
+static const struct rx_request *the_one(struct receiver *rx, size_t n, const char *channel,
+                                        const char *want)
+{
+    const struct rx_request *found = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct rx_request *x = rx_get(rx, i);
+        char *got = json_dumps(json_object_get(x->json, "ids"), JSON_COMPACT);
+        bool is_it = strcmp(hp_str(x->json, "channel_id"), channel) == 0 && strcmp(got, want) == 0;
+        free(got);
+        if (is_it && found)
+            fail_msg("two callbacks with ids %s", want);
+        if (is_it)
+            found = x;
+    }
+    if (!found)
+        fail_msg("no callback with ids %s", want);
+    return found;
+}
+
+/* An upsert that inserts some records and updates others is one API request: a looked-up
+ * record gets one related-action callback per channel (contract §5: one POST per channel,
+ * module, operation and request), its ids in request order, and on the upsert's own module the
+ * related ids join the update callback. */
+static void upsert_sends_one_related_callback_per_channel(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256], body[1024], a[24], b[24], c[24];
+    rx_url(rx, "/upsert", url, sizeof url);
+    records("POST", "/crm/v8/Accounts",
+            "{\"data\":[{\"Account_Name\":\"Up A\"},{\"Account_Name\":\"Up B\"}]}", 201);
+    snprintf(a, sizeof a, "%s", ids[0]);
+    snprintf(b, sizeof b, "%s", ids[1]);
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"Last_Name\":\"Up1\",\"Email\":\"up1@example.com\",\"Account_Name\":{"
+             "\"id\":\"%s\"}}]}",
+             a);
+    records("POST", "/crm/v8/Contacts", body, 201);
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"Account_Name\":\"Up C\",\"Parent_Account\":{\"id\":\"%s\"}}]}", a);
+    records("POST", "/crm/v8/Accounts", body, 201);
+    snprintf(c, sizeof c, "%s", ids[0]);
+    watch("5020", "[\"Accounts.edit\"]", url, "");
+
+    /* Contacts: an update (Up1, account A), then an insert (Up2, account B). */
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"Last_Name\":\"Up1b\",\"Email\":\"up1@example.com\"},{\"Last_Name\":"
+             "\"Up2\",\"Email\":\"up2@example.com\",\"Account_Name\":{\"id\":\"%s\"}}],"
+             "\"duplicate_check_fields\":[\"Email\"]}",
+             b);
+    records("POST", "/crm/v8/Contacts/upsert", body, 200);
+    /* Accounts: an insert whose parent is A, then an update of C (whose parent is A). */
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"Account_Name\":\"Up D\",\"Parent_Account\":{\"id\":\"%s\"}},{"
+             "\"Account_Name\":\"Up C\",\"Phone\":\"7\"}],\"duplicate_check_fields\":["
+             "\"Account_Name\"]}",
+             a);
+    records("POST", "/crm/v8/Accounts/upsert", body, 200);
+    /* The marker: a direct edit of B alone. */
+    snprintf(body, sizeof body, "{\"data\":[{\"id\":\"%s\",\"Phone\":\"8\"}]}", b);
+    records("PUT", "/crm/v8/Accounts", body, 200);
+
+    assert_int_equal(rx_wait(rx, 3, 10000), 3);
+    assert_int_equal(rx_wait(rx, 4, 500), 3);
+    char want[128];
+    snprintf(want, sizeof want, "[\"%s\",\"%s\"]", a, b);
+    const struct rx_request *x = the_one(rx, 3, "5020", want);
+    assert_string_equal(hp_str(x->json, "operation"), "update");
+    snprintf(want, sizeof want, "[\"%s\",\"%s\"]", c, a);
+    x = the_one(rx, 3, "5020", want);
+    assert_string_equal(hp_str(x->json, "operation"), "update");
+    assert_int_equal(json_array_size(json_object_get(hp_at(x->json, "affected_fields[0]"), c)), 1);
+    assert_int_equal(json_array_size(json_object_get(hp_at(x->json, "affected_fields[1]"), a)), 0);
+    snprintf(want, sizeof want, "[\"%s\"]", b);
+    the_one(rx, 3, "5020", want);
+    rx_stop(rx);
+}
+
 static void users_all_reports_user_changes(void **state)
 {
     (void)state;
@@ -423,6 +503,7 @@ int main(void)
         cmocka_unit_test(conditions_filter_edits_by_changed_fields),
         cmocka_unit_test(failed_attempts_retry_with_the_same_webhook_id),
         cmocka_unit_test(related_action_notifies_the_looked_up_record),
+        cmocka_unit_test(upsert_sends_one_related_callback_per_channel),
         cmocka_unit_test(users_all_reports_user_changes),
         cmocka_unit_test(expired_channel_stops_notifying),
         cmocka_unit_test(disable_and_delete_events_stop_exactly_what_they_name),

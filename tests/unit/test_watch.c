@@ -820,7 +820,7 @@ static size_t match(const struct watch_index *ix, const struct change_event *ev,
                     struct watch_delivery **d)
 {
     size_t n = 0;
-    assert_int_equal(watch_match(ix, ev, NOW, "http://api", d, &n), HERALD_OK);
+    assert_int_equal(watch_match(ix, ev, 1, NOW, "http://api", d, &n), HERALD_OK);
     return n;
 }
 
