@@ -98,8 +98,9 @@ json_t *api_delivery_json(const struct store_ntf *n, bool with_payload)
         json_object_set_new(o, "started_time", time_json(a->started_at_ms));
         json_object_set_new(o, "duration_ms", json_integer(a->duration_ms));
         json_object_set_new(o, "http_status", status_or_null(a->http_status));
-        json_object_set_new(o, "error", str_or_null(a->error));
-        json_object_set_new(o, "response", str_or_null(a->response));
+        /* A response is whatever bytes the receiver sent, cut at 256: a string still. */
+        json_object_set_new(o, "error", zjson_string_lossy(a->error));
+        json_object_set_new(o, "response", zjson_string_lossy(a->response));
         json_array_append_new(attempts, o);
     }
 
@@ -116,7 +117,7 @@ json_t *api_delivery_json(const struct store_ntf *n, bool with_payload)
     json_object_set_new(o, "next_attempt_time",
                         n->status == STORE_NTF_PENDING ? time_json(n->next_at_ms) : json_null());
     json_object_set_new(o, "last_http_status", status_or_null(n->last_status));
-    json_object_set_new(o, "last_error", str_or_null(n->last_error));
+    json_object_set_new(o, "last_error", zjson_string_lossy(n->last_error));
     json_object_set_new(o, "attempt_count", json_integer((json_int_t)n->attempt_count));
     json_object_set_new(o, "attempts", attempts);
     if (with_payload) {

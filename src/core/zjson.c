@@ -34,6 +34,61 @@ json_t *zjson_id(int64_t id)
     return json_stringn(tmp, fmt_i64(tmp, id));
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, surrogates or
+ * code points past U+10FFFF, the rules jansson checks), or 0. p is NUL-terminated, and a NUL
+ * fails the first continuation test it meets, so nothing past it is read. */
+static size_t utf8_seq_len(const unsigned char *p)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+        hi = p[0] == 0xed ? 0x9f : 0xbf;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        lo = p[0] == 0xf0 ? 0x90 : 0x80;
+        hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+    } else {
+        return 0;
+    }
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    }
+    return n;
+}
+
+json_t *zjson_string_lossy(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *v = json_string(s);
+    if (v)
+        return v;
+    struct buf b;
+    buf_init(&b);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_seq_len(p);
+        if (n) {
+            buf_append(&b, p, n);
+            p += n;
+        } else {
+            buf_puts(&b, "\xef\xbf\xbd"); /* U+FFFD REPLACEMENT CHARACTER */
+            p++;
+        }
+    }
+    v = json_stringn(b.data, b.len);
+    buf_fini(&b);
+    return v;
+}
+
 int64_t zjson_id_value(const json_t *v)
 {
     if (json_is_integer(v))

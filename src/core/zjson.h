@@ -15,6 +15,10 @@ json_t *zjson_success(const char *message, json_t *details);
 json_t *zjson_field(const char *api_name, const char *json_path);
 /* An id as Zoho sends it: a JSON string of the decimal. */
 json_t *zjson_id(int64_t id);
+/* A JSON string of s, which may hold any bytes (a receiver's answer, say): each byte that does
+ * not begin a well-formed UTF-8 sequence becomes U+FFFD, where json_string would give NULL.
+ * s is borrowed; NULL gives JSON null. New reference. */
+json_t *zjson_string_lossy(const char *s);
 /* Reads an id given as a JSON string of digits or a JSON integer. Returns 0 when it is neither
  * or not a positive 64-bit number. */
 int64_t zjson_id_value(const json_t *v);

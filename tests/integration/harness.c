@@ -544,12 +544,19 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
     }
     static const char ok[] = "{\"ok\":true}";
     struct MHD_Response *resp;
-    if (body == RX_BODY_ENDLESS)
+    if (body == RX_BODY_NOT_UTF8) {
+        char not_utf8[257];
+        memcpy(not_utf8, "caf\xe9", 4);
+        memset(not_utf8 + 4, 'x', 251);
+        memcpy(not_utf8 + 255, "\xc3\xa9", 2);
+        resp = MHD_create_response_from_buffer(sizeof not_utf8, not_utf8, MHD_RESPMEM_MUST_COPY);
+    } else if (body == RX_BODY_ENDLESS) {
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8192, rx_endless_body, r, NULL);
-    else if (body == RX_BODY_TRUNCATED)
+    } else if (body == RX_BODY_TRUNCATED) {
         resp = MHD_create_response_from_callback(1000, 1000, rx_truncated_body, r, NULL);
-    else
+    } else {
         resp = MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_PERSISTENT);
+    }
     if (retry_after > 0) {
         char value[16];
         snprintf(value, sizeof value, "%d", retry_after);

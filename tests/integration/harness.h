@@ -104,8 +104,10 @@ bool rx_header(const struct rx_request *req, const char *name, char *out, size_t
 /* Makes the receiver delay its answers by delay_ms (0 = none) or never answer (-1). */
 void rx_set_delay(struct receiver *r, int delay_ms);
 /* The body the receiver answers with: its usual short one, one that never ends (chunked, until
- * the client closes), or 10 of the 1,000 bytes its Content-Length announces before it closes. */
-enum rx_body { RX_BODY_OK, RX_BODY_ENDLESS, RX_BODY_TRUNCATED };
+ * the client closes), 10 of the 1,000 bytes its Content-Length announces before it closes, or
+ * text that is not UTF-8: "caf\xe9" (Latin-1), 'x's up to byte 255, then a UTF-8 "é" whose second
+ * byte is the 257th, past the 256-byte response prefix Herald keeps. */
+enum rx_body { RX_BODY_OK, RX_BODY_ENDLESS, RX_BODY_TRUNCATED, RX_BODY_NOT_UTF8 };
 void rx_set_body(struct receiver *r, enum rx_body body);
 void rx_stop(struct receiver *r);
 

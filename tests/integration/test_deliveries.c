@@ -225,6 +225,42 @@ static void history_lists_by_channel_status_and_time_with_attempts(void **state)
     rx_stop(bad);
 }
 
+/* A receiver's answer is any bytes, and the 256-byte prefix kept of it may end inside a UTF-8
+ * character: the attempt still has its "response", with U+FFFD for each byte that is not UTF-8
+ * (jansson refused the string, and the key went missing from the attempt). */
+static void a_response_that_is_not_utf8_is_shown_with_replacement_characters(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    rx_set_body(rx, RX_BODY_NOT_UTF8);
+    watch_on(&srv, "151", "Leads.create", rx);
+    create_lead(&srv);
+    await_count(&srv, "channel_id=151&status=delivered", 1, 10000);
+    char want[300] = "caf\xef\xbf\xbd";
+    memset(want + 6, 'x', 251);
+    memcpy(want + 257, "\xef\xbf\xbd", 4);
+    struct hp_resp r = list(&srv, "channel_id=151");
+    json_t *a = hp_at(r.json, "deliveries[0].attempts[0]");
+    assert_int_equal(json_integer_value(json_object_get(a, "http_status")), 200);
+    assert_non_null(hp_str(a, "response"));
+    assert_string_equal(hp_str(a, "response"), want);
+    hp_resp_free(&r);
+    /* The CLI's --json is the same JSON. */
+    char out[8192], err[1024];
+    char id[32];
+    snprintf(id, sizeof id, "%s", first_id(&srv, "channel_id=151"));
+    assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "deliveries", "show", id,
+                            "--json", "--db", srv.db, NULL),
+                     0);
+    json_t *shown = json_loads(out, 0, NULL);
+    assert_non_null(shown);
+    assert_string_equal(hp_str(hp_at(shown, "deliveries[0].attempts[0]"), "response"), want);
+    json_decref(shown);
+    r = hp_req(&srv, "DELETE", "/crm/v8/actions/watch?channel_ids=151", NULL, srv.token, NULL);
+    hp_resp_free(&r);
+    rx_stop(rx);
+}
+
 static void bad_queries_and_unknown_ids_are_zoho_errors(void **state)
 {
     (void)state;
@@ -684,6 +720,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(history_lists_by_channel_status_and_time_with_attempts),
+        cmocka_unit_test(a_response_that_is_not_utf8_is_shown_with_replacement_characters),
         cmocka_unit_test(bad_queries_and_unknown_ids_are_zoho_errors),
         cmocka_unit_test(resending_one_reaches_the_receiver_again),
         cmocka_unit_test(resending_a_channels_failed_since_a_time_reaches_the_receiver),

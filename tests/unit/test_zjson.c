@@ -160,6 +160,40 @@ static void decimal_formatting_matches_printf(void **state)
     }
 }
 
+/* Bytes that are not UTF-8 become U+FFFD one byte at a time; well-formed text, including the
+ * longest sequences, is kept; the forms jansson refuses (overlong, surrogates, past U+10FFFF,
+ * a sequence cut short) are each replaced, so the result is always a string. */
+static void lossy_strings_replace_each_byte_that_is_not_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        const char *out;
+    } cases[] = {
+        {"plain", "plain"},
+        {"caf\xc3\xa9 \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf",
+         "caf\xc3\xa9 \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"},
+        {"caf\xe9", "caf\xef\xbf\xbd"},                           /* Latin-1 */
+        {"cut \xc3", "cut \xef\xbf\xbd"},                         /* two-byte sequence cut short */
+        {"\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd"},                 /* three-byte cut short */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},                 /* overlong '/' */
+        {"\xe0\x80\xaf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong, three bytes */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+        {"\xf4\x90\x80\x80",
+         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* past U+10FFFF */
+        {"\xff", "\xef\xbf\xbd"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *v = zjson_string_lossy(cases[i].in);
+        assert_true(json_is_string(v));
+        assert_string_equal(json_string_value(v), cases[i].out);
+        json_decref(v);
+    }
+    json_t *v = zjson_string_lossy(NULL);
+    assert_true(json_is_null(v));
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +203,7 @@ int main(void)
         cmocka_unit_test(random_trees_render_as_jansson_does),
         cmocka_unit_test(dump_except_leaves_out_one_top_level_key),
         cmocka_unit_test(decimal_formatting_matches_printf),
+        cmocka_unit_test(lossy_strings_replace_each_byte_that_is_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
