@@ -65,10 +65,11 @@ static int parse_admin(int argc, char **argv, const char *cmd, bool want_scopes,
         else if (want_scopes && (strcmp(arg, "--name") == 0 || strncmp(arg, "--name=", 7) == 0))
             slot = &a->name;
         if (slot) {
+            /* A flag where the value belongs means the value is missing (as for serve). */
             const char *eq = strchr(arg, '=');
             if (eq) {
                 *slot = eq + 1;
-            } else if (i + 1 < argc) {
+            } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
                 *slot = argv[++i];
             } else {
                 fprintf(stderr, "herald %s: %s: missing value\n", cmd, flag);

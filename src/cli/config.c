@@ -201,8 +201,11 @@ static int validate(char **vals, struct config *cfg, char *err, size_t err_len)
         size_t n = strlen(d);
         while (n && d[n - 1] == '/')
             n--;
-        bool has_scheme = strncmp(d, "http://", 7) == 0 || strncmp(d, "https://", 8) == 0;
-        if (!has_scheme || n <= 8 || strchr(d, ' ') || strchr(d, '?')) {
+        /* A host must follow the scheme: "http://a" names one, "https://" alone does not. */
+        size_t scheme_len = strncmp(d, "https://", 8) == 0  ? 8
+                            : strncmp(d, "http://", 7) == 0 ? 7
+                                                            : 0;
+        if (!scheme_len || n <= scheme_len || strchr(d, ' ') || strchr(d, '?')) {
             snprintf(err, err_len,
                      "--api-domain: invalid URL '%s' (expected e.g. "
                      "https://www.zohoapis.com)",
@@ -258,9 +261,12 @@ int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct co
         const char *eq = strchr(name, '=');
         size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
         const char *value;
+        /* A flag where the value should be means the value is missing ("--db --listen X"):
+         * taking it as the value would blame the argument after it, or name a file "--listen".
+         * A value that starts with "--" can still be given as --flag=VALUE. */
         if (eq) {
             value = eq + 1;
-        } else if (i + 1 < argc) {
+        } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
             value = argv[++i];
         } else {
             snprintf(err, err_len, "--%.*s: missing value", (int)name_len, name);

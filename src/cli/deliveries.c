@@ -40,7 +40,7 @@ const char cli_deliveries_usage[] =
     "\n"
     "T is an ISO-8601 date-time with an offset (2026-11-27T10:15:00+05:30, or ...Z), or a\n"
     "duration meaning that long ago (90s, 30m, 2h, 7d). --json prints the JSON of the admin API\n"
-    "(GET /herald/v1/deliveries). Times are shown in $HERALD_TIMEZONE, else the local zone.\n"
+    "(GET /herald/v1/deliveries). Times are shown in $HERALD_TIMEZONE, else UTC, like serve.\n"
     "--db PATH defaults to $HERALD_DB or ./herald.db.\n"
     "Delivered notifications are pruned after `herald serve --retention` (default 7d).\n";
 
@@ -173,10 +173,11 @@ static int parse_args(int argc, char **argv, unsigned allowed, struct dlv_args *
             a->is_json = true;
             continue;
         }
+        /* A flag where the value belongs means the value is missing (as for serve). */
         const char *v;
         if (eq) {
             v = eq + 1;
-        } else if (i + 1 < argc) {
+        } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
             v = argv[++i];
         } else {
             return usage_error(a, flag_names[f], "missing value", NULL);

@@ -614,6 +614,11 @@ static void cli_usage_errors_exit_2_naming_the_flag(void **state)
         {{"serve", "--retention", "0s", NULL}, "--retention"},
         {{"serve", "--retention", "7w", NULL}, "--retention"},
         {{"serve", "--retention", "", NULL}, "--retention"},
+        /* A flag where a value belongs: that value is missing (it was taken to be the flag). */
+        {{"deliveries", "list", "--db", "--json", NULL}, "--db: missing value"},
+        {{"deliveries", "resend", "--channel", "--since", "1h", NULL}, "--channel: missing value"},
+        {{"token", "create", "--name", "--scopes", "all", NULL}, "--name: missing value"},
+        {{"serve", "--db", "--listen", "127.0.0.1:0", NULL}, "--db: missing value"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[4096] = "", err[4096] = "";
@@ -632,6 +637,9 @@ static void cli_usage_errors_exit_2_naming_the_flag(void **state)
     assert_int_equal(
         hp_cli(&srv, out, sizeof out, err, sizeof err, "deliveries", "list", "--help", NULL), 0);
     assert_non_null(strstr(out, "resend --channel ID --since T"));
+    /* Times are rendered in UTC without HERALD_TIMEZONE, as `serve` does by default (the help
+     * said "the local zone", which the CLI never used). */
+    assert_non_null(strstr(out, "$HERALD_TIMEZONE, else UTC"));
     assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--help", NULL), 0);
     assert_non_null(strstr(out, "--retention"));
 }

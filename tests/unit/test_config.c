@@ -107,6 +107,26 @@ static void bad_values_name_their_flag(void **state)
     const char *a5[] = {"--api-domain", "ftp://x"};
     assert_int_equal(resolve(a5, 2, NULL, &cfg, err), 2);
     assert_non_null(strstr(err, "--api-domain"));
+    const char *a6[] = {"--api-domain", "https://"};
+    assert_int_equal(resolve(a6, 2, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, "--api-domain"));
+}
+
+/* "--db --listen X": --db's value is missing; it was taken to be "--listen", and the error then
+ * blamed X as an unexpected argument, naming no flag. */
+static void a_flag_in_place_of_a_value_is_a_missing_value(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    const char *a1[] = {"--db", "--listen", "127.0.0.1:0"};
+    assert_int_equal(resolve(a1, 3, NULL, &cfg, err), 2);
+    assert_string_equal(err, "--db: missing value");
+    /* Such a value can still be given with '='. */
+    const char *a2[] = {"--db=--odd.db"};
+    assert_int_equal(resolve(a2, 1, NULL, &cfg, err), 0);
+    assert_string_equal(cfg.db_path, "--odd.db");
+    config_fini(&cfg);
 }
 
 static void listen_accepts_ipv6_and_port_zero(void **state)
@@ -130,6 +150,11 @@ static void api_domain_loses_trailing_slash(void **state)
     char err[256];
     assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 0);
     assert_string_equal(cfg.api_domain, "https://www.zohoapis.com");
+    config_fini(&cfg);
+    /* A one-letter host is a host: "http://a" was refused as too short for "https://". */
+    const char *short_host[] = {"--api-domain", "http://a/"};
+    assert_int_equal(resolve(short_host, 2, NULL, &cfg, err), 0);
+    assert_string_equal(cfg.api_domain, "http://a");
     config_fini(&cfg);
 }
 
@@ -175,6 +200,7 @@ int main(void)
         cmocka_unit_test(flags_beat_environment_beats_file),
         cmocka_unit_test(repeated_allow_network_flags_accumulate),
         cmocka_unit_test(bad_values_name_their_flag),
+        cmocka_unit_test(a_flag_in_place_of_a_value_is_a_missing_value),
         cmocka_unit_test(listen_accepts_ipv6_and_port_zero),
         cmocka_unit_test(api_domain_loses_trailing_slash),
         cmocka_unit_test(error_envelope_has_zoho_key_order),
