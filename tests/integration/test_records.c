@@ -907,6 +907,49 @@ static void metadata_answers_in_zoho_shapes(void **state)
     hp_resp_free(&r);
 }
 
+/* Every settings scope `herald token create` accepts reads what it names: settings.modules.ALL
+ * the modules, settings.fields.ALL the fields, settings.READ both (Zoho's scope grammar:
+ * settings.{area}.{ALL,READ}). */
+static void settings_scopes_read_what_they_name(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *scope;
+        bool reads_modules, reads_fields;
+    } cases[] = {
+        {"ZohoCRM.settings.modules.ALL", true, false},
+        {"ZohoCRM.settings.fields.ALL", false, true},
+        {"ZohoCRM.settings.READ", true, true},
+        {"ZohoCRM.settings.modules.READ", true, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char tok[256];
+        hp_token(&srv, cases[i].scope, tok, sizeof tok);
+        struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/settings/modules", NULL, tok, NULL);
+        if (cases[i].reads_modules)
+            expect_status(&r, 200);
+        else
+            hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+        hp_resp_free(&r);
+        r = hp_req(&srv, "GET", "/crm/v8/settings/modules/Leads", NULL, tok, NULL);
+        if (cases[i].reads_modules)
+            expect_status(&r, 200);
+        else
+            hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+        hp_resp_free(&r);
+        r = hp_req(&srv, "GET", "/crm/v8/settings/fields?module=Leads", NULL, tok, NULL);
+        if (cases[i].reads_fields)
+            expect_status(&r, 200);
+        else
+            hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+        hp_resp_free(&r);
+        /* Settings scopes read no records. */
+        r = hp_req(&srv, "GET", "/crm/v8/Leads?fields=Last_Name", NULL, tok, NULL);
+        hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+        hp_resp_free(&r);
+    }
+}
+
 /* ---- users ---- */
 
 static void users_create_read_update_delete_with_events(void **state)
@@ -1070,6 +1113,7 @@ int main(void)
         cmocka_unit_test(each_mutation_commits_exactly_its_change_event),
         cmocka_unit_test(kill_9_loses_no_acknowledged_record),
         cmocka_unit_test(metadata_answers_in_zoho_shapes),
+        cmocka_unit_test(settings_scopes_read_what_they_name),
         cmocka_unit_test(users_create_read_update_delete_with_events),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
