@@ -1095,6 +1095,51 @@ static void users_create_read_update_delete_with_events(void **state)
     free(lead);
 }
 
+/* The official SDKs send a user's role and profile as objects ({"id"}: the SDK's Role and Profile
+ * classes), Zoho's samples as id strings: both name the organization's role and profile. */
+static void users_take_role_and_profile_as_objects(void **state)
+{
+    (void)state;
+    struct hp_resp r = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
+    expect_status(&r, 200);
+    char role[32], profile[32], body[512];
+    snprintf(role, sizeof role, "%s", hp_str(hp_at(r.json, "users[0].role"), "id"));
+    snprintf(profile, sizeof profile, "%s", hp_str(hp_at(r.json, "users[0].profile"), "id"));
+    hp_resp_free(&r);
+
+    snprintf(body, sizeof body,
+             "{\"users\":[{\"last_name\":\"Obj\",\"email\":\"obj@example.com\",\"role\":{\"id\":"
+             "\"%s\"},\"profile\":{\"id\":%s}}]}",
+             role, profile);
+    r = call("POST", "/crm/v8/users", body);
+    expect_status(&r, 201);
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/users/%s",
+             hp_str(hp_at(r.json, "users[0].details"), "id"));
+    hp_resp_free(&r);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "id"), role);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "name"), "CEO");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].profile"), "id"), profile);
+    hp_resp_free(&r);
+
+    /* An object naming another role is the same INVALID_DATA as an unknown id string. */
+    r = call("PUT", path, "{\"users\":[{\"role\":{\"id\":\"12345\"}}]}");
+    expect_status(&r, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].details"), "api_name"), "role");
+    hp_resp_free(&r);
+    snprintf(body, sizeof body, "{\"users\":[{\"role\":{\"id\":\"%s\"},\"first_name\":\"O\"}]}",
+             role);
+    r = call("PUT", path, body);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1115,6 +1160,7 @@ int main(void)
         cmocka_unit_test(metadata_answers_in_zoho_shapes),
         cmocka_unit_test(settings_scopes_read_what_they_name),
         cmocka_unit_test(users_create_read_update_delete_with_events),
+        cmocka_unit_test(users_take_role_and_profile_as_objects),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
