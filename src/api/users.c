@@ -201,8 +201,11 @@ static enum herald_err create_user(struct store_txn *txn, struct user_job *job, 
             json_object_set_new(u, keys[i], json_string(""));
     }
     json_object_set_new(u, "confirm", json_false());
-    json_object_set_new(u, "locale", json_string("en_US"));
-    json_object_set_new(u, "country_locale", json_string("en_US"));
+    static const char *const locales[] = {"locale", "country_locale"};
+    for (size_t i = 0; i < sizeof locales / sizeof locales[0]; i++) {
+        json_t *given = json_object_get(v, locales[i]);
+        json_object_set_new(u, locales[i], given ? json_incref(given) : json_string("en_US"));
+    }
     json_object_set_new(u, "created_by", who_json(job, a));
     json_object_set_new(u, "created_time", json_string(ts));
     json_object_set_new(u, "Modified_By", who_json(job, a));

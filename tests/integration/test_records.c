@@ -1140,6 +1140,35 @@ static void users_take_role_and_profile_as_objects(void **state)
     hp_resp_free(&r);
 }
 
+/* locale and country_locale, which every user shows, may also be written (Zoho's own SDK sample
+ * for Add User sets country_locale); en_US when not given. */
+static void users_write_locale_and_country_locale(void **state)
+{
+    (void)state;
+    struct hp_resp r = call("POST", "/crm/v8/users",
+                            "{\"users\":[{\"last_name\":\"Loc\",\"email\":\"loc@example.com\","
+                            "\"country_locale\":\"fr_FR\"}]}");
+    expect_status(&r, 201);
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/users/%s",
+             hp_str(hp_at(r.json, "users[0].details"), "id"));
+    hp_resp_free(&r);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "country_locale"), "fr_FR");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "locale"), "en_US");
+    hp_resp_free(&r);
+    r = call("PUT", path, "{\"users\":[{\"locale\":\"fr_FR\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    r = call("GET", path, NULL);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "locale"), "fr_FR");
+    hp_resp_free(&r);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1161,6 +1190,7 @@ int main(void)
         cmocka_unit_test(settings_scopes_read_what_they_name),
         cmocka_unit_test(users_create_read_update_delete_with_events),
         cmocka_unit_test(users_take_role_and_profile_as_objects),
+        cmocka_unit_test(users_write_locale_and_country_locale),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
