@@ -14,8 +14,14 @@
 #define SCOPES_USERS_CREATE "ZohoCRM.users.ALL,ZohoCRM.users.CREATE"
 #define SCOPES_USERS_UPDATE "ZohoCRM.users.ALL,ZohoCRM.users.UPDATE"
 #define SCOPES_USERS_DELETE "ZohoCRM.users.ALL,ZohoCRM.users.DELETE"
-#define SCOPES_SETTINGS_MODULES "ZohoCRM.settings.ALL,ZohoCRM.settings.modules.READ"
-#define SCOPES_SETTINGS_FIELDS "ZohoCRM.settings.ALL,ZohoCRM.settings.fields.READ"
+/* Every settings scope a token may hold that covers reading modules or fields: Zoho names each
+ * settings area with ALL and READ, and settings.READ reads them all. */
+#define SCOPES_SETTINGS_MODULES                                                \
+    "ZohoCRM.settings.ALL,ZohoCRM.settings.READ,ZohoCRM.settings.modules.ALL," \
+    "ZohoCRM.settings.modules.READ"
+#define SCOPES_SETTINGS_FIELDS                                                \
+    "ZohoCRM.settings.ALL,ZohoCRM.settings.READ,ZohoCRM.settings.fields.ALL," \
+    "ZohoCRM.settings.fields.READ"
 /* Record routes: "{M}" is the module segment. WRITE covers create, update and delete. */
 #define SCOPES_REC(op) "ZohoCRM.modules.ALL,ZohoCRM.modules.{M}.ALL,ZohoCRM.modules.{M}." op
 #define SCOPES_REC_READ SCOPES_REC("READ")

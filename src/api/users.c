@@ -201,8 +201,11 @@ static enum herald_err create_user(struct store_txn *txn, struct user_job *job, 
             json_object_set_new(u, keys[i], json_string(""));
     }
     json_object_set_new(u, "confirm", json_false());
-    json_object_set_new(u, "locale", json_string("en_US"));
-    json_object_set_new(u, "country_locale", json_string("en_US"));
+    static const char *const locales[] = {"locale", "country_locale"};
+    for (size_t i = 0; i < sizeof locales / sizeof locales[0]; i++) {
+        json_t *given = json_object_get(v, locales[i]);
+        json_object_set_new(u, locales[i], given ? json_incref(given) : json_string("en_US"));
+    }
     json_object_set_new(u, "created_by", who_json(job, a));
     json_object_set_new(u, "created_time", json_string(ts));
     json_object_set_new(u, "Modified_By", who_json(job, a));
@@ -390,12 +393,33 @@ static int64_t path_user_id(struct http_req *req)
     return id;
 }
 
+/* The element with role and profile given as objects ({"id"}, as the official SDKs send them)
+ * turned into the id strings of Zoho's samples, which the pseudo-module's text fields check and
+ * resolve_ref resolves. New reference; the element itself when there is nothing to turn. */
+static json_t *ref_ids_as_strings(json_t *element)
+{
+    static const char *const keys[] = {"role", "profile"};
+    json_t *out = NULL;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        json_t *v = json_object_get(element, keys[k]);
+        int64_t id = json_is_object(v) ? zjson_id_value(json_object_get(v, "id")) : 0;
+        if (!id)
+            continue;
+        if (!out)
+            out = json_copy(element);
+        json_object_set_new(out, keys[k], zjson_id(id));
+    }
+    return out ? out : json_incref(element);
+}
+
 static void check_users(struct user_job *job, json_t *users, enum records_mode mode)
 {
     const struct meta_module *m = job->module;
     for (size_t i = 0; i < job->count && m; i++) {
         struct urow *r = &job->rows[i];
-        r->error = records_check_in(m, json_array_get(users, i), "users", i, mode, &r->in);
+        json_t *element = ref_ids_as_strings(json_array_get(users, i));
+        r->error = records_check_in(m, element, "users", i, mode, &r->in);
+        json_decref(element);
         if (r->error)
             continue;
         /* Zoho also requires last_name, which the pseudo-module does not mark mandatory so a

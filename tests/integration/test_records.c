@@ -907,6 +907,49 @@ static void metadata_answers_in_zoho_shapes(void **state)
     hp_resp_free(&r);
 }
 
+/* Every settings scope `herald token create` accepts reads what it names: settings.modules.ALL
+ * the modules, settings.fields.ALL the fields, settings.READ both (Zoho's scope grammar:
+ * settings.{area}.{ALL,READ}). */
+static void settings_scopes_read_what_they_name(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *scope;
+        bool reads_modules, reads_fields;
+    } cases[] = {
+        {"ZohoCRM.settings.modules.ALL", true, false},
+        {"ZohoCRM.settings.fields.ALL", false, true},
+        {"ZohoCRM.settings.READ", true, true},
+        {"ZohoCRM.settings.modules.READ", true, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char tok[256];
+        hp_token(&srv, cases[i].scope, tok, sizeof tok);
+        struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/settings/modules", NULL, tok, NULL);
+        if (cases[i].reads_modules)
+            expect_status(&r, 200);
+        else
+            hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+        hp_resp_free(&r);
+        r = hp_req(&srv, "GET", "/crm/v8/settings/modules/Leads", NULL, tok, NULL);
+        if (cases[i].reads_modules)
+            expect_status(&r, 200);
+        else
+            hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+        hp_resp_free(&r);
+        r = hp_req(&srv, "GET", "/crm/v8/settings/fields?module=Leads", NULL, tok, NULL);
+        if (cases[i].reads_fields)
+            expect_status(&r, 200);
+        else
+            hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+        hp_resp_free(&r);
+        /* Settings scopes read no records. */
+        r = hp_req(&srv, "GET", "/crm/v8/Leads?fields=Last_Name", NULL, tok, NULL);
+        hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+        hp_resp_free(&r);
+    }
+}
+
 /* ---- users ---- */
 
 static void users_create_read_update_delete_with_events(void **state)
@@ -1052,6 +1095,80 @@ static void users_create_read_update_delete_with_events(void **state)
     free(lead);
 }
 
+/* The official SDKs send a user's role and profile as objects ({"id"}: the SDK's Role and Profile
+ * classes), Zoho's samples as id strings: both name the organization's role and profile. */
+static void users_take_role_and_profile_as_objects(void **state)
+{
+    (void)state;
+    struct hp_resp r = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
+    expect_status(&r, 200);
+    char role[32], profile[32], body[512];
+    snprintf(role, sizeof role, "%s", hp_str(hp_at(r.json, "users[0].role"), "id"));
+    snprintf(profile, sizeof profile, "%s", hp_str(hp_at(r.json, "users[0].profile"), "id"));
+    hp_resp_free(&r);
+
+    snprintf(body, sizeof body,
+             "{\"users\":[{\"last_name\":\"Obj\",\"email\":\"obj@example.com\",\"role\":{\"id\":"
+             "\"%s\"},\"profile\":{\"id\":%s}}]}",
+             role, profile);
+    r = call("POST", "/crm/v8/users", body);
+    expect_status(&r, 201);
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/users/%s",
+             hp_str(hp_at(r.json, "users[0].details"), "id"));
+    hp_resp_free(&r);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "id"), role);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "name"), "CEO");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].profile"), "id"), profile);
+    hp_resp_free(&r);
+
+    /* An object naming another role is the same INVALID_DATA as an unknown id string. */
+    r = call("PUT", path, "{\"users\":[{\"role\":{\"id\":\"12345\"}}]}");
+    expect_status(&r, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].details"), "api_name"), "role");
+    hp_resp_free(&r);
+    snprintf(body, sizeof body, "{\"users\":[{\"role\":{\"id\":\"%s\"},\"first_name\":\"O\"}]}",
+             role);
+    r = call("PUT", path, body);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+}
+
+/* locale and country_locale, which every user shows, may also be written (Zoho's own SDK sample
+ * for Add User sets country_locale); en_US when not given. */
+static void users_write_locale_and_country_locale(void **state)
+{
+    (void)state;
+    struct hp_resp r = call("POST", "/crm/v8/users",
+                            "{\"users\":[{\"last_name\":\"Loc\",\"email\":\"loc@example.com\","
+                            "\"country_locale\":\"fr_FR\"}]}");
+    expect_status(&r, 201);
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/users/%s",
+             hp_str(hp_at(r.json, "users[0].details"), "id"));
+    hp_resp_free(&r);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "country_locale"), "fr_FR");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "locale"), "en_US");
+    hp_resp_free(&r);
+    r = call("PUT", path, "{\"users\":[{\"locale\":\"fr_FR\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    r = call("GET", path, NULL);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "locale"), "fr_FR");
+    hp_resp_free(&r);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1070,7 +1187,10 @@ int main(void)
         cmocka_unit_test(each_mutation_commits_exactly_its_change_event),
         cmocka_unit_test(kill_9_loses_no_acknowledged_record),
         cmocka_unit_test(metadata_answers_in_zoho_shapes),
+        cmocka_unit_test(settings_scopes_read_what_they_name),
         cmocka_unit_test(users_create_read_update_delete_with_events),
+        cmocka_unit_test(users_take_role_and_profile_as_objects),
+        cmocka_unit_test(users_write_locale_and_country_locale),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
