@@ -132,13 +132,15 @@ static enum herald_err load_row(void *arg, struct store_channel *row)
 static enum herald_err load(struct store *s, struct store_txn *t, struct watch_index *ix)
 {
     struct load_state st = {.ix = ix};
+    int64_t started_ms = time_mono_ms();
     watch_index_clear(ix);
     enum herald_err err = t ? store_txn_channel_each(t, now_s(), load_row, &st)
                             : store_channel_each(s, now_s(), load_row, &st);
     load_flush(&st);
     free(st.rows);
     if (!err)
-        log_info("msg=\"watch channels loaded\" channels=%zu", st.channels);
+        log_info("msg=\"watch channels loaded\" channels=%zu duration_ms=%lld", st.channels,
+                 (long long)(time_mono_ms() - started_ms));
     return err;
 }
 

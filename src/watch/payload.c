@@ -131,6 +131,13 @@ void watch_payload_query_params(const char *notify_url, struct buf *out)
     struct buf raw;
     buf_init(&raw);
     qparams_render(notify_url, &raw);
+    if (raw.len == 0 || (raw.len == 2 && memcmp(raw.data, "{}", 2) == 0)) {
+        /* No query: the usual notify URL, and a sixth of the start-up's channel load when it
+         * went through jansson. */
+        buf_puts(out, "{}");
+        buf_fini(&raw);
+        return;
+    }
     json_t *params = json_loadb(raw.data ? raw.data : "{}", raw.len ? raw.len : 2, 0, NULL);
     if (params)
         put_java_json(out, params);

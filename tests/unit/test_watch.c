@@ -760,6 +760,14 @@ static void values_follow_java_hashmap_order(void **state)
     assert_string_equal(qp.data,
                         "{\"key1\":\"val1\",\"key2\":\"val2\",\"?authorization\":\"a b\"}");
     buf_fini(&qp);
+    /* no query, or an empty one: {} */
+    const char *const plain[] = {"http://h/cb", "http://h/cb?", "http://h:8080"};
+    for (size_t i = 0; i < 3; i++) {
+        buf_init(&qp);
+        watch_payload_query_params(plain[i], &qp);
+        assert_string_equal(qp.data, "{}");
+        buf_fini(&qp);
+    }
     json_decref(values);
 }
 
