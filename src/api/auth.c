@@ -1,7 +1,7 @@
 /* Token authentication for the HTTP layer, and the scope vocabulary. A token is hashed
  * (SHA-256) on every request and looked up in the token cache (api/token_cache.h); only on a miss
  * is it read from the store. Before using the cache, every request reads the store's revocation
- * marker (one stat()), which any process that revokes a token changes after its commit: a
+ * marker (one fstat()), which any process that revokes a token changes after its commit: a
  * revocation by another process therefore applies from the next request on. */
 #include <ctype.h>
 #include <stdlib.h>

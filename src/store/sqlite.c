@@ -343,6 +343,7 @@ static void sq_free(struct store *base)
     free(s->fresh);
     sq_user_cache_clear(s);
     free(s->path);
+    sq_token_mark_fini(s);
     free(s->mark_path);
     free(s);
 }
@@ -422,6 +423,8 @@ enum herald_err store_sqlite_open(const char *path, struct store **out)
     size_t mark_len = strlen(path) + sizeof "-revocations";
     s->mark_path = xmalloc(mark_len);
     snprintf(s->mark_path, mark_len, "%s-revocations", path);
+    atomic_init(&s->mark_fd, -1);
+    pthread_mutex_init(&s->mark_mu, NULL);
     sq_token_mark_init(s);
     *out = &s->base;
     return HERALD_OK;

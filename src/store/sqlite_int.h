@@ -52,6 +52,14 @@ struct sq_store {
     struct store base;
     char *path;
     char *mark_path; /* the revocation marker: path + "-revocations" */
+    /* The marker held open for fstat (sqlite_org.c, sq_token_mark): -1 none. Descriptors of
+     * markers replaced since stay open until the store is freed (another thread may be reading
+     * one), in mark_old. */
+    atomic_int mark_fd;
+    atomic_int_fast64_t mark_checked_ms; /* when the path was last looked at */
+    pthread_mutex_t mark_mu;             /* guards replacing mark_fd and mark_old */
+    int *mark_old;
+    size_t mark_old_count;
     struct sq_conn *writer;
     pthread_t writer_thread;
     pthread_mutex_t mu; /* guards the queue, is_stopping and the reader pool */
@@ -134,6 +142,8 @@ void sq_token_mark(struct store *s, struct store_token_mark *out);
 /* Creates the revocation marker when missing (a warning when it cannot: token caching is then
  * off in every process until it exists). */
 void sq_token_mark_init(struct sq_store *s);
+/* Closes the marker descriptors (the store is being freed). */
+void sq_token_mark_fini(struct sq_store *s);
 enum herald_err sq_user_get(struct store *s, int64_t org_id, int64_t user_id,
                             struct store_user *out);
 enum herald_err sq_user_list(struct store *s, int64_t org_id, size_t offset, size_t limit,

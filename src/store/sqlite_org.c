@@ -352,12 +352,12 @@ static enum herald_err token_revoke_run(struct store_txn *t, void *arg)
     return sqlite3_changes(txn->c->db) ? HERALD_OK : HERALD_ERR_NOT_FOUND;
 }
 
-/* The revocation marker. Servers cache tokens (api/token_cache.h) and stat() this file before
- * using a cached one; a revocation appends one byte after its commit, so the file's size only
- * grows and any revocation changes what stat() returns. A missing or unreadable marker turns the
- * caches off, which is why removing it is a safe answer to any failure to append to it. The
- * marker takes the database file's permissions, as SQLite's -wal and -shm files do, so whoever
- * may revoke may also append. See docs/internals/auth.md. */
+/* The revocation marker. Servers cache tokens (api/token_cache.h) and read this file's stat
+ * (sq_token_mark) before using a cached one; a revocation appends one byte after its commit, so
+ * the file's size only grows and any revocation changes what stat returns. A missing or unreadable
+ * marker turns the caches off, which is why removing it is a safe answer to any failure to append
+ * to it. The marker takes the database file's permissions, as SQLite's -wal and -shm files do, so
+ * whoever may revoke may also append. See docs/internals/auth.md. */
 static int mark_open(const struct sq_store *s)
 {
     int fd = open(s->mark_path, O_WRONLY | O_APPEND | O_CLOEXEC);
@@ -388,18 +388,83 @@ void sq_token_mark_init(struct sq_store *s)
     close(fd);
 }
 
-void sq_token_mark(struct store *base, struct store_token_mark *out)
+void sq_token_mark_fini(struct sq_store *s)
+{
+    int fd = atomic_load(&s->mark_fd);
+    if (fd >= 0)
+        close(fd);
+    for (size_t i = 0; i < s->mark_old_count; i++)
+        close(s->mark_old[i]);
+    free(s->mark_old);
+    pthread_mutex_destroy(&s->mark_mu);
+}
+
+static void mark_fill(const struct stat *st, struct store_token_mark *out)
+{
+    out->is_known = true;
+    out->dev = (uint64_t)st->st_dev;
+    out->ino = (uint64_t)st->st_ino;
+    out->size = (int64_t)st->st_size;
+    out->mtime_s = (int64_t)st->st_mtim.tv_sec;
+    out->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The slow path: stat() the marker's path and, when it names another file than the descriptor
+ * held, hold that one from now on. */
+static void mark_by_path(struct sq_store *s, int64_t now_ms, struct store_token_mark *out)
 {
     struct stat st;
-    memset(out, 0, sizeof *out);
-    if (stat(sq_of(base)->mark_path, &st) != 0 || !S_ISREG(st.st_mode))
+    if (stat(s->mark_path, &st) != 0 || !S_ISREG(st.st_mode))
         return; /* not a file we could append to: it cannot announce anything */
-    out->is_known = true;
-    out->dev = (uint64_t)st.st_dev;
-    out->ino = (uint64_t)st.st_ino;
-    out->size = (int64_t)st.st_size;
-    out->mtime_s = (int64_t)st.st_mtim.tv_sec;
-    out->mtime_ns = (int64_t)st.st_mtim.tv_nsec;
+    mark_fill(&st, out);
+    pthread_mutex_lock(&s->mark_mu);
+    int fd = atomic_load(&s->mark_fd);
+    struct stat held;
+    if (fd < 0 || fstat(fd, &held) != 0 || held.st_dev != st.st_dev || held.st_ino != st.st_ino) {
+        int opened = open(s->mark_path, O_RDONLY | O_CLOEXEC);
+        struct stat got;
+        if (opened >= 0 &&
+            (fstat(opened, &got) != 0 || got.st_dev != st.st_dev || got.st_ino != st.st_ino)) {
+            close(opened); /* replaced again meanwhile: the next request looks again */
+            opened = -1;
+        }
+        if (opened >= 0) {
+            if (fd >= 0) { /* another thread may be in fstat() on it: closed at the end */
+                s->mark_old = xrealloc(s->mark_old, (s->mark_old_count + 1) * sizeof *s->mark_old);
+                s->mark_old[s->mark_old_count++] = fd;
+            }
+            atomic_store(&s->mark_fd, opened);
+        }
+    }
+    atomic_store(&s->mark_checked_ms, now_ms);
+    pthread_mutex_unlock(&s->mark_mu);
+}
+
+/* One fstat() of the marker held open, which sees every append at once (the size changes)
+ * and sees the file deleted or renamed over (no links left). What it cannot see is the marker
+ * renamed away with its link kept: then revokers append to a new file at the path, so the path
+ * is looked at too, with stat(), once a second and whenever the descriptor is in doubt. The
+ * path walk cost 1.6 µs a request, 7% of a create's request thread. */
+void sq_token_mark(struct store *base, struct store_token_mark *out)
+{
+    struct sq_store *s = sq_of(base);
+    memset(out, 0, sizeof *out);
+    int64_t now_ms = mono_ms();
+    int fd = atomic_load(&s->mark_fd);
+    struct stat st;
+    if (fd >= 0 && now_ms - atomic_load(&s->mark_checked_ms) < 1000 && fstat(fd, &st) == 0 &&
+        st.st_nlink > 0 && S_ISREG(st.st_mode)) {
+        mark_fill(&st, out);
+        return;
+    }
+    mark_by_path(s, now_ms, out);
 }
 
 /* Announces a committed revocation. Called after the commit: announcing first would let a

@@ -100,7 +100,8 @@ struct store_token_mark {
     uint64_t dev, ino;
     int64_t size, mtime_s, mtime_ns;
 };
-/* Reads the marker: one stat() system call, no database access, safe from any thread. */
+/* Reads the marker: one fstat() of it held open (a stat() of its path once a second, or when
+ * it was deleted or replaced), no database access, safe from any thread. */
 void store_token_mark_read(struct store *s, struct store_token_mark *out);
 /* True when both marks are known and equal. */
 bool store_token_mark_equal(const struct store_token_mark *a, const struct store_token_mark *b);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -330,6 +331,54 @@ static void a_cached_token_revoked_by_another_process_fails_on_the_next_request(
     assert_int_equal(org_status(kept), 200);
     revoke_out_of_band(ids[1]);
     assert_int_equal(org_status(kept), 401);
+
+    /* The next CLI run makes a new marker, and the server follows it: the cache is on again
+     * (a witness revoked behind its back is still served) and a revocation appended to the new
+     * file applies at once. */
+    char fresh[256], witness2[256];
+    hp_token(&srv, "ZohoCRM.org.ALL", fresh, sizeof fresh);
+    hp_token(&srv, "ZohoCRM.org.ALL", witness2, sizeof witness2);
+    long long fresh_ids[2];
+    newest_token_ids(2, fresh_ids);
+    assert_int_equal(org_status(fresh), 200);
+    assert_int_equal(org_status(witness2), 200);
+    revoke_out_of_band(fresh_ids[1]);
+    assert_int_equal(org_status(witness2), 200);
+    snprintf(id, sizeof id, "%lld", fresh_ids[0]);
+    rc =
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", srv.db, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(org_status(fresh), 401);
+    assert_int_equal(org_status(witness2), 401);
+
+    /* The marker renamed away (its link kept): revokers append to a new file at the path, which
+     * the server looks at once a second; so such a revocation applies within about a second. */
+    char moved[420], third[256];
+    snprintf(moved, sizeof moved, "%s.moved", marker);
+    hp_token(&srv, "ZohoCRM.org.ALL", third, sizeof third);
+    long long third_id;
+    newest_token_ids(1, &third_id);
+    assert_int_equal(org_status(third), 200);
+    assert_int_equal(rename(marker, moved), 0);
+    snprintf(id, sizeof id, "%lld", third_id);
+    rc =
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", srv.db, NULL);
+    assert_int_equal(rc, 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = 200;
+    for (int i = 0; i < 300 && status == 200; i++) {
+        status = org_status(third);
+        if (status == 200) {
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(status, 401);
+    long elapsed_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(elapsed_ms < 2000);
+    unlink(moved);
 }
 
 static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
