@@ -294,81 +294,76 @@ static long org_status(const char *token)
     return status;
 }
 
-static void a_cached_token_revoked_by_another_process_fails_on_the_next_request(void **state)
+/* n new tokens on the organization (ids in the order made), each used once so the server
+ * caches it. */
+static void cached_tokens(size_t n, char (*tok)[256], long long *ids)
 {
-    (void)state;
-    char revoked[256], kept[256], witness[256], out[1024], err[1024];
-    hp_token(&srv, "ZohoCRM.org.ALL", revoked, sizeof revoked);
-    hp_token(&srv, "ZohoCRM.org.ALL", kept, sizeof kept);
-    hp_token(&srv, "ZohoCRM.org.ALL", witness, sizeof witness);
-    long long ids[3];
-    newest_token_ids(3, ids);
-    /* Each token used once is cached by the server. */
-    assert_int_equal(org_status(revoked), 200);
-    assert_int_equal(org_status(kept), 200);
-    assert_int_equal(org_status(witness), 200);
-    /* The witness proves it: revoked behind Herald's back, it is still served from the cache,
-     * so the 401 below comes from the revocation reaching the cache, not from a database read. */
-    revoke_out_of_band(ids[2]);
-    assert_int_equal(org_status(witness), 200);
+    for (size_t i = 0; i < n; i++)
+        hp_token(&srv, "ZohoCRM.org.ALL", tok[i], sizeof tok[i]);
+    newest_token_ids(n, ids);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(org_status(tok[i]), 200);
+}
 
-    char id[32];
-    snprintf(id, sizeof id, "%lld", ids[0]);
+/* Revokes a token through the CLI, another process. */
+static void revoke_by_cli(long long token_id)
+{
+    char id[32], out[1024], err[1024];
+    snprintf(id, sizeof id, "%lld", token_id);
     int rc =
         hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", srv.db, NULL);
     assert_int_equal(rc, 0);
-    assert_int_equal(org_status(revoked), 401);
-    assert_int_equal(org_status(kept), 200);
-    assert_int_equal(org_status(kept), 200);
+}
+
+static void a_cached_token_revoked_by_another_process_fails_on_the_next_request(void **state)
+{
+    (void)state;
+    enum { REVOKED, KEPT, WITNESS };
+    char tok[3][256];
+    long long ids[3];
+    cached_tokens(3, tok, ids);
+    /* The witness proves it: revoked behind Herald's back, it is still served from the cache,
+     * so the 401 below comes from the revocation reaching the cache, not from a database read. */
+    revoke_out_of_band(ids[WITNESS]);
+    assert_int_equal(org_status(tok[WITNESS]), 200);
+    revoke_by_cli(ids[REVOKED]);
+    assert_int_equal(org_status(tok[REVOKED]), 401);
+    assert_int_equal(org_status(tok[KEPT]), 200);
+    assert_int_equal(org_status(tok[KEPT]), 200);
     /* The whole cache was dropped, so the witness was read again, revoked. */
-    assert_int_equal(org_status(witness), 401);
+    assert_int_equal(org_status(tok[WITNESS]), 401);
 
     /* Without the marker the server caches nothing: even a revocation behind its back applies
      * at once. (The next CLI run creates the marker again.) */
     char marker[400];
     snprintf(marker, sizeof marker, "%s-revocations", srv.db);
     assert_int_equal(unlink(marker), 0);
-    assert_int_equal(org_status(kept), 200);
-    revoke_out_of_band(ids[1]);
-    assert_int_equal(org_status(kept), 401);
+    assert_int_equal(org_status(tok[KEPT]), 200);
+    revoke_out_of_band(ids[KEPT]);
+    assert_int_equal(org_status(tok[KEPT]), 401);
 
     /* The next CLI run makes a new marker, and the server follows it: the cache is on again
      * (a witness revoked behind its back is still served) and a revocation appended to the new
      * file applies at once. */
-    char fresh[256], witness2[256];
-    hp_token(&srv, "ZohoCRM.org.ALL", fresh, sizeof fresh);
-    hp_token(&srv, "ZohoCRM.org.ALL", witness2, sizeof witness2);
-    long long fresh_ids[2];
-    newest_token_ids(2, fresh_ids);
-    assert_int_equal(org_status(fresh), 200);
-    assert_int_equal(org_status(witness2), 200);
-    revoke_out_of_band(fresh_ids[1]);
-    assert_int_equal(org_status(witness2), 200);
-    snprintf(id, sizeof id, "%lld", fresh_ids[0]);
-    rc =
-        hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", srv.db, NULL);
-    assert_int_equal(rc, 0);
-    assert_int_equal(org_status(fresh), 401);
-    assert_int_equal(org_status(witness2), 401);
+    cached_tokens(2, tok, ids);
+    revoke_out_of_band(ids[1]);
+    assert_int_equal(org_status(tok[1]), 200);
+    revoke_by_cli(ids[0]);
+    assert_int_equal(org_status(tok[0]), 401);
+    assert_int_equal(org_status(tok[1]), 401);
 
     /* The marker renamed away (its link kept): revokers append to a new file at the path, which
      * the server looks at once a second; so such a revocation applies within about a second. */
-    char moved[420], third[256];
+    char moved[420];
     snprintf(moved, sizeof moved, "%s.moved", marker);
-    hp_token(&srv, "ZohoCRM.org.ALL", third, sizeof third);
-    long long third_id;
-    newest_token_ids(1, &third_id);
-    assert_int_equal(org_status(third), 200);
+    cached_tokens(1, tok, ids);
     assert_int_equal(rename(marker, moved), 0);
-    snprintf(id, sizeof id, "%lld", third_id);
-    rc =
-        hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", srv.db, NULL);
-    assert_int_equal(rc, 0);
+    revoke_by_cli(ids[0]);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int status = 200;
     for (int i = 0; i < 300 && status == 200; i++) {
-        status = org_status(third);
+        status = org_status(tok[0]);
         if (status == 200) {
             struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
             nanosleep(&pause, NULL);
