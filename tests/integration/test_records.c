@@ -1090,6 +1090,15 @@ static void users_create_read_update_delete_with_events(void **state)
     free(lead);
 }
 
+/* Adds one user (a 201 expected) and gives its URL path. */
+static void user_add(const char *body, char *path, size_t cap)
+{
+    struct hp_resp r = call("POST", "/crm/v8/users", body);
+    expect_status(&r, 201);
+    snprintf(path, cap, "/crm/v8/users/%s", hp_str(hp_at(r.json, "users[0].details"), "id"));
+    hp_resp_free(&r);
+}
+
 /* The official SDKs send a user's role and profile as objects ({"id"}: the SDK's Role and Profile
  * classes), Zoho's samples as id strings: both name the organization's role and profile. */
 static void users_take_role_and_profile_as_objects(void **state)
@@ -1106,12 +1115,8 @@ static void users_take_role_and_profile_as_objects(void **state)
              "{\"users\":[{\"last_name\":\"Obj\",\"email\":\"obj@example.com\",\"role\":{\"id\":"
              "\"%s\"},\"profile\":{\"id\":%s}}]}",
              role, profile);
-    r = call("POST", "/crm/v8/users", body);
-    expect_status(&r, 201);
     char path[128];
-    snprintf(path, sizeof path, "/crm/v8/users/%s",
-             hp_str(hp_at(r.json, "users[0].details"), "id"));
-    hp_resp_free(&r);
+    user_add(body, path, sizeof path);
     r = call("GET", path, NULL);
     expect_status(&r, 200);
     assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "id"), role);
@@ -1140,15 +1145,11 @@ static void users_take_role_and_profile_as_objects(void **state)
 static void users_write_locale_and_country_locale(void **state)
 {
     (void)state;
-    struct hp_resp r = call("POST", "/crm/v8/users",
-                            "{\"users\":[{\"last_name\":\"Loc\",\"email\":\"loc@example.com\","
-                            "\"country_locale\":\"fr_FR\"}]}");
-    expect_status(&r, 201);
     char path[128];
-    snprintf(path, sizeof path, "/crm/v8/users/%s",
-             hp_str(hp_at(r.json, "users[0].details"), "id"));
-    hp_resp_free(&r);
-    r = call("GET", path, NULL);
+    user_add("{\"users\":[{\"last_name\":\"Loc\",\"email\":\"loc@example.com\","
+             "\"country_locale\":\"fr_FR\"}]}",
+             path, sizeof path);
+    struct hp_resp r = call("GET", path, NULL);
     expect_status(&r, 200);
     assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "country_locale"), "fr_FR");
     assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "locale"), "en_US");
