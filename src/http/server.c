@@ -522,7 +522,7 @@ static void put(char **at, const char *end, const char *s, size_t len)
  * 7% of a create's on its request thread. */
 static void log_request(const struct http_conn *r, long long us, bool is_complete)
 {
-    char text[1024], num[24];
+    char text[2048], num[24];
     char *at = text;
     const char *end = text + sizeof text;
     const char *method = r->req.method ? r->req.method : "-";
