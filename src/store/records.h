@@ -86,7 +86,8 @@ enum herald_err store_txn_user_ref(struct store_txn *t, int64_t org_id, int64_t 
 /* Reads a user's JSON inside a job (caller frees out->json). HERALD_ERR_NOT_FOUND, ERR_STORE. */
 enum herald_err store_txn_user_get(struct store_txn *t, int64_t org_id, int64_t user_id,
                                    struct store_user *out);
-/* Id of the organization's user with this email (exact match), or HERALD_ERR_NOT_FOUND. */
+/* Id of the organization's user with this email (ASCII letter case ignored, as mail systems do
+ * in practice), or HERALD_ERR_NOT_FOUND. */
 enum herald_err store_txn_user_by_email(struct store_txn *t, int64_t org_id, const char *email,
                                         int64_t *id_out);
 /* Inserts or replaces a user (json borrowed: Zoho's user object). `is_new` selects insert

@@ -374,8 +374,8 @@ static enum herald_err txn_user_by_email(struct store_txn *t, int64_t org_id, co
                                          int64_t *id_out)
 {
     struct sq_txn *txn = sq_txn_of(t);
-    sqlite3_stmt *st = sq_stmt(txn->c, "SELECT id FROM users WHERE org_id = ?1 AND email = ?2 "
-                                       "ORDER BY id LIMIT 1");
+    sqlite3_stmt *st = sq_stmt(txn->c, "SELECT id FROM users WHERE org_id = ?1 AND "
+                                       "email = ?2 COLLATE NOCASE ORDER BY id LIMIT 1");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, org_id);

@@ -999,12 +999,17 @@ static void users_create_read_update_delete_with_events(void **state)
     assert_string_equal(hp_str(hp_at(r.json, "users[0].details"), "json_path"), "$.users[0].role");
     hp_resp_free(&r);
 
-    /* The same email again is a duplicate. */
-    r = call("POST", "/crm/v8/users",
-             "{\"users\":[{\"last_name\":\"Again\",\"email\":\"ada@example.com\"}]}");
-    expect_status(&r, 400);
-    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "code"), "DUPLICATE_DATA");
-    hp_resp_free(&r);
+    /* The same email again is a duplicate, in any letter case. */
+    const char *const again[] = {
+        "{\"users\":[{\"last_name\":\"Again\",\"email\":\"ada@example.com\"}]}",
+        "{\"users\":[{\"last_name\":\"Again\",\"email\":\"Ada@Example.COM\"}]}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        r = call("POST", "/crm/v8/users", again[i]);
+        expect_status(&r, 400);
+        assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "code"), "DUPLICATE_DATA");
+        hp_resp_free(&r);
+    }
 
     r = call("PUT", path, "{\"users\":[{\"last_name\":\"Byron\"}]}");
     expect_status(&r, 200);
