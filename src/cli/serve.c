@@ -232,6 +232,17 @@ int cli_serve(int argc, char **argv)
         dc.resolve_delay_ms = atoi(resolve_delay);
         log_warn("msg=\"DNS lookups delayed for a test\" delay_ms=%d", dc.resolve_delay_ms);
     }
+    /* Test hook, not a setting: HERALD_TEST_HOSTS="NAME=ADDR,ADDR" answers lookups of NAME with
+     * those addresses (no test may edit /etc/hosts), still through the SSRF check. */
+    dc.test_hosts = getenv("HERALD_TEST_HOSTS");
+    if (dc.test_hosts)
+        log_warn("msg=\"a host name resolved by a test\" hosts=\"%s\"", dc.test_hosts);
+    /* Test hook, not a setting: HERALD_TEST_OWN_LIMITS_MS="CONNECT,ATTEMPT" shortens the 5 s to
+     * connect and the 15 s per attempt, so the tests reach them in well under a second. */
+    const char *own_limits = getenv("HERALD_TEST_OWN_LIMITS_MS");
+    if (own_limits && sscanf(own_limits, "%d,%d", &dc.connect_ms, &dc.attempt_ms) == 2)
+        log_warn("msg=\"attempt time limits set for a test\" connect_ms=%d attempt_ms=%d",
+                 dc.connect_ms, dc.attempt_ms);
     if (dispatch_start(&dc, &dispatcher))
         goto out;
     struct wiring wiring = {.app = &app, .dispatcher = dispatcher};

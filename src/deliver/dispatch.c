@@ -48,6 +48,10 @@
  * before it opened and failing after are not probes: they neither extend nor double it. */
 #define CIRCUIT_THRESHOLD 5
 #define CIRCUIT_OPEN_MS 5000
+/* An attempt's time limits: to connect (per address: a destination with several addresses
+ * tries the next one when one times out) and in all. */
+#define CONNECT_MS 5000
+#define ATTEMPT_MS 15000
 #define CIRCUIT_MAX_MS 300000
 /* A notification held back because its destination is saturated is retried after this. */
 #define BUSY_DEFER_MS 250
@@ -115,6 +119,7 @@ struct host {
      * literals are checked here, which needs no DNS. */
     struct sockaddr_storage pinned[RESOLVER_MAX_ADDRS];
     size_t pinned_count;
+    size_t addr_first;   /* the address a connection last connected to: new ones start there */
     int64_t resolved_ms; /* 0: never */
     enum herald_err resolve_err;
     const char *resolve_why; /* static text */
@@ -146,10 +151,11 @@ struct conn {
     bool is_idle;
     bool is_busy;
     bool is_connecting;
-    bool is_reused;  /* it completed a kept-alive request: a peer may have closed it meanwhile */
-    bool is_http11;  /* its last answer was HTTP/1.1 kept alive: it may be pipelined onto */
-    bool is_dirty;   /* it has requests to send at the round's end (in d->dirty) */
-    size_t addr;     /* the pinned address it connects to */
+    bool is_reused; /* it completed a kept-alive request: a peer may have closed it meanwhile */
+    bool is_http11; /* its last answer was HTTP/1.1 kept alive: it may be pipelined onto */
+    bool is_dirty;  /* it has requests to send at the round's end (in d->dirty) */
+    size_t addr;    /* the pinned address it connects to */
+    int64_t connect_started_ms;
     uint32_t events; /* what epoll watches for it */
 };
 
@@ -182,8 +188,9 @@ struct flight {
     size_t req_sent;
     int64_t sent_us; /* when the request was all written; 0: not yet */
     struct h1_response resp;
-    bool is_resent; /* sent again on another connection after the one it went on failed */
-    bool is_probe;  /* started while the circuit was half-open: its outcome decides it */
+    bool is_resent;    /* sent again on another connection after the one it went on failed */
+    size_t addr_tries; /* addresses whose connect failed, in this start (own_start) */
+    bool is_probe;     /* started while the circuit was half-open: its outcome decides it */
 };
 
 /* A notification waiting for a free slot of its destination: just the claim (a flight, with
@@ -812,12 +819,12 @@ static void launch(struct dispatcher *d, struct flight *f);
 
 /* An easy handle with the options every attempt shares (no reset between attempts: a handle
  * only ever serves attempts, and the per-attempt options are all set again by launch). */
-static CURL *easy_new(void)
+static CURL *easy_new(const struct dispatcher *d)
 {
     CURL *e = curl_easy_init();
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)d->cfg.connect_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->cfg.attempt_ms);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     /* Never through a proxy named by the environment (http_proxy, https_proxy, ALL_PROXY): the
@@ -1166,6 +1173,7 @@ static struct conn *conn_open(struct dispatcher *d, struct host *host, size_t ad
     c->host = host;
     c->addr = addr;
     c->is_connecting = true;
+    c->connect_started_ms = now_ms();
     d->conns[fd] = c;
     conn_watch(d, c, EPOLLOUT, EPOLL_CTL_ADD);
     return c;
@@ -1208,23 +1216,35 @@ static struct conn *own_pick(struct dispatcher *d, struct host *host)
 
 static void own_fail(struct dispatcher *d, struct flight *f, const char *error);
 
+/* own_start's `addr` for a new start: a kept-alive connection, else the address that last
+ * connected. */
+#define ADDR_FRESH SIZE_MAX
+
 /* Starts the flight's request on a connection of its destination (own_pick), or a new one to
  * its pinned address number `addr`. The request goes out at the round's end (own_flush), or
  * once connected. */
 static void own_start(struct dispatcher *d, struct flight *f, size_t addr)
 {
     struct host *host = f->host;
-    struct conn *c = addr == 0 ? own_pick(d, host) : NULL;
+    struct conn *c = NULL;
+    if (addr == ADDR_FRESH) {
+        c = own_pick(d, host);
+        addr = host->addr_first < host->pinned_count ? host->addr_first : 0;
+        f->addr_tries = 0;
+    }
     if (!c) {
-        /* An address refused on the spot (unreachable network, no IPv6) gives way to the next. */
-        while (!(c = conn_open(d, host, addr)) && addr + 1 < host->pinned_count)
-            addr++;
-        if (!c) {
-            char error[512];
-            snprintf(error, sizeof error, "Failed to connect to %s port %d: %s", host->name,
-                     host->port, strerror(errno));
-            own_fail(d, f, error);
-            return;
+        /* An address refused on the spot (unreachable network, no IPv6) gives way to the next,
+         * around the list once. */
+        errno = EADDRNOTAVAIL;
+        while (!host->pinned_count || !(c = conn_open(d, host, addr))) {
+            if (!host->pinned_count || ++f->addr_tries >= host->pinned_count) {
+                char error[512];
+                snprintf(error, sizeof error, "Failed to connect to %s port %d: %s", host->name,
+                         host->port, strerror(errno));
+                own_fail(d, f, error);
+                return;
+            }
+            addr = (addr + 1) % host->pinned_count;
         }
         conn_busy_add(c);
     }
@@ -1265,7 +1285,7 @@ static void own_again(struct dispatcher *d, struct flight *f, const char *error)
         f->is_resent = true;
     }
     buf_reset(&f->response);
-    own_start(d, f, 0);
+    own_start(d, f, ADDR_FRESH);
 }
 
 /* A connection ended with the attempts `rest` unanswered behind the one it was answering:
@@ -1316,7 +1336,7 @@ static void own_lost(struct dispatcher *d, struct conn *c, const char *error)
         while (host->idle)
             conn_close(d, host->idle);
         buf_reset(&f->response);
-        own_start(d, f, 0);
+        own_start(d, f, ADDR_FRESH);
     } else if (error) {
         own_fail(d, f, error);
     } else {
@@ -1471,6 +1491,30 @@ static void own_read(struct dispatcher *d, struct conn *c)
     }
 }
 
+/* A connection failed to connect (`why`): its attempt goes on to the destination's next vetted
+ * address, or fails when there is none. A connecting connection carries one request (none are
+ * pipelined onto it). */
+static void own_connect_next(struct dispatcher *d, struct conn *c, const char *why)
+{
+    size_t n = c->host->pinned_count, next = n ? (c->addr + 1) % n : 0;
+    struct host *host = c->host;
+    struct flight *f = conn_detach(c);
+    struct flight *rest = f->conn_next;
+    f->conn_next = NULL;
+    conn_close(d, c);
+    char error[512];
+    snprintf(error, sizeof error, "Failed to connect to %s port %d: %s", host->name, host->port,
+             why);
+    if (++f->addr_tries < n) {
+        log_info("msg=\"trying the next address\" destination=%s address=%zu of %zu error=\"%s\"",
+                 host->key, next + 1, n, why);
+        own_start(d, f, next);
+    } else {
+        own_fail(d, f, error);
+    }
+    own_again_all(d, rest, error);
+}
+
 /* An epoll event on one of the own client's connections. */
 static void own_event(struct dispatcher *d, struct conn *c, uint32_t events)
 {
@@ -1484,24 +1528,11 @@ static void own_event(struct dispatcher *d, struct conn *c, uint32_t events)
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err == 0 && !(events & (EPOLLERR | EPOLLHUP))) {
             c->is_connecting = false;
+            c->host->addr_first = c->addr;
             own_send(d, c);
             return;
         }
-        /* A connecting connection carries one request (none are pipelined onto it). */
-        size_t next = c->addr + 1;
-        struct host *host = c->host;
-        struct flight *f = conn_detach(c);
-        struct flight *rest = f->conn_next;
-        f->conn_next = NULL;
-        conn_close(d, c);
-        char error[512];
-        snprintf(error, sizeof error, "Failed to connect to %s port %d: %s", host->name, host->port,
-                 strerror(err ? err : ECONNREFUSED));
-        if (next < host->pinned_count)
-            own_start(d, f, next); /* the next vetted address */
-        else
-            own_fail(d, f, error);
-        own_again_all(d, rest, error);
+        own_connect_next(d, c, strerror(err ? err : ECONNREFUSED));
         return;
     }
     if ((events & EPOLLOUT) && !own_send(d, c))
@@ -1554,11 +1585,20 @@ static void own_check_limits(struct dispatcher *d, int64_t now)
             if (!f->conn)
                 continue;
             int64_t took = now - f->started_ms;
+            struct conn *c = f->conn;
+            bool is_connect_late =
+                c->is_connecting && now - c->connect_started_ms >= d->cfg.connect_ms;
+            if (is_connect_late && took < d->cfg.attempt_ms &&
+                f->addr_tries + 1 < c->host->pinned_count) {
+                own_connect_next(d, c, "connection timed out");
+                is_again = true;
+                break;
+            }
             char error[512];
-            if (f->conn->is_connecting && took >= 5000)
+            if (is_connect_late)
                 snprintf(error, sizeof error, "Connection timed out after %lld milliseconds",
                          (long long)took);
-            else if (took >= 15000)
+            else if (took >= d->cfg.attempt_ms)
                 snprintf(error, sizeof error, "Operation timed out after %lld milliseconds",
                          (long long)took);
             else
@@ -1608,7 +1648,7 @@ static void own_launch(struct dispatcher *d, struct flight *f)
     f->host->in_flight++;
     d->in_flight++;
     d->own_in_flight++;
-    own_start(d, f, 0);
+    own_start(d, f, ADDR_FRESH);
 }
 
 /* Builds and starts one attempt; on a refusal before any I/O, records it at once. */
@@ -1701,7 +1741,7 @@ static void launch(struct dispatcher *d, struct flight *f)
         return;
     }
     char *target = url_encode_invalid(f->claim.url);
-    CURL *e = d->easy_pooled ? d->easy_pool[--d->easy_pooled] : easy_new();
+    CURL *e = d->easy_pooled ? d->easy_pool[--d->easy_pooled] : easy_new(d);
     f->easy = e;
     /* What differs per attempt; easy_new set the rest once, and easy_park clears these. */
     curl_easy_setopt(e, CURLOPT_URL, target);
@@ -2107,6 +2147,10 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
         d->cfg.max_queued = QUEUE_MAX;
     if (!d->cfg.lease_ms)
         d->cfg.lease_ms = 30000;
+    if (d->cfg.connect_ms <= 0)
+        d->cfg.connect_ms = CONNECT_MS;
+    if (d->cfg.attempt_ms <= 0)
+        d->cfg.attempt_ms = ATTEMPT_MS;
     d->timeout_at_ms = -1;
     d->next_due_ms = -1;
     d->local_due_ms = -1;
@@ -2125,7 +2169,8 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
     curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, d->cfg.max_per_host);
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)d->cfg.max_in_flight * IDLE_PER_FLIGHT);
     /* Without it (logged), names are resolved on the dispatcher's thread, as before it. */
-    d->resolver = resolver_start(d->cfg.allow, d->wakefd, d->cfg.resolve_delay_ms);
+    d->resolver =
+        resolver_start(d->cfg.allow, d->wakefd, d->cfg.resolve_delay_ms, d->cfg.test_hosts);
     d->swept_ms = now_ms();
     if (pthread_create(&d->thread, NULL, dispatch_main, d) != 0) {
         log_error("msg=\"cannot start the dispatcher thread\"");

@@ -21,11 +21,14 @@ struct dispatch_config {
     const struct ssrf_allowlist *allow; /* borrowed */
     size_t max_in_flight;               /* attempts in flight at once (0: 512) */
     long max_per_host;                  /* attempts (and connections) per destination (0: 128) */
-    size_t max_queued;    /* claimed notifications waiting for a slot, beyond which hand-offs
-                           * keep only their id (0: 65,536) */
-    int64_t lease_ms;     /* claim lease, longer than an attempt (0: 30 s) */
-    int resolve_delay_ms; /* tests only: each DNS lookup waits this long first (a slow server) */
-    bool is_curl_only;    /* tests only: http:// through libcurl too, as https:// goes */
+    size_t max_queued;      /* claimed notifications waiting for a slot, beyond which hand-offs
+                             * keep only their id (0: 65,536) */
+    int64_t lease_ms;       /* claim lease, longer than an attempt (0: 30 s) */
+    int resolve_delay_ms;   /* tests only: each DNS lookup waits this long first (a slow server) */
+    const char *test_hosts; /* tests only: "NAME=ADDR,ADDR" resolves NAME to those addresses */
+    int connect_ms;         /* per address, 0: 5 s (tests shorten it) */
+    int attempt_ms;         /* per attempt in all, 0: 15 s (tests shorten it) */
+    bool is_curl_only;      /* tests only: http:// through libcurl too, as https:// goes */
     /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL).
      * `notify_url` (borrowed for the call) is the URL that answered: the channel may have moved
      * to another one since the notification was committed. */

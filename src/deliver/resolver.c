@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,8 @@ struct resolver {
     struct ssrf_allowlist allow;
     int wakefd;
     int delay_ms;
+    char *hosts_name;  /* tests only: this name resolves to hosts_addrs instead */
+    char *hosts_addrs; /* comma-separated numeric addresses */
 };
 
 static void resolver_free(struct resolver *r)
@@ -45,6 +48,8 @@ static void resolver_free(struct resolver *r)
         free(q);
     }
     free(r->done);
+    free(r->hosts_name);
+    free(r->hosts_addrs);
     ssrf_allowlist_fini(&r->allow);
     if (r->wakefd >= 0)
         close(r->wakefd);
@@ -60,6 +65,24 @@ static void release(struct resolver *r)
     pthread_mutex_unlock(&r->mu);
     if (is_last)
         resolver_free(r);
+}
+
+/* The test hook's answer: each listed address in order, each through the same SSRF check as a
+ * name server's answer (a refused one refuses the whole name). */
+static void resolve_listed(struct resolver *r, int port, struct resolve_answer *a)
+{
+    char *list = xstrdup(r->hosts_addrs);
+    char *save = NULL;
+    for (char *addr = strtok_r(list, ",", &save); addr && a->addr_count < RESOLVER_MAX_ADDRS;
+         addr = strtok_r(NULL, ",", &save)) {
+        size_t n = 0;
+        a->err = ssrf_resolve_check_all(&r->allow, addr, port, a->addrs + a->addr_count,
+                                        RESOLVER_MAX_ADDRS - a->addr_count, &n, &a->why);
+        if (a->err)
+            break;
+        a->addr_count += n;
+    }
+    free(list);
 }
 
 static void *resolver_main(void *arg)
@@ -83,8 +106,11 @@ static void *resolver_main(void *arg)
             nanosleep(&ts, NULL);
         }
         struct resolve_answer a = {.tag = q->tag};
-        a.err = ssrf_resolve_check_all(&r->allow, q->name, q->port, a.addrs, RESOLVER_MAX_ADDRS,
-                                       &a.addr_count, &a.why);
+        if (r->hosts_name && strcasecmp(q->name, r->hosts_name) == 0)
+            resolve_listed(r, q->port, &a);
+        else
+            a.err = ssrf_resolve_check_all(&r->allow, q->name, q->port, a.addrs, RESOLVER_MAX_ADDRS,
+                                           &a.addr_count, &a.why);
         if (a.err)
             a.addr_count = 0;
         free(q->name);
@@ -105,7 +131,8 @@ static void *resolver_main(void *arg)
     return NULL;
 }
 
-struct resolver *resolver_start(const struct ssrf_allowlist *allow, int wakefd, int delay_ms)
+struct resolver *resolver_start(const struct ssrf_allowlist *allow, int wakefd, int delay_ms,
+                                const char *hosts)
 {
     struct resolver *r = xcalloc(1, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
@@ -117,6 +144,11 @@ struct resolver *resolver_start(const struct ssrf_allowlist *allow, int wakefd, 
     }
     r->wakefd = dup(wakefd);
     r->delay_ms = delay_ms;
+    const char *eq = hosts ? strchr(hosts, '=') : NULL;
+    if (eq && eq > hosts && eq[1]) {
+        r->hosts_name = xstrndup(hosts, (size_t)(eq - hosts));
+        r->hosts_addrs = xstrdup(eq + 1);
+    }
     r->refs = 2;
     pthread_t thread;
     if (r->wakefd < 0 || pthread_create(&thread, NULL, resolver_main, r) != 0) {

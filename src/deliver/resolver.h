@@ -25,9 +25,12 @@ struct resolve_answer {
 };
 
 /* Starts the thread. `allow` is copied; `wakefd` (an eventfd) is duplicated and written to
- * when an answer is ready. delay_ms > 0 holds each lookup that long first (tests only: a slow
- * name server). Returns NULL when the thread cannot start (logged). */
-struct resolver *resolver_start(const struct ssrf_allowlist *allow, int wakefd, int delay_ms);
+ * when an answer is ready. delay_ms > 0 holds each lookup that long first, and `hosts`
+ * ("NAME=ADDR,ADDR...", or NULL) answers NAME with those numeric addresses, in that order (tests
+ * only: a slow name server; a name with several addresses). Returns NULL when the thread cannot
+ * start (logged). */
+struct resolver *resolver_start(const struct ssrf_allowlist *allow, int wakefd, int delay_ms,
+                                const char *hosts);
 /* Queues a lookup of name:port (both copied). Thread-safe, never blocks on DNS. */
 void resolver_ask(struct resolver *r, void *tag, const char *name, int port);
 /* Moves the answers ready so far to *out (free() it), in the order they finished; returns how

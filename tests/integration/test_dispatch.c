@@ -658,6 +658,130 @@ static void a_dead_destination_does_not_slow_a_healthy_one(void **state)
     rx_stop(dead);
 }
 
+/* A listener on ip:port whose accept queue is full, so the kernel drops further SYNs: a
+ * connect to it neither succeeds nor fails, as with a host that is down. */
+struct blackhole {
+    int listen_fd;
+    int fills[4];
+};
+
+static void blackhole_open(struct blackhole *b, const char *ip, int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, ip, &sa.sin_addr);
+    b->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(b->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    assert_int_equal(bind(b->listen_fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(b->listen_fd, 0), 0);
+    for (size_t i = 0; i < 4; i++) {
+        b->fills[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        connect(b->fills[i], (struct sockaddr *)&sa, sizeof sa); /* EINPROGRESS, or stuck */
+    }
+    /* Bounded wait until a probe can no longer get in. */
+    for (int tries = 0;; tries++) {
+        int probe = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        connect(probe, (struct sockaddr *)&sa, sizeof sa);
+        struct pollfd pfd = {.fd = probe, .events = POLLOUT};
+        int ready = poll(&pfd, 1, 200);
+        close(probe);
+        if (ready == 0)
+            break;
+        if (tries == 20)
+            fail_msg("the blackhole on %s:%d still accepts connections", ip, port);
+    }
+}
+
+static void blackhole_close(struct blackhole *b)
+{
+    for (size_t i = 0; i < 4; i++)
+        close(b->fills[i]);
+    close(b->listen_fd);
+}
+
+/* A server whose notify host "multi.test" has two addresses, the first one down, with the own
+ * client's limits shortened to `limits` ("CONNECT_MS,ATTEMPT_MS"). */
+static void start_multi(struct hp *p, const char *addrs, const char *limits)
+{
+    setenv("HERALD_TEST_HOSTS", addrs, 1);
+    hp_start_with(p, "HERALD_TEST_OWN_LIMITS_MS", limits,
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms");
+    unsetenv("HERALD_TEST_HOSTS");
+}
+
+/* The first address of a notify host does not answer connects: after the connect limit the
+ * attempt goes on to the second address and is delivered, as one attempt. Later callbacks start
+ * from the address that connected. */
+static void a_connect_timeout_moves_on_to_the_next_address(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    struct blackhole hole;
+    blackhole_open(&hole, "127.0.0.2", rx_port(rx));
+    struct hp p;
+    start_multi(&p, "multi.test=127.0.0.2,127.0.0.1", "300,5000");
+    char url[256];
+    snprintf(url, sizeof url, "http://multi.test:%d/hook", rx_port(rx));
+    watch_at(&p, "7020", "Leads.create", url);
+    int64_t t0 = hp_now_ms();
+    insert_at(&p, "Leads", "Last_Name");
+    assert_int_equal(rx_wait(rx, 1, 5000), 1);
+    int64_t took = hp_now_ms() - t0;
+    assert_true(took >= 250); /* it did wait for the first address */
+    assert_true(hp_log_wait(&p, "trying the next address", 1000));
+    json_t *list = await_delivered(&p, "7020", 1);
+    json_t *n = json_array_get(list, 0);
+    assert_int_equal(json_array_size(json_object_get(n, "attempts")), 1);
+    json_decref(list);
+    /* The next one goes to the address that worked, without waiting (a kept-alive connection or
+     * a new one there). */
+    t0 = hp_now_ms();
+    insert_at(&p, "Leads", "Last_Name");
+    assert_int_equal(rx_wait(rx, 2, 5000), 2);
+    assert_true(hp_now_ms() - t0 < 250);
+    hp_stop(&p);
+    hp_cleanup(&p);
+    blackhole_close(&hole);
+    rx_stop(rx);
+}
+
+/* The attempt limits, own client: a destination whose only address does not answer connects
+ * fails the attempt with "Connection timed out"; one that accepts but never answers fails it with
+ * "Operation timed out"; both go again by the retry schedule and are delivered once the receiver
+ * answers. */
+static void attempts_that_hang_fail_at_their_limits_and_are_retried(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    struct blackhole hole;
+    blackhole_open(&hole, "127.0.0.3", rx_port(rx));
+    struct hp p;
+    start_multi(&p, "multi.test=127.0.0.3", "200,600");
+    char url[256];
+    snprintf(url, sizeof url, "http://multi.test:%d/hook", rx_port(rx));
+    watch_at(&p, "7021", "Leads.create", url);
+    insert_at(&p, "Leads", "Last_Name");
+    assert_true(hp_log_wait(&p, "Connection timed out after", 3000));
+    /* The hanging receiver: the URL moves to it, a new notification hangs there. */
+    rx_set_delay(rx, -1);
+    rx_url(rx, "/hang", url, sizeof url);
+    watch_at(&p, "7022", "Contacts.create", url);
+    insert_at(&p, "Contacts", "Last_Name");
+    assert_int_equal(rx_wait(rx, 1, 3000), 1);
+    assert_true(hp_log_wait(&p, "Operation timed out after", 3000));
+    rx_set_delay(rx, 0);
+    json_t *list = await_delivered(&p, "7022", 1);
+    json_t *attempts = json_object_get(json_array_get(list, 0), "attempts");
+    assert_true(json_array_size(attempts) >= 2);
+    const char *first = hp_str(json_array_get(attempts, 0), "error");
+    assert_non_null(strstr(first, "Operation timed out after"));
+    json_decref(list);
+    hp_stop(&p);
+    hp_cleanup(&p);
+    blackhole_close(&hole);
+    rx_stop(rx);
+}
+
 /* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
  * keeps its schedule (100 ms here) instead of waiting for the dead URL's circuit. */
 static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **state)
@@ -1137,6 +1261,8 @@ int main(void)
         cmocka_unit_test(the_libcurl_path_delivers_and_retries_like_the_own_client),
         cmocka_unit_test(a_request_on_a_closed_kept_alive_connection_goes_again_on_a_new_one),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
+        cmocka_unit_test(a_connect_timeout_moves_on_to_the_next_address),
+        cmocka_unit_test(attempts_that_hang_fail_at_their_limits_and_are_retried),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(a_receiver_up_late_gets_every_notification),
         cmocka_unit_test(a_dead_destinations_backlog_leaves_the_writer_idle),
