@@ -1274,7 +1274,9 @@ static void own_fail(struct dispatcher *d, struct flight *f, const char *error)
 /* An attempt whose connection ended before any of its answer came goes again on another one:
  * not a failed attempt. A request that (partly) went out may have been received, so it goes
  * again once (at least once: the receiver may get it twice); a second time it fails with
- * `error`. One that never went out goes again freely. */
+ * `error`. One that never went out goes again freely. Either way its time limits start again:
+ * one that waited behind a request that hung until its limit had used up the same time, and
+ * failed at once on its new connection. */
 static void own_again(struct dispatcher *d, struct flight *f, const char *error)
 {
     if (f->req_sent > 0) {
@@ -1285,6 +1287,7 @@ static void own_again(struct dispatcher *d, struct flight *f, const char *error)
         f->is_resent = true;
     }
     buf_reset(&f->response);
+    f->started_ms = now_ms();
     own_start(d, f, ADDR_FRESH);
 }
 

@@ -1,8 +1,9 @@
 /* HTTP/1.1 pipelining in the dispatcher's own client, over real sockets: a fast receiver gets
  * several requests on one connection before it answers the first, each notification once; a
  * receiver that ends a pipelined connection early (Connection: close, or a close after one
- * answer) still gets every notification, without a failed attempt; a slow receiver gets
- * parallel connections rather than a queue behind one answer. */
+ * answer) still gets every notification, without a failed attempt; one that leaves a pipelined
+ * connection hanging costs only the first request an attempt; a slow receiver gets parallel
+ * connections rather than a queue behind one answer. */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -21,6 +22,7 @@ enum pipe_mode {
     PIPE_ANSWER,      /* answers them all, in one write */
     PIPE_CLOSE_FIRST, /* answers the first with Connection: close, and closes */
     PIPE_CUT_AFTER_3, /* with 3 or more: answers the first only, and closes */
+    PIPE_HANG_FIRST,  /* the first time: answers none of them, keeps the connection open */
 };
 
 enum { PIPE_CONNS = 64, PIPE_BUF = 256 * 1024, PIPE_IDS = 1024 };
@@ -88,6 +90,11 @@ static bool piper_serve(struct piper *r, struct pipe_conn *c)
         return true;
     if (count > 1)
         atomic_fetch_add(&r->pipelined, (int)count - 1);
+    if (r->mode == PIPE_HANG_FIRST && count >= 2 && atomic_load(&r->tricks) == 0) {
+        atomic_fetch_add(&r->tricks, 1);
+        c->len = 0; /* the requests are dropped; the connection stays, silent */
+        return true;
+    }
     bool is_close =
         (r->mode == PIPE_CLOSE_FIRST && count >= 2) || (r->mode == PIPE_CUT_AFTER_3 && count >= 3);
     if (is_close) {
@@ -322,6 +329,70 @@ static void a_connection_cut_after_one_answer_loses_no_pipelined_request(void **
     piper_stop(r);
 }
 
+/* The first pipelined read goes unanswered, its connection held open: the request being
+ * answered fails at the attempt's time limit (shortened to 500 ms) and is retried; the ones
+ * behind it go again on other connections without a failed attempt; every notification is
+ * delivered, and the destination is no longer pipelined to for a while. */
+static void a_hung_pipelined_connection_fails_only_its_first_request(void **state)
+{
+    (void)state;
+    struct hp p;
+    struct piper *r = piper_start(PIPE_HANG_FIRST);
+    setenv("HERALD_TEST_OWN_LIMITS_MS", "1000,500", 1);
+    hp_start(&p, flags);
+    unsetenv("HERALD_TEST_OWN_LIMITS_MS");
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r->port);
+    hp_watch_many(&p, 9500, FAN, "Leads.create", url);
+    size_t made = 0;
+    for (int round = 0; round < ROUNDS_MAX && !atomic_load(&r->tricks); round++) {
+        insert_lead(&p);
+        made += FAN;
+        /* Until the round is read (each once), or the trick was played on it. */
+        int64_t until = hp_now_ms() + 10000;
+        size_t total = 0;
+        while (!atomic_load(&r->tricks) && piper_distinct(r, &total) < made) {
+            if (hp_now_ms() > until)
+                fail_msg("round %d: %zu requests read, %zu made", round, total, made);
+            usleep(5000);
+        }
+    }
+    assert_int_equal(atomic_load(&r->tricks), 1);
+    int64_t tricked = hp_now_ms();
+    int64_t deadline = hp_now_ms() + 10000;
+    for (;;) {
+        struct hp_resp resp =
+            hp_req(&p, "GET", "/herald/v1/deliveries?per_page=200", NULL, p.token, NULL);
+        assert_int_equal(resp.status, 200);
+        json_t *list = hp_at(resp.json, "deliveries");
+        size_t delivered = 0, retried = 0;
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            json_t *n = json_array_get(list, i);
+            delivered += strcmp(hp_str(n, "status"), "delivered") == 0;
+            if (json_integer_value(json_object_get(n, "attempt_count")) > 1) {
+                retried++;
+                const char *error = hp_str(hp_at(n, "attempts[0]"), "error");
+                assert_non_null(strstr(error, "Operation timed out after"));
+            }
+        }
+        if (delivered == made) {
+            assert_int_equal(retried, 1); /* the ones behind it were not failed attempts */
+            hp_resp_free(&resp);
+            fprintf(stderr, "all delivered %lld ms after the hang\n",
+                    (long long)(hp_now_ms() - tricked));
+            break;
+        }
+        if (hp_now_ms() > deadline)
+            fail_msg("%zu of %zu delivered after 10 s: %s", delivered, made, resp.body);
+        hp_resp_free(&resp);
+        usleep(20000);
+    }
+    assert_true(hp_log_wait(&p, "pipelining off", 1000));
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    piper_stop(r);
+}
+
 /* A receiver that takes 200 ms per answer is not pipelined to: 8 notifications at once go on
  * parallel connections, all in about 200 ms, not one after another on one connection (1.6 s).
  * The first round opens 8 connections and measures the receiver as slow; the second would find
@@ -362,6 +433,7 @@ int main(void)
         cmocka_unit_test(a_fast_receiver_gets_requests_pipelined_each_once),
         cmocka_unit_test(a_connection_close_answer_sends_the_pipelined_rest_again),
         cmocka_unit_test(a_connection_cut_after_one_answer_loses_no_pipelined_request),
+        cmocka_unit_test(a_hung_pipelined_connection_fails_only_its_first_request),
         cmocka_unit_test(a_slow_receiver_gets_parallel_connections),
     };
     if (getenv("HERALD_TEST_FILTER"))
