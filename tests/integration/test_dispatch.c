@@ -699,14 +699,34 @@ static void blackhole_close(struct blackhole *b)
     close(b->listen_fd);
 }
 
-/* A server whose notify host "multi.test" has two addresses, the first one down, with the own
- * client's limits shortened to `limits` ("CONNECT_MS,ATTEMPT_MS"). */
-static void start_multi(struct hp *p, const char *addrs, const char *limits)
+/* A receiver on 127.0.0.1, a blackhole on `hole_ip` with the same port, and a server of its
+ * own on which the notify host "multi.test" has the addresses `addrs` ("multi.test=A,B") and the
+ * own client's limits are `limits` ("CONNECT_MS,ATTEMPT_MS"); url names the receiver's port on
+ * multi.test. */
+struct multi {
+    struct receiver *rx;
+    struct blackhole hole;
+    struct hp p;
+    char url[256];
+};
+
+static void multi_start(struct multi *m, const char *hole_ip, const char *addrs, const char *limits)
 {
+    m->rx = rx_start(NULL);
+    blackhole_open(&m->hole, hole_ip, rx_port(m->rx));
     setenv("HERALD_TEST_HOSTS", addrs, 1);
-    hp_start_with(p, "HERALD_TEST_OWN_LIMITS_MS", limits,
+    hp_start_with(&m->p, "HERALD_TEST_OWN_LIMITS_MS", limits,
                   "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms");
     unsetenv("HERALD_TEST_HOSTS");
+    snprintf(m->url, sizeof m->url, "http://multi.test:%d/hook", rx_port(m->rx));
+}
+
+static void multi_stop(struct multi *m)
+{
+    hp_stop(&m->p);
+    hp_cleanup(&m->p);
+    blackhole_close(&m->hole);
+    rx_stop(m->rx);
 }
 
 /* The first address of a notify host does not answer connects: after the connect limit the
@@ -715,34 +735,26 @@ static void start_multi(struct hp *p, const char *addrs, const char *limits)
 static void a_connect_timeout_moves_on_to_the_next_address(void **state)
 {
     (void)state;
-    struct receiver *rx = rx_start(NULL);
-    struct blackhole hole;
-    blackhole_open(&hole, "127.0.0.2", rx_port(rx));
-    struct hp p;
-    start_multi(&p, "multi.test=127.0.0.2,127.0.0.1", "300,5000");
-    char url[256];
-    snprintf(url, sizeof url, "http://multi.test:%d/hook", rx_port(rx));
-    watch_at(&p, "7020", "Leads.create", url);
+    struct multi m;
+    multi_start(&m, "127.0.0.2", "multi.test=127.0.0.2,127.0.0.1", "300,5000");
+    watch_at(&m.p, "7020", "Leads.create", m.url);
     int64_t t0 = hp_now_ms();
-    insert_at(&p, "Leads", "Last_Name");
-    assert_int_equal(rx_wait(rx, 1, 5000), 1);
+    insert_at(&m.p, "Leads", "Last_Name");
+    assert_int_equal(rx_wait(m.rx, 1, 5000), 1);
     int64_t took = hp_now_ms() - t0;
     assert_true(took >= 250); /* it did wait for the first address */
-    assert_true(hp_log_wait(&p, "trying the next address", 1000));
-    json_t *list = await_delivered(&p, "7020", 1);
+    assert_true(hp_log_wait(&m.p, "trying the next address", 1000));
+    json_t *list = await_delivered(&m.p, "7020", 1);
     json_t *n = json_array_get(list, 0);
     assert_int_equal(json_array_size(json_object_get(n, "attempts")), 1);
     json_decref(list);
     /* The next one goes to the address that worked, without waiting (a kept-alive connection or
      * a new one there). */
     t0 = hp_now_ms();
-    insert_at(&p, "Leads", "Last_Name");
-    assert_int_equal(rx_wait(rx, 2, 5000), 2);
+    insert_at(&m.p, "Leads", "Last_Name");
+    assert_int_equal(rx_wait(m.rx, 2, 5000), 2);
     assert_true(hp_now_ms() - t0 < 250);
-    hp_stop(&p);
-    hp_cleanup(&p);
-    blackhole_close(&hole);
-    rx_stop(rx);
+    multi_stop(&m);
 }
 
 /* The attempt limits, own client: a destination whose only address does not answer connects
@@ -752,34 +764,27 @@ static void a_connect_timeout_moves_on_to_the_next_address(void **state)
 static void attempts_that_hang_fail_at_their_limits_and_are_retried(void **state)
 {
     (void)state;
-    struct receiver *rx = rx_start(NULL);
-    struct blackhole hole;
-    blackhole_open(&hole, "127.0.0.3", rx_port(rx));
-    struct hp p;
-    start_multi(&p, "multi.test=127.0.0.3", "200,600");
+    struct multi m;
+    multi_start(&m, "127.0.0.3", "multi.test=127.0.0.3", "200,600");
+    watch_at(&m.p, "7021", "Leads.create", m.url);
+    insert_at(&m.p, "Leads", "Last_Name");
+    assert_true(hp_log_wait(&m.p, "Connection timed out after", 3000));
+    /* The hanging receiver: a channel on it, at its own address, gets a notification. */
+    rx_set_delay(m.rx, -1);
     char url[256];
-    snprintf(url, sizeof url, "http://multi.test:%d/hook", rx_port(rx));
-    watch_at(&p, "7021", "Leads.create", url);
-    insert_at(&p, "Leads", "Last_Name");
-    assert_true(hp_log_wait(&p, "Connection timed out after", 3000));
-    /* The hanging receiver: the URL moves to it, a new notification hangs there. */
-    rx_set_delay(rx, -1);
-    rx_url(rx, "/hang", url, sizeof url);
-    watch_at(&p, "7022", "Contacts.create", url);
-    insert_at(&p, "Contacts", "Last_Name");
-    assert_int_equal(rx_wait(rx, 1, 3000), 1);
-    assert_true(hp_log_wait(&p, "Operation timed out after", 3000));
-    rx_set_delay(rx, 0);
-    json_t *list = await_delivered(&p, "7022", 1);
+    rx_url(m.rx, "/hang", url, sizeof url);
+    watch_at(&m.p, "7022", "Contacts.create", url);
+    insert_at(&m.p, "Contacts", "Last_Name");
+    assert_int_equal(rx_wait(m.rx, 1, 3000), 1);
+    assert_true(hp_log_wait(&m.p, "Operation timed out after", 3000));
+    rx_set_delay(m.rx, 0);
+    json_t *list = await_delivered(&m.p, "7022", 1);
     json_t *attempts = json_object_get(json_array_get(list, 0), "attempts");
     assert_true(json_array_size(attempts) >= 2);
     const char *first = hp_str(json_array_get(attempts, 0), "error");
     assert_non_null(strstr(first, "Operation timed out after"));
     json_decref(list);
-    hp_stop(&p);
-    hp_cleanup(&p);
-    blackhole_close(&hole);
-    rx_stop(rx);
+    multi_stop(&m);
 }
 
 /* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
