@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "cli/config.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "deliver/sign.h"
@@ -28,7 +29,7 @@ const char cli_token_usage[] =
     "list    prints id, name, scopes, created and revoked times, one token a line.\n"
     "revoke  stops a token at once, also for a running server.\n"
     "\n"
-    "--db PATH defaults to $HERALD_DB or ./herald.db.\n";
+    "--db PATH defaults to $HERALD_DB, else the db of the $HERALD_CONFIG file, else ./herald.db.\n";
 
 const char cli_secret_usage[] =
     "usage: herald secret show [--db PATH]\n"
@@ -50,7 +51,7 @@ static int parse_admin(int argc, char **argv, const char *cmd, bool want_scopes,
                        struct admin_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->db = getenv("HERALD_DB") ? getenv("HERALD_DB") : "./herald.db";
+    a->db = config_db_default(config_getenv);
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {

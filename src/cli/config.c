@@ -322,6 +322,30 @@ out:
     return rc;
 }
 
+const char *config_getenv(const char *name)
+{
+    return getenv(name);
+}
+
+const char *config_db_default(config_getenv_fn *getenv_fn)
+{
+    static char db[4096];
+    const char *env = getenv_fn("HERALD_DB");
+    if (env && *env)
+        return env;
+    const char *ini = getenv_fn("HERALD_CONFIG");
+    snprintf(db, sizeof db, "%s", opts[OPT_DB].def);
+    if (ini && *ini) {
+        char *vals[OPT__N] = {0};
+        char err[512];
+        if (load_ini(ini, vals, err, sizeof err) == 0 && vals[OPT_DB] && vals[OPT_DB][0])
+            snprintf(db, sizeof db, "%s", vals[OPT_DB]);
+        for (size_t i = 0; i < OPT__N; i++)
+            free(vals[i]);
+    }
+    return db;
+}
+
 void config_fini(struct config *cfg)
 {
     free(cfg->listen_host);

@@ -30,6 +30,8 @@ struct config {
 
 /* Looks a variable up in the environment (getenv in production, a table in tests). */
 typedef const char *config_getenv_fn(const char *name);
+/* getenv, as a config_getenv_fn. */
+const char *config_getenv(const char *name);
 
 /* Resolves the serve configuration from argv (after "serve"), the environment and the INI file.
  * Returns 0 and fills *cfg (free with config_fini), or 2 with one line in err naming the flag
@@ -37,6 +39,10 @@ typedef const char *config_getenv_fn(const char *name);
 int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct config *cfg,
                    char *err, size_t err_len);
 void config_fini(struct config *cfg);
+/* The database the other commands (token, secret, deliveries) use without --db: HERALD_DB, else
+ * the `db` key of the INI file HERALD_CONFIG names (as serve reads it), else ./herald.db. The
+ * string is static, until the next call. */
+const char *config_db_default(config_getenv_fn *getenv_fn);
 /* Splits "HOST:PORT" or "[V6]:PORT". Returns false when malformed. host_out is a new string. */
 bool config_parse_listen(const char *s, char **host_out, int *port_out);
 

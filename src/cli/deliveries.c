@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "cli/config.h"
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "core/zjson.h"
@@ -41,7 +42,7 @@ const char cli_deliveries_usage[] =
     "T is an ISO-8601 date-time with an offset (2026-11-27T10:15:00+05:30, or ...Z), or a\n"
     "duration meaning that long ago (90s, 30m, 2h, 7d). --json prints the JSON of the admin API\n"
     "(GET /herald/v1/deliveries). Times are shown in $HERALD_TIMEZONE, else UTC, like serve.\n"
-    "--db PATH defaults to $HERALD_DB or ./herald.db.\n"
+    "--db PATH defaults to $HERALD_DB, else the db of the $HERALD_CONFIG file, else ./herald.db.\n"
     "Delivered notifications are pruned after `herald serve --retention` (default 7d).\n";
 
 #define LIST_DEFAULT 50
@@ -423,7 +424,7 @@ int cli_deliveries(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "deliveries %s", sub);
     struct dlv_args a = {
         .cmd = cmd,
-        .db = getenv("HERALD_DB") ? getenv("HERALD_DB") : "./herald.db",
+        .db = config_db_default(config_getenv),
         .limit = LIST_DEFAULT,
     };
     int rc = parse_args(argc - 1, argv + 1, allowed, &a);

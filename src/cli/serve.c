@@ -25,11 +25,6 @@
 #include "store/store.h"
 #include "watch/index.h"
 
-static const char *real_getenv(const char *name)
-{
-    return getenv(name);
-}
-
 struct wiring {
     struct app *app;
     struct dispatcher *dispatcher;
@@ -140,7 +135,7 @@ int cli_serve(int argc, char **argv)
 {
     struct config cfg;
     char err_line[512];
-    int rc = config_resolve(argc, argv, real_getenv, &cfg, err_line, sizeof err_line);
+    int rc = config_resolve(argc, argv, config_getenv, &cfg, err_line, sizeof err_line);
     if (rc) {
         fprintf(stderr, "herald serve: %s\n", err_line);
         return rc;

@@ -193,9 +193,36 @@ static void ids_read_from_strings_or_numbers(void **state)
     json_decref(neg);
 }
 
+/* The other commands' database: HERALD_DB, else the db key of the HERALD_CONFIG file, else
+ * ./herald.db. */
+static void other_commands_take_the_db_from_the_environment_then_the_ini(void **state)
+{
+    (void)state;
+    char ini[] = "/tmp/herald-db-ini-XXXXXX";
+    int fd = mkstemp(ini);
+    assert_true(fd >= 0);
+    const char text[] = "# serve's file\nlisten = 127.0.0.1:9000\ndb = /var/lib/herald/h.db\n";
+    assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    const char *const none[] = {NULL};
+    env_table = none;
+    assert_string_equal(config_db_default(fake_getenv), "./herald.db");
+    const char *const with_ini[] = {"HERALD_CONFIG", ini, NULL};
+    env_table = with_ini;
+    assert_string_equal(config_db_default(fake_getenv), "/var/lib/herald/h.db");
+    const char *const both[] = {"HERALD_CONFIG", ini, "HERALD_DB", "/tmp/env.db", NULL};
+    env_table = both;
+    assert_string_equal(config_db_default(fake_getenv), "/tmp/env.db");
+    const char *const missing[] = {"HERALD_CONFIG", "/nonexistent/herald.ini", NULL};
+    env_table = missing;
+    assert_string_equal(config_db_default(fake_getenv), "./herald.db");
+    unlink(ini);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(other_commands_take_the_db_from_the_environment_then_the_ini),
         cmocka_unit_test(defaults_apply_without_flags),
         cmocka_unit_test(flags_beat_environment_beats_file),
         cmocka_unit_test(repeated_allow_network_flags_accumulate),
