@@ -63,7 +63,8 @@ const char config_serve_usage[] =
     "\n"
     "Fixed limits: a request head of 32 KiB (URL 8 KiB, 100 fields) and a body of 1 MiB;\n"
     "10,000 client connections, closed after 30 s without progress on a request or 120 s idle.\n"
-    "Callbacks: 5 s to connect and 15 s in all per attempt, 128 in flight per destination;\n"
+    "Callbacks: 5 s to connect (then the next address) and 15 s in all per attempt, 128 in\n"
+    "flight per destination, kept-alive connections reused for 60 s of idleness;\n"
     "after 5 failures in a row a destination rests 5 s (doubling up to 5 min).\n";
 
 static void set(char **slot, const char *v)

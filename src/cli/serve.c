@@ -232,12 +232,15 @@ int cli_serve(int argc, char **argv)
     dc.test_hosts = getenv("HERALD_TEST_HOSTS");
     if (dc.test_hosts)
         log_warn("msg=\"a host name resolved by a test\" hosts=\"%s\"", dc.test_hosts);
-    /* Test hook, not a setting: HERALD_TEST_OWN_LIMITS_MS="CONNECT,ATTEMPT" shortens the 5 s to
-     * connect and the 15 s per attempt, so the tests reach them in well under a second. */
+    /* Test hook, not a setting: HERALD_TEST_OWN_LIMITS_MS="CONNECT,ATTEMPT[,IDLE]" shortens the
+     * 5 s to connect, the 15 s per attempt and the 60 s a kept-alive connection may stay idle,
+     * so the tests reach them in well under a second. */
     const char *own_limits = getenv("HERALD_TEST_OWN_LIMITS_MS");
-    if (own_limits && sscanf(own_limits, "%d,%d", &dc.connect_ms, &dc.attempt_ms) == 2)
-        log_warn("msg=\"attempt time limits set for a test\" connect_ms=%d attempt_ms=%d",
-                 dc.connect_ms, dc.attempt_ms);
+    if (own_limits &&
+        sscanf(own_limits, "%d,%d,%d", &dc.connect_ms, &dc.attempt_ms, &dc.idle_ms) >= 2)
+        log_warn("msg=\"attempt time limits set for a test\" connect_ms=%d attempt_ms=%d "
+                 "idle_ms=%d",
+                 dc.connect_ms, dc.attempt_ms, dc.idle_ms);
     if (dispatch_start(&dc, &dispatcher))
         goto out;
     struct wiring wiring = {.app = &app, .dispatcher = dispatcher};

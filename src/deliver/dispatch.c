@@ -52,6 +52,10 @@
  * tries the next one when one times out) and in all. */
 #define CONNECT_MS 5000
 #define ATTEMPT_MS 15000
+/* A kept-alive connection idle longer than this is closed rather than reused: a middlebox may
+ * have dropped it without a word, and a request sent on it would hang until ATTEMPT_MS
+ * (libcurl's own age limit is 118 s). */
+#define IDLE_MAX_MS 60000
 #define CIRCUIT_MAX_MS 300000
 /* A notification held back because its destination is saturated is retried after this. */
 #define BUSY_DEFER_MS 250
@@ -156,6 +160,7 @@ struct conn {
     bool is_dirty;  /* it has requests to send at the round's end (in d->dirty) */
     size_t addr;    /* the pinned address it connects to */
     int64_t connect_started_ms;
+    int64_t idle_since_ms;
     uint32_t events; /* what epoll watches for it */
 };
 
@@ -1005,6 +1010,7 @@ static int64_t now_us(void)
 static void conn_idle_push(struct dispatcher *d, struct conn *c)
 {
     c->is_idle = true;
+    c->idle_since_ms = now_ms();
     c->next_idle = c->host->idle;
     c->host->idle = c;
     c->older = d->idle_newest;
@@ -1193,13 +1199,18 @@ static bool conn_may_pipeline(const struct conn *c, int64_t now)
  * when pipelining applies; NULL: open one. */
 static struct conn *own_pick(struct dispatcher *d, struct host *host)
 {
-    int64_t now = now_us();
+    int64_t now = now_us(), wall_ms = now_ms();
     bool is_fast = host->rtt_us > 0 && host->rtt_us < PIPELINE_FAST_US &&
-                   now_ms() >= host->pipeline_off_until_ms;
+                   wall_ms >= host->pipeline_off_until_ms;
     struct conn *c = host->filling;
     if (is_fast && c && c->is_dirty && conn_may_pipeline(c, now))
         return c;
-    if ((c = host->idle)) {
+    /* The newest idle one first: when it is too old to trust, so are the others. */
+    while ((c = host->idle)) {
+        if (wall_ms - c->idle_since_ms >= d->cfg.idle_ms) {
+            conn_close(d, c);
+            continue;
+        }
         conn_idle_remove(d, c);
         conn_busy_add(c);
         return c;
@@ -2154,6 +2165,8 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
         d->cfg.connect_ms = CONNECT_MS;
     if (d->cfg.attempt_ms <= 0)
         d->cfg.attempt_ms = ATTEMPT_MS;
+    if (d->cfg.idle_ms <= 0)
+        d->cfg.idle_ms = IDLE_MAX_MS;
     d->timeout_at_ms = -1;
     d->next_due_ms = -1;
     d->local_due_ms = -1;

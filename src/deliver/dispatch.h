@@ -28,6 +28,7 @@ struct dispatch_config {
     const char *test_hosts; /* tests only: "NAME=ADDR,ADDR" resolves NAME to those addresses */
     int connect_ms;         /* per address, 0: 5 s (tests shorten it) */
     int attempt_ms;         /* per attempt in all, 0: 15 s (tests shorten it) */
+    int idle_ms;            /* a kept-alive connection idle this long is not reused, 0: 60 s */
     bool is_curl_only;      /* tests only: http:// through libcurl too, as https:// goes */
     /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL).
      * `notify_url` (borrowed for the call) is the URL that answered: the channel may have moved

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How the raw receiver treats a read that brought several whole requests (pipelined ones). */
@@ -45,6 +46,7 @@ struct piper {
     atomic_int answers;
     atomic_int pipelined; /* requests read while an earlier one on their connection waited */
     atomic_int tricks;    /* times the mode's early close was done */
+    atomic_int accepted;  /* connections accepted */
     atomic_bool is_stopping;
     pthread_t thread;
 };
@@ -148,8 +150,10 @@ static void *piper_main(void *arg)
         }
         if ((p[0].revents & POLLIN) && n_conns < PIPE_CONNS) {
             int fd = accept(r->listen_fd, NULL, NULL);
-            if (fd >= 0)
+            if (fd >= 0) {
                 conns[n_conns++] = (struct pipe_conn){.fd = fd, .buf = malloc(PIPE_BUF)};
+                atomic_fetch_add(&r->accepted, 1);
+            }
         }
     }
     for (size_t i = 0; i < n_conns; i++) {
@@ -393,6 +397,34 @@ static void a_hung_pipelined_connection_fails_only_its_first_request(void **stat
     piper_stop(r);
 }
 
+/* A kept-alive connection is reused while fresh, and not once it has been idle longer than the
+ * limit (60 s, shortened to 300 ms here): a new one is opened instead. */
+static void a_connection_idle_too_long_is_not_reused(void **state)
+{
+    (void)state;
+    struct hp p;
+    struct piper *r = piper_start(PIPE_ANSWER);
+    setenv("HERALD_TEST_OWN_LIMITS_MS", "5000,15000,300", 1);
+    hp_start(&p, flags);
+    unsetenv("HERALD_TEST_OWN_LIMITS_MS");
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r->port);
+    hp_watch_many(&p, 9600, 1, "Leads.create", url);
+    insert_lead(&p);
+    expect_all_delivered_first_time(&p, 1);
+    insert_lead(&p);
+    expect_all_delivered_first_time(&p, 2);
+    assert_int_equal(atomic_load(&r->accepted), 1);
+    struct timespec idle = {.tv_sec = 0, .tv_nsec = 500 * 1000000}; /* time passing, the test */
+    nanosleep(&idle, NULL);
+    insert_lead(&p);
+    expect_all_delivered_first_time(&p, 3);
+    assert_int_equal(atomic_load(&r->accepted), 2);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    piper_stop(r);
+}
+
 /* A receiver that takes 200 ms per answer is not pipelined to: 8 notifications at once go on
  * parallel connections, all in about 200 ms, not one after another on one connection (1.6 s).
  * The first round opens 8 connections and measures the receiver as slow; the second would find
@@ -434,6 +466,7 @@ int main(void)
         cmocka_unit_test(a_connection_close_answer_sends_the_pipelined_rest_again),
         cmocka_unit_test(a_connection_cut_after_one_answer_loses_no_pipelined_request),
         cmocka_unit_test(a_hung_pipelined_connection_fails_only_its_first_request),
+        cmocka_unit_test(a_connection_idle_too_long_is_not_reused),
         cmocka_unit_test(a_slow_receiver_gets_parallel_connections),
     };
     if (getenv("HERALD_TEST_FILTER"))
