@@ -689,6 +689,12 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userp)
             f->has_headers = true;
         return n;
     }
+    /* A status line: the headers of an interim answer (100 Continue) before it are not this
+     * answer's, and a Retry-After among them is forgotten, as the own client does. */
+    if (n > 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+        f->retry_after[0] = '\0';
+        return n;
+    }
     static const char name[] = "retry-after:";
     if (n > sizeof name - 1 && strncasecmp(ptr, name, sizeof name - 1) == 0) {
         size_t start = sizeof name - 1;

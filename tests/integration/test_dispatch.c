@@ -256,9 +256,11 @@ static void a_truncated_response_body_keeps_its_status(void **state)
     expect_delivered_once_with(RX_BODY_TRUNCATED, "7012");
 }
 
-/* A receiver that answers each request with `head`, then sends `filler` over and over (at most
- * 10 s, or until the client closes the connection or the test stops it): a chunked answer whose
- * framing never ends, such as an endless chunk extension or endless trailers. */
+/* A receiver on a raw socket that answers each request with `head` (bytes no HTTP library
+ * would send) and, with `filler`, then sends it over and over (at most 10 s, or until the client
+ * closes the connection or the test stops it): a chunked answer whose framing never ends, such
+ * as an endless chunk extension or endless trailers. Without `filler`, the connection waits for
+ * its next request. */
 struct streamer {
     int listen_fd;
     int port;
@@ -280,8 +282,10 @@ static void *streamer_main(void *arg)
         int fd = accept(s->listen_fd, NULL, NULL);
         if (fd < 0)
             continue;
-        if (read_request(fd) && send(fd, s->head, strlen(s->head), MSG_NOSIGNAL) > 0) {
+        while (read_request(fd) && send(fd, s->head, strlen(s->head), MSG_NOSIGNAL) > 0) {
             atomic_fetch_add(&s->answers, 1);
+            if (!s->filler)
+                continue;
             size_t len = strlen(s->filler);
             int64_t until = hp_now_ms() + 10000;
             while (!atomic_load(&s->is_stopping) && hp_now_ms() < until) {
@@ -293,6 +297,7 @@ static void *streamer_main(void *arg)
                     break;
                 }
             }
+            break;
         }
         close(fd);
     }
@@ -381,6 +386,46 @@ static void endless_trailers_hold_no_other_destination(void **state)
     expect_endless_framing_is_cut(
         &s, "7017", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
         "X-Trailer: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+}
+
+/* An interim answer's headers are not the final answer's: a Retry-After on a 100 Continue
+ * before a 503 is not the 503's, and the retry keeps the schedule (100 ms here), on the own
+ * client and on libcurl's path alike. libcurl hands the interim headers to the same callback,
+ * and that path waited the interim's 20 s. */
+static void retry_after_of_an_interim_answer_is_not_the_final_ones_at(struct hp *p,
+                                                                      const char *channel)
+{
+    static struct streamer s; /* outlives a failed assertion: its thread reads it */
+    streamer_start(&s,
+                   "HTTP/1.1 100 Continue\r\nRetry-After: 20\r\n\r\n"
+                   "HTTP/1.1 503 Busy\r\nConnection: close\r\nContent-Length: 4\r\n\r\nbusy",
+                   NULL);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/interim", s.port);
+    watch_at(p, channel, "Deals.create", url);
+    struct hp_resp r =
+        hp_req(p, "POST", "/crm/v8/Deals",
+               "{\"data\":[{\"Deal_Name\":\"d\",\"Stage\":\"Qualification\"}]}", p->token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    int64_t deadline = hp_now_ms() + 3000;
+    while (atomic_load(&s.answers) < 2 && hp_now_ms() < deadline)
+        usleep(5000);
+    fprintf(stderr, "%s: %d answers in 3 s\n", channel, atomic_load(&s.answers));
+    assert_true(atomic_load(&s.answers) >= 2);
+    streamer_stop(&s);
+}
+
+static void retry_after_of_an_interim_answer_is_not_the_final_ones(void **state)
+{
+    (void)state;
+    retry_after_of_an_interim_answer_is_not_the_final_ones_at(&srv, "7018");
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_CURL_ONLY", "1",
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms,100ms");
+    retry_after_of_an_interim_answer_is_not_the_final_ones_at(&p, "7019");
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
 }
 
 static void a_slow_receiver_gets_one_copy(void **state)
@@ -1388,6 +1433,7 @@ int main(void)
         cmocka_unit_test(a_truncated_response_body_keeps_its_status),
         cmocka_unit_test(an_endless_chunk_extension_holds_no_other_destination),
         cmocka_unit_test(endless_trailers_hold_no_other_destination),
+        cmocka_unit_test(retry_after_of_an_interim_answer_is_not_the_final_ones),
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_slow_dns_lookup_holds_no_other_destination),
