@@ -332,28 +332,28 @@ static void streamer_stop(struct streamer *s)
  * was read without limit: the attempt ran to its 15 s limit, and with a fast sender reading
  * drained the socket before the dispatcher did anything else, so every destination waited for
  * as long as that sender kept sending (here the 10 s it gives itself). */
-static void expect_endless_framing_is_cut(struct streamer *s, const char *channel, const char *head,
-                                          const char *filler)
+static void expect_endless_framing_is_cut(struct hp *p, struct streamer *s, const char *channel,
+                                          const char *head, const char *filler)
 {
     streamer_start(s, head, filler);
     struct receiver *healthy = rx_start(NULL);
     char url[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/endless", s->port);
-    watch(channel, "Contacts.create", url);
+    watch_at(p, channel, "Contacts.create", url);
     rx_url(healthy, "/healthy", url, sizeof url);
-    watch("7015", "Leads.create", url);
-    insert("Contacts", "Last_Name");
+    watch_at(p, "7015", "Leads.create", url);
+    insert_at(p, "Contacts", "Last_Name");
     int64_t deadline = hp_now_ms() + 5000;
     while (!atomic_load(&s->answers) && hp_now_ms() < deadline)
         usleep(5000);
     assert_int_equal(atomic_load(&s->answers), 1);
     size_t before = rx_count(healthy);
-    int64_t sent = insert("Leads", "Last_Name");
+    int64_t sent = insert_at(p, "Leads", "Last_Name");
     size_t got = rx_wait(healthy, before + 1, 3000);
     fprintf(stderr, "a callback elsewhere took %lld ms while an answer streamed\n",
             (long long)(hp_now_ms() - sent));
     assert_int_equal(got, before + 1);
-    json_t *list = await_delivered(&srv, channel, 1);
+    json_t *list = await_delivered(p, channel, 1);
     json_t *n = json_array_get(list, 0);
     assert_int_equal(json_array_size(json_object_get(n, "attempts")), 1);
     assert_int_equal(json_integer_value(hp_at(n, "attempts[0].http_status")), 200);
@@ -363,8 +363,10 @@ static void expect_endless_framing_is_cut(struct streamer *s, const char *channe
     while (!atomic_load(&s->closed_by_client) && hp_now_ms() < deadline)
         usleep(5000);
     assert_int_equal(atomic_load(&s->closed_by_client), 1);
-    unwatch(channel);
-    unwatch("7015");
+    if (p == &srv) {
+        unwatch(channel);
+        unwatch("7015");
+    }
     streamer_stop(s);
     rx_stop(healthy);
 }
@@ -376,7 +378,7 @@ static void an_endless_chunk_extension_holds_no_other_destination(void **state)
     static char filler[16384];
     memset(filler, 'e', sizeof filler - 1);
     expect_endless_framing_is_cut(
-        &s, "7016", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;", filler);
+        &srv, &s, "7016", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;", filler);
 }
 
 static void endless_trailers_hold_no_other_destination(void **state)
@@ -384,8 +386,24 @@ static void endless_trailers_hold_no_other_destination(void **state)
     (void)state;
     static struct streamer s; /* outlives a failed assertion: its thread reads it */
     expect_endless_framing_is_cut(
-        &s, "7017", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+        &srv, &s, "7017", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
         "X-Trailer: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+}
+
+/* libcurl's path (https://) reads the endless trailers to the same bound: they reach its header
+ * callback, which counts them. It read them to the attempt's 15 s limit. (An endless chunk
+ * extension reaches no callback: libcurl reads it to that limit, and the 200 stands.) */
+static void endless_trailers_are_cut_on_the_libcurl_path_too(void **state)
+{
+    (void)state;
+    static struct streamer s; /* outlives a failed assertion: its thread reads it */
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_CURL_ONLY", "1", "--allow-network 127.0.0.0/8");
+    expect_endless_framing_is_cut(
+        &p, &s, "7017", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+        "X-Trailer: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
 }
 
 /* An interim answer's headers are not the final answer's: a Retry-After on a 100 Continue
@@ -1433,6 +1451,7 @@ int main(void)
         cmocka_unit_test(a_truncated_response_body_keeps_its_status),
         cmocka_unit_test(an_endless_chunk_extension_holds_no_other_destination),
         cmocka_unit_test(endless_trailers_hold_no_other_destination),
+        cmocka_unit_test(endless_trailers_are_cut_on_the_libcurl_path_too),
         cmocka_unit_test(retry_after_of_an_interim_answer_is_not_the_final_ones),
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
