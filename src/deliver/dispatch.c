@@ -687,11 +687,25 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userp)
 {
     struct flight *f = userp;
     size_t n = size * nmemb;
+    if (f->has_headers) { /* trailers: they count against the body's bound, as on the own client */
+        f->response_read += n;
+        if (f->response_read > RESPONSE_READ_MAX) {
+            f->is_cut = true;
+            return 0; /* curl ends the transfer; reap keeps the status */
+        }
+        return n;
+    }
     if ((n == 2 && ptr[0] == '\r' && ptr[1] == '\n') || (n == 1 && ptr[0] == '\n')) {
         long status = 0; /* the blank line ending a response's headers */
         curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
         if (status >= 200)
             f->has_headers = true;
+        return n;
+    }
+    /* A status line: the headers of an interim answer (100 Continue) before it are not this
+     * answer's, and a Retry-After among them is forgotten, as the own client does. */
+    if (n > 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+        f->retry_after[0] = '\0';
         return n;
     }
     static const char name[] = "retry-after:";

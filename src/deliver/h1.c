@@ -239,11 +239,21 @@ size_t h1_response_feed(struct h1_response *r, const char *p, size_t n)
             break;
         }
         default: {
-            char c = p[i++];
-            if ((r->state == H1_STATUS || r->state == H1_HEADERS) && ++r->head_len > H1_HEAD_MAX) {
-                fail(r, "response head too large");
+            if (r->state == H1_STATUS || r->state == H1_HEADERS) {
+                if (++r->head_len > H1_HEAD_MAX) {
+                    fail(r, "response head too large");
+                    break;
+                }
+            } else if (r->body_read == r->body_max) {
+                /* Chunk-size lines, chunk ends and trailers count as body: an endless chunk
+                 * extension or trailer is cut like an endless body (the status stands). */
+                r->is_cut = true;
+                done(r);
                 break;
+            } else {
+                r->body_read++;
             }
+            char c = p[i++];
             if (c == '\n') {
                 line_done(r);
             } else {

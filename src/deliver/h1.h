@@ -47,13 +47,14 @@ struct h1_response {
     char retry_after[64];
     struct buf *body; /* borrowed: gets the first body_keep bytes of the (de-chunked) body */
     size_t body_keep;
-    size_t body_max;
-    size_t body_read;
+    size_t body_max;   /* most bytes read past the head, chunk framing and trailers included */
+    size_t body_read;  /* bytes read past the head so far */
     const char *error; /* static text, with H1_ERROR */
 };
 
 /* Starts reading a response; body (borrowed, may be NULL) gets its first `keep` body bytes,
- * and reading stops (is_cut) past `max` body bytes. */
+ * and reading stops (is_cut) past `max` bytes after the head (chunk framing and trailers
+ * count: none of them may be endless). */
 void h1_response_init(struct h1_response *r, struct buf *body, size_t keep, size_t max);
 /* Reads n bytes; returns how many were used (fewer once H1_DONE or H1_ERROR is reached: the
  * rest belongs to no request of ours). */

@@ -256,6 +256,196 @@ static void a_truncated_response_body_keeps_its_status(void **state)
     expect_delivered_once_with(RX_BODY_TRUNCATED, "7012");
 }
 
+/* A receiver on a raw socket that answers each request with `head` (bytes no HTTP library
+ * would send) and, with `filler`, then sends it over and over (at most 10 s, or until the client
+ * closes the connection or the test stops it): a chunked answer whose framing never ends, such
+ * as an endless chunk extension or endless trailers. Without `filler`, the connection waits for
+ * its next request. */
+struct streamer {
+    int listen_fd;
+    int port;
+    const char *head, *filler;
+    atomic_int answers, closed_by_client;
+    atomic_bool is_stopping;
+    pthread_t thread;
+};
+
+static bool read_request(int fd);
+
+static void *streamer_main(void *arg)
+{
+    struct streamer *s = arg;
+    while (!atomic_load(&s->is_stopping)) {
+        struct pollfd p = {.fd = s->listen_fd, .events = POLLIN};
+        if (poll(&p, 1, 50) != 1)
+            continue;
+        int fd = accept(s->listen_fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        while (read_request(fd) && send(fd, s->head, strlen(s->head), MSG_NOSIGNAL) > 0) {
+            atomic_fetch_add(&s->answers, 1);
+            if (!s->filler)
+                continue;
+            size_t len = strlen(s->filler);
+            int64_t until = hp_now_ms() + 10000;
+            while (!atomic_load(&s->is_stopping) && hp_now_ms() < until) {
+                struct pollfd out = {.fd = fd, .events = POLLOUT};
+                if (poll(&out, 1, 50) != 1)
+                    continue;
+                if (send(fd, s->filler, len, MSG_NOSIGNAL) < 0) {
+                    atomic_fetch_add(&s->closed_by_client, 1);
+                    break;
+                }
+            }
+            break;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void streamer_start(struct streamer *s, const char *head, const char *filler)
+{
+    memset(s, 0, sizeof *s);
+    s->head = head;
+    s->filler = filler;
+    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s->listen_fd, 16), 0);
+    socklen_t len = sizeof a;
+    getsockname(s->listen_fd, (struct sockaddr *)&a, &len);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, streamer_main, s), 0);
+}
+
+static void streamer_stop(struct streamer *s)
+{
+    atomic_store(&s->is_stopping, true);
+    pthread_join(s->thread, NULL);
+    close(s->listen_fd);
+}
+
+/* A 200 whose chunked framing never ends (`head`, then `filler` forever) while a callback to
+ * another destination is due: that callback goes out at once, and the endless answer is read
+ * only up to the 64 KiB bound (its connection closed, its 200 kept, one attempt). The framing
+ * was read without limit: the attempt ran to its 15 s limit, and with a fast sender reading
+ * drained the socket before the dispatcher did anything else, so every destination waited for
+ * as long as that sender kept sending (here the 10 s it gives itself). */
+static void expect_endless_framing_is_cut(struct hp *p, struct streamer *s, const char *channel,
+                                          const char *head, const char *filler)
+{
+    streamer_start(s, head, filler);
+    struct receiver *healthy = rx_start(NULL);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/endless", s->port);
+    watch_at(p, channel, "Contacts.create", url);
+    rx_url(healthy, "/healthy", url, sizeof url);
+    watch_at(p, "7015", "Leads.create", url);
+    insert_at(p, "Contacts", "Last_Name");
+    int64_t deadline = hp_now_ms() + 5000;
+    while (!atomic_load(&s->answers) && hp_now_ms() < deadline)
+        usleep(5000);
+    assert_int_equal(atomic_load(&s->answers), 1);
+    size_t before = rx_count(healthy);
+    int64_t sent = insert_at(p, "Leads", "Last_Name");
+    size_t got = rx_wait(healthy, before + 1, 3000);
+    fprintf(stderr, "a callback elsewhere took %lld ms while an answer streamed\n",
+            (long long)(hp_now_ms() - sent));
+    assert_int_equal(got, before + 1);
+    json_t *list = await_delivered(p, channel, 1);
+    json_t *n = json_array_get(list, 0);
+    assert_int_equal(json_array_size(json_object_get(n, "attempts")), 1);
+    assert_int_equal(json_integer_value(hp_at(n, "attempts[0].http_status")), 200);
+    assert_true(json_integer_value(hp_at(n, "attempts[0].duration_ms")) < 3000);
+    json_decref(list);
+    deadline = hp_now_ms() + 3000; /* the connection was closed, not read to the end */
+    while (!atomic_load(&s->closed_by_client) && hp_now_ms() < deadline)
+        usleep(5000);
+    assert_int_equal(atomic_load(&s->closed_by_client), 1);
+    if (p == &srv) {
+        unwatch(channel);
+        unwatch("7015");
+    }
+    streamer_stop(s);
+    rx_stop(healthy);
+}
+
+static void an_endless_chunk_extension_holds_no_other_destination(void **state)
+{
+    (void)state;
+    static struct streamer s; /* outlives a failed assertion: its thread reads it */
+    static char filler[16384];
+    memset(filler, 'e', sizeof filler - 1);
+    expect_endless_framing_is_cut(
+        &srv, &s, "7016", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;", filler);
+}
+
+static void endless_trailers_hold_no_other_destination(void **state)
+{
+    (void)state;
+    static struct streamer s; /* outlives a failed assertion: its thread reads it */
+    expect_endless_framing_is_cut(
+        &srv, &s, "7017", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+        "X-Trailer: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+}
+
+/* libcurl's path (https://) reads the endless trailers to the same bound: they reach its header
+ * callback, which counts them. It read them to the attempt's 15 s limit. (An endless chunk
+ * extension reaches no callback: libcurl reads it to that limit, and the 200 stands.) */
+static void endless_trailers_are_cut_on_the_libcurl_path_too(void **state)
+{
+    (void)state;
+    static struct streamer s; /* outlives a failed assertion: its thread reads it */
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_CURL_ONLY", "1", "--allow-network 127.0.0.0/8");
+    expect_endless_framing_is_cut(
+        &p, &s, "7017", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+        "X-Trailer: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+}
+
+/* An interim answer's headers are not the final answer's: a Retry-After on a 100 Continue
+ * before a 503 is not the 503's, and the retry keeps the schedule (100 ms here), on the own
+ * client and on libcurl's path alike. libcurl hands the interim headers to the same callback,
+ * and that path waited the interim's 20 s. */
+static void retry_after_of_an_interim_answer_is_not_the_final_ones_at(struct hp *p,
+                                                                      const char *channel)
+{
+    static struct streamer s; /* outlives a failed assertion: its thread reads it */
+    streamer_start(&s,
+                   "HTTP/1.1 100 Continue\r\nRetry-After: 20\r\n\r\n"
+                   "HTTP/1.1 503 Busy\r\nConnection: close\r\nContent-Length: 4\r\n\r\nbusy",
+                   NULL);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/interim", s.port);
+    watch_at(p, channel, "Deals.create", url);
+    struct hp_resp r =
+        hp_req(p, "POST", "/crm/v8/Deals",
+               "{\"data\":[{\"Deal_Name\":\"d\",\"Stage\":\"Qualification\"}]}", p->token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    int64_t deadline = hp_now_ms() + 3000;
+    while (atomic_load(&s.answers) < 2 && hp_now_ms() < deadline)
+        usleep(5000);
+    fprintf(stderr, "%s: %d answers in 3 s\n", channel, atomic_load(&s.answers));
+    assert_true(atomic_load(&s.answers) >= 2);
+    streamer_stop(&s);
+}
+
+static void retry_after_of_an_interim_answer_is_not_the_final_ones(void **state)
+{
+    (void)state;
+    retry_after_of_an_interim_answer_is_not_the_final_ones_at(&srv, "7018");
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_CURL_ONLY", "1",
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms,100ms");
+    retry_after_of_an_interim_answer_is_not_the_final_ones_at(&p, "7019");
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+}
+
 static void a_slow_receiver_gets_one_copy(void **state)
 {
     (void)state;
@@ -1259,6 +1449,10 @@ int main(void)
         cmocka_unit_test(gone_from_a_url_the_channel_left_keeps_the_channel),
         cmocka_unit_test(an_endless_response_body_is_cut_and_its_status_kept),
         cmocka_unit_test(a_truncated_response_body_keeps_its_status),
+        cmocka_unit_test(an_endless_chunk_extension_holds_no_other_destination),
+        cmocka_unit_test(endless_trailers_hold_no_other_destination),
+        cmocka_unit_test(endless_trailers_are_cut_on_the_libcurl_path_too),
+        cmocka_unit_test(retry_after_of_an_interim_answer_is_not_the_final_ones),
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
         cmocka_unit_test(a_slow_dns_lookup_holds_no_other_destination),

@@ -213,6 +213,30 @@ static void malformed_and_cut_short_responses_are_errors(void **state)
     buf_fini(&g.body);
 }
 
+/* Chunk framing counts against the read limit: an endless chunk extension or run of trailers
+ * ends the response like an endless body (cut, its status kept), where it was read forever. */
+static void endless_chunk_framing_is_cut_at_the_limit(void **state)
+{
+    (void)state;
+    const char *heads[] = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;",
+                           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"};
+    const char *fillers[] = {"eeeeeeee", "X-T: a\r\n"};
+    for (size_t i = 0; i < 2; i++) {
+        struct got g;
+        buf_init(&g.body);
+        h1_response_init(&g.r, &g.body, 256, 1024);
+        h1_response_feed(&g.r, heads[i], strlen(heads[i]));
+        for (int n = 0; n < 1000 && g.r.state != H1_DONE && g.r.state != H1_ERROR; n++)
+            h1_response_feed(&g.r, fillers[i], strlen(fillers[i]));
+        assert_int_equal(g.r.state, H1_DONE);
+        assert_true(g.r.is_cut);
+        assert_false(g.r.is_keep_alive);
+        assert_int_equal(g.r.status, 200);
+        assert_true(g.r.body_read <= 1024);
+        buf_fini(&g.body);
+    }
+}
+
 static void an_endless_head_is_an_error(void **state)
 {
     (void)state;
@@ -244,6 +268,7 @@ int main(void)
         cmocka_unit_test(long_header_lines_are_skipped_not_refused),
         cmocka_unit_test(malformed_and_cut_short_responses_are_errors),
         cmocka_unit_test(an_endless_head_is_an_error),
+        cmocka_unit_test(endless_chunk_framing_is_cut_at_the_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
