@@ -92,6 +92,9 @@ struct receiver *rx_start(const char *statuses);
 /* The same on a given port (0: any free one), such as one a stopped receiver had. */
 struct receiver *rx_start_at(const char *statuses, int port);
 int rx_port(const struct receiver *r);
+/* A listening TCP socket on 127.0.0.1, a free port, for the tests' raw receivers: returns the
+ * socket and sets *port (fails the test when it cannot). */
+int hp_listen_loopback(int backlog, int *port);
 /* URL of the receiver with `path_and_query` appended ("/hook?a=b"). */
 void rx_url(const struct receiver *r, const char *path_and_query, char *out, size_t out_len);
 /* Waits up to timeout_ms until at least `count` requests arrived; returns the number seen. */

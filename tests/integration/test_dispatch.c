@@ -309,13 +309,7 @@ static void streamer_start(struct streamer *s, const char *head, const char *fil
     memset(s, 0, sizeof *s);
     s->head = head;
     s->filler = filler;
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(s->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s->listen_fd, 16), 0);
-    socklen_t len = sizeof a;
-    getsockname(s->listen_fd, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin_port);
+    s->listen_fd = hp_listen_loopback(16, &s->port);
     assert_int_equal(pthread_create(&s->thread, NULL, streamer_main, s), 0);
 }
 
@@ -596,13 +590,7 @@ static void *one_shot_main(void *arg)
 static void one_shot_start(struct one_shot *o)
 {
     memset(o, 0, sizeof *o);
-    o->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(o->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(o->listen_fd, 16), 0);
-    socklen_t len = sizeof a;
-    getsockname(o->listen_fd, (struct sockaddr *)&a, &len);
-    o->port = ntohs(a.sin_port);
+    o->listen_fd = hp_listen_loopback(16, &o->port);
     assert_int_equal(pthread_create(&o->thread, NULL, one_shot_main, o), 0);
 }
 
@@ -708,15 +696,8 @@ static void idle_connections_are_bounded_across_destinations(void **state)
     (void)state;
     static struct keepers k; /* outlives a failed assertion: its thread reads it */
     memset(&k, 0, sizeof k);
-    for (size_t i = 0; i < KEEPERS; i++) {
-        k.listen_fd[i] = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        assert_int_equal(bind(k.listen_fd[i], (struct sockaddr *)&a, sizeof a), 0);
-        assert_int_equal(listen(k.listen_fd[i], 16), 0);
-        socklen_t len = sizeof a;
-        getsockname(k.listen_fd[i], (struct sockaddr *)&a, &len);
-        k.port[i] = ntohs(a.sin_port);
-    }
+    for (size_t i = 0; i < KEEPERS; i++)
+        k.listen_fd[i] = hp_listen_loopback(16, &k.port[i]);
     assert_int_equal(pthread_create(&k.thread, NULL, keepers_main, &k), 0);
     struct hp p; /* at most 8 connections kept */
     hp_start_with(&p, "HERALD_TEST_DISPATCH", "2,2,100", "--allow-network 127.0.0.0/8");

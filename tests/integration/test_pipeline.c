@@ -168,13 +168,7 @@ static struct piper *piper_start(enum pipe_mode mode)
     struct piper *r = calloc(1, sizeof *r);
     r->mode = mode;
     pthread_mutex_init(&r->mu, NULL);
-    r->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(r->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(r->listen_fd, 64), 0);
-    socklen_t len = sizeof a;
-    getsockname(r->listen_fd, (struct sockaddr *)&a, &len);
-    r->port = ntohs(a.sin_port);
+    r->listen_fd = hp_listen_loopback(64, &r->port);
     assert_int_equal(pthread_create(&r->thread, NULL, piper_main, r), 0);
     return r;
 }
