@@ -261,15 +261,26 @@ static size_t rounds_until(struct hp *p, atomic_int *seen)
 
 static const char *flags = "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms,100ms";
 
-/* A raw receiver in `mode`, and a server with FAN channels (from `first`) on it. */
-static struct piper *piper_watched(struct hp *p, enum pipe_mode mode, int first)
+/* A raw receiver in `mode`, and a server with `count` channels (from `first`) on it, its own
+ * client's time limits set to `limits` (HERALD_TEST_OWN_LIMITS_MS; NULL: the real ones). */
+static struct piper *piper_watched_with(struct hp *p, enum pipe_mode mode, int first, int count,
+                                        const char *limits)
 {
     struct piper *r = piper_start(mode);
+    if (limits)
+        setenv("HERALD_TEST_OWN_LIMITS_MS", limits, 1);
     hp_start(p, flags);
+    unsetenv("HERALD_TEST_OWN_LIMITS_MS");
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r->port);
-    hp_watch_many(p, first, FAN, "Leads.create", url);
+    hp_watch_many(p, first, count, "Leads.create", url);
     return r;
+}
+
+/* The same with FAN channels and the real limits. */
+static struct piper *piper_watched(struct hp *p, enum pipe_mode mode, int first)
+{
+    return piper_watched_with(p, mode, first, FAN, NULL);
 }
 
 /* A fast receiver gets several requests on one connection before it answers the first, and
@@ -335,13 +346,7 @@ static void a_hung_pipelined_connection_fails_only_its_first_request(void **stat
 {
     (void)state;
     struct hp p;
-    struct piper *r = piper_start(PIPE_HANG_FIRST);
-    setenv("HERALD_TEST_OWN_LIMITS_MS", "1000,500", 1);
-    hp_start(&p, flags);
-    unsetenv("HERALD_TEST_OWN_LIMITS_MS");
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r->port);
-    hp_watch_many(&p, 9500, FAN, "Leads.create", url);
+    struct piper *r = piper_watched_with(&p, PIPE_HANG_FIRST, 9500, FAN, "1000,500");
     size_t made = 0;
     for (int round = 0; round < ROUNDS_MAX && !atomic_load(&r->tricks); round++) {
         insert_lead(&p);
@@ -397,13 +402,7 @@ static void a_connection_idle_too_long_is_not_reused(void **state)
 {
     (void)state;
     struct hp p;
-    struct piper *r = piper_start(PIPE_ANSWER);
-    setenv("HERALD_TEST_OWN_LIMITS_MS", "5000,15000,300", 1);
-    hp_start(&p, flags);
-    unsetenv("HERALD_TEST_OWN_LIMITS_MS");
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", r->port);
-    hp_watch_many(&p, 9600, 1, "Leads.create", url);
+    struct piper *r = piper_watched_with(&p, PIPE_ANSWER, 9600, 1, "5000,15000,300");
     insert_lead(&p);
     expect_all_delivered_first_time(&p, 1);
     insert_lead(&p);
