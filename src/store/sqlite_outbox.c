@@ -822,7 +822,7 @@ static enum herald_err prune(struct store *s, int64_t before_ms, size_t limit, s
 
 static enum herald_err leases_void_run(struct store_txn *t, void *arg)
 {
-    (void)arg;
+    int64_t *voided = arg;
     struct sq_txn *txn = sq_txn_of(t);
     sqlite3_stmt *st =
         sq_stmt(txn->c, "UPDATE notifications SET next_at_ms = 0, lease_until_ms = 0 "
@@ -832,12 +832,23 @@ static enum herald_err leases_void_run(struct store_txn *t, void *arg)
         return HERALD_ERR_STORE;
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? HERALD_OK : sq_fail(txn->c, rc, "void leases");
+    if (rc != SQLITE_DONE)
+        return sq_fail(txn->c, rc, "void leases");
+    *voided = sqlite3_changes64(txn->c->db);
+    return HERALD_OK;
 }
 
+/* Says what a restart recovered: the notifications an earlier run held (in flight, queued or
+ * handed off) when it stopped, due again at once. */
 static enum herald_err leases_void(struct store *s)
 {
-    return store_exec(s, leases_void_run, NULL);
+    int64_t voided = 0;
+    enum herald_err err = store_exec(s, leases_void_run, &voided);
+    if (!err)
+        log_info("msg=\"leases of an earlier run voided: their notifications are due again\" "
+                 "count=%lld",
+                 (long long)voided);
+    return err;
 }
 
 const struct store_outbox_ops sqlite_outbox_ops = {

@@ -287,6 +287,51 @@ static void kill_9_in_a_burst_loses_no_acknowledged_insert(void **state)
     hp_cleanup(&local);
 }
 
+/* A kill -9 while attempts are in flight to a slow receiver: the restart says how many
+ * notifications it took back from the dead run's leases, and each arrives again with its
+ * webhook-id. */
+static void kill_9_in_flight_restart_logs_the_voided_leases(void **state)
+{
+    (void)state;
+    struct hp local;
+    hp_start(&local, "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,200ms");
+    struct receiver *rx = rx_start(NULL);
+    rx_set_delay(rx, 2000);
+    char url[256], body[1024];
+    rx_url(rx, "/slow", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"6101\",\"events\":[\"Leads.create\"],"
+             "\"notify_url\":\"%s\"},{\"channel_id\":\"6102\",\"events\":[\"Leads.create\"],"
+             "\"notify_url\":\"%s\"}]}",
+             url, url);
+    struct hp_resp r = hp_req(&local, "POST", "/crm/v8/actions/watch", body, local.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    for (int i = 0; i < 3; i++) {
+        snprintf(body, sizeof body, "{\"data\":[{\"Last_Name\":\"Slow %d\"}]}", i);
+        r = hp_req(&local, "POST", "/crm/v8/Leads", body, local.token, NULL);
+        assert_int_equal(r.status, 201);
+        hp_resp_free(&r);
+    }
+    assert_int_equal(rx_wait(rx, 6, 10000), 6); /* all six in flight, none answered */
+    hp_kill(&local);
+    rx_set_delay(rx, 0);
+    hp_restart(&local);
+    assert_true(hp_log_wait(&local, "leases of an earlier run voided", 10000));
+    assert_true(hp_log_wait(&local, "count=6", 1000));
+    assert_int_equal(rx_wait(rx, 12, 10000), 12);
+    for (size_t i = 0; i < 6; i++) {
+        char a[64], b[64];
+        bool is_found = false;
+        assert_true(rx_header(rx_get(rx, i), "webhook-id", a, sizeof a));
+        for (size_t k = 6; k < 12 && !is_found; k++)
+            is_found = rx_header(rx_get(rx, k), "webhook-id", b, sizeof b) && strcmp(a, b) == 0;
+        assert_true(is_found);
+    }
+    rx_stop(rx);
+    hp_cleanup(&local);
+}
+
 /* Waits for the next callback and returns its channel_id (static copy). */
 static const char *next_channel(struct receiver *rx, size_t *seen)
 {
@@ -508,6 +553,7 @@ int main(void)
         cmocka_unit_test(expired_channel_stops_notifying),
         cmocka_unit_test(disable_and_delete_events_stop_exactly_what_they_name),
         cmocka_unit_test(kill_9_in_a_burst_loses_no_acknowledged_insert),
+        cmocka_unit_test(kill_9_in_flight_restart_logs_the_voided_leases),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
