@@ -954,7 +954,9 @@ static void drain_host(struct dispatcher *d, struct host *host)
         if (!host->queue_head)
             host->queue_tail = NULL;
         d->queued--;
-        if (host_is_open(host, now))
+        if (atomic_load(&d->is_stopping)) /* only the attempts in flight are waited for */
+            waiting_give_back(d, &w->claim, now);
+        else if (host_is_open(host, now))
             waiting_give_back(d, &w->claim,
                               host->open_until_ms > now ? host->open_until_ms
                                                         : now + BUSY_DEFER_MS);

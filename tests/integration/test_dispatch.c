@@ -1421,6 +1421,54 @@ static void rotation_signs_with_both_secrets(void **state)
     rx_stop(rx);
 }
 
+/* A SIGTERM with a backlog queued for a slow destination: the stop waits for the attempts in
+ * flight, not for the queue behind them (which would keep it sending until the grace period ran
+ * out, then abandon what it had just started), and the queue is sent after the restart. */
+static void sigterm_waits_for_attempts_in_flight_not_the_queue(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_DISPATCH", "2,2,64", "--allow-network 127.0.0.0/8");
+    struct receiver *rx = rx_start(NULL);
+    rx_set_delay(rx, 1000);
+    char url[256];
+    rx_url(rx, "/stop", url, sizeof url);
+    watch_at(&p, "7950", "Leads.create", url);
+    enum { N = 12 };
+    for (int i = 0; i < N; i++)
+        insert_at(&p, "Leads", "Last_Name");
+    assert_int_equal(rx_wait(rx, 2, 10000), 2); /* two in flight, ten queued behind them */
+    int64_t t0 = hp_now_ms();
+    assert_int_equal(hp_stop(&p), 0);
+    int64_t took = hp_now_ms() - t0;
+    size_t sent = rx_count(rx);
+    if (took > 3000 || sent > 4)
+        fail_msg("the stop took %lld ms and started %zu attempts", (long long)took, sent);
+    rx_set_delay(rx, 0);
+    hp_restart(&p);
+    /* Every notification arrives (at least once) after the restart. */
+    int64_t deadline = hp_now_ms() + 15000;
+    size_t distinct = 0;
+    while (hp_now_ms() < deadline && distinct < N) {
+        size_t count = rx_wait(rx, rx_count(rx) + 1, 200);
+        char ids[64][64];
+        distinct = 0;
+        for (size_t i = 0; i < count && i < 64; i++) {
+            char id[64];
+            if (!rx_header(rx_get(rx, i), "webhook-id", id, sizeof id))
+                continue;
+            bool is_seen = false;
+            for (size_t k = 0; k < distinct && !is_seen; k++)
+                is_seen = strcmp(ids[k], id) == 0;
+            if (!is_seen)
+                snprintf(ids[distinct++], sizeof ids[0], "%s", id);
+        }
+    }
+    assert_int_equal(distinct, N);
+    rx_stop(rx);
+    hp_cleanup(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1451,6 +1499,7 @@ int main(void)
         cmocka_unit_test(callbacks_ignore_proxies_named_by_the_environment),
         cmocka_unit_test(rotation_signs_with_both_secrets),
         cmocka_unit_test(idle_connections_are_bounded_across_destinations),
+        cmocka_unit_test(sigterm_waits_for_attempts_in_flight_not_the_queue),
     };
     /* HERALD_TEST_FILTER=pattern runs only the matching cases (while iterating on one). */
     if (getenv("HERALD_TEST_FILTER"))
