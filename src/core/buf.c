@@ -99,6 +99,15 @@ size_t fmt_i64(char *out, int64_t v)
     return len;
 }
 
+void fmt_put(char **at, const char *end, const char *s, size_t len)
+{
+    size_t room = (size_t)(end - *at);
+    if (len > room)
+        len = room;
+    memcpy(*at, s, len);
+    *at += len;
+}
+
 void buf_put_i64(struct buf *b, int64_t v)
 {
     char tmp[24];

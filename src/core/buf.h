@@ -31,6 +31,9 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_put_i64(struct buf *b, int64_t v);
 /* Writes v in decimal at out (at least 21 bytes), without a NUL; returns the length. */
 size_t fmt_i64(char *out, int64_t v);
+/* Copies len bytes of s to *at and moves *at past them, as many as fit before `end`: text
+ * assembled in a fixed buffer without printf, on hot paths. */
+void fmt_put(char **at, const char *end, const char *s, size_t len);
 /* Appends `s` (len bytes) as a JSON string literal with quotes, escaped as jansson escapes:
  * `"` and `\\`, \b \f \n \r \t, other bytes below 0x20 as \u00XX (upper-case hex). */
 void buf_put_json_str(struct buf *b, const char *s, size_t len);

@@ -48,6 +48,7 @@
  * before it opened and failing after are not probes: they neither extend nor double it. */
 #define CIRCUIT_THRESHOLD 5
 #define CIRCUIT_OPEN_MS 5000
+#define CIRCUIT_MAX_MS 300000
 /* An attempt's time limits: to connect (per address: a destination with several addresses
  * tries the next one when one times out) and in all. */
 #define CONNECT_MS 5000
@@ -56,7 +57,6 @@
  * have dropped it without a word, and a request sent on it would hang until ATTEMPT_MS
  * (libcurl's own age limit is 118 s). */
 #define IDLE_MAX_MS 60000
-#define CIRCUIT_MAX_MS 300000
 /* A notification held back because its destination is saturated is retried after this. */
 #define BUSY_DEFER_MS 250
 /* Claimed notifications may wait in memory for a free slot of their destination, as long as
@@ -307,28 +307,17 @@ struct dispatcher {
     bool is_defer_due; /* some host's is_defer_due is set */
 };
 
-/* Copies `s` to *at, as much as fits before `end` (which stays free for a NUL). */
-static void put_str(char **at, const char *end, const char *s)
-{
-    size_t len = strlen(s), room = (size_t)(end - *at);
-    if (len > room)
-        len = room;
-    memcpy(*at, s, len);
-    *at += len;
-}
-
 /* "scheme://host:port" into key (320 bytes), without printf: this runs per notification. */
 static void host_key(const struct url_parts *u, char key[320])
 {
     char *at = key;
     const char *end = key + 320 - 1;
     char port[24];
-    port[fmt_i64(port, u->port)] = '\0';
-    put_str(&at, end, u->scheme);
-    put_str(&at, end, "://");
-    put_str(&at, end, u->host);
-    put_str(&at, end, ":");
-    put_str(&at, end, port);
+    fmt_put(&at, end, u->scheme, strlen(u->scheme));
+    fmt_put(&at, end, "://", 3);
+    fmt_put(&at, end, u->host, strlen(u->host));
+    fmt_put(&at, end, ":", 1);
+    fmt_put(&at, end, port, fmt_i64(port, u->port));
     *at = '\0';
 }
 
@@ -1243,6 +1232,15 @@ static struct conn *own_pick(struct dispatcher *d, struct host *host)
 
 static void own_fail(struct dispatcher *d, struct flight *f, const char *error);
 
+/* The attempt fails to connect to its destination, for `why`. */
+static void own_fail_connect(struct dispatcher *d, struct flight *f, const char *why)
+{
+    char error[512];
+    snprintf(error, sizeof error, "Failed to connect to %s port %d: %s", f->host->name,
+             f->host->port, why);
+    own_fail(d, f, error);
+}
+
 /* own_start's `addr` for a new start: a kept-alive connection, else the address that last
  * connected. */
 #define ADDR_FRESH SIZE_MAX
@@ -1260,15 +1258,15 @@ static void own_start(struct dispatcher *d, struct flight *f, size_t addr)
         f->addr_tries = 0;
     }
     if (!c) {
+        if (!host->pinned_count) {
+            own_fail_connect(d, f, "no address");
+            return;
+        }
         /* An address refused on the spot (unreachable network, no IPv6) gives way to the next,
          * around the list once. */
-        errno = EADDRNOTAVAIL;
-        while (!host->pinned_count || !(c = conn_open(d, host, addr))) {
-            if (!host->pinned_count || ++f->addr_tries >= host->pinned_count) {
-                char error[512];
-                snprintf(error, sizeof error, "Failed to connect to %s port %d: %s", host->name,
-                         host->port, strerror(errno));
-                own_fail(d, f, error);
+        while (!(c = conn_open(d, host, addr))) {
+            if (++f->addr_tries >= host->pinned_count) {
+                own_fail_connect(d, f, strerror(errno));
                 return;
             }
             addr = (addr + 1) % host->pinned_count;
@@ -1526,23 +1524,20 @@ static void own_read(struct dispatcher *d, struct conn *c)
  * pipelined onto it). */
 static void own_connect_next(struct dispatcher *d, struct conn *c, const char *why)
 {
-    size_t n = c->host->pinned_count, next = n ? (c->addr + 1) % n : 0;
     struct host *host = c->host;
+    size_t n = host->pinned_count, next = (c->addr + 1) % n;
     struct flight *f = conn_detach(c);
     struct flight *rest = f->conn_next;
     f->conn_next = NULL;
     conn_close(d, c);
-    char error[512];
-    snprintf(error, sizeof error, "Failed to connect to %s port %d: %s", host->name, host->port,
-             why);
     if (++f->addr_tries < n) {
         log_info("msg=\"trying the next address\" destination=%s address=%zu of %zu error=\"%s\"",
                  host->key, next + 1, n, why);
         own_start(d, f, next);
     } else {
-        own_fail(d, f, error);
+        own_fail_connect(d, f, why);
     }
-    own_again_all(d, rest, error);
+    own_again_all(d, rest, why);
 }
 
 /* An epoll event on one of the own client's connections. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/timefmt.h"
 #include "core/xmalloc.h"
 #include "deliver/sign.h"
 #include "store/sqlite_int.h"
@@ -409,13 +410,6 @@ static void mark_fill(const struct stat *st, struct store_token_mark *out)
     out->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The slow path: stat() the marker's path and, when it names another file than the descriptor
  * held, hold that one from now on. */
 static void mark_by_path(struct sq_store *s, int64_t now_ms, struct store_token_mark *out)
@@ -456,7 +450,7 @@ void sq_token_mark(struct store *base, struct store_token_mark *out)
 {
     struct sq_store *s = sq_of(base);
     memset(out, 0, sizeof *out);
-    int64_t now_ms = mono_ms();
+    int64_t now_ms = time_mono_ms();
     int fd = atomic_load(&s->mark_fd);
     struct stat st;
     if (fd >= 0 && now_ms - atomic_load(&s->mark_checked_ms) < 1000 && fstat(fd, &st) == 0 &&
