@@ -497,22 +497,35 @@ static void release_the_writer(struct fixture *f)
     pthread_mutex_unlock(&f->mu);
 }
 
+/* Jobs a, b (failing) and c, one due-now row each, submitted behind the gate so the writer
+ * takes them as one batch; b and c without a savepoint of their own when `is_plain`. The caller
+ * waits for them. */
+static void batch_of_three(struct fixture *f, struct add_job *a, struct add_job *b,
+                           struct add_job *c, bool is_plain, int64_t now)
+{
+    *a = (struct add_job){.count = 1};
+    *b = (struct add_job){.count = 1, .is_failing = true};
+    *c = (struct add_job){.count = 1};
+    a->rows[0] = row_of(f, 7, "\"job\":\"a\"}", now, true);
+    b->rows[0] = row_of(f, 7, "\"job\":\"b\"}", now, true);
+    c->rows[0] = row_of(f, 7, "\"job\":\"c\"}", now, true);
+    void (*submit_bc)(struct store *, store_job_fn *, void *, store_done_fn *) =
+        is_plain ? store_submit_plain : store_submit;
+    hold_the_writer(f);
+    store_submit(f->s, add_run, a, add_done);
+    submit_bc(f->s, add_run, b, add_done);
+    submit_bc(f->s, add_run, c, add_done);
+    release_the_writer(f);
+}
+
 static void a_rolled_back_job_hands_nothing_off_while_its_batch_neighbours_do(void **state)
 {
     struct fixture *f = *state;
     store_start(f);
     store_outbox_handoff(f->s, on_handoff, f, LEASE_MS);
     int64_t now = time_now_ms();
-    struct add_job a = {.count = 1}, b = {.count = 1, .is_failing = true}, c = {.count = 1};
-    a.rows[0] = row_of(f, 7, "\"job\":\"a\"}", now, true);
-    b.rows[0] = row_of(f, 7, "\"job\":\"b\"}", now, true);
-    c.rows[0] = row_of(f, 7, "\"job\":\"c\"}", now, true);
-    /* a, b and c wait behind the gate job, so the writer takes them as one batch. */
-    hold_the_writer(f);
-    store_submit(f->s, add_run, &a, add_done);
-    store_submit(f->s, add_run, &b, add_done);
-    store_submit(f->s, add_run, &c, add_done);
-    release_the_writer(f);
+    struct add_job a, b, c;
+    batch_of_three(f, &a, &b, &c, false, now);
     barrier(f);
     assert_true(a.is_done && b.is_done && c.is_done);
     assert_int_equal(a.err, HERALD_OK);
@@ -547,15 +560,8 @@ static void a_failing_plain_job_rolls_back_its_whole_batch(void **state)
     store_start(f);
     store_outbox_handoff(f->s, on_handoff, f, LEASE_MS);
     int64_t now = time_now_ms();
-    struct add_job a = {.count = 1}, b = {.count = 1, .is_failing = true}, c = {.count = 1};
-    a.rows[0] = row_of(f, 7, "\"job\":\"a\"}", now, true);
-    b.rows[0] = row_of(f, 7, "\"job\":\"b\"}", now, true);
-    c.rows[0] = row_of(f, 7, "\"job\":\"c\"}", now, true);
-    hold_the_writer(f);
-    store_submit(f->s, add_run, &a, add_done);
-    store_submit_plain(f->s, add_run, &b, add_done);
-    store_submit_plain(f->s, add_run, &c, add_done);
-    release_the_writer(f);
+    struct add_job a, b, c;
+    batch_of_three(f, &a, &b, &c, true, now);
     /* The barrier's own job may land in the failing batch, and fail with it: then one more. */
     if (store_exec(f->s, noop_run, NULL) != HERALD_OK)
         barrier(f);
