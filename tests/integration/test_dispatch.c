@@ -463,21 +463,30 @@ static void a_slow_receiver_gets_one_copy(void **state)
     rx_stop(fast);
 }
 
+/* A server of its own with the dispatcher's limits shrunk to `limits` (HERALD_TEST_DISPATCH), one
+ * channel on Leads.create to a receiver answering after delay_ms, and n leads inserted. */
+static struct receiver *limited_burst(struct hp *p, const char *limits, int delay_ms,
+                                      const char *channel, int n)
+{
+    hp_start_with(p, "HERALD_TEST_DISPATCH", limits, "--allow-network 127.0.0.0/8");
+    struct receiver *rx = rx_start(NULL);
+    rx_set_delay(rx, delay_ms);
+    char url[256];
+    rx_url(rx, "/burst", url, sizeof url);
+    watch_at(p, channel, "Leads.create", url);
+    for (int i = 0; i < n; i++)
+        insert_at(p, "Leads", "Last_Name");
+    return rx;
+}
+
 /* More notifications than the dispatcher may hold (limits shrunk by the test hook): the rest
  * keep only their ids and are claimed by id when room frees. Every one arrives, once. */
 static void an_overflowing_dispatcher_delivers_each_notification_once(void **state)
 {
     (void)state;
     struct hp p;
-    hp_start_with(&p, "HERALD_TEST_DISPATCH", "2,2,2", "--allow-network 127.0.0.0/8");
-    struct receiver *rx = rx_start(NULL);
-    rx_set_delay(rx, 40);
-    char url[256];
-    rx_url(rx, "/many", url, sizeof url);
-    watch_at(&p, "7100", "Leads.create", url);
     enum { N = 40 };
-    for (int i = 0; i < N; i++)
-        insert_at(&p, "Leads", "Last_Name");
+    struct receiver *rx = limited_burst(&p, "2,2,2", 40, "7100", N);
     assert_int_equal(rx_wait(rx, N, 20000), N);
     /* Nothing more comes, and the N webhook-ids are distinct. */
     rx_set_delay(rx, 0);
@@ -1428,15 +1437,8 @@ static void sigterm_waits_for_attempts_in_flight_not_the_queue(void **state)
 {
     (void)state;
     struct hp p;
-    hp_start_with(&p, "HERALD_TEST_DISPATCH", "2,2,64", "--allow-network 127.0.0.0/8");
-    struct receiver *rx = rx_start(NULL);
-    rx_set_delay(rx, 1000);
-    char url[256];
-    rx_url(rx, "/stop", url, sizeof url);
-    watch_at(&p, "7950", "Leads.create", url);
     enum { N = 12 };
-    for (int i = 0; i < N; i++)
-        insert_at(&p, "Leads", "Last_Name");
+    struct receiver *rx = limited_burst(&p, "2,2,64", 1000, "7950", N);
     assert_int_equal(rx_wait(rx, 2, 10000), 2); /* two in flight, ten queued behind them */
     int64_t t0 = hp_now_ms();
     assert_int_equal(hp_stop(&p), 0);
