@@ -75,11 +75,10 @@ static size_t feed_chunked(struct h1req_chunked *c, const char *p, size_t n, siz
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 65536)
+    size_t step, n;
+    const char *p;
+    if (!fuzz_pieces(data, size, &step, &p, &n))
         return 0;
-    size_t step = data[0] ? data[0] : size;
-    const char *p = (const char *)data + 1;
-    size_t n = size - 1;
 
     /* The head's end, found as bytes come, must be where a look at all of them finds it. */
     size_t scanned = 0, hlen = 0, have = 0;

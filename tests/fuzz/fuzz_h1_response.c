@@ -10,11 +10,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 65536)
+    size_t step, n;
+    const char *p;
+    if (!fuzz_pieces(data, size, &step, &p, &n))
         return 0;
-    size_t step = data[0] ? data[0] : size;
-    const char *p = (const char *)data + 1;
-    size_t n = size - 1;
     struct buf body;
     buf_init(&body);
     struct h1_response r;

@@ -270,6 +270,14 @@ static char *head_for(const char *method, const char *target, const char *extra)
     return s;
 }
 
+/* The head of a POST /crm/v8/Leads whose body is `body_len` bytes (caller frees). */
+static char *lead_post_head(size_t body_len)
+{
+    char extra[64];
+    snprintf(extra, sizeof extra, "Content-Length: %zu\r\n", body_len);
+    return head_for("POST", "/crm/v8/Leads", extra);
+}
+
 /* The Last_Name of the record `id` of Leads, through the API (caller frees); NULL on 204. */
 static char *lead_last_name(const char *id)
 {
@@ -303,9 +311,7 @@ static void a_byte_order_mark_before_the_json_is_skipped(void **state)
 {
     (void)state;
     static const char body[] = "\xEF\xBB\xBF{\"data\":[{\"Last_Name\":\"Marked\"}]}";
-    char extra[64];
-    snprintf(extra, sizeof extra, "Content-Length: %zu\r\n", sizeof body - 1);
-    char *head = head_for("POST", "/crm/v8/Leads", extra);
+    char *head = lead_post_head(sizeof body - 1);
     struct raw *c = raw_open(srv.port);
     raw_puts(c, head);
     raw_puts(c, body);
@@ -468,9 +474,7 @@ static void pipelined_requests_are_answered_in_order(void **state)
     (void)state;
     /* Two: a create then a read of nothing. */
     static const char body[] = "{\"data\":[{\"Last_Name\":\"Piped\"}]}";
-    char extra[64];
-    snprintf(extra, sizeof extra, "Content-Length: %zu\r\n", sizeof body - 1);
-    char *post = head_for("POST", "/crm/v8/Leads", extra);
+    char *post = lead_post_head(sizeof body - 1);
     char *get_org = head_for("GET", "/crm/v8/org", "");
     char *missing = head_for("GET", "/crm/v8/Leads/1234567890123456789", "");
     char *wrong = head_for("GET", "/nothing/here", "");
@@ -514,9 +518,7 @@ static void a_request_fed_byte_by_byte_is_served(void **state)
 {
     (void)state;
     static const char body[] = "{\"data\":[{\"Last_Name\":\"Bytes\"}]}";
-    char extra[64];
-    snprintf(extra, sizeof extra, "Content-Length: %zu\r\n", sizeof body - 1);
-    char *head = head_for("POST", "/crm/v8/Leads", extra);
+    char *head = lead_post_head(sizeof body - 1);
     struct raw *c = raw_open(srv.port);
     for (size_t i = 0; head[i]; i++)
         raw_send(c, head + i, 1);
