@@ -778,6 +778,10 @@ static void flight_drop(struct dispatcher *d, struct flight *f)
 static void finish(struct dispatcher *d, struct flight *f, int http_status, const char *error)
 {
     int64_t end = now_ms();
+    /* A redirect is an answer but not a delivery (none is followed): the history says so, as a
+     * 3xx alone reads like success to many. */
+    if (!error && http_status >= 300 && http_status <= 399)
+        error = "redirect not followed: only a 2xx answer counts as delivered";
     struct store_attempt a = {
         .notification_id = f->claim.id,
         .org_id = f->claim.org_id,

@@ -261,6 +261,30 @@ static void a_response_that_is_not_utf8_is_shown_with_replacement_characters(voi
     rx_stop(rx);
 }
 
+/* A 3xx is retried like any answer that is not a 2xx, and its attempts say why. */
+static void a_redirect_is_a_failed_attempt_that_says_so(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start("302,302");
+    watch_on(&srv, "161", "Leads.create", rx);
+    create_lead(&srv);
+    await_count(&srv, "channel_id=161&status=failed", 1, 10000);
+    assert_int_equal(rx_count(rx), 2);
+    struct hp_resp r = list(&srv, "channel_id=161");
+    json_t *attempts = hp_at(r.json, "deliveries[0].attempts");
+    assert_int_equal(json_array_size(attempts), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *a = json_array_get(attempts, i);
+        assert_int_equal(json_integer_value(json_object_get(a, "http_status")), 302);
+        assert_string_equal(hp_str(a, "error"),
+                            "redirect not followed: only a 2xx answer counts as delivered");
+    }
+    hp_resp_free(&r);
+    r = hp_req(&srv, "DELETE", "/crm/v8/actions/watch?channel_ids=161", NULL, srv.token, NULL);
+    hp_resp_free(&r);
+    rx_stop(rx);
+}
+
 static void bad_queries_and_unknown_ids_are_zoho_errors(void **state)
 {
     (void)state;
@@ -730,6 +754,7 @@ int main(void)
         cmocka_unit_test(history_lists_by_channel_status_and_time_with_attempts),
         cmocka_unit_test(a_response_that_is_not_utf8_is_shown_with_replacement_characters),
         cmocka_unit_test(bad_queries_and_unknown_ids_are_zoho_errors),
+        cmocka_unit_test(a_redirect_is_a_failed_attempt_that_says_so),
         cmocka_unit_test(resending_one_reaches_the_receiver_again),
         cmocka_unit_test(resending_a_channels_failed_since_a_time_reaches_the_receiver),
         cmocka_unit_test(resend_is_refused_while_an_attempt_is_in_flight),
