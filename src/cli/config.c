@@ -261,6 +261,16 @@ int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct co
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
         size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        /* The flag is known before its value is looked for: "--nope" last, or before another
+         * flag, is an unknown flag, not a missing value. */
+        bool is_config = name_len == 6 && memcmp(name, "config", 6) == 0;
+        int o = is_config ? -1 : find_opt(name, name_len);
+        if (!is_config && o < 0) {
+            snprintf(err, err_len, "--%.*s: unknown flag (see herald serve --help)", (int)name_len,
+                     name);
+            rc = 2;
+            goto out;
+        }
         const char *value;
         /* A flag where the value should be means the value is missing ("--db --listen X"):
          * taking it as the value would blame the argument after it, or name a file "--listen".
@@ -274,16 +284,9 @@ int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct co
             rc = 2;
             goto out;
         }
-        if (name_len == 6 && memcmp(name, "config", 6) == 0) {
+        if (is_config) {
             set(&cfg->config_path, value);
             continue;
-        }
-        int o = find_opt(name, name_len);
-        if (o < 0) {
-            snprintf(err, err_len, "--%.*s: unknown flag (see herald serve --help)", (int)name_len,
-                     name);
-            rc = 2;
-            goto out;
         }
         if (o == OPT_ALLOW && flag_vals[o]) {
             /* repeatable: accumulate */
