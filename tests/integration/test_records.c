@@ -889,6 +889,15 @@ static void metadata_answers_in_zoho_shapes(void **state)
     assert_true(has_stage && has_account);
     hp_resp_free(&r);
 
+    /* type=unused listed every field; all of them are in use, so it lists none. */
+    r = call("GET", "/crm/v8/settings/fields?module=Deals&type=unused", NULL);
+    expect_status(&r, 204);
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/settings/fields?module=Deals&type=used", NULL);
+    expect_status(&r, 200);
+    assert_true(json_array_size(json_object_get(r.json, "fields")) > 10);
+    hp_resp_free(&r);
+
     r = call("GET", "/crm/v8/settings/fields", NULL);
     hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
     assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "module");
