@@ -101,6 +101,7 @@ static int load_ini(const char *path, char **vals, char *err, size_t err_len)
     }
     char line[4096];
     int lineno = 0;
+    bool has_allow = false;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         char *s = trim(line);
@@ -121,6 +122,16 @@ static int load_ini(const char *path, char **vals, char *err, size_t err_len)
             fclose(f);
             return 2;
         }
+        if (o == OPT_ALLOW && has_allow) {
+            /* repeatable, as the flag is: each line adds its ranges */
+            size_t len = strlen(vals[o]) + strlen(value) + 2;
+            char *list = xmalloc(len);
+            snprintf(list, len, "%s,%s", vals[o], value);
+            free(vals[o]);
+            vals[o] = list;
+            continue;
+        }
+        has_allow = has_allow || o == OPT_ALLOW;
         set(&vals[o], value);
     }
     fclose(f);
