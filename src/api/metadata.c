@@ -1,5 +1,6 @@
-/* GET /crm/{v}/settings/modules[/{api_name}] and /settings/fields?module=X: the module and field
- * definitions (meta/) in Zoho's shapes. Read-only; the "users" pseudo-module is not listed. */
+/* GET /crm/{v}/settings/modules[/{api_name}] and /settings/fields?module=X[&type=]: the module
+ * and field definitions (meta/) in Zoho's shapes. Read-only; the "users" pseudo-module is not
+ * listed. */
 #include <string.h>
 
 #include "api/api.h"
@@ -43,6 +44,13 @@ void api_fields_list(struct http_req *req)
     if (!m || !m->is_api_supported) {
         http_respond_error(req, 400, "INVALID_MODULE", invalid_module_msg,
                            json_pack("{s:s}", "param_name", "module"));
+        return;
+    }
+    /* type=all|used|unused (Zoho): every field is in use here, there being no layout to leave
+     * one out of, so "unused" names none and the rest name them all. */
+    const char *type = http_req_query(req, "type");
+    if (type && strcmp(type, "unused") == 0) {
+        http_respond_empty(req, 204);
         return;
     }
     json_t *fields = json_array();

@@ -7,6 +7,8 @@
 #include "core/timefmt.h"
 #include "core/zjson.h"
 
+#define USERS_MAX_PAGE 1000000 /* as GET actions/watch: keeps OFFSET bounded */
+
 void api_org_get(struct http_req *req)
 {
     struct app *app = req->app;
@@ -69,6 +71,8 @@ void api_users_get(struct http_req *req)
     const char *pp = http_req_query(req, "per_page");
     if (p && (page = strtol(p, NULL, 10)) < 1)
         page = 1;
+    if (page > USERS_MAX_PAGE)
+        page = USERS_MAX_PAGE; /* (page - 1) * per_page must not overflow */
     if (pp && ((per_page = strtol(pp, NULL, 10)) < 1 || per_page > 200))
         per_page = 200;
     struct store_user *list = NULL;

@@ -101,6 +101,7 @@ static int load_ini(const char *path, char **vals, char *err, size_t err_len)
     }
     char line[4096];
     int lineno = 0;
+    bool has_allow = false;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         char *s = trim(line);
@@ -121,6 +122,16 @@ static int load_ini(const char *path, char **vals, char *err, size_t err_len)
             fclose(f);
             return 2;
         }
+        if (o == OPT_ALLOW && has_allow) {
+            /* repeatable, as the flag is: each line adds its ranges */
+            size_t len = strlen(vals[o]) + strlen(value) + 2;
+            char *list = xmalloc(len);
+            snprintf(list, len, "%s,%s", vals[o], value);
+            free(vals[o]);
+            vals[o] = list;
+            continue;
+        }
+        has_allow = has_allow || o == OPT_ALLOW;
         set(&vals[o], value);
     }
     fclose(f);
@@ -261,6 +272,16 @@ int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct co
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
         size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+        /* The flag is known before its value is looked for: "--nope" last, or before another
+         * flag, is an unknown flag, not a missing value. */
+        bool is_config = name_len == 6 && memcmp(name, "config", 6) == 0;
+        int o = is_config ? -1 : find_opt(name, name_len);
+        if (!is_config && o < 0) {
+            snprintf(err, err_len, "--%.*s: unknown flag (see herald serve --help)", (int)name_len,
+                     name);
+            rc = 2;
+            goto out;
+        }
         const char *value;
         /* A flag where the value should be means the value is missing ("--db --listen X"):
          * taking it as the value would blame the argument after it, or name a file "--listen".
@@ -274,16 +295,9 @@ int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct co
             rc = 2;
             goto out;
         }
-        if (name_len == 6 && memcmp(name, "config", 6) == 0) {
+        if (is_config) {
             set(&cfg->config_path, value);
             continue;
-        }
-        int o = find_opt(name, name_len);
-        if (o < 0) {
-            snprintf(err, err_len, "--%.*s: unknown flag (see herald serve --help)", (int)name_len,
-                     name);
-            rc = 2;
-            goto out;
         }
         if (o == OPT_ALLOW && flag_vals[o]) {
             /* repeatable: accumulate */

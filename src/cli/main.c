@@ -35,8 +35,9 @@ static int help(const char *command)
         fputs(cli_deliveries_usage, stdout);
     else if (strcmp(command, "version") == 0)
         fputs("usage: herald version\n\nPrints the version.\n", stdout);
-    else if (strcmp(command, "help") == 0)
-        fputs(usage, stdout);
+    else if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 ||
+             strcmp(command, "-h") == 0)
+        fputs(usage, stdout); /* `herald help --help`: --help on every command */
     else {
         fprintf(stderr, "herald: unknown command '%s' (see herald help)\n", command);
         return 2;

@@ -428,6 +428,19 @@ static void help_and_version_answer(void **state)
     assert_memory_equal(out, "whsec_", 6);
 }
 
+/* `herald help --help` said "unknown command '--help'" and exited 2; the contract has --help on
+ * every command. */
+static void help_takes_help_like_every_command(void **state)
+{
+    (void)state;
+    char out[4096], err[1024];
+    assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "help", "--help", NULL), 0);
+    assert_non_null(strstr(out, "usage: herald COMMAND"));
+    assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "help", "-h", NULL), 0);
+    assert_non_null(strstr(out, "usage: herald COMMAND"));
+    assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "help", "nope", NULL), 2);
+}
+
 static void secret_rotation_keeps_the_previous_secret(void **state)
 {
     (void)state;
@@ -510,6 +523,7 @@ int main(void)
         cmocka_unit_test(a_cached_token_revoked_by_another_process_fails_on_the_next_request),
         cmocka_unit_test(bad_flags_exit_2_with_one_line_naming_the_flag),
         cmocka_unit_test(help_and_version_answer),
+        cmocka_unit_test(help_takes_help_like_every_command),
         cmocka_unit_test(secret_rotation_keeps_the_previous_secret),
         cmocka_unit_test(sigterm_stops_cleanly_with_exit_0),
         cmocka_unit_test(serve_and_token_create_at_once_on_a_new_database_both_work),

@@ -889,6 +889,15 @@ static void metadata_answers_in_zoho_shapes(void **state)
     assert_true(has_stage && has_account);
     hp_resp_free(&r);
 
+    /* type=unused listed every field; all of them are in use, so it lists none. */
+    r = call("GET", "/crm/v8/settings/fields?module=Deals&type=unused", NULL);
+    expect_status(&r, 204);
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/settings/fields?module=Deals&type=used", NULL);
+    expect_status(&r, 200);
+    assert_true(json_array_size(json_object_get(r.json, "fields")) > 10);
+    hp_resp_free(&r);
+
     r = call("GET", "/crm/v8/settings/fields", NULL);
     hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
     assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "module");
@@ -1145,6 +1154,19 @@ static void users_take_role_and_profile_as_objects(void **state)
     hp_resp_free(&r);
 }
 
+/* GET /users computed (page - 1) * per_page in a long: a page near LONG_MAX / 200 overflowed
+ * (a sanitizer abort; in a release build the offset wrapped and page 1 was shown again). */
+static void users_list_far_page_is_empty(void **state)
+{
+    (void)state;
+    struct hp_resp r = call("GET", "/crm/v8/users?page=92233720368547758&per_page=200", NULL);
+    expect_status(&r, 204);
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/users?page=1", NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+}
+
 /* locale and country_locale, which every user shows, may also be written (Zoho's own SDK sample
  * for Add User sets country_locale); en_US when not given. */
 static void users_write_locale_and_country_locale(void **state)
@@ -1192,6 +1214,7 @@ int main(void)
         cmocka_unit_test(users_create_read_update_delete_with_events),
         cmocka_unit_test(users_take_role_and_profile_as_objects),
         cmocka_unit_test(users_write_locale_and_country_locale),
+        cmocka_unit_test(users_list_far_page_is_empty),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -84,6 +84,26 @@ static void repeated_allow_network_flags_accumulate(void **state)
     config_fini(&cfg);
 }
 
+/* allow-network repeated in the file kept only its last line's ranges, while the flag repeated
+ * adds them all. */
+static void repeated_allow_network_lines_in_the_file_accumulate(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/herald-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char ini[] = "allow-network = 127.0.0.0/8\nallow-network = 10.0.0.0/8, ::1/128\n";
+    assert_int_equal(write(fd, ini, sizeof ini - 1), (ssize_t)(sizeof ini - 1));
+    close(fd);
+    const char *argv[] = {"--config", path};
+    struct config cfg;
+    char err[256];
+    assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 0);
+    assert_int_equal(cfg.allow.len, 3);
+    config_fini(&cfg);
+    unlink(path);
+}
+
 static void bad_values_name_their_flag(void **state)
 {
     (void)state;
@@ -127,6 +147,24 @@ static void a_flag_in_place_of_a_value_is_a_missing_value(void **state)
     assert_int_equal(resolve(a2, 1, NULL, &cfg, err), 0);
     assert_string_equal(cfg.db_path, "--odd.db");
     config_fini(&cfg);
+}
+
+/* "--nope" last, or before another flag, was "--nope: missing value": the flag was looked up only
+ * after its value was found. */
+static void an_unknown_flag_without_a_value_is_an_unknown_flag(void **state)
+{
+    (void)state;
+    struct config cfg;
+    char err[256];
+    const char *a1[] = {"--listen", "127.0.0.1:0", "--nope"};
+    assert_int_equal(resolve(a1, 3, NULL, &cfg, err), 2);
+    assert_string_equal(err, "--nope: unknown flag (see herald serve --help)");
+    const char *a2[] = {"--nope", "--db", "x.db"};
+    assert_int_equal(resolve(a2, 3, NULL, &cfg, err), 2);
+    assert_string_equal(err, "--nope: unknown flag (see herald serve --help)");
+    const char *a3[] = {"--config"};
+    assert_int_equal(resolve(a3, 1, NULL, &cfg, err), 2);
+    assert_string_equal(err, "--config: missing value");
 }
 
 static void listen_accepts_ipv6_and_port_zero(void **state)
@@ -226,8 +264,10 @@ int main(void)
         cmocka_unit_test(defaults_apply_without_flags),
         cmocka_unit_test(flags_beat_environment_beats_file),
         cmocka_unit_test(repeated_allow_network_flags_accumulate),
+        cmocka_unit_test(repeated_allow_network_lines_in_the_file_accumulate),
         cmocka_unit_test(bad_values_name_their_flag),
         cmocka_unit_test(a_flag_in_place_of_a_value_is_a_missing_value),
+        cmocka_unit_test(an_unknown_flag_without_a_value_is_an_unknown_flag),
         cmocka_unit_test(listen_accepts_ipv6_and_port_zero),
         cmocka_unit_test(api_domain_loses_trailing_slash),
         cmocka_unit_test(error_envelope_has_zoho_key_order),
