@@ -47,11 +47,24 @@ struct admin_args {
     bool is_help;
 };
 
+int cli_db_check(const char *cmd, const char **db)
+{
+    char err[512];
+    if (!*db && !(*db = config_db_default(config_getenv, err, sizeof err))) {
+        fprintf(stderr, "herald %s: %s\n", cmd, err);
+        return 2;
+    }
+    if (!**db) {
+        fprintf(stderr, "herald %s: --db: the path is empty\n", cmd);
+        return 2;
+    }
+    return 0;
+}
+
 static int parse_admin(int argc, char **argv, const char *cmd, bool want_scopes,
                        struct admin_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->db = config_db_default(config_getenv);
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -90,11 +103,7 @@ static int parse_admin(int argc, char **argv, const char *cmd, bool want_scopes,
         }
         a->positional = arg;
     }
-    if (!*a->db) {
-        fprintf(stderr, "herald %s: --db: the path is empty\n", cmd);
-        return 2;
-    }
-    return 0;
+    return cli_db_check(cmd, &a->db);
 }
 
 static int open_store(const char *path, struct store **out)

@@ -73,6 +73,21 @@ static void set(char **slot, const char *v)
     *slot = xstrdup(v);
 }
 
+/* A repeatable option (--allow-network, as a flag or as lines of the file): each occurrence
+ * adds its comma list to what the slot holds. */
+static void add_to_list(char **slot, const char *v)
+{
+    if (!*slot) {
+        *slot = xstrdup(v);
+        return;
+    }
+    size_t len = strlen(*slot) + strlen(v) + 2;
+    char *list = xmalloc(len);
+    snprintf(list, len, "%s,%s", *slot, v);
+    free(*slot);
+    *slot = list;
+}
+
 static int find_opt(const char *name, size_t len)
 {
     for (int i = 0; i < OPT__N; i++) {
@@ -122,17 +137,11 @@ static int load_ini(const char *path, char **vals, char *err, size_t err_len)
             fclose(f);
             return 2;
         }
-        if (o == OPT_ALLOW && has_allow) {
-            /* repeatable, as the flag is: each line adds its ranges */
-            size_t len = strlen(vals[o]) + strlen(value) + 2;
-            char *list = xmalloc(len);
-            snprintf(list, len, "%s,%s", vals[o], value);
-            free(vals[o]);
-            vals[o] = list;
-            continue;
-        }
+        if (o == OPT_ALLOW && has_allow)
+            add_to_list(&vals[o], value); /* repeatable, as the flag is */
+        else
+            set(&vals[o], value);
         has_allow = has_allow || o == OPT_ALLOW;
-        set(&vals[o], value);
     }
     fclose(f);
     return 0;
@@ -251,7 +260,6 @@ int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct co
     memset(cfg, 0, sizeof *cfg);
     char *vals[OPT__N] = {0};
     char *flag_vals[OPT__N] = {0};
-    char *allow_flags = NULL;
     int rc = 0;
     for (int i = 0; i < OPT__N; i++) {
         if (opts[i].def)
@@ -299,16 +307,10 @@ int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct co
             set(&cfg->config_path, value);
             continue;
         }
-        if (o == OPT_ALLOW && flag_vals[o]) {
-            /* repeatable: accumulate */
-            size_t len = strlen(flag_vals[o]) + strlen(value) + 2;
-            allow_flags = xmalloc(len);
-            snprintf(allow_flags, len, "%s,%s", flag_vals[o], value);
-            free(flag_vals[o]);
-            flag_vals[o] = allow_flags;
-            continue;
-        }
-        set(&flag_vals[o], value);
+        if (o == OPT_ALLOW)
+            add_to_list(&flag_vals[o], value); /* repeatable */
+        else
+            set(&flag_vals[o], value);
     }
     if (!cfg->config_path && getenv_fn("HERALD_CONFIG"))
         cfg->config_path = xstrdup(getenv_fn("HERALD_CONFIG"));
@@ -342,21 +344,26 @@ const char *config_getenv(const char *name)
     return getenv(name);
 }
 
-const char *config_db_default(config_getenv_fn *getenv_fn)
+const char *config_db_default(config_getenv_fn *getenv_fn, char *err, size_t err_len)
 {
     static char db[4096];
+    /* Read as serve reads them: a variable set to "" is set (an empty path, a file that cannot
+     * be read), and a config file serve would refuse is refused here too, rather than a token
+     * going into ./herald.db while the server uses another database. */
     const char *env = getenv_fn("HERALD_DB");
-    if (env && *env)
+    if (env)
         return env;
     const char *ini = getenv_fn("HERALD_CONFIG");
     snprintf(db, sizeof db, "%s", opts[OPT_DB].def);
-    if (ini && *ini) {
+    if (ini) {
         char *vals[OPT__N] = {0};
-        char err[512];
-        if (load_ini(ini, vals, err, sizeof err) == 0 && vals[OPT_DB] && vals[OPT_DB][0])
+        bool is_ok = load_ini(ini, vals, err, err_len) == 0;
+        if (is_ok && vals[OPT_DB])
             snprintf(db, sizeof db, "%s", vals[OPT_DB]);
         for (size_t i = 0; i < OPT__N; i++)
             free(vals[i]);
+        if (!is_ok)
+            return NULL;
     }
     return db;
 }

@@ -41,8 +41,9 @@ int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct co
 void config_fini(struct config *cfg);
 /* The database the other commands (token, secret, deliveries) use without --db: HERALD_DB, else
  * the `db` key of the INI file HERALD_CONFIG names (as serve reads it), else ./herald.db. The
- * string is static, until the next call. */
-const char *config_db_default(config_getenv_fn *getenv_fn);
+ * string is static, until the next call. NULL, with the reason in err, when the INI file cannot
+ * be used (serve would refuse it too). */
+const char *config_db_default(config_getenv_fn *getenv_fn, char *err, size_t err_len);
 /* Splits "HOST:PORT" or "[V6]:PORT". Returns false when malformed. host_out is a new string. */
 bool config_parse_listen(const char *s, char **host_out, int *port_out);
 

@@ -424,7 +424,6 @@ int cli_deliveries(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "deliveries %s", sub);
     struct dlv_args a = {
         .cmd = cmd,
-        .db = config_db_default(config_getenv),
         .limit = LIST_DEFAULT,
     };
     int rc = parse_args(argc - 1, argv + 1, allowed, &a);
@@ -434,10 +433,9 @@ int cli_deliveries(int argc, char **argv)
         fputs(cli_deliveries_usage, stdout);
         return 0;
     }
-    if (!*a.db) {
-        fprintf(stderr, "herald %s: --db: the path is empty\n", cmd);
-        return 2;
-    }
+    rc = cli_db_check(cmd, &a.db);
+    if (rc)
+        return rc;
     int64_t id = 0;
     bool is_list = strcmp(sub, "list") == 0;
     if (is_list && a.positional) {

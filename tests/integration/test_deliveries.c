@@ -655,6 +655,20 @@ static void cli_usage_errors_exit_2_naming_the_flag(void **state)
         if (i > 0 && strchr(err, '\n') != err + strlen(err) - 1)
             fail_msg("case %zu: more than one line: '%s'", i, err);
     }
+    /* A config file serve would refuse is refused by the other commands too: a token went into
+     * ./herald.db while the server used the file's database. */
+    setenv("HERALD_CONFIG", "/nonexistent/herald.ini", 1);
+    static const char *const bad_config[][3] = {{"token", "create", "--scopes=all"},
+                                                {"secret", "show", NULL},
+                                                {"deliveries", "list", NULL}};
+    for (size_t i = 0; i < sizeof bad_config / sizeof bad_config[0]; i++) {
+        char out[256] = "", err[512] = "";
+        const char *const *a = bad_config[i];
+        int rc = hp_cli(&srv, out, sizeof out, err, sizeof err, a[0], a[1], a[2], NULL);
+        if (rc != 2 || !strstr(err, "--config: cannot read '/nonexistent/herald.ini'"))
+            fail_msg("%s %s: rc %d, stderr '%s'", a[0], a[1], rc, err);
+    }
+    unsetenv("HERALD_CONFIG");
     char out[8192], err[1024];
     assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "help", "deliveries", NULL), 0);
     assert_non_null(strstr(out, "usage: herald deliveries list"));

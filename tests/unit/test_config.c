@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <cmocka.h>
 // clang-format on
@@ -232,7 +233,8 @@ static void ids_read_from_strings_or_numbers(void **state)
 }
 
 /* The other commands' database: HERALD_DB, else the db key of the HERALD_CONFIG file, else
- * ./herald.db. */
+ * ./herald.db; a file serve would refuse is refused (the token went into ./herald.db while the
+ * server used the file's database), and a variable set to "" counts as set, as for serve. */
 static void other_commands_take_the_db_from_the_environment_then_the_ini(void **state)
 {
     (void)state;
@@ -242,18 +244,34 @@ static void other_commands_take_the_db_from_the_environment_then_the_ini(void **
     const char text[] = "# serve's file\nlisten = 127.0.0.1:9000\ndb = /var/lib/herald/h.db\n";
     assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
     close(fd);
+    char err[256] = "";
     const char *const none[] = {NULL};
     env_table = none;
-    assert_string_equal(config_db_default(fake_getenv), "./herald.db");
+    assert_string_equal(config_db_default(fake_getenv, err, sizeof err), "./herald.db");
     const char *const with_ini[] = {"HERALD_CONFIG", ini, NULL};
     env_table = with_ini;
-    assert_string_equal(config_db_default(fake_getenv), "/var/lib/herald/h.db");
+    assert_string_equal(config_db_default(fake_getenv, err, sizeof err), "/var/lib/herald/h.db");
     const char *const both[] = {"HERALD_CONFIG", ini, "HERALD_DB", "/tmp/env.db", NULL};
     env_table = both;
-    assert_string_equal(config_db_default(fake_getenv), "/tmp/env.db");
+    assert_string_equal(config_db_default(fake_getenv, err, sizeof err), "/tmp/env.db");
+    const char *const empty_db[] = {"HERALD_CONFIG", ini, "HERALD_DB", "", NULL};
+    env_table = empty_db;
+    assert_string_equal(config_db_default(fake_getenv, err, sizeof err), "");
+
     const char *const missing[] = {"HERALD_CONFIG", "/nonexistent/herald.ini", NULL};
     env_table = missing;
-    assert_string_equal(config_db_default(fake_getenv), "./herald.db");
+    assert_null(config_db_default(fake_getenv, err, sizeof err));
+    assert_non_null(strstr(err, "cannot read '/nonexistent/herald.ini'"));
+    const char *const empty_ini[] = {"HERALD_CONFIG", "", NULL};
+    env_table = empty_ini;
+    assert_null(config_db_default(fake_getenv, err, sizeof err));
+    fd = open(ini, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "bogus = 1\n", 10), 10);
+    close(fd);
+    env_table = with_ini;
+    assert_null(config_db_default(fake_getenv, err, sizeof err));
+    assert_non_null(strstr(err, ":4: unknown key 'bogus'"));
     unlink(ini);
 }
 
