@@ -430,6 +430,42 @@ static void related_action_notifies_the_looked_up_record(void **state)
     rx_stop(rx);
 }
 
+/* A lookup whose target was deleted shows as null: editing or deleting the record that held it
+ * sends no related action for the deleted record, and clearing it changes nothing. */
+static void related_action_skips_a_deleted_looked_up_record(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256], body[512], path[128], account[24], contact[24];
+    rx_url(rx, "/gone", url, sizeof url);
+    records("POST", "/crm/v8/Accounts", "{\"data\":[{\"Account_Name\":\"Gone\"}]}", 201);
+    snprintf(account, sizeof account, "%s", ids[0]);
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"Last_Name\":\"Orphan\",\"Account_Name\":{\"id\":\"%s\"}}]}", account);
+    records("POST", "/crm/v8/Contacts", body, 201);
+    snprintf(contact, sizeof contact, "%s", ids[0]);
+    snprintf(path, sizeof path, "/crm/v8/Accounts/%s", account);
+    records("DELETE", path, NULL, 200);
+    watch("5012", "[\"Accounts.edit\",\"Contacts.edit\",\"Contacts.delete\"]", url, "");
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"id\":\"%s\",\"Phone\":\"1\",\"Account_Name\":null}]}", contact);
+    records("PUT", "/crm/v8/Contacts", body, 200);
+    snprintf(path, sizeof path, "/crm/v8/Contacts/%s", contact);
+    records("DELETE", path, NULL, 200);
+    assert_int_equal(rx_wait(rx, 2, 10000), 2);
+    assert_int_equal(rx_wait(rx, 3, 300), 2);
+    const struct rx_request *cb = rx_get(rx, 0);
+    assert_string_equal(hp_str(cb->json, "module"), "Contacts");
+    assert_string_equal(hp_str(cb->json, "operation"), "update");
+    json_t *af = json_object_get(hp_at(cb->json, "affected_fields[0]"), contact);
+    assert_int_equal(json_array_size(af), 1);
+    assert_string_equal(json_string_value(json_array_get(af, 0)), "Phone");
+    cb = rx_get(rx, 1);
+    assert_string_equal(hp_str(cb->json, "module"), "Contacts");
+    assert_string_equal(hp_str(cb->json, "operation"), "delete");
+    rx_stop(rx);
+}
+
 /* The callback among the first `n` received whose channel is `channel` and whose ids are exactly
  * `want` (a compact JSON array); fails when not exactly one matches. */
 static const struct rx_request *the_one(struct receiver *rx, size_t n, const char *channel,
@@ -597,6 +633,7 @@ int main(void)
         cmocka_unit_test(a_condition_on_full_name_holds_when_a_name_changes),
         cmocka_unit_test(failed_attempts_retry_with_the_same_webhook_id),
         cmocka_unit_test(related_action_notifies_the_looked_up_record),
+        cmocka_unit_test(related_action_skips_a_deleted_looked_up_record),
         cmocka_unit_test(upsert_sends_one_related_callback_per_channel),
         cmocka_unit_test(users_all_reports_user_changes),
         cmocka_unit_test(expired_channel_stops_notifying),
