@@ -235,6 +235,33 @@ static void collect_lookups(const struct meta_module *m, const json_t *data, str
     }
 }
 
+/* Removes from a stored record's `data` the lookups whose target has been deleted since: GET
+ * shows them as null, so they are null to the change too. Otherwise an update or a delete of the
+ * record sent a related action (an `update` callback) for the deleted record, and clearing the
+ * lookup listed it in affected_fields although it showed null already. One primary-key read per
+ * lookup that holds a value. */
+static enum herald_err forget_deleted_lookups(struct store_txn *txn, const struct rec_job *job,
+                                              json_t *data)
+{
+    for (size_t i = 0; i < job->module->field_count; i++) {
+        const struct meta_field *f = &job->module->fields[i];
+        if (f->type != META_LOOKUP || !f->lookup)
+            continue;
+        const json_t *v = json_object_get(data, f->api_name);
+        int64_t id = json_is_object(v) ? zjson_id_value(json_object_get(v, "id")) : 0;
+        if (!id)
+            continue;
+        char *name = NULL;
+        enum herald_err err = store_txn_record_name(txn, job->org_id, f->lookup->id_num, id, &name);
+        if (err)
+            return err;
+        if (!name)
+            json_object_del(data, f->api_name);
+        free(name);
+    }
+    return HERALD_OK;
+}
+
 /* The stored form of a record's fields: Owner lives in its own column. */
 static char *data_text(json_t *data)
 {
@@ -294,6 +321,11 @@ static enum herald_err do_update(struct store_txn *txn, struct rec_job *job, str
     if (!json_is_object(old_data)) {
         json_decref(old_data);
         old_data = json_object();
+    }
+    err = forget_deleted_lookups(txn, job, old_data);
+    if (err) {
+        json_decref(old_data);
+        return err;
     }
     json_object_set_new(old_data, "Owner", json_pack("{s:o}", "id", zjson_id(old->owner_id)));
     json_t *changed = records_changed(old_data, r->in.values);
@@ -403,6 +435,8 @@ static enum herald_err run_delete(struct store_txn *txn, struct rec_job *job, st
         err = HERALD_OK;
     } else if (!err) {
         json_t *old_data = json_loads(old.data, 0, NULL);
+        if (json_is_object(old_data))
+            err = forget_deleted_lookups(txn, job, old_data);
         r->has_change = true;
         r->change_values = json_object();
         collect_lookups(job->module, old_data, r);

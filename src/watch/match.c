@@ -56,6 +56,26 @@ static enum ix_op op_of(enum change_op op)
     return IX_EDIT;
 }
 
+/* The full name of Leads and Contacts (full_name of users) is derived from the first and last
+ * names, whose values are never empty strings (they are null then), so it changes exactly when
+ * one of them does. It is never among an event's values, which say what the request changed,
+ * but a condition on it is about its value (contract §4.7), as in Zoho's own sample condition
+ * "Last_Name and Full_Name". */
+static const struct meta_field *full_name_changed(const struct meta_module *module,
+                                                  const json_t *values)
+{
+    static const char *const names[][3] = {
+        {"Full_Name", "First_Name", "Last_Name"},
+        {"full_name", "first_name", "last_name"},
+    };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        const struct meta_field *f = meta_field_by_name(module, names[k][0]);
+        if (f && (json_object_get(values, names[k][1]) || json_object_get(values, names[k][2])))
+            return f;
+    }
+    return NULL;
+}
+
 static void resolve_changed(struct matcher *m)
 {
     if (m->is_changed_resolved)
@@ -66,7 +86,7 @@ static void resolve_changed(struct matcher *m)
     for (size_t i = 0; i < ev->count; i++) {
         const json_t *values = ev->records[i].values;
         size_t n = json_is_object(values) ? json_object_size(values) : 0;
-        m->changed[i] = xcalloc(n ? n : 1, sizeof *m->changed[i]);
+        m->changed[i] = xcalloc(n + 1, sizeof *m->changed[i]);
         const char *key;
         json_t *value;
         json_object_foreach((json_t *)values, key, value)
@@ -76,6 +96,9 @@ static void resolve_changed(struct matcher *m)
             if (f)
                 m->changed[i][m->changed_count[i]++] = f;
         }
+        const struct meta_field *full_name = full_name_changed(ev->module, values);
+        if (full_name)
+            m->changed[i][m->changed_count[i]++] = full_name;
     }
     m->is_changed_resolved = true;
 }

@@ -209,6 +209,54 @@ static void conditions_filter_edits_by_changed_fields(void **state)
     rx_stop(rx);
 }
 
+/* Zoho's sample condition "Last_Name and Full_Name": the full name is derived from the first and
+ * last names, so a change of either changes it and satisfies its leaf; affected_fields still
+ * lists only what the request changed. */
+static void a_condition_on_full_name_holds_when_a_name_changes(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    rx_url(rx, "/names", url, sizeof url);
+    watch("5005", "[\"Leads.edit\"]", url,
+          ",\"notification_condition\":[{\"type\":\"field_selection\",\"module\":{\"api_name\":"
+          "\"Leads\",\"id\":\"554023000000000125\"},\"field_selection\":{\"group_operator\":"
+          "\"and\",\"group\":[{\"field\":{\"api_name\":\"Last_Name\",\"id\":"
+          "\"554023000000000559\"}},{\"field\":{\"api_name\":\"Full_Name\",\"id\":"
+          "\"554023000000000597\"}}]}}]");
+    watch("5006", "[\"Leads.edit\"]", url,
+          ",\"notification_condition\":[{\"type\":\"field_selection\",\"module\":{\"api_name\":"
+          "\"Leads\"},\"field_selection\":{\"group_operator\":\"or\",\"group\":[{\"field\":{"
+          "\"api_name\":\"Full_Name\"}},{\"field\":{\"api_name\":\"Email\"}}]}}]");
+    records("POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Byron\"}]}", 201);
+    char lead[24], body[512];
+    snprintf(lead, sizeof lead, "%s", ids[0]);
+    /* Phone changes no name: nothing. */
+    snprintf(body, sizeof body, "{\"data\":[{\"id\":\"%s\",\"Phone\":\"1\"}]}", lead);
+    records("PUT", "/crm/v8/Leads", body, 200);
+    snprintf(body, sizeof body, "{\"data\":[{\"id\":\"%s\",\"First_Name\":\"Ada\"}]}", lead);
+    records("PUT", "/crm/v8/Leads", body, 200);
+    size_t seen = 0;
+    const struct rx_request *cb = next(rx, &seen);
+    assert_string_equal(hp_str(cb->json, "channel_id"), "5006");
+    json_t *af = json_object_get(hp_at(cb->json, "affected_fields[0]"), lead);
+    assert_int_equal(json_array_size(af), 1);
+    assert_string_equal(json_string_value(json_array_get(af, 0)), "First_Name");
+    snprintf(body, sizeof body, "{\"data\":[{\"id\":\"%s\",\"Last_Name\":\"Lovelace\"}]}", lead);
+    records("PUT", "/crm/v8/Leads", body, 200);
+    assert_int_equal(rx_wait(rx, 3, 10000), 3);
+    assert_int_equal(rx_wait(rx, 4, 300), 3);
+    bool is_5005 = false;
+    for (size_t i = 1; i < 3; i++) {
+        af = json_object_get(hp_at(rx_get(rx, i)->json, "affected_fields[0]"), lead);
+        assert_int_equal(json_array_size(af), 1);
+        assert_string_equal(json_string_value(json_array_get(af, 0)), "Last_Name");
+        is_5005 = is_5005 || strcmp(hp_str(rx_get(rx, i)->json, "channel_id"), "5005") == 0;
+    }
+    assert_true(is_5005);
+    rx_stop(rx);
+}
+
 static void failed_attempts_retry_with_the_same_webhook_id(void **state)
 {
     (void)state;
@@ -382,6 +430,42 @@ static void related_action_notifies_the_looked_up_record(void **state)
     rx_stop(rx);
 }
 
+/* A lookup whose target was deleted shows as null: editing or deleting the record that held it
+ * sends no related action for the deleted record, and clearing it changes nothing. */
+static void related_action_skips_a_deleted_looked_up_record(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256], body[512], path[128], account[24], contact[24];
+    rx_url(rx, "/gone", url, sizeof url);
+    records("POST", "/crm/v8/Accounts", "{\"data\":[{\"Account_Name\":\"Gone\"}]}", 201);
+    snprintf(account, sizeof account, "%s", ids[0]);
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"Last_Name\":\"Orphan\",\"Account_Name\":{\"id\":\"%s\"}}]}", account);
+    records("POST", "/crm/v8/Contacts", body, 201);
+    snprintf(contact, sizeof contact, "%s", ids[0]);
+    snprintf(path, sizeof path, "/crm/v8/Accounts/%s", account);
+    records("DELETE", path, NULL, 200);
+    watch("5012", "[\"Accounts.edit\",\"Contacts.edit\",\"Contacts.delete\"]", url, "");
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"id\":\"%s\",\"Phone\":\"1\",\"Account_Name\":null}]}", contact);
+    records("PUT", "/crm/v8/Contacts", body, 200);
+    snprintf(path, sizeof path, "/crm/v8/Contacts/%s", contact);
+    records("DELETE", path, NULL, 200);
+    assert_int_equal(rx_wait(rx, 2, 10000), 2);
+    assert_int_equal(rx_wait(rx, 3, 300), 2);
+    const struct rx_request *cb = rx_get(rx, 0);
+    assert_string_equal(hp_str(cb->json, "module"), "Contacts");
+    assert_string_equal(hp_str(cb->json, "operation"), "update");
+    json_t *af = json_object_get(hp_at(cb->json, "affected_fields[0]"), contact);
+    assert_int_equal(json_array_size(af), 1);
+    assert_string_equal(json_string_value(json_array_get(af, 0)), "Phone");
+    cb = rx_get(rx, 1);
+    assert_string_equal(hp_str(cb->json, "module"), "Contacts");
+    assert_string_equal(hp_str(cb->json, "operation"), "delete");
+    rx_stop(rx);
+}
+
 /* The callback among the first `n` received whose channel is `channel` and whose ids are exactly
  * `want` (a compact JSON array); fails when not exactly one matches. */
 static const struct rx_request *the_one(struct receiver *rx, size_t n, const char *channel,
@@ -546,8 +630,10 @@ int main(void)
         cmocka_unit_test(insert_update_delete_callbacks_have_zoho_bodies),
         cmocka_unit_test(callbacks_are_signed_with_the_org_secret),
         cmocka_unit_test(conditions_filter_edits_by_changed_fields),
+        cmocka_unit_test(a_condition_on_full_name_holds_when_a_name_changes),
         cmocka_unit_test(failed_attempts_retry_with_the_same_webhook_id),
         cmocka_unit_test(related_action_notifies_the_looked_up_record),
+        cmocka_unit_test(related_action_skips_a_deleted_looked_up_record),
         cmocka_unit_test(upsert_sends_one_related_callback_per_channel),
         cmocka_unit_test(users_all_reports_user_changes),
         cmocka_unit_test(expired_channel_stops_notifying),
