@@ -26,7 +26,7 @@ const char cli_token_usage[] =
     "        fields}.{ALL,READ}, ZohoCRM.users.{ALL,READ,CREATE,UPDATE,DELETE},\n"
     "        ZohoCRM.org.{ALL,READ}, Herald.deliveries.{ALL,READ}. --scopes all grants every\n"
     "        scope.\n"
-    "list    prints id, name, scopes, created and revoked times, one token a line.\n"
+    "list    prints each token's id, name, created and revoked times and scopes, one a line.\n"
     "revoke  stops a token at once, also for a running server.\n"
     "\n"
     "--db PATH defaults to $HERALD_DB, else the db of the $HERALD_CONFIG file, else ./herald.db.\n";
