@@ -213,15 +213,22 @@ static enum herald_err resolve_lookups(struct store_txn *txn, struct rec_job *jo
     return HERALD_OK;
 }
 
+/* The id of the record that field f of `data` looks up; 0 when f is no record lookup or holds
+ * none. */
+static int64_t looked_up_id(const struct meta_field *f, const json_t *data)
+{
+    if (f->type != META_LOOKUP || !f->lookup)
+        return 0;
+    const json_t *v = json_object_get(data, f->api_name);
+    return json_is_object(v) ? zjson_id_value(json_object_get(v, "id")) : 0;
+}
+
 /* Adds the record lookups held in `data` to the row's change lookups, without duplicates. */
 static void collect_lookups(const struct meta_module *m, const json_t *data, struct row *r)
 {
     for (size_t i = 0; i < m->field_count; i++) {
         const struct meta_field *f = &m->fields[i];
-        if (f->type != META_LOOKUP || !f->lookup)
-            continue;
-        const json_t *v = json_object_get(data, f->api_name);
-        int64_t id = json_is_object(v) ? zjson_id_value(json_object_get(v, "id")) : 0;
+        int64_t id = looked_up_id(f, data);
         if (!id)
             continue;
         bool seen = false;
@@ -245,10 +252,7 @@ static enum herald_err forget_deleted_lookups(struct store_txn *txn, const struc
 {
     for (size_t i = 0; i < job->module->field_count; i++) {
         const struct meta_field *f = &job->module->fields[i];
-        if (f->type != META_LOOKUP || !f->lookup)
-            continue;
-        const json_t *v = json_object_get(data, f->api_name);
-        int64_t id = json_is_object(v) ? zjson_id_value(json_object_get(v, "id")) : 0;
+        int64_t id = looked_up_id(f, data);
         if (!id)
             continue;
         char *name = NULL;
