@@ -716,6 +716,15 @@ static int64_t parse_id(const char *s, size_t len)
     return v;
 }
 
+static bool is_listed(const int64_t *ids, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == id)
+            return true;
+    }
+    return false;
+}
+
 void api_watch_delete(struct http_req *req)
 {
     struct app *app = req->app;
@@ -750,6 +759,12 @@ void api_watch_delete(struct http_req *req)
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len) {
             j->ids[i] = parse_id(p, len);
+            if (j->ids[i] && is_listed(j->ids, i, j->ids[i])) {
+                /* A list gathered from GET's rows names a channel once per module; the
+                 * channel goes once, and the repeat is no NOT_SUBSCRIBED error. */
+                p = end ? end + 1 : p + len;
+                continue;
+            }
             if (!j->ids[i]) {
                 char *given = xstrndup(p, len);
                 j->results[i] = zjson_error(
@@ -761,6 +776,7 @@ void api_watch_delete(struct http_req *req)
         }
         p = end ? end + 1 : p + len;
     }
+    j->count = i;
     store_submit(app->store, job_run, j, job_done);
 }
 

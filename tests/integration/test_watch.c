@@ -502,6 +502,19 @@ static void delete_answers_one_result_per_row(void **state)
                 "{\"code\":\"REQUIRED_PARAM_MISSING\",\"details\":{\"param_name\":\"channel_ids\"},"
                 "\"message\":\"One of the expected parameter is missing\",\"status\":\"error\"}",
                 NULL, NULL);
+    /* Ids gathered from GET's rows repeat a channel once per module: it goes once, no error. */
+    r = send_status("POST", "v8", NULL,
+                    "{\"watch\":[{\"channel_id\":\"30000\",\"events\":[\"Deals.all\","
+                    "\"Contacts.edit\"],\"notify_url\":\"http://127.0.0.1:9/a\"}]}",
+                    201);
+    hp_resp_free(&r);
+    r = send_status("DELETE", "v8", "?channel_ids=30000,30000,abc,abc&", NULL, 207);
+    assert_int_equal(json_array_size(json_object_get(r.json, "watch")), 4);
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0]"), "code"), "SUCCESS");
+    assert_string_equal(hp_str(hp_at(r.json, "watch[1]"), "code"), "SUCCESS");
+    assert_string_equal(hp_str(hp_at(r.json, "watch[2]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "watch[3]"), "code"), "INVALID_DATA");
+    hp_resp_free(&r);
     r = send_status("GET", "v8", NULL, NULL, 204);
     hp_resp_free(&r);
 }
