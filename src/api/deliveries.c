@@ -174,7 +174,8 @@ void api_deliveries_list(struct http_req *req)
         .until_ms = INT64_MAX,
     };
     const char *v;
-    if ((v = http_req_query(req, "channel_id")) && !(f.channel_id = api_delivery_id_parse(v))) {
+    if ((v = http_req_query(req, "channel_id")) &&
+        !(f.channel_id = zjson_long_parse(v, strlen(v)))) {
         bad_param(req, "channel_id");
         return;
     }
@@ -355,7 +356,7 @@ void api_deliveries_resend(struct http_req *req)
     }
     json_t *channel = json_object_get(root, "channel_id");
     json_t *since = json_object_get(root, "since");
-    int64_t channel_id = zjson_id_value(channel);
+    int64_t channel_id = zjson_long_value(channel);
     int64_t since_ms = 0;
     if (!channel || json_is_null(channel)) {
         body_key_error(req, "MANDATORY_NOT_FOUND", "required field not found", "channel_id");

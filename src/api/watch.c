@@ -700,20 +700,13 @@ void api_watch_patch(struct http_req *req)
 
 /* DELETE ?channel_ids=a,b,c */
 
-/* A channel id of the list: 1-19 digits. 0 when it is not one. */
-static int64_t parse_id(const char *s, size_t len)
+static bool is_listed(const int64_t *ids, size_t n, int64_t id)
 {
-    if (len == 0 || len > 19)
-        return 0;
-    int64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        if (v > (INT64_MAX - (s[i] - '0')) / 10)
-            return 0;
-        v = v * 10 + (s[i] - '0');
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == id)
+            return true;
     }
-    return v;
+    return false;
 }
 
 void api_watch_delete(struct http_req *req)
@@ -749,7 +742,13 @@ void api_watch_delete(struct http_req *req)
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len) {
-            j->ids[i] = parse_id(p, len);
+            j->ids[i] = zjson_long_parse(p, len);
+            if (j->ids[i] && is_listed(j->ids, i, j->ids[i])) {
+                /* A list gathered from GET's rows names a channel once per module; the
+                 * channel goes once, and the repeat is no NOT_SUBSCRIBED error. */
+                p = end ? end + 1 : p + len;
+                continue;
+            }
             if (!j->ids[i]) {
                 char *given = xstrndup(p, len);
                 j->results[i] = zjson_error(
@@ -761,6 +760,7 @@ void api_watch_delete(struct http_req *req)
         }
         p = end ? end + 1 : p + len;
     }
+    j->count = i;
     store_submit(app->store, job_run, j, job_done);
 }
 
@@ -808,7 +808,7 @@ void api_watch_get(struct http_req *req)
         per_page = GET_MAX_PER_PAGE;
     int64_t channel_id = 0, module_id = 0;
     const char *cid = http_req_query(req, "channel_id");
-    if (cid && *cid && !(channel_id = parse_id(cid, strlen(cid)))) {
+    if (cid && *cid && !(channel_id = zjson_long_parse(cid, strlen(cid)))) {
         http_respond_error(req, 400, "INVALID_DATA", "invalid data",
                            json_pack("{s:s}", "param_name", "channel_id"));
         return;

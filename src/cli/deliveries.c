@@ -105,7 +105,7 @@ static int take_value(struct dlv_args *a, enum flag_id f, const char *v)
             return usage_error(a, name, "the path is empty", NULL);
         return 0;
     case F_CHANNEL:
-        a->channel_id = api_delivery_id_parse(v);
+        a->channel_id = zjson_long_parse(v, strlen(v));
         return a->channel_id ? 0 : usage_error(a, name, "expected a channel id, got", v);
     case F_STATUS:
         a->has_status = api_delivery_status_parse(v, &a->status);

@@ -110,6 +110,32 @@ int64_t zjson_id_value(const json_t *v)
     return (int64_t)n;
 }
 
+int64_t zjson_long_parse(const char *s, size_t len)
+{
+    size_t digits = len > 0 && s[0] == '-' ? len - 1 : len;
+    if (digits == 0 || digits > 19)
+        return 0;
+    for (size_t i = len - digits; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    }
+    char text[24];
+    memcpy(text, s, len);
+    text[len] = '\0';
+    errno = 0;
+    long long n = strtoll(text, NULL, 10);
+    return errno ? 0 : (int64_t)n;
+}
+
+int64_t zjson_long_value(const json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v);
+    if (!json_is_string(v))
+        return 0;
+    return zjson_long_parse(json_string_value(v), json_string_length(v));
+}
+
 void zjson_put_id(struct buf *out, int64_t id)
 {
     buf_putc(out, '"');

@@ -22,6 +22,12 @@ json_t *zjson_string_lossy(const char *s);
 /* Reads an id given as a JSON string of digits or a JSON integer. Returns 0 when it is neither
  * or not a positive 64-bit number. */
 int64_t zjson_id_value(const json_t *v);
+/* Reads a channel id, Zoho's signed long (clients send negative ones: a 64-bit hash cast to a
+ * signed long): an optional '-' and 1-19 digits within 64 bits, from s[0..len). Returns 0 when
+ * the text is not one, or is 0 (never a channel id here). */
+int64_t zjson_long_parse(const char *s, size_t len);
+/* The same from JSON: a JSON integer, or a JSON string zjson_long_parse accepts. */
+int64_t zjson_long_value(const json_t *v);
 
 /* Appends an id as Zoho sends it: its decimal as a JSON string. */
 void zjson_put_id(struct buf *out, int64_t id);

@@ -264,8 +264,8 @@ static json_t *parse_item(const json_t *item, size_t index, const struct watch_p
 
     const json_t *v = json_object_get(item, "channel_id");
     if (is_given(v)) {
-        out->channel_id = zjson_id_value(v);
-        if (out->channel_id <= 0)
+        out->channel_id = zjson_long_value(v);
+        if (!out->channel_id)
             return werr_type("channel_id", "long",
                              key_path(path, sizeof path, index, "channel_id"));
     }

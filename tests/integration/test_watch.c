@@ -502,6 +502,19 @@ static void delete_answers_one_result_per_row(void **state)
                 "{\"code\":\"REQUIRED_PARAM_MISSING\",\"details\":{\"param_name\":\"channel_ids\"},"
                 "\"message\":\"One of the expected parameter is missing\",\"status\":\"error\"}",
                 NULL, NULL);
+    /* Ids gathered from GET's rows repeat a channel once per module: it goes once, no error. */
+    r = send_status("POST", "v8", NULL,
+                    "{\"watch\":[{\"channel_id\":\"30000\",\"events\":[\"Deals.all\","
+                    "\"Contacts.edit\"],\"notify_url\":\"http://127.0.0.1:9/a\"}]}",
+                    201);
+    hp_resp_free(&r);
+    r = send_status("DELETE", "v8", "?channel_ids=30000,30000,abc,abc&", NULL, 207);
+    assert_int_equal(json_array_size(json_object_get(r.json, "watch")), 4);
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0]"), "code"), "SUCCESS");
+    assert_string_equal(hp_str(hp_at(r.json, "watch[1]"), "code"), "SUCCESS");
+    assert_string_equal(hp_str(hp_at(r.json, "watch[2]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "watch[3]"), "code"), "INVALID_DATA");
+    hp_resp_free(&r);
     r = send_status("GET", "v8", NULL, NULL, 204);
     hp_resp_free(&r);
 }
@@ -928,6 +941,60 @@ static void channels_survive_a_restart_and_still_match(void **state)
     rx_stop(rx);
 }
 
+/* channel_id is Zoho's long: AMP sends a 64-bit hash cast to a signed long, negative half the
+ * time. Such a channel is enabled, listed, patched, notified and disabled like any other. */
+static void a_negative_channel_id_works_through_every_operation(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256], body[1024];
+    rx_url(rx, "/cb", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"-2542271027018545353\",\"events\":[\"Leads.create\","
+             "\"Contacts.edit\"],\"notify_url\":\"%s\"}]}",
+             url);
+    struct hp_resp r = send_status("POST", "v7", NULL, body, 201);
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0].details.events[0]"), "channel_id"),
+                        "-2542271027018545353");
+    hp_resp_free(&r);
+    r = send_status("GET", "v7", "?channel_id=-2542271027018545353&", NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "watch")), 2);
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0]"), "channel_id"), "-2542271027018545353");
+    hp_resp_free(&r);
+    r = send_status("PATCH", "v7", NULL,
+                    "{\"watch\":[{\"channel_id\":-2542271027018545353,\"events\":[\"Deals.edit\"],"
+                    "\"_delete_events\":true},{\"channel_id\":\"-2542271027018545353\",\"events\":"
+                    "[\"Contacts.edit\"],\"_delete_events\":true}]}",
+                    207);
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0]"), "code"), "NOT_SUBSCRIBED");
+    assert_string_equal(hp_str(hp_at(r.json, "watch[1]"), "code"), "SUCCESS");
+    hp_resp_free(&r);
+
+    r = hp_req(&srv, "POST", "/crm/v7/Leads", "{\"data\":[{\"Last_Name\":\"Negative\"}]}",
+               srv.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    const struct rx_request *got = first_with_body(rx);
+    if (!strstr(got->body, "\"channel_id\":\"-2542271027018545353\""))
+        fail_msg("callback %.*s", (int)got->body_len, got->body);
+    /* the delivery history filters by it too */
+    r = hp_req(&srv, "GET", "/herald/v1/deliveries?channel_id=-2542271027018545353", NULL,
+               srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "deliveries[0]"), "channel_id"),
+                        "-2542271027018545353");
+    hp_resp_free(&r);
+
+    r = send_status("DELETE", "v7", "?channel_ids=-2542271027018545353&", NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "watch")), 1);
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0].details"), "channel_id"),
+                        "-2542271027018545353");
+    hp_resp_free(&r);
+    r = send_status("GET", "v7", NULL, NULL, 204);
+    hp_resp_free(&r);
+    rx_stop(rx);
+}
+
 /* 10,000 live channels per organization; GET pages through all of them. */
 static void ten_thousand_channels_limit_and_paging(void **state)
 {
@@ -1025,6 +1092,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(timezone_renders_expiry_and_record_date_times, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(channels_survive_a_restart_and_still_match, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_negative_channel_id_works_through_every_operation, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(ten_thousand_channels_limit_and_paging, setup, teardown),
     };

@@ -252,15 +252,40 @@ static void rejects_unknown_module_or_operation_in_events(void **state)
                       "\"message\":\"invalid data\",\"status\":\"error\"}");
 }
 
-static void channel_id_is_a_positive_long_as_string_or_number(void **state)
+/* Zoho types channel_id "long", and clients send negative ones (AMP casts a 64-bit hash to a
+ * signed long); only 0 is refused. */
+static void channel_id_is_a_signed_long_as_string_or_number(void **state)
 {
     (void)state;
     struct watch_item it;
     expect_item_ok(ITEM(""), WATCH_POST, "v8", &it);
     assert_int_equal(it.channel_id, 1000000068002LL);
     watch_item_fini(&it);
-    static const char *const bad[] = {"\"abc\"", "-4",   "0",
-                                      "1.5",     "true", "\"12345678901234567890\""};
+    static const struct {
+        const char *json;
+        int64_t id;
+    } good[] = {{"-4", -4},
+                {"\"-2542271027018545353\"", -2542271027018545353LL},
+                {"\"-9223372036854775808\"", INT64_MIN},
+                {"9223372036854775807", INT64_MAX}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "{\"channel_id\":%s,\"events\":[\"Leads.edit\"],\"notify_url\":\"http://e.io\"}",
+                 good[i].json);
+        expect_item_ok(text, WATCH_POST, "v8", &it);
+        assert_int_equal(it.channel_id, good[i].id);
+        watch_item_fini(&it);
+    }
+    static const char *const bad[] = {"\"abc\"",
+                                      "0",
+                                      "\"-0\"",
+                                      "\"-\"",
+                                      "\"+4\"",
+                                      "1.5",
+                                      "true",
+                                      "\"12345678901234567890\"",
+                                      "\"-9223372036854775809\""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[256];
         snprintf(text, sizeof text,
@@ -1031,7 +1056,7 @@ int main(void)
         cmocka_unit_test(patch_on_v2_needs_only_channel_id),
         cmocka_unit_test(rejects_token_longer_than_50),
         cmocka_unit_test(rejects_unknown_module_or_operation_in_events),
-        cmocka_unit_test(channel_id_is_a_positive_long_as_string_or_number),
+        cmocka_unit_test(channel_id_is_a_signed_long_as_string_or_number),
         cmocka_unit_test(expiry_defaults_clamps_and_refuses_the_past),
         cmocka_unit_test(flags_must_be_booleans),
         cmocka_unit_test(notify_url_must_be_absolute_http),
