@@ -209,7 +209,12 @@ json_t *watch_cond_parse(const json_t *elem, const char *path, struct watch_cond
         return err;
     if (!json_is_object(selection))
         return werr_type("field_selection", "jsonobject", sel_path);
-    err = parse_group(&p, selection, sel_path);
+    /* One watched field may stand alone, without a group: {"field":{...}}. AMP's connector,
+     * which runs against Zoho, sends a single field so; GET echoes it as a leaf. */
+    bool is_leaf = is_given(json_object_get(selection, "field")) &&
+                   !is_given(json_object_get(selection, "group")) &&
+                   !is_given(json_object_get(selection, "group_operator"));
+    err = is_leaf ? parse_entry(&p, selection, sel_path) : parse_group(&p, selection, sel_path);
     if (err)
         return err;
     struct watch_cond *c = xmalloc(sizeof *c + p.nodes * sizeof c->node[0]);

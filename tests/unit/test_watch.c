@@ -644,6 +644,39 @@ static void condition_renders_in_zoho_get_shape(void **state)
     json_decref(j);
 }
 
+/* One field may stand alone in field_selection, without a group: AMP's connector sends a single
+ * watched field so, against Zoho. GET echoes it as a leaf, which parses back. */
+static void a_single_field_needs_no_group(void **state)
+{
+    (void)state;
+    json_t *j = load("{\"type\":\"field_selection\",\"module\":{\"api_name\":\"Deals\"},"
+                     "\"field_selection\":{\"field\":{\"api_name\":\"Stage\"}}}");
+    struct watch_cond *c = NULL;
+    assert_null(watch_cond_parse(j, "$", &c));
+    assert_int_equal(watch_cond_leaf_count(c), 1);
+    const struct meta_field *stage[] = {field("Deals", "Stage")};
+    const struct meta_field *amount[] = {field("Deals", "Amount")};
+    assert_true(watch_cond_eval(c, stage, 1));
+    assert_false(watch_cond_eval(c, amount, 1));
+    json_t *r = watch_cond_render(c);
+    char *text = dump(json_object_get(r, "field_selection"));
+    assert_string_equal(text, "{\"field\":{\"api_name\":\"Stage\",\"id\":\"554023000000000525\"},"
+                              "\"group_operator\":null,\"group\":null}");
+    struct watch_cond *again = NULL;
+    assert_null(watch_cond_parse(r, "$", &again));
+    assert_true(watch_cond_eval(again, stage, 1));
+    free(text);
+    json_decref(r);
+    watch_cond_free(again);
+    watch_cond_free(c);
+    json_decref(j);
+    /* A field beside a group is still refused, and a bare selection still wants the operator. */
+    expect_cond_error(COND("{\"field\":{\"api_name\":\"Stage\"},\"group_operator\":\"or\"}"),
+                      "{\"code\":\"MANDATORY_NOT_FOUND\",\"details\":{\"api_name\":\"group\","
+                      "\"json_path\":\"$.watch[0].notification_condition[0].field_selection."
+                      "group\"},\"message\":\"required field not found\",\"status\":\"error\"}");
+}
+
 /* Payloads, against the reference's samples (compact; the dispatcher writes the first key). */
 
 static void expect_payload(const struct watch_payload *p, const char *sample)
@@ -1068,6 +1101,7 @@ int main(void)
         cmocka_unit_test(more_than_ten_fields_in_total_is_refused),
         cmocka_unit_test(seed_condition_evaluates_on_changed_fields),
         cmocka_unit_test(condition_renders_in_zoho_get_shape),
+        cmocka_unit_test(a_single_field_needs_no_group),
         cmocka_unit_test(renders_the_seed_update_sample),
         cmocka_unit_test(renders_the_insert_sample),
         cmocka_unit_test(delete_and_related_records_render_empty_fields),
