@@ -45,6 +45,35 @@ static bool is_tchar(unsigned char ch)
     return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
+/* A method is at most this long; longer is refused as no valid method. */
+#define METHOD_MAX 32
+
+static size_t skip_empty_lines(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (p[i] == '\r' || p[i] == '\n'))
+        i++;
+    return i;
+}
+
+bool h1req_head_is_bad_start(const char *p, size_t n)
+{
+    size_t start = skip_empty_lines(p, n);
+    for (size_t i = start; i < n; i++) {
+        if (p[i] == ' ')
+            return i == start;
+        if (i - start == METHOD_MAX || !is_tchar((unsigned char)p[i]))
+            return true;
+    }
+    return false;
+}
+
+bool h1req_head_lacks_line(const char *p, size_t n)
+{
+    size_t start = skip_empty_lines(p, n);
+    return memchr(p + start, '\n', n - start) == NULL;
+}
+
 /* The next line from *pos, NUL-terminated in place (its LF and a CR before it); NULL when a
  * line holds a NUL or a bare CR, which no valid request has. */
 static char *next_line(char *p, size_t len, size_t *pos)
@@ -71,7 +100,7 @@ static bool is_single_token(const char *v, const char *tok)
 static int request_line(struct h1req_head *h, char *s, const char **why)
 {
     char *sp = strchr(s, ' ');
-    if (!sp || sp == s || sp - s > 32) {
+    if (!sp || sp == s || sp - s > METHOD_MAX) {
         *why = "the request line has no valid method";
         return 400;
     }

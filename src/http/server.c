@@ -883,10 +883,24 @@ static void conn_run(struct conn *c)
         switch (c->state) {
         case C_HEAD: {
             size_t avail = c->in.len - c->in_pos;
-            size_t hlen = avail ? h1req_head_end(c->in.data + c->in_pos, avail, &c->scanned) : 0;
+            const char *head = avail ? c->in.data + c->in_pos : "";
+            size_t hlen = avail ? h1req_head_end(head, avail, &c->scanned) : 0;
+            if (!hlen && avail >= HEAD_MAX && h1req_head_lacks_line(head, avail)) {
+                /* The request line alone is past the limit: its target is what is long. */
+                refuse(c, 414, "URI_TOO_LONG", "the request URL is longer than the server accepts",
+                       "the request target is longer than the server accepts");
+                break;
+            }
             if (hlen > HEAD_MAX || (!hlen && avail >= HEAD_MAX)) {
                 refuse(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE",
                        "the request header fields are larger than the server accepts", NULL);
+                break;
+            }
+            if (!hlen && h1req_head_is_bad_start(head, avail)) {
+                /* Not HTTP (a TLS handshake on the plain port, say): no line end may ever
+                 * come, and the client would wait for the read timeout. */
+                refuse(c, 400, "INVALID_REQUEST", "the request is not valid HTTP/1.1",
+                       "the request line has no valid method");
                 break;
             }
             if (hlen) {

@@ -669,6 +669,31 @@ static void protocol_errors_answer_the_zoho_envelope_and_close(void **state)
     hp_resp_free(&r);
 }
 
+/* Bytes that cannot start a request line, such as a TLS handshake sent to the plain port, are
+ * refused at once: no line end may ever come, and the client would hang until the read
+ * timeout. A request line longer than the whole head may be is a URL too long (414), not
+ * header fields too large. */
+static void what_cannot_start_a_request_is_refused_at_once_and_a_huge_url_is_414(void **state)
+{
+    (void)state;
+    static const unsigned char tls_hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00,
+                                              0x01, 0xfc, 0x03, 0x03, 0x5a, 0x5a};
+    int64_t t0 = hp_now_ms();
+    refuse_raw((const char *)tls_hello, sizeof tls_hello, 400, "INVALID_REQUEST");
+    assert_true(hp_now_ms() - t0 < 5000);
+    refuse_str("G\x01T / HTTP/1.1", 400, "INVALID_REQUEST");
+
+    /* 40 KB of URL, more than the 32 KiB a head may have. */
+    size_t n = 40 * 1024;
+    char *req = malloc(n + 256);
+    size_t at = (size_t)sprintf(req, "GET /crm/v8/Leads?fields=");
+    memset(req + at, 'a', n);
+    at += n;
+    at += (size_t)sprintf(req + at, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    refuse_raw(req, at, 414, "URI_TOO_LONG");
+    free(req);
+}
+
 /* ---- Answers ---- */
 
 static void head_has_get_content_length_and_no_body(void **state)
@@ -936,6 +961,7 @@ int main(void)
         cmocka_unit_test(http_1_0_closes_unless_asked_to_keep_alive),
         cmocka_unit_test(a_half_closed_client_gets_its_answer_and_the_end),
         cmocka_unit_test(protocol_errors_answer_the_zoho_envelope_and_close),
+        cmocka_unit_test(what_cannot_start_a_request_is_refused_at_once_and_a_huge_url_is_414),
         cmocka_unit_test(head_has_get_content_length_and_no_body),
         cmocka_unit_test(absolute_targets_are_served_and_encoded_slashes_do_not_split),
         cmocka_unit_test(answers_have_date_and_content_length_and_204_has_no_body),
