@@ -160,9 +160,15 @@ static int content_length(struct h1req_head *h, const char *v, const char **why)
     return 0;
 }
 
+/* What the fields before the current one held. */
+struct seen {
+    bool has_host;
+    bool has_close; /* a Connection field with "close" */
+};
+
 /* One header field; the name must be a token right before the colon, and the value (trimmed of
  * surrounding whitespace in place) may hold no control byte but HTAB. */
-static int field_line(struct h1req_head *h, char *s, bool *has_host, const char **why)
+static int field_line(struct h1req_head *h, char *s, struct seen *seen, const char **why)
 {
     char *colon = strchr(s, ':');
     if (!colon || colon == s) {
@@ -212,9 +218,10 @@ static int field_line(struct h1req_head *h, char *s, bool *has_host, const char 
         }
         h->is_chunked = true;
     } else if (strcasecmp(s, "connection") == 0) {
+        /* "close" in any Connection field wins over "keep-alive" in another. */
         if (field_list_has(v, "close", false))
-            h->is_close = true;
-        else if (h->minor == 0 && field_list_has(v, "keep-alive", false))
+            h->is_close = seen->has_close = true;
+        else if (h->minor == 0 && !seen->has_close && field_list_has(v, "keep-alive", false))
             h->is_close = false;
     } else if (strcasecmp(s, "expect") == 0 && h->minor == 1) {
         /* HTTP/1.0 has no 1xx answers: its expectations are ignored (RFC 9110 §10.1.1). */
@@ -224,11 +231,11 @@ static int field_line(struct h1req_head *h, char *s, bool *has_host, const char 
         }
         h->is_expect_continue = true;
     } else if (strcasecmp(s, "host") == 0) {
-        if (*has_host) {
+        if (seen->has_host) {
             *why = "more than one Host header field";
             return 400;
         }
-        *has_host = true;
+        seen->has_host = true;
     }
     return 0;
 }
@@ -251,7 +258,7 @@ int h1req_parse(struct h1req_head *h, char *p, size_t len, const char **why)
     if (status)
         return status;
     h->is_close = h->minor == 0; /* HTTP/1.0 closes unless it asks to keep alive */
-    bool has_host = false;
+    struct seen seen = {0};
     for (;;) {
         line = next_line(p, len, &pos);
         if (!line) {
@@ -264,7 +271,7 @@ int h1req_parse(struct h1req_head *h, char *p, size_t len, const char **why)
             *why = "folded header field lines are not accepted";
             return 400;
         }
-        status = field_line(h, line, &has_host, why);
+        status = field_line(h, line, &seen, why);
         if (status)
             return status;
     }
@@ -272,7 +279,7 @@ int h1req_parse(struct h1req_head *h, char *p, size_t len, const char **why)
         *why = "both Content-Length and Transfer-Encoding";
         return 400;
     }
-    if (h->minor == 1 && !has_host) {
+    if (h->minor == 1 && !seen.has_host) {
         *why = "an HTTP/1.1 request without Host";
         return 400;
     }

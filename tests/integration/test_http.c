@@ -566,6 +566,18 @@ static void http_1_0_closes_unless_asked_to_keep_alive(void **state)
     answer_free(&a);
     assert_true(raw_ends(c, WAIT_MS));
     raw_close(c);
+
+    /* "close" in one Connection field is not undone by "keep-alive" in a later one. */
+    c = raw_open(srv.port);
+    raw_puts(c, "GET /herald/v1/health HTTP/1.0\r\nConnection: close\r\n"
+                "Connection: keep-alive\r\n\r\n");
+    raw_answer(c, false, &a);
+    expect_status(&a, 200);
+    assert_true(header(&a, "Connection", v, sizeof v));
+    assert_string_equal(v, "close");
+    answer_free(&a);
+    assert_true(raw_ends(c, WAIT_MS));
+    raw_close(c);
 }
 
 /* A client that half-closes after its request (shutdown(SHUT_WR), as `nc -N` does) gets its

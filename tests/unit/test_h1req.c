@@ -100,6 +100,12 @@ static void a_request_is_parsed_in_place(void **state)
     assert_int_equal(
         parse(&h, "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", copy, sizeof copy, &why), 0);
     assert_false(h.is_close);
+    /* "close" in any Connection field wins, whatever a later field says. */
+    assert_int_equal(parse(&h,
+                           "GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n",
+                           copy, sizeof copy, &why),
+                     0);
+    assert_true(h.is_close);
     assert_int_equal(parse(&h,
                            "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n"
                            "Connection: te, close\r\nExpect: 100-Continue\r\n\r\n",
