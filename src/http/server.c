@@ -311,6 +311,16 @@ json_t *http_req_json(struct http_req *req)
 
 /* ---- Routing (the worker) ---- */
 
+/* True when p[0..len) holds an encoded NUL, which no decoded C string can carry. */
+static bool has_encoded_nul(const char *p, size_t len)
+{
+    for (size_t i = 0; i + 2 < len; i++) {
+        if (p[i] == '%' && p[i + 1] == '0' && p[i + 2] == '0')
+            return true;
+    }
+    return false;
+}
+
 /* Splits the path as sent at its slashes, then decodes each segment: an encoded slash (%2F)
  * stays inside its segment. A segment with an encoded NUL matches nothing. */
 static bool split_path(struct http_conn *c)
@@ -326,11 +336,30 @@ static bool split_path(struct http_conn *c)
         if (c->req.seg_count == HTTP_MAX_SEGS)
             return false;
         c->req.segs[c->req.seg_count++] = url_decode(p, len, false);
-        for (size_t i = 0; i + 2 < len; i++) {
-            if (p[i] == '%' && p[i + 1] == '0' && p[i + 2] == '0')
-                return false;
-        }
+        if (has_encoded_nul(p, len))
+            return false;
         p += len;
+    }
+    return true;
+}
+
+/* Refuses a query pair with an encoded NUL: its value would reach the handler cut short there
+ * (ids=1%00,2 read as ids=1, deleting one record of two). False once it has answered. */
+static bool query_has_no_nul(struct http_conn *c)
+{
+    for (const char *q = c->query; q && *q;) {
+        size_t len = strcspn(q, "&");
+        if (has_encoded_nul(q, len)) {
+            const char *eq = memchr(q, '=', len);
+            char *key = url_decode(q, eq ? (size_t)(eq - q) : len, true);
+            http_respond_error(&c->req, 400, "INVALID_DATA", "invalid data",
+                               json_pack("{s:s}", "param_name", key));
+            free(key);
+            return false;
+        }
+        q += len;
+        if (*q == '&')
+            q++;
     }
     return true;
 }
@@ -402,7 +431,7 @@ static void admit(struct http_conn *c)
     const struct http_route *route = NULL;
     switch (http_routes_find(c->srv->routes, method, req->segs, req->seg_count, &route)) {
     case HTTP_MATCH_OK:
-        if (authenticate(c, route))
+        if (authenticate(c, route) && query_has_no_nul(c))
             c->route = route;
         break;
     case HTTP_MATCH_NO_METHOD:

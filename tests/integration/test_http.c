@@ -851,6 +851,35 @@ static void query_strings_are_percent_and_plus_decoded(void **state)
     hp_resp_free(&r);
 }
 
+/* An encoded NUL cannot reach a handler inside a C string: the value would be cut short there,
+ * and ids=A%00,B would delete A alone. It is refused, naming the parameter, and nothing changes. */
+static void a_query_value_with_an_encoded_nul_is_refused_not_cut_short(void **state)
+{
+    (void)state;
+    struct hp_resp r =
+        hp_req(&srv, "POST", "/crm/v8/Leads",
+               "{\"data\":[{\"Last_Name\":\"Nul1\"},{\"Last_Name\":\"Nul2\"}]}", srv.token, NULL);
+    assert_int_equal(r.status, 201);
+    char *id1 = strdup(hp_str(hp_at(r.json, "data[0].details"), "id"));
+    char *id2 = strdup(hp_str(hp_at(r.json, "data[1].details"), "id"));
+    hp_resp_free(&r);
+    char path[256];
+    snprintf(path, sizeof path, "/crm/v8/Leads?ids=%s%%00,%s", id1, id2);
+    r = hp_req(&srv, "DELETE", path, NULL, srv.token, NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "ids");
+    hp_resp_free(&r);
+    char *name = lead_last_name(id1);
+    assert_non_null(name);
+    free(name);
+    /* So is a key with one. */
+    r = hp_req(&srv, "GET", "/crm/v8/Leads?fields=Last_Name&x%00=1", NULL, srv.token, NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    hp_resp_free(&r);
+    free(id1);
+    free(id2);
+}
+
 /* ---- Load and shutdown ---- */
 
 static void idle_and_half_sent_clients_do_not_stop_others(void **state)
@@ -978,6 +1007,7 @@ int main(void)
         cmocka_unit_test(absolute_targets_are_served_and_encoded_slashes_do_not_split),
         cmocka_unit_test(answers_have_date_and_content_length_and_204_has_no_body),
         cmocka_unit_test(query_strings_are_percent_and_plus_decoded),
+        cmocka_unit_test(a_query_value_with_an_encoded_nul_is_refused_not_cut_short),
         cmocka_unit_test(idle_and_half_sent_clients_do_not_stop_others),
         cmocka_unit_test(running_out_of_descriptors_pauses_accepting_without_spinning),
         cmocka_unit_test(sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once),
