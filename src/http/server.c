@@ -731,9 +731,12 @@ static void start_request(struct conn *c, size_t hlen)
     r->is_head = strcmp(r->h.method, "HEAD") == 0;
     const char *t = r->h.target;
     if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
-        /* The absolute form, as sent to proxies: servers accept it too (RFC 9112 §3.2.2). */
-        t = strchr(t + 7 + (t[4] != ':'), '/');
-        if (!t)
+        /* The absolute form, as sent to proxies: servers accept it too (RFC 9112 §3.2.2). The
+         * path starts after the authority, which a '/' or a '?' ends; a '/' in the query of
+         * "http://host?q=/crm/v8/org" starts none. */
+        const char *authority = t + 7 + (t[4] != ':');
+        t = authority + strcspn(authority, "/?");
+        if (*t != '/')
             t = "/";
     }
     if (*t != '/') {

@@ -756,6 +756,14 @@ static void absolute_targets_are_served_and_encoded_slashes_do_not_split(void **
     expect_status(&a, 200);
     assert_non_null(hp_str(hp_at(a.json, "org[0]"), "id"));
     answer_free(&a);
+    /* A slash in the query of an absolute target with no path starts no path. */
+    char *in_query = head_for("GET", "http://127.0.0.1?x=/crm/v8/org", "");
+    raw_puts(c, in_query);
+    raw_answer(c, false, &a);
+    expect_status(&a, 404);
+    assert_string_equal(hp_str(a.json, "code"), "INVALID_URL_PATTERN");
+    answer_free(&a);
+    free(in_query);
     char *slash = head_for("GET", "/crm/v8%2Forg", "");
     raw_puts(c, slash);
     raw_answer(c, false, &a);
