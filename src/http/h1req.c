@@ -395,12 +395,21 @@ size_t h1req_chunked_feed(struct h1req_chunked *c, const char *p, size_t n, stru
             c->state = ch == '\n' ? H1REQ_CHUNK_SIZE : H1REQ_CHUNK_ERROR;
             break;
         case H1REQ_CHUNK_TRAILER:
+        case H1REQ_CHUNK_TRAILER_LF:
+            /* Trailers are read and dropped, but framed as strictly as the head: a bare CR or
+             * another control byte, which a proxy in front could take for a line end, is
+             * refused. */
             i++;
             if (ch == '\n') {
-                if (c->line_len == 0)
-                    c->state = H1REQ_CHUNK_DONE;
+                c->state = c->line_len == 0 ? H1REQ_CHUNK_DONE : H1REQ_CHUNK_TRAILER;
                 c->line_len = 0;
-            } else if (ch != '\r') {
+            } else if (c->state == H1REQ_CHUNK_TRAILER_LF) {
+                c->state = H1REQ_CHUNK_ERROR;
+            } else if (ch == '\r') {
+                c->state = H1REQ_CHUNK_TRAILER_LF;
+            } else if (((unsigned char)ch < 0x20 && ch != '\t') || ch == 0x7f) {
+                c->state = H1REQ_CHUNK_ERROR;
+            } else {
                 c->line_len++;
                 if (++c->trailer_len > TRAILERS_MAX)
                     c->state = H1REQ_CHUNK_ERROR;

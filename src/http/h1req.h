@@ -62,6 +62,7 @@ enum h1req_chunk_state {
     H1REQ_CHUNK_DATA_CR,
     H1REQ_CHUNK_DATA_LF,
     H1REQ_CHUNK_TRAILER,
+    H1REQ_CHUNK_TRAILER_LF, /* the LF after a trailer line's CR */
     H1REQ_CHUNK_DONE,
     H1REQ_CHUNK_ERROR
 };

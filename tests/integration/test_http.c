@@ -633,10 +633,12 @@ static void protocol_errors_answer_the_zoho_envelope_and_close(void **state)
     refuse_str("GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400,
                "INVALID_REQUEST");
 
-    /* A malformed chunked body: a size that is not hex, a chunk without its CRLF. */
+    /* A malformed chunked body: a size that is not hex, a chunk without its CRLF, a bare CR in
+     * the trailers. */
     char *head = head_for("POST", "/crm/v8/Leads", "Transfer-Encoding: chunked\r\n");
     static const char *const bad_bodies[] = {"zz\r\n{}\r\n0\r\n\r\n", "2\r\n{}XX0\r\n\r\n",
-                                             "\r\n0\r\n\r\n", "0x2\r\n{}\r\n0\r\n\r\n"};
+                                             "\r\n0\r\n\r\n", "0x2\r\n{}\r\n0\r\n\r\n",
+                                             "2\r\n{}\r\n0\r\n\rX: a\r\n\r\n"};
     for (size_t i = 0; i < sizeof bad_bodies / sizeof bad_bodies[0]; i++) {
         char req[2048];
         snprintf(req, sizeof req, "%s%s", head, bad_bodies[i]);

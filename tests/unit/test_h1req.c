@@ -236,6 +236,9 @@ static void bad_or_oversized_chunked_bodies_are_caught(void **state)
         "x\r\n",                /* no size */
         "3\r\nabcX\r\n",        /* no CRLF after the data */
         "1234567890123456\r\n", /* size past 15 hex digits */
+        "0\r\nX: a\rb\r\n\r\n", /* a bare CR in a trailer */
+        "0\r\n\rX\r\n\r\n",     /* a bare CR that could end the trailers */
+        "0\r\nX: \x01\r\n\r\n", /* a control byte in a trailer */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct h1req_chunked c;
