@@ -166,7 +166,8 @@ static bool take_answer(struct http_conn *r, int status, char *body, size_t len,
     pthread_mutex_lock(&w->mu);
     if (r->has_resp) {
         pthread_mutex_unlock(&w->mu);
-        log_error("msg=\"second response ignored\" path=%s status=%d", r->path, status);
+        log_error("msg=\"second response ignored\" path=%.*s status=%d", (int)r->raw_path_len,
+                  r->raw_path, status);
         return false;
     }
     r->status = status;
@@ -538,18 +539,21 @@ static void request_free(struct http_conn *r)
 }
 
 /* The access log line, formatted by hand: through printf it cost 3,400 instructions a request,
- * 7% of a create's on its request thread. */
+ * 7% of a create's on its request thread. The path is the one sent, not the decoded one: a
+ * request target holds no space or control byte, while "%0A" decoded would end the line and let
+ * a client write lines of its own into the log. */
 static void log_request(const struct http_conn *r, long long us, bool is_complete)
 {
     char text[2048], num[24];
     char *at = text;
     const char *end = text + sizeof text;
     const char *method = r->req.method ? r->req.method : "-";
-    const char *path = r->path ? r->path : "-";
+    const char *path = r->raw_path ? r->raw_path : "-";
+    size_t path_len = r->raw_path ? r->raw_path_len : 1;
     fmt_put(&at, end, "msg=request method=", 19);
     fmt_put(&at, end, method, strlen(method));
     fmt_put(&at, end, " path=", 6);
-    fmt_put(&at, end, path, strlen(path));
+    fmt_put(&at, end, path, path_len);
     fmt_put(&at, end, " status=", 8);
     fmt_put(&at, end, num, fmt_i64(num, r->has_resp ? r->status : 0));
     fmt_put(&at, end, " duration_ms=", 13);

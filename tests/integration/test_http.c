@@ -825,6 +825,25 @@ static void answers_have_date_and_content_length_and_204_has_no_body(void **stat
                             2000));
 }
 
+/* The access line names the path as sent: decoded, "%0A" would end the line and the rest
+ * would read as a line of the client's making. */
+static void an_encoded_newline_in_the_path_cannot_write_a_log_line(void **state)
+{
+    (void)state;
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, "GET /forged%0Ats=1%20level=error%20msg=forged HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_status(&a, 404);
+    answer_free(&a);
+    raw_close(c);
+    assert_true(hp_log_wait(&srv,
+                            "msg=request method=GET path=/forged%0Ats=1%20level=error%20msg=forged "
+                            "status=404 duration_ms=",
+                            2000));
+    assert_false(hp_log_wait(&srv, "\nts=1 level=error msg=forged", 0));
+}
+
 static void query_strings_are_percent_and_plus_decoded(void **state)
 {
     (void)state;
@@ -1016,6 +1035,7 @@ int main(void)
         cmocka_unit_test(head_has_get_content_length_and_no_body),
         cmocka_unit_test(absolute_targets_are_served_and_encoded_slashes_do_not_split),
         cmocka_unit_test(answers_have_date_and_content_length_and_204_has_no_body),
+        cmocka_unit_test(an_encoded_newline_in_the_path_cannot_write_a_log_line),
         cmocka_unit_test(query_strings_are_percent_and_plus_decoded),
         cmocka_unit_test(a_query_value_with_an_encoded_nul_is_refused_not_cut_short),
         cmocka_unit_test(idle_and_half_sent_clients_do_not_stop_others),
