@@ -45,6 +45,35 @@ static bool is_tchar(unsigned char ch)
     return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
+/* A method is at most this long; longer is refused as no valid method. */
+#define METHOD_MAX 32
+
+static size_t skip_empty_lines(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (p[i] == '\r' || p[i] == '\n'))
+        i++;
+    return i;
+}
+
+bool h1req_head_is_bad_start(const char *p, size_t n)
+{
+    size_t start = skip_empty_lines(p, n);
+    for (size_t i = start; i < n; i++) {
+        if (p[i] == ' ')
+            return i == start;
+        if (i - start == METHOD_MAX || !is_tchar((unsigned char)p[i]))
+            return true;
+    }
+    return false;
+}
+
+bool h1req_head_lacks_line(const char *p, size_t n)
+{
+    size_t start = skip_empty_lines(p, n);
+    return memchr(p + start, '\n', n - start) == NULL;
+}
+
 /* The next line from *pos, NUL-terminated in place (its LF and a CR before it); NULL when a
  * line holds a NUL or a bare CR, which no valid request has. */
 static char *next_line(char *p, size_t len, size_t *pos)
@@ -71,7 +100,7 @@ static bool is_single_token(const char *v, const char *tok)
 static int request_line(struct h1req_head *h, char *s, const char **why)
 {
     char *sp = strchr(s, ' ');
-    if (!sp || sp == s || sp - s > 32) {
+    if (!sp || sp == s || sp - s > METHOD_MAX) {
         *why = "the request line has no valid method";
         return 400;
     }
@@ -131,9 +160,15 @@ static int content_length(struct h1req_head *h, const char *v, const char **why)
     return 0;
 }
 
+/* What the fields before the current one held. */
+struct seen {
+    bool has_host;
+    bool has_close; /* a Connection field with "close" */
+};
+
 /* One header field; the name must be a token right before the colon, and the value (trimmed of
  * surrounding whitespace in place) may hold no control byte but HTAB. */
-static int field_line(struct h1req_head *h, char *s, bool *has_host, const char **why)
+static int field_line(struct h1req_head *h, char *s, struct seen *seen, const char **why)
 {
     char *colon = strchr(s, ':');
     if (!colon || colon == s) {
@@ -183,9 +218,10 @@ static int field_line(struct h1req_head *h, char *s, bool *has_host, const char 
         }
         h->is_chunked = true;
     } else if (strcasecmp(s, "connection") == 0) {
+        /* "close" in any Connection field wins over "keep-alive" in another. */
         if (field_list_has(v, "close", false))
-            h->is_close = true;
-        else if (h->minor == 0 && field_list_has(v, "keep-alive", false))
+            h->is_close = seen->has_close = true;
+        else if (h->minor == 0 && !seen->has_close && field_list_has(v, "keep-alive", false))
             h->is_close = false;
     } else if (strcasecmp(s, "expect") == 0 && h->minor == 1) {
         /* HTTP/1.0 has no 1xx answers: its expectations are ignored (RFC 9110 §10.1.1). */
@@ -195,11 +231,11 @@ static int field_line(struct h1req_head *h, char *s, bool *has_host, const char 
         }
         h->is_expect_continue = true;
     } else if (strcasecmp(s, "host") == 0) {
-        if (*has_host) {
+        if (seen->has_host) {
             *why = "more than one Host header field";
             return 400;
         }
-        *has_host = true;
+        seen->has_host = true;
     }
     return 0;
 }
@@ -222,7 +258,7 @@ int h1req_parse(struct h1req_head *h, char *p, size_t len, const char **why)
     if (status)
         return status;
     h->is_close = h->minor == 0; /* HTTP/1.0 closes unless it asks to keep alive */
-    bool has_host = false;
+    struct seen seen = {0};
     for (;;) {
         line = next_line(p, len, &pos);
         if (!line) {
@@ -235,7 +271,7 @@ int h1req_parse(struct h1req_head *h, char *p, size_t len, const char **why)
             *why = "folded header field lines are not accepted";
             return 400;
         }
-        status = field_line(h, line, &has_host, why);
+        status = field_line(h, line, &seen, why);
         if (status)
             return status;
     }
@@ -243,7 +279,7 @@ int h1req_parse(struct h1req_head *h, char *p, size_t len, const char **why)
         *why = "both Content-Length and Transfer-Encoding";
         return 400;
     }
-    if (h->minor == 1 && !has_host) {
+    if (h->minor == 1 && !seen.has_host) {
         *why = "an HTTP/1.1 request without Host";
         return 400;
     }
@@ -359,12 +395,21 @@ size_t h1req_chunked_feed(struct h1req_chunked *c, const char *p, size_t n, stru
             c->state = ch == '\n' ? H1REQ_CHUNK_SIZE : H1REQ_CHUNK_ERROR;
             break;
         case H1REQ_CHUNK_TRAILER:
+        case H1REQ_CHUNK_TRAILER_LF:
+            /* Trailers are read and dropped, but framed as strictly as the head: a bare CR or
+             * another control byte, which a proxy in front could take for a line end, is
+             * refused. */
             i++;
             if (ch == '\n') {
-                if (c->line_len == 0)
-                    c->state = H1REQ_CHUNK_DONE;
+                c->state = c->line_len == 0 ? H1REQ_CHUNK_DONE : H1REQ_CHUNK_TRAILER;
                 c->line_len = 0;
-            } else if (ch != '\r') {
+            } else if (c->state == H1REQ_CHUNK_TRAILER_LF) {
+                c->state = H1REQ_CHUNK_ERROR;
+            } else if (ch == '\r') {
+                c->state = H1REQ_CHUNK_TRAILER_LF;
+            } else if (((unsigned char)ch < 0x20 && ch != '\t') || ch == 0x7f) {
+                c->state = H1REQ_CHUNK_ERROR;
+            } else {
                 c->line_len++;
                 if (++c->trailer_len > TRAILERS_MAX)
                     c->state = H1REQ_CHUNK_ERROR;

@@ -37,6 +37,15 @@ struct h1req_head {
  * search got, so feeding a head byte by byte costs O(n) in all. */
 size_t h1req_head_end(const char *p, size_t n, size_t *scanned);
 
+/* True when p[0..n), the start of a head not yet complete, already cannot be a request line:
+ * its method (what comes before the first space) has a byte no method has, or is longer than
+ * the parser accepts. So what is not HTTP at all, such as a TLS handshake sent to the plain
+ * port, is refused at once instead of waiting for a line end that never comes. */
+bool h1req_head_is_bad_start(const char *p, size_t n);
+
+/* True when p[0..n) holds no complete request line (empty lines before it skipped). */
+bool h1req_head_lacks_line(const char *p, size_t n);
+
 /* Parses a complete head of `len` bytes in place (NULs are written into p). Returns 0, or an
  * HTTP status (400, 414, 417, 431, 501, 505) with *why set to a static reason. */
 int h1req_parse(struct h1req_head *h, char *p, size_t len, const char **why);
@@ -53,6 +62,7 @@ enum h1req_chunk_state {
     H1REQ_CHUNK_DATA_CR,
     H1REQ_CHUNK_DATA_LF,
     H1REQ_CHUNK_TRAILER,
+    H1REQ_CHUNK_TRAILER_LF, /* the LF after a trailer line's CR */
     H1REQ_CHUNK_DONE,
     H1REQ_CHUNK_ERROR
 };

@@ -1,7 +1,7 @@
 /* The server's request reader (http/h1req.c) on any bytes a client may send: the first byte
  * picks the size of the pieces fed, the rest is the connection's bytes. The head is found
  * incrementally, parsed on a private copy of exactly its length, and the rest decoded as a
- * chunked body in pieces; every promise of the three functions is checked, and the pieces'
+ * chunked body in pieces; every promise of the four functions is checked, and the pieces'
  * results are compared with the whole input's. */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -82,11 +82,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* The head's end, found as bytes come, must be where a look at all of them finds it. */
     size_t scanned = 0, hlen = 0, have = 0;
+    bool was_bad_start = false; /* judged no request before its head was whole */
     while (have < n && !hlen) {
         have = n - have < step ? n : have + step;
         hlen = h1req_head_end(p, have, &scanned);
         check(hlen <= have);
         check(scanned <= have);
+        if (!hlen)
+            was_bad_start |= h1req_head_is_bad_start(p, have);
     }
     size_t whole_scanned = 0;
     size_t whole = h1req_head_end(p, have, &whole_scanned);
@@ -106,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int status = h1req_parse(&h, copy, hlen, &why);
         if (status == 0) {
             check_head(&h, copy, hlen);
+            check(!was_bad_start); /* what the server refuses early, the parser refuses too */
         } else {
             check(status == 400 || status == 414 || status == 417 || status == 431 ||
                   status == 501 || status == 505);

@@ -566,6 +566,18 @@ static void http_1_0_closes_unless_asked_to_keep_alive(void **state)
     answer_free(&a);
     assert_true(raw_ends(c, WAIT_MS));
     raw_close(c);
+
+    /* "close" in one Connection field is not undone by "keep-alive" in a later one. */
+    c = raw_open(srv.port);
+    raw_puts(c, "GET /herald/v1/health HTTP/1.0\r\nConnection: close\r\n"
+                "Connection: keep-alive\r\n\r\n");
+    raw_answer(c, false, &a);
+    expect_status(&a, 200);
+    assert_true(header(&a, "Connection", v, sizeof v));
+    assert_string_equal(v, "close");
+    answer_free(&a);
+    assert_true(raw_ends(c, WAIT_MS));
+    raw_close(c);
 }
 
 /* A client that half-closes after its request (shutdown(SHUT_WR), as `nc -N` does) gets its
@@ -621,10 +633,12 @@ static void protocol_errors_answer_the_zoho_envelope_and_close(void **state)
     refuse_str("GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400,
                "INVALID_REQUEST");
 
-    /* A malformed chunked body: a size that is not hex, a chunk without its CRLF. */
+    /* A malformed chunked body: a size that is not hex, a chunk without its CRLF, a bare CR in
+     * the trailers. */
     char *head = head_for("POST", "/crm/v8/Leads", "Transfer-Encoding: chunked\r\n");
     static const char *const bad_bodies[] = {"zz\r\n{}\r\n0\r\n\r\n", "2\r\n{}XX0\r\n\r\n",
-                                             "\r\n0\r\n\r\n", "0x2\r\n{}\r\n0\r\n\r\n"};
+                                             "\r\n0\r\n\r\n", "0x2\r\n{}\r\n0\r\n\r\n",
+                                             "2\r\n{}\r\n0\r\n\rX: a\r\n\r\n"};
     for (size_t i = 0; i < sizeof bad_bodies / sizeof bad_bodies[0]; i++) {
         char req[2048];
         snprintf(req, sizeof req, "%s%s", head, bad_bodies[i]);
@@ -667,6 +681,31 @@ static void protocol_errors_answer_the_zoho_envelope_and_close(void **state)
     struct hp_resp r = hp_req(&srv, "GET", "/herald/v1/health", NULL, NULL, NULL);
     assert_int_equal(r.status, 200);
     hp_resp_free(&r);
+}
+
+/* Bytes that cannot start a request line, such as a TLS handshake sent to the plain port, are
+ * refused at once: no line end may ever come, and the client would hang until the read
+ * timeout. A request line longer than the whole head may be is a URL too long (414), not
+ * header fields too large. */
+static void what_cannot_start_a_request_is_refused_at_once_and_a_huge_url_is_414(void **state)
+{
+    (void)state;
+    static const unsigned char tls_hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00,
+                                              0x01, 0xfc, 0x03, 0x03, 0x5a, 0x5a};
+    int64_t t0 = hp_now_ms();
+    refuse_raw((const char *)tls_hello, sizeof tls_hello, 400, "INVALID_REQUEST");
+    assert_true(hp_now_ms() - t0 < 5000);
+    refuse_str("G\x01T / HTTP/1.1", 400, "INVALID_REQUEST");
+
+    /* 40 KB of URL, more than the 32 KiB a head may have. */
+    size_t n = 40 * 1024;
+    char *req = malloc(n + 256);
+    size_t at = (size_t)sprintf(req, "GET /crm/v8/Leads?fields=");
+    memset(req + at, 'a', n);
+    at += n;
+    at += (size_t)sprintf(req + at, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    refuse_raw(req, at, 414, "URI_TOO_LONG");
+    free(req);
 }
 
 /* ---- Answers ---- */
@@ -719,6 +758,14 @@ static void absolute_targets_are_served_and_encoded_slashes_do_not_split(void **
     expect_status(&a, 200);
     assert_non_null(hp_str(hp_at(a.json, "org[0]"), "id"));
     answer_free(&a);
+    /* A slash in the query of an absolute target with no path starts no path. */
+    char *in_query = head_for("GET", "http://127.0.0.1?x=/crm/v8/org", "");
+    raw_puts(c, in_query);
+    raw_answer(c, false, &a);
+    expect_status(&a, 404);
+    assert_string_equal(hp_str(a.json, "code"), "INVALID_URL_PATTERN");
+    answer_free(&a);
+    free(in_query);
     char *slash = head_for("GET", "/crm/v8%2Forg", "");
     raw_puts(c, slash);
     raw_answer(c, false, &a);
@@ -778,6 +825,25 @@ static void answers_have_date_and_content_length_and_204_has_no_body(void **stat
                             2000));
 }
 
+/* The access line names the path as sent: decoded, "%0A" would end the line and the rest
+ * would read as a line of the client's making. */
+static void an_encoded_newline_in_the_path_cannot_write_a_log_line(void **state)
+{
+    (void)state;
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, "GET /forged%0Ats=1%20level=error%20msg=forged HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct answer a;
+    raw_answer(c, false, &a);
+    expect_status(&a, 404);
+    answer_free(&a);
+    raw_close(c);
+    assert_true(hp_log_wait(&srv,
+                            "msg=request method=GET path=/forged%0Ats=1%20level=error%20msg=forged "
+                            "status=404 duration_ms=",
+                            2000));
+    assert_false(hp_log_wait(&srv, "\nts=1 level=error msg=forged", 0));
+}
+
 static void query_strings_are_percent_and_plus_decoded(void **state)
 {
     (void)state;
@@ -812,6 +878,35 @@ static void query_strings_are_percent_and_plus_decoded(void **state)
     hp_assert_error(&r, 400, "INVALID_DATA");
     assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "per_page");
     hp_resp_free(&r);
+}
+
+/* An encoded NUL cannot reach a handler inside a C string: the value would be cut short there,
+ * and ids=A%00,B would delete A alone. It is refused, naming the parameter, and nothing changes. */
+static void a_query_value_with_an_encoded_nul_is_refused_not_cut_short(void **state)
+{
+    (void)state;
+    struct hp_resp r =
+        hp_req(&srv, "POST", "/crm/v8/Leads",
+               "{\"data\":[{\"Last_Name\":\"Nul1\"},{\"Last_Name\":\"Nul2\"}]}", srv.token, NULL);
+    assert_int_equal(r.status, 201);
+    char *id1 = strdup(hp_str(hp_at(r.json, "data[0].details"), "id"));
+    char *id2 = strdup(hp_str(hp_at(r.json, "data[1].details"), "id"));
+    hp_resp_free(&r);
+    char path[256];
+    snprintf(path, sizeof path, "/crm/v8/Leads?ids=%s%%00,%s", id1, id2);
+    r = hp_req(&srv, "DELETE", path, NULL, srv.token, NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "ids");
+    hp_resp_free(&r);
+    char *name = lead_last_name(id1);
+    assert_non_null(name);
+    free(name);
+    /* So is a key with one. */
+    r = hp_req(&srv, "GET", "/crm/v8/Leads?fields=Last_Name&x%00=1", NULL, srv.token, NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    hp_resp_free(&r);
+    free(id1);
+    free(id2);
 }
 
 /* ---- Load and shutdown ---- */
@@ -936,10 +1031,13 @@ int main(void)
         cmocka_unit_test(http_1_0_closes_unless_asked_to_keep_alive),
         cmocka_unit_test(a_half_closed_client_gets_its_answer_and_the_end),
         cmocka_unit_test(protocol_errors_answer_the_zoho_envelope_and_close),
+        cmocka_unit_test(what_cannot_start_a_request_is_refused_at_once_and_a_huge_url_is_414),
         cmocka_unit_test(head_has_get_content_length_and_no_body),
         cmocka_unit_test(absolute_targets_are_served_and_encoded_slashes_do_not_split),
         cmocka_unit_test(answers_have_date_and_content_length_and_204_has_no_body),
+        cmocka_unit_test(an_encoded_newline_in_the_path_cannot_write_a_log_line),
         cmocka_unit_test(query_strings_are_percent_and_plus_decoded),
+        cmocka_unit_test(a_query_value_with_an_encoded_nul_is_refused_not_cut_short),
         cmocka_unit_test(idle_and_half_sent_clients_do_not_stop_others),
         cmocka_unit_test(running_out_of_descriptors_pauses_accepting_without_spinning),
         cmocka_unit_test(sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once),

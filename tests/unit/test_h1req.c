@@ -41,6 +41,29 @@ static void head_end_is_found_at_any_split(void **state)
     assert_int_equal(head_end_in_steps("\r\n\r\n", 1), 0);
 }
 
+/* What cannot start a request line is known before its line end: a byte no method has, an
+ * empty or too long method. A partial line that could still be a request is not judged. */
+static void a_start_that_no_request_has_is_seen_before_the_line_ends(void **state)
+{
+    (void)state;
+    static const char tls_hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00};
+    assert_true(h1req_head_is_bad_start(tls_hello, sizeof tls_hello));
+    assert_true(h1req_head_is_bad_start("GE\tT", 4));
+    assert_true(h1req_head_is_bad_start(" /", 2));
+    assert_true(h1req_head_is_bad_start("\r\n /", 4));
+    assert_true(h1req_head_is_bad_start("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG", 33));
+    assert_false(h1req_head_is_bad_start("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF /", 34));
+    assert_false(h1req_head_is_bad_start("", 0));
+    assert_false(h1req_head_is_bad_start("\r\n", 2));
+    assert_false(h1req_head_is_bad_start("PO", 2));
+    assert_false(h1req_head_is_bad_start("POST /crm/v8/Le", 15));
+    assert_false(h1req_head_is_bad_start("POST /a b\x01c", 12)); /* past the method: the parser's */
+
+    assert_true(h1req_head_lacks_line("GET /aaaa", 9));
+    assert_true(h1req_head_lacks_line("\r\n\r\nGET /aaaa", 13));
+    assert_false(h1req_head_lacks_line("GET /a HTTP/1.1\r\nX-Long: aaaa", 29));
+}
+
 static int parse(struct h1req_head *h, const char *text, char *copy, size_t cap, const char **why)
 {
     size_t n = strlen(text);
@@ -77,6 +100,12 @@ static void a_request_is_parsed_in_place(void **state)
     assert_int_equal(
         parse(&h, "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", copy, sizeof copy, &why), 0);
     assert_false(h.is_close);
+    /* "close" in any Connection field wins, whatever a later field says. */
+    assert_int_equal(parse(&h,
+                           "GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n",
+                           copy, sizeof copy, &why),
+                     0);
+    assert_true(h.is_close);
     assert_int_equal(parse(&h,
                            "PUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n"
                            "Connection: te, close\r\nExpect: 100-Continue\r\n\r\n",
@@ -207,6 +236,9 @@ static void bad_or_oversized_chunked_bodies_are_caught(void **state)
         "x\r\n",                /* no size */
         "3\r\nabcX\r\n",        /* no CRLF after the data */
         "1234567890123456\r\n", /* size past 15 hex digits */
+        "0\r\nX: a\rb\r\n\r\n", /* a bare CR in a trailer */
+        "0\r\n\rX\r\n\r\n",     /* a bare CR that could end the trailers */
+        "0\r\nX: \x01\r\n\r\n", /* a control byte in a trailer */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct h1req_chunked c;
@@ -229,6 +261,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(head_end_is_found_at_any_split),
+        cmocka_unit_test(a_start_that_no_request_has_is_seen_before_the_line_ends),
         cmocka_unit_test(a_request_is_parsed_in_place),
         cmocka_unit_test(bad_requests_are_refused_with_their_status),
         cmocka_unit_test(long_targets_and_many_fields_have_their_own_statuses),
