@@ -252,6 +252,13 @@ int cli_serve(int argc, char **argv)
         .threads = 0, /* one per CPU */
         .authenticate = api_authenticate,
     };
+    /* Test hook, not a setting: HERALD_TEST_HEAD_MS shortens the 30 s a request head may take
+     * from its first byte to its end. */
+    const char *head_ms = getenv("HERALD_TEST_HEAD_MS");
+    if (head_ms) {
+        hc.head_ms = atoi(head_ms);
+        log_warn("msg=\"request head time limit set for a test\" head_ms=%d", hc.head_ms);
+    }
     /* resource_uri's base must be known before requests arrive; with port 0 it is only known
      * after binding, but then nobody can reach the server before the "listening" line. */
     bool is_v6 = strchr(cfg.listen_host, ':') != NULL;

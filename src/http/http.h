@@ -59,6 +59,7 @@ struct http_config {
     int port;         /* 0 picks a free port */
     size_t max_body_bytes;
     unsigned threads; /* request threads; 0: one per online CPU, 2 to 16 */
+    int head_ms;      /* a request head must arrive whole this long after its first byte; 0: 30 s */
     http_auth_fn *authenticate;
 };
 

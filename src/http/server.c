@@ -47,6 +47,7 @@
 #define MAX_CONNECTIONS 10000
 #define IDLE_TIMEOUT_MS (120 * 1000) /* a kept-alive connection between requests */
 #define READ_TIMEOUT_MS (30 * 1000)  /* no progress reading a request or writing its answer */
+#define HEAD_TIMEOUT_MS (30 * 1000)  /* a request head, from its first byte to its end */
 #define DRAIN_TIMEOUT_MS 2000        /* reading what a client still sends after a final error */
 
 struct worker;
@@ -79,6 +80,7 @@ struct conn {
     int64_t body_left; /* Content-Length body bytes still to read */
     struct h1req_chunked chunked;
     int64_t deadline_ms;
+    int64_t head_since_ms; /* when the head being read began to arrive; 0: none of it yet */
     struct http_conn *req; /* the request in progress */
 };
 
@@ -940,6 +942,7 @@ static void conn_run(struct conn *c)
                 break;
             }
             if (hlen) {
+                c->head_since_ms = 0;
                 start_request(c, hlen);
                 break;
             }
@@ -947,7 +950,18 @@ static void conn_run(struct conn *c)
                 conn_close(c); /* stopping: idle connections go */
                 return;
             }
-            if (!read_more(c, HEAD_MAX + 1))
+            bool has_read = read_more(c, HEAD_MAX + 1);
+            /* Each byte read moves the deadline on, so a head sent a byte at a time could hold
+             * the connection for ever: the whole head has its own limit from its first byte,
+             * as nginx's client_header_timeout. */
+            if (c->in.len > c->in_pos) {
+                if (!c->head_since_ms)
+                    c->head_since_ms = now_ms();
+                int64_t head_end = c->head_since_ms + c->w->srv->cfg.head_ms;
+                if (c->deadline_ms > head_end)
+                    c->deadline_ms = head_end;
+            }
+            if (!has_read)
                 return;
             break;
         }
@@ -1230,6 +1244,8 @@ enum herald_err http_server_start(const struct http_config *cfg, const struct ht
     srv->routes = http_routes_compile(routes);
     srv->app = app;
     srv->cfg = *cfg;
+    if (srv->cfg.head_ms <= 0)
+        srv->cfg.head_ms = HEAD_TIMEOUT_MS;
     srv->listen_fd = fd;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;

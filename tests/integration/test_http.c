@@ -942,6 +942,45 @@ static void idle_and_half_sent_clients_do_not_stop_others(void **state)
         raw_close(idle[i]);
 }
 
+/* A head sent a byte at a time moves the read timeout on with each byte; the whole head has its
+ * own limit from its first byte (shortened here to 600 ms), so a trickling client cannot hold a
+ * connection for ever. One that sends its head at once, even after waiting, is served. */
+static void a_head_trickled_past_its_limit_ends_the_connection(void **state)
+{
+    (void)state;
+    setenv("HERALD_TEST_HEAD_MS", "600", 1);
+    struct hp p;
+    hp_start(&p, NULL);
+    unsetenv("HERALD_TEST_HEAD_MS");
+    struct raw *slow = raw_open(p.port);
+    raw_puts(slow, "GET /crm/v8/org HTTP/1.1\r\n");
+    int64_t t0 = hp_now_ms();
+    bool has_ended = false;
+    /* A header byte every 100 ms: progress, but the head never ends. */
+    while (!has_ended && hp_now_ms() - t0 < 5000) {
+        if (send(slow->fd, "X", 1, MSG_NOSIGNAL) != 1)
+            break;
+        has_ended = raw_ends(slow, 100);
+    }
+    int64_t took = hp_now_ms() - t0;
+    if (!has_ended && took < 5000)
+        has_ended = raw_ends(slow, 1000); /* the send failed: the server had closed */
+    if (!has_ended)
+        fail_msg("a trickled head was still open after %lld ms", (long long)took);
+    assert_true(took >= 500);
+    raw_close(slow);
+    /* Idle first, then the head at once: the limit runs from the head's first byte. */
+    struct raw *late = raw_open(p.port);
+    assert_true(raw_quiet(late, 800));
+    raw_puts(late, "GET /crm/v8/org HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct answer a;
+    raw_answer(late, false, &a);
+    expect_status(&a, 401);
+    answer_free(&a);
+    raw_close(late);
+    hp_cleanup(&p);
+}
+
 /* utime + stime of a process, in clock ticks. */
 static long cpu_ticks(pid_t pid)
 {
@@ -1039,6 +1078,7 @@ int main(void)
         cmocka_unit_test(query_strings_are_percent_and_plus_decoded),
         cmocka_unit_test(a_query_value_with_an_encoded_nul_is_refused_not_cut_short),
         cmocka_unit_test(idle_and_half_sent_clients_do_not_stop_others),
+        cmocka_unit_test(a_head_trickled_past_its_limit_ends_the_connection),
         cmocka_unit_test(running_out_of_descriptors_pauses_accepting_without_spinning),
         cmocka_unit_test(sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once),
     };
