@@ -1345,6 +1345,33 @@ static void private_addresses_are_refused_without_the_allow_flag(void **state)
     rx_stop(rx);
 }
 
+/* DNS rebinding: a name that does not resolve when subscribing (a .test name) is accepted, and
+ * resolves to loopback when delivering (the test hook); the attempt is refused before any connect,
+ * on the own client and on the libcurl path, and the receiver on that address sees nothing. */
+static void a_name_resolving_to_loopback_only_at_delivery_is_refused(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    snprintf(url, sizeof url, "http://rebind.test:%d/x", rx_port(rx));
+    for (int is_curl = 0; is_curl < 2; is_curl++) {
+        struct hp p;
+        setenv("HERALD_TEST_HOSTS", "rebind.test=127.0.0.1", 1);
+        if (is_curl)
+            setenv("HERALD_TEST_CURL_ONLY", "1", 1);
+        hp_start(&p, "--allow-network 10.0.0.0/8 --retry-schedule 0s");
+        unsetenv("HERALD_TEST_HOSTS");
+        unsetenv("HERALD_TEST_CURL_ONLY");
+        watch_at(&p, "8002", "Leads.create", url);
+        insert_at(&p, "Leads", "Last_Name");
+        assert_true(hp_log_wait(&p, "refused address: loopback", 5000));
+        assert_int_equal(hp_stop(&p), 0);
+        hp_cleanup(&p);
+    }
+    assert_int_equal(rx_count(rx), 0);
+    rx_stop(rx);
+}
+
 static bool has_signature(const char *header, const char *secret, const struct rx_request *cb)
 {
     char id[128], ts[64];
@@ -1498,6 +1525,7 @@ int main(void)
         cmocka_unit_test(a_dead_destinations_backlog_leaves_the_writer_idle),
         cmocka_unit_test(stopping_waits_for_attempts_without_spinning),
         cmocka_unit_test(private_addresses_are_refused_without_the_allow_flag),
+        cmocka_unit_test(a_name_resolving_to_loopback_only_at_delivery_is_refused),
         cmocka_unit_test(callbacks_ignore_proxies_named_by_the_environment),
         cmocka_unit_test(rotation_signs_with_both_secrets),
         cmocka_unit_test(idle_connections_are_bounded_across_destinations),

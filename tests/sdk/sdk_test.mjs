@@ -1,11 +1,14 @@
 // Drives Herald through the official Zoho CRM Node SDK v8 (@zohocrm/nodejs-sdk-8.0), using only the SDK's
 // operations classes. Usage: node sdk_test.mjs  with HERALD_URL and HERALD_TOKEN set (or HERALD_BIN: the
-// script then starts its own server in a temporary directory).
+// script then starts its own server in a temporary directory). The callbacks are verified with the official
+// Standard Webhooks library (standardwebhooks) when the script starts the server (it reads the secret).
 import * as ZOHOCRMSDK from "@zohocrm/nodejs-sdk-8.0";
+import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import http from "node:http";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import crypto from "node:crypto";
 import { spawn, execFileSync } from "node:child_process";
 
 const R = ZOHOCRMSDK.Record;
@@ -86,12 +89,14 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), "herald-sdk-"));
 let server = null;
 let baseUrl = process.env.HERALD_URL;
 let accessToken = process.env.HERALD_TOKEN;
+let dbPath = null; // the database of the server started here, for `herald secret`
 
 let serverLog = "";
 let serverExit = null;
 
 async function startServer(bin) {
     const db = path.join(work, "herald.db");
+    dbPath = db;
     accessToken = execFileSync(bin, ["token", "create", "--scopes", "all", "--db", db]).toString().trim();
     server = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--db", db, "--allow-network", "127.0.0.0/8"],
         { stdio: ["ignore", "pipe", "pipe"] });
@@ -126,16 +131,18 @@ async function stopServer() {
 const callbacks = [];
 let callbackWaiters = [];
 const receiver = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
+        const raw = Buffer.concat(chunks); // the bytes signed, for the signature checks
+        const body = raw.toString("utf8");
         let json = null;
         try {
             json = JSON.parse(body);
         } catch (e) {
             json = { unparsable: body };
         }
-        callbacks.push({ url: req.url, method: req.method, headers: req.headers, body: json });
+        callbacks.push({ url: req.url, method: req.method, headers: req.headers, raw, body: json });
         res.writeHead(200, { "Content-Type": "text/plain" });
         res.end("ok");
         callbackWaiters.forEach((w) => w());
@@ -709,6 +716,91 @@ async function usersChannel() {
     if (items.length) await disable(ops, [id], 2);
 }
 
+// --- callback signatures, verified by the official Standard Webhooks library ---------------------------------
+// Webhook.verify(payload, headers) checks webhook-id, webhook-timestamp (within 5 minutes) and any "v1,"
+// entry of webhook-signature against HMAC-SHA256 of "id.timestamp.body" keyed by the whsec_ secret's bytes.
+function verifies(secret, payload, headers) {
+    try {
+        new Webhook(secret).verify(payload, headers);
+        return "verified";
+    } catch (e) {
+        if (e instanceof WebhookVerificationError) return e.message;
+        throw e;
+    }
+}
+
+function herald(...args) {
+    return execFileSync(process.env.HERALD_BIN, [...args, "--db", dbPath], { stdio: ["ignore", "pipe", "pipe"] })
+        .toString().trim();
+}
+
+// A new Lead (non-ASCII in its name, so the signed bytes are UTF-8) and the callback channel `id` sends for it.
+async function signedCallback(ops, id, what) {
+    const items = actionItems(`${what}: create a lead`, await ops.createRecords(body([
+        record({ Last_Name: `Signé ✓ ${Date.now()}` }),
+    ])), R, "getData");
+    const leadId = items[0] && detailId(items[0]);
+    if (!leadId) return null;
+    const cb = await waitForCallback((c) => c.body && c.body.channel_id === id.toString() &&
+        (c.body.ids || []).includes(leadId.toString()), 15000);
+    check(cb != null, `${what}: the callback arrived`);
+    return cb;
+}
+
+async function signatures(notifyUrl) {
+    if (!dbPath) {
+        console.log("skip signatures: the server was not started here (its secret is not readable)");
+        return;
+    }
+    const ops = new N.NotificationsOperations();
+    const leads = new R.RecordOperations("Leads");
+    const id = BigInt(Date.now()) * 1000n + 7n;
+    const items = actionItems("enable the signatures channel", await ops.enableNotifications(watch([
+        channel({ ChannelId: id.toString(), Events: ["Leads.create"], NotifyUrl: notifyUrl + "?sig=1" }),
+    ])), N, "getWatch");
+    if (!items.length) return;
+    const wrong = "whsec_" + crypto.randomBytes(32).toString("base64");
+    const old = herald("secret", "show");
+    check(/^whsec_[A-Za-z0-9+/]{43}=$/.test(old), "secret show: whsec_ and 32 bytes in base64", old);
+
+    const cb = await signedCallback(leads, id, "signed callback");
+    if (cb) {
+        const sig = cb.headers["webhook-signature"] || "";
+        check(/^v1,[A-Za-z0-9+/]{43}=$/.test(sig), "webhook-signature: one v1 entry before a rotation", sig);
+        check(verifies(old, cb.raw, cb.headers) === "verified", "standardwebhooks verifies the callback",
+            verifies(old, cb.raw, cb.headers));
+        const parsed = new Webhook(old).verify(cb.raw, cb.headers);
+        check(describe(parsed) === describe(cb.body), "verify returns the callback's body", describe(parsed));
+        const tampered = Buffer.from(cb.raw.toString("utf8").replace("\"insert\"", "\"delete\""), "utf8");
+        check(!tampered.equals(cb.raw) && verifies(old, tampered, cb.headers) !== "verified",
+            "a tampered body fails verification");
+        check(verifies(wrong, cb.raw, cb.headers) !== "verified", "another secret fails verification");
+        const otherId = { ...cb.headers, "webhook-id": cb.headers["webhook-id"] + "0" };
+        check(verifies(old, cb.raw, otherId) !== "verified", "another webhook-id fails verification");
+    }
+
+    const fresh = herald("secret", "rotate");
+    check(/^whsec_/.test(fresh) && fresh !== old, "secret rotate prints a new secret", fresh);
+    check(herald("secret", "show") === fresh, "secret show prints the new secret");
+    // The server rereads the organization's secret at most a second after it changed.
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await signedCallback(leads, id, "callback after a rotation");
+    if (after) {
+        const entries = (after.headers["webhook-signature"] || "").split(" ");
+        check(entries.length === 2 && entries.every((e) => /^v1,[A-Za-z0-9+/]{43}=$/.test(e)),
+            "webhook-signature: two v1 entries after a rotation", describe(entries));
+        check(verifies(fresh, after.raw, after.headers) === "verified", "verifies with the new secret",
+            verifies(fresh, after.raw, after.headers));
+        check(verifies(old, after.raw, after.headers) === "verified", "verifies with the old secret (24 h overlap)",
+            verifies(old, after.raw, after.headers));
+        check(verifies(wrong, after.raw, after.headers) !== "verified", "another secret still fails");
+        const tampered = Buffer.concat([after.raw, Buffer.from(" ")]);
+        check(verifies(fresh, tampered, after.headers) !== "verified" &&
+            verifies(old, tampered, after.headers) !== "verified", "a tampered body fails with either secret");
+    }
+    await disable(ops, [id], 1);
+}
+
 // --- main ----------------------------------------------------------------------------------------------------
 async function main() {
     if (!baseUrl) {
@@ -762,6 +854,7 @@ async function main() {
         "no Contacts insert callback after the PUT replaced the events");
 
     await disable(ops, [a, b], 2);
+    await signatures(notifyUrl);
     await typedValues();
     await conditions();
     await options();
