@@ -30,6 +30,10 @@ struct app {
     atomic_bool has_new_notifications;
     /* Live tokens by SHA-256 (api/token_cache.h); NULL reads every token from the store. */
     struct token_cache *tokens;
+    /* Threads for the DNS lookups that vet notify URLs (core/workq.h); NULL: on the HTTP
+     * thread. lookup_delay_ms holds each such lookup that long first (tests: a slow DNS). */
+    struct workq *lookups;
+    int lookup_delay_ms;
 };
 
 /* The route table, ending in a zeroed entry. */

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/ticker.h"
 #include "core/timefmt.h"
+#include "core/workq.h"
 #include "core/xmalloc.h"
 #include "core/zjson.h"
 #include "deliver/ssrf.h"
@@ -630,6 +631,35 @@ static void respond_top(struct http_req *req, json_t *error)
     http_respond_json(req, 400, error);
 }
 
+/* Refuses the notify URLs whose host is an address off limits, then hands the job to the
+ * writer. A host named by DNS makes this run on a lookup thread (app->lookups), not the HTTP
+ * thread: getaddrinfo blocks for as long as the name server takes. */
+static void vet_and_submit(void *arg)
+{
+    struct watch_job *j = arg;
+    struct app *app = j->app;
+    for (size_t i = 0; i < j->count; i++) {
+        if (j->results[i] || !j->items[i].notify_url)
+            continue;
+        if (app->lookup_delay_ms > 0 && !j->items[i].url.is_ip_literal) {
+            struct timespec ts = {.tv_sec = app->lookup_delay_ms / 1000,
+                                  .tv_nsec = (long)(app->lookup_delay_ms % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+        }
+        const char *why = NULL;
+        enum herald_err err =
+            ssrf_resolve_check(app->allow, j->items[i].url.host, j->items[i].url.port, NULL, &why);
+        /* A name that does not resolve now may later; delivery checks again before connecting.
+         * Only an address known to be off limits is refused here. */
+        if (err == HERALD_ERR_DENIED || err == HERALD_ERR_INVALID) {
+            log_info("msg=\"notify_url refused\" reason=\"%s\"", why ? why : "invalid host");
+            j->results[i] =
+                zjson_error("INVALID_DATA", "invalid data", item_field(i, "notify_url"));
+        }
+    }
+    store_submit(app->store, job_run, j, job_done);
+}
+
 static void handle_items(struct http_req *req, enum watch_verb verb)
 {
     struct app *app = req->app;
@@ -663,22 +693,15 @@ static void handle_items(struct http_req *req, enum watch_verb verb)
     struct watch_job *j = job_new(req, verb, n);
     j->items = xcalloc(n, sizeof *j->items);
     struct watch_parse_ctx ctx = {.verb = verb, .version = req->version, .now_s = now_s()};
+    bool has_names = false;
     for (size_t i = 0; i < n; i++) {
         j->results[i] = watch_item_parse(json_array_get(watch, i), i, &ctx, &j->items[i]);
-        if (j->results[i] || !j->items[i].notify_url)
-            continue;
-        const char *why = NULL;
-        enum herald_err err =
-            ssrf_resolve_check(app->allow, j->items[i].url.host, j->items[i].url.port, NULL, &why);
-        /* A name that does not resolve now may later; delivery checks again before connecting.
-         * Only an address known to be off limits is refused here. */
-        if (err == HERALD_ERR_DENIED || err == HERALD_ERR_INVALID) {
-            log_info("msg=\"notify_url refused\" reason=\"%s\"", why ? why : "invalid host");
-            j->results[i] =
-                zjson_error("INVALID_DATA", "invalid data", item_field(i, "notify_url"));
-        }
+        has_names |= !j->results[i] && j->items[i].notify_url && !j->items[i].url.is_ip_literal;
     }
-    store_submit(app->store, job_run, j, job_done);
+    if (has_names && app->lookups)
+        workq_run(app->lookups, vet_and_submit, j);
+    else
+        vet_and_submit(j);
 out:
     json_decref(body);
 }

@@ -15,6 +15,7 @@
 #include "cli/config.h"
 #include "core/log.h"
 #include "core/timefmt.h"
+#include "core/workq.h"
 #include "core/xmalloc.h"
 #include "deliver/dispatch.h"
 #include "deliver/prune.h"
@@ -166,6 +167,7 @@ int cli_serve(int argc, char **argv)
     struct token_cache *tokens = NULL;
     struct api_watch_purger *purger = NULL;
     struct pruner *pruner = NULL;
+    struct workq *lookups = NULL;
     char *domain = NULL;
     rc = 1;
     if (meta_init()) {
@@ -267,6 +269,9 @@ int cli_serve(int argc, char **argv)
     snprintf(domain, dlen, is_v6 ? "http://[%s]:%d" : "http://%s:%d", cfg.listen_host,
              cfg.listen_port);
     app.api_domain = cfg.api_domain ? cfg.api_domain : domain;
+    /* Subscribe-time DNS lookups: a few at once, off the HTTP threads (NULL: on them). */
+    app.lookups = lookups = workq_start(4, "herald-lookup");
+    app.lookup_delay_ms = dc.resolve_delay_ms;
     if (http_server_start(&hc, api_routes, &app, &srv))
         goto out;
     int port = http_server_port(srv);
@@ -283,6 +288,7 @@ int cli_serve(int argc, char **argv)
     rc = 0;
 out:
     http_server_stop(srv, 10000);
+    workq_stop(lookups); /* its jobs go to the store: before the store goes */
     if (store)
         store_on_commit(store, NULL, NULL); /* before the dispatcher it wakes goes away */
     dispatch_stop(dispatcher, 10000);

@@ -981,6 +981,52 @@ static void a_head_trickled_past_its_limit_ends_the_connection(void **state)
     hp_cleanup(&p);
 }
 
+/* The DNS lookup that vets a notify URL named by a host name runs on a lookup thread, not the
+ * HTTP thread: subscribes whose lookups hang (1.5 s each here) leave the rest of the API
+ * answering at once, and are answered themselves when their lookups end. */
+static void a_slow_notify_host_lookup_holds_no_other_request(void **state)
+{
+    (void)state;
+    setenv("HERALD_TEST_RESOLVE_DELAY_MS", "1500", 1);
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8");
+    unsetenv("HERALD_TEST_RESOLVE_DELAY_MS");
+    enum { SLOW = 3 };
+    struct raw *slow[SLOW];
+    for (int i = 0; i < SLOW; i++) {
+        char body[256], head[512];
+        snprintf(body, sizeof body,
+                 "{\"watch\":[{\"channel_id\":\"%d\",\"events\":[\"Leads.create\"],"
+                 "\"notify_url\":\"http://localhost:9/hook\"}]}",
+                 700 + i);
+        snprintf(head, sizeof head,
+                 "POST /crm/v8/actions/watch HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                 "Zoho-oauthtoken %s\r\nContent-Length: %zu\r\n\r\n",
+                 p.token, strlen(body));
+        slow[i] = raw_open(p.port);
+        raw_puts(slow[i], head);
+        raw_puts(slow[i], body);
+    }
+    /* Every HTTP thread would be in a lookup by now if the lookups ran on them. */
+    assert_true(raw_quiet(slow[0], 200));
+    int64_t t0 = hp_now_ms();
+    struct hp_resp r = hp_req(&p, "GET", "/crm/v8/org", NULL, p.token, NULL);
+    int64_t took = hp_now_ms() - t0;
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    if (took > 700)
+        fail_msg("GET /org took %lld ms beside three slow lookups", (long long)took);
+    for (int i = 0; i < SLOW; i++) {
+        struct answer a;
+        raw_answer(slow[i], false, &a);
+        expect_status(&a, 201);
+        assert_string_equal(hp_str(hp_at(a.json, "watch[0]"), "code"), "SUCCESS");
+        answer_free(&a);
+        raw_close(slow[i]);
+    }
+    hp_cleanup(&p);
+}
+
 /* utime + stime of a process, in clock ticks. */
 static long cpu_ticks(pid_t pid)
 {
@@ -1079,6 +1125,7 @@ int main(void)
         cmocka_unit_test(a_query_value_with_an_encoded_nul_is_refused_not_cut_short),
         cmocka_unit_test(idle_and_half_sent_clients_do_not_stop_others),
         cmocka_unit_test(a_head_trickled_past_its_limit_ends_the_connection),
+        cmocka_unit_test(a_slow_notify_host_lookup_holds_no_other_request),
         cmocka_unit_test(running_out_of_descriptors_pauses_accepting_without_spinning),
         cmocka_unit_test(sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once),
     };
