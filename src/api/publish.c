@@ -82,6 +82,7 @@ enum herald_err api_publish_changes(struct store_txn *txn, struct app *app,
             .change_id = ev->change_id,
             .url = d[i].url,
             .body = d[i].body,
+            .created_at_ms = ev->at_ms,
             .next_at_ms = ev->at_ms + first_delay,
             .is_due_now = first_delay <= 0,
         };

@@ -24,9 +24,10 @@ struct store_outbox_row {
     int64_t module_id;
     const char *operation;
     int64_t change_id;
-    const char *url;  /* notify URL as given */
-    const char *body; /* callback body after `{"server_time":N,` (borrowed) */
-    int64_t next_at_ms;
+    const char *url;       /* notify URL as given */
+    const char *body;      /* callback body after `{"server_time":N,` (borrowed) */
+    int64_t created_at_ms; /* when the change committed (the history's created_time) */
+    int64_t next_at_ms;    /* the first attempt: created_at_ms plus the schedule's first delay */
     /* Due at once: when a hand-off is registered (store_outbox_handoff), the row is stored
      * already leased and given to the hand-off after the commit instead of waiting for a claim. */
     bool is_due_now;

@@ -63,7 +63,7 @@ static enum herald_err notification_add(struct store_txn *t, const struct store_
     sqlite3_bind_text(st, 7, row->body, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, is_handed ? lease_until : row->next_at_ms);
     sqlite3_bind_int64(st, 9, lease_until);
-    sqlite3_bind_int64(st, 10, row->next_at_ms);
+    sqlite3_bind_int64(st, 10, row->created_at_ms);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -80,7 +80,7 @@ static enum herald_err notification_add(struct store_txn *t, const struct store_
             .id = id,
             .org_id = row->org_id,
             .channel_id = row->channel_id,
-            .created_at_ms = row->next_at_ms,
+            .created_at_ms = row->created_at_ms,
             .lease_until_ms = lease_until,
             .url = xstrdup(row->url),
             .body = xstrdup(row->body),

@@ -225,6 +225,36 @@ static void history_lists_by_channel_status_and_time_with_attempts(void **state)
     rx_stop(bad);
 }
 
+/* A schedule whose first delay is not 0s: the notification is created when its change commits
+ * and first due a minute later. created_time (and the since/until filters on it) said the
+ * minute later, so a notification created now was "created" in the future. */
+static void created_time_is_the_commit_not_the_first_attempt(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 1m,1s");
+    struct receiver *rx = rx_start(NULL);
+    watch_on(&p, "1", "Leads.create", rx);
+    int64_t now_s = (int64_t)time(NULL);
+    create_lead(&p);
+    char t[64], q[160];
+    iso_at(now_s + 30, t, sizeof t);
+    snprintf(q, sizeof q, "until=%s", t);
+    assert_int_equal(count_of(&p, q), 1);
+    snprintf(q, sizeof q, "since=%s", t);
+    assert_int_equal(count_of(&p, q), 0);
+    struct hp_resp r = list(&p, "");
+    json_t *d = hp_at(r.json, "deliveries[0]");
+    assert_string_equal(hp_str(d, "status"), "pending");
+    /* Due a minute after it was created, and not changed since. */
+    assert_string_not_equal(hp_str(d, "created_time"), hp_str(d, "next_attempt_time"));
+    assert_string_equal(hp_str(d, "created_time"), hp_str(d, "updated_time"));
+    hp_resp_free(&r);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* A receiver's answer is any bytes, and the 256-byte prefix kept of it may end inside a UTF-8
  * character: the attempt still has its "response", with U+FFFD for each byte that is not UTF-8
  * (jansson refused the string, and the key went missing from the attempt). */
@@ -766,6 +796,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(history_lists_by_channel_status_and_time_with_attempts),
+        cmocka_unit_test(created_time_is_the_commit_not_the_first_attempt),
         cmocka_unit_test(a_response_that_is_not_utf8_is_shown_with_replacement_characters),
         cmocka_unit_test(bad_queries_and_unknown_ids_are_zoho_errors),
         cmocka_unit_test(a_redirect_is_a_failed_attempt_that_says_so),

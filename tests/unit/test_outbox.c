@@ -320,6 +320,7 @@ static struct store_outbox_row row_of(struct fixture *f, int64_t channel_id, con
         .change_id = 1,
         .url = URL,
         .body = body,
+        .created_at_ms = next_at_ms,
         .next_at_ms = next_at_ms,
         .is_due_now = is_due_now,
     };
