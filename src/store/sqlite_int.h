@@ -85,6 +85,12 @@ struct sq_store {
     /* Writer thread only: where the pruner's sweep over the notifications goes on (0: from the
      * lowest id). */
     int64_t prune_from;
+    /* Writer thread only: the created_at_ms of the newest notification, once read
+     * (has_ntf_created_ms). No notification is stored as created before it, so created times
+     * never decrease with ids, which the delivery history's time filters rely on
+     * (sqlite_outbox.c, first_id_at). */
+    int64_t ntf_created_ms;
+    bool has_ntf_created_ms;
     atomic_int_fast64_t next_id;
     int64_t default_org;
 };

@@ -40,11 +40,39 @@ static enum herald_err change_add(struct store_txn *t, int64_t org_id, int64_t m
     return HERALD_OK;
 }
 
+/* The creation time to store for a notification created at `at_ms`: never before the newest
+ * one's, so that a wall clock set back cannot break the order of created times along ids that
+ * first_id_at relies on (the time stays put until the clock catches up). */
+static enum herald_err created_at(struct sq_txn *txn, int64_t at_ms, int64_t *out)
+{
+    struct sq_store *s = txn->s;
+    if (!s->has_ntf_created_ms) {
+        sqlite3_stmt *st =
+            sq_stmt(txn->c, "SELECT created_at_ms FROM notifications ORDER BY id DESC LIMIT 1");
+        if (!st)
+            return HERALD_ERR_STORE;
+        int rc = sqlite3_step(st);
+        s->ntf_created_ms = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MIN;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return sq_fail(txn->c, rc, "read the newest notification's creation time");
+        s->has_ntf_created_ms = true;
+    }
+    if (at_ms > s->ntf_created_ms)
+        s->ntf_created_ms = at_ms;
+    *out = s->ntf_created_ms;
+    return HERALD_OK;
+}
+
 static enum herald_err notification_add(struct store_txn *t, const struct store_outbox_row *row,
                                         int64_t *id_out)
 {
     struct sq_txn *txn = sq_txn_of(t);
     struct sq_store *s = txn->s;
+    int64_t created_ms = row->created_at_ms;
+    enum herald_err err = created_at(txn, row->created_at_ms, &created_ms);
+    if (err)
+        return err;
     /* Handed off after the commit: stored leased, so no claim takes it while it is in flight. */
     bool is_handed = row->is_due_now && s->batch_handoff;
     int64_t lease_until = is_handed ? time_now_ms() + s->batch_lease_ms : 0;
@@ -63,7 +91,7 @@ static enum herald_err notification_add(struct store_txn *t, const struct store_
     sqlite3_bind_text(st, 7, row->body, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, is_handed ? lease_until : row->next_at_ms);
     sqlite3_bind_int64(st, 9, lease_until);
-    sqlite3_bind_int64(st, 10, row->created_at_ms);
+    sqlite3_bind_int64(st, 10, created_ms);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -80,7 +108,7 @@ static enum herald_err notification_add(struct store_txn *t, const struct store_
             .id = id,
             .org_id = row->org_id,
             .channel_id = row->channel_id,
-            .created_at_ms = row->created_at_ms,
+            .created_at_ms = created_ms,
             .lease_until_ms = lease_until,
             .url = xstrdup(row->url),
             .body = xstrdup(row->body),
@@ -419,8 +447,9 @@ static int64_t next_due(struct store *base)
     "SELECT id, org_id, channel_id, module_id, change_id, operation, url, status, attempts, " \
     "next_at_ms, lease_until_ms, created_at_ms, updated_at_ms, last_status, last_error, "     \
     "a_started_ms, a_duration_ms, a_status, a_error, a_response, body FROM notifications "
-#define NTF_RANGE \
-    " AND created_at_ms >= ?4 AND created_at_ms < ?5 AND id < ?6 ORDER BY id DESC LIMIT ?7"
+#define NTF_RANGE                                                                                \
+    " AND created_at_ms >= ?4 AND created_at_ms < ?5 AND id >= ?8 AND id < ?6 ORDER BY id DESC " \
+    "LIMIT ?7"
 /* Every row of the organization: walk the rowids down (an index on org_id would need a sort). */
 static const char list_all_sql[] = NTF_COLS "NOT INDEXED WHERE org_id = ?1" NTF_RANGE;
 /* Failed rows are few and have their own partial index; pending ones are the rows of
@@ -563,10 +592,69 @@ struct list_args {
     size_t count;
 };
 
+/* The smallest id whose row was created at or after `at_ms`, or one past the largest id when
+ * none was. Created times never decrease along ids (notification_add, created_at), so a binary
+ * search over the rowids, a few dozen seeks, turns a time bound into an id bound. Without it a
+ * `since` that matched fewer rows than a page read every older row, and an `until` every newer
+ * one; an index on the time would cost every notification insert one more b-tree write. */
+static enum herald_err first_id_at(struct sq_conn *c, int64_t at_ms, int64_t *id_out)
+{
+    sqlite3_stmt *st = sq_stmt(c, "SELECT (SELECT min(id) FROM notifications), "
+                                  "(SELECT max(id) FROM notifications)");
+    if (!st)
+        return HERALD_ERR_STORE;
+    int rc = sqlite3_step(st);
+    bool is_empty = rc != SQLITE_ROW || sqlite3_column_type(st, 0) == SQLITE_NULL;
+    int64_t lo = is_empty ? 0 : sqlite3_column_int64(st, 0);
+    int64_t hi = is_empty ? 0 : sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return sq_fail(c, rc, "find the notifications' ids");
+    if (hi < INT64_MAX)
+        hi++;
+    /* Every row below lo was created before at_ms; every row from hi on at or after it. */
+    st = sq_stmt(c, "SELECT id, created_at_ms FROM notifications WHERE id >= ?1 ORDER BY id "
+                    "LIMIT 1");
+    if (!st)
+        return HERALD_ERR_STORE;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        sqlite3_bind_int64(st, 1, mid);
+        rc = sqlite3_step(st);
+        int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : INT64_MAX;
+        bool is_at = rc != SQLITE_ROW || sqlite3_column_int64(st, 1) >= at_ms;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return sq_fail(c, rc, "find the notifications of a time");
+        if (is_at)
+            hi = mid; /* no row lies between mid and id */
+        else
+            lo = id + 1;
+    }
+    *id_out = lo;
+    return HERALD_OK;
+}
+
 static enum herald_err list_run(struct sq_conn *c, void *arg)
 {
     struct list_args *a = arg;
     const struct store_ntf_filter *f = a->f;
+    int64_t from_id = INT64_MIN;
+    int64_t before_id = f->before_id > 0 ? f->before_id : INT64_MAX;
+    enum herald_err err;
+    if (f->since_ms != INT64_MIN) {
+        err = first_id_at(c, f->since_ms, &from_id);
+        if (err)
+            return err;
+    }
+    if (f->until_ms != INT64_MAX) {
+        int64_t until_id;
+        err = first_id_at(c, f->until_ms, &until_id);
+        if (err)
+            return err;
+        if (until_id < before_id)
+            before_id = until_id;
+    }
     sqlite3_stmt *st = sq_stmt(c, list_sql(f));
     if (!st)
         return HERALD_ERR_STORE;
@@ -575,8 +663,9 @@ static enum herald_err list_run(struct sq_conn *c, void *arg)
     sqlite3_bind_int(st, 3, (int)f->status);
     sqlite3_bind_int64(st, 4, f->since_ms);
     sqlite3_bind_int64(st, 5, f->until_ms);
-    sqlite3_bind_int64(st, 6, f->before_id > 0 ? f->before_id : INT64_MAX);
+    sqlite3_bind_int64(st, 6, before_id);
     sqlite3_bind_int64(st, 7, (sqlite3_int64)f->limit);
+    sqlite3_bind_int64(st, 8, from_id);
     int64_t now_ms = time_now_ms();
     a->rows = xcalloc(f->limit, sizeof *a->rows);
     int rc = SQLITE_DONE;
@@ -588,7 +677,7 @@ static enum herald_err list_run(struct sq_conn *c, void *arg)
     if (rc != SQLITE_DONE)
         return sq_fail(c, rc, "list notifications");
     for (size_t i = 0; i < a->count; i++) {
-        enum herald_err err = attempts_read(c, &a->rows[i]);
+        err = attempts_read(c, &a->rows[i]);
         if (err)
             return err;
     }

@@ -1009,6 +1009,125 @@ static void pruning_sweeps_past_the_rows_it_keeps(void **state)
     assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications", 0), 14);
 }
 
+/* Listing by creation time. */
+
+/* The ids (newest first) that a listing bounded by [since_ms, until_ms) returns, as "a,b,c". */
+static const char *listed_ids(struct fixture *f, int64_t since_ms, int64_t until_ms)
+{
+    static char out[256];
+    struct store_ntf_filter filter = {
+        .org_id = f->org,
+        .since_ms = since_ms,
+        .until_ms = until_ms,
+        .limit = 20,
+    };
+    store_ntf_list_free(f->list, f->list_count);
+    f->list = NULL;
+    f->list_count = 0;
+    assert_int_equal(store_outbox_list(f->s, &filter, &f->list, &f->list_count), HERALD_OK);
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < f->list_count; i++)
+        len += (size_t)snprintf(out + len, sizeof out - len, "%s%lld", i ? "," : "",
+                                (long long)f->list[i].id);
+    return out;
+}
+
+static int64_t elapsed_us(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (int64_t)(t1.tv_sec - t0->tv_sec) * 1000000 + (t1.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* The least time of three runs of a listing bounded by [since_ms, until_ms). */
+static int64_t list_us(struct fixture *f, int64_t since_ms, int64_t until_ms)
+{
+    int64_t best = INT64_MAX;
+    for (int i = 0; i < 3; i++) {
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        listed_ids(f, since_ms, until_ms);
+        int64_t us = elapsed_us(&t0);
+        best = us < best ? us : best;
+    }
+    return best;
+}
+
+/* since/until select exactly the rows created in [since, until), and find them without reading
+ * the rows outside: 200,000 older rows, which a listing with a `since` that few rows meet (or
+ * an `until` only they meet) walked through one by one, take less time than a fifth of one
+ * plain scan of them. */
+static void time_bounds_list_exactly_without_reading_the_rows_outside(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    int64_t base = time_now_ms() - 3600000;
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 200000)"
+             " INSERT INTO notifications(org_id, channel_id, module_id, operation, change_id,"
+             " url, body, status, next_at_ms, created_at_ms, updated_at_ms)"
+             " SELECT %lld, 7, 1, 'insert', 1, '" URL "', '\"n\":0}', 1, 0,"
+             " %lld - 200001 + i, %lld - 200001 + i FROM s;",
+             (long long)f->org, (long long)base, (long long)base);
+    raw_exec_rw(f->db, sql);
+    int64_t ids[5];
+    for (int i = 0; i < 5; i++)
+        ids[i] = add_one(f, 7, "\"n\":1}", base + 1000 * i, false);
+    char want[128];
+    snprintf(want, sizeof want, "%lld,%lld,%lld", (long long)ids[3], (long long)ids[2],
+             (long long)ids[1]);
+    assert_string_equal(listed_ids(f, base + 1000, base + 4000), want);
+    assert_string_equal(listed_ids(f, base + 999, base + 3001), want);
+    snprintf(want, sizeof want, "%lld,%lld", (long long)ids[1], (long long)ids[0]);
+    assert_string_equal(listed_ids(f, base, base + 1001), want);
+    assert_string_equal(listed_ids(f, base + 4001, INT64_MAX), "");
+    snprintf(want, sizeof want, "%lld,%lld", (long long)ids[0] - 1, (long long)ids[0] - 2);
+    assert_string_equal(listed_ids(f, base - 2, base), want); /* the newest two older rows */
+    assert_string_equal(listed_ids(f, INT64_MIN, base - 200000), "");
+    snprintf(want, sizeof want, "%lld", (long long)ids[0] - 200000);
+    assert_string_equal(listed_ids(f, INT64_MIN, base - 199999), want);
+
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(raw_int(f,
+                             "SELECT count(*) FROM notifications NOT INDEXED "
+                             "WHERE created_at_ms > ?1",
+                             base + 4000),
+                     0);
+    int64_t scan_us = elapsed_us(&t0);
+    int64_t since_us = list_us(f, base + 4001, INT64_MAX);
+    int64_t until_us = list_us(f, INT64_MIN, base - 199990);
+    if (since_us * 5 > scan_us || until_us * 5 > scan_us)
+        fail_msg("since %lld us, until %lld us: not below a fifth of one scan, %lld us",
+                 (long long)since_us, (long long)until_us, (long long)scan_us);
+}
+
+/* A wall clock set back does not store a notification as created before the newest one, so
+ * created times keep the order of ids, on which the time bounds rely. */
+static void a_clock_set_back_keeps_created_times_in_id_order(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    int64_t now = time_now_ms();
+    int64_t first = add_one(f, 7, "\"n\":1}", now, false);
+    int64_t second = add_one(f, 7, "\"n\":2}", now - 3600000, false);
+    const char *created_sql = "SELECT created_at_ms FROM notifications WHERE id = ?1";
+    assert_int_equal(raw_int(f, created_sql, second), now);
+    /* Read from the database by a store opened afterwards as well. */
+    store_stop(f);
+    store_start(f);
+    int64_t third = add_one(f, 7, "\"n\":3}", now - 7200000, false);
+    assert_int_equal(raw_int(f, created_sql, third), now);
+    int64_t fourth = add_one(f, 7, "\"n\":4}", now + 5, false);
+    assert_int_equal(raw_int(f, created_sql, fourth), now + 5);
+    char want[128];
+    snprintf(want, sizeof want, "%lld,%lld,%lld", (long long)third, (long long)second,
+             (long long)first);
+    assert_string_equal(listed_ids(f, now, now + 5), want);
+}
+
 /* Voiding leases. */
 
 static void voiding_leases_makes_a_handed_row_due_at_once(void **state)
@@ -1051,6 +1170,8 @@ int main(void)
         OUTBOX_TEST(pruning_sweeps_past_the_rows_it_keeps),
         OUTBOX_TEST(migrating_6_to_10_moves_each_latest_attempt_into_its_row),
         OUTBOX_TEST(voiding_leases_makes_a_handed_row_due_at_once),
+        OUTBOX_TEST(time_bounds_list_exactly_without_reading_the_rows_outside),
+        OUTBOX_TEST(a_clock_set_back_keeps_created_times_in_id_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
