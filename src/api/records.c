@@ -331,6 +331,7 @@ static enum herald_err do_update(struct store_txn *txn, struct rec_job *job, str
         json_decref(old_data);
         return err;
     }
+    records_rezone(job->module, old_data);
     json_object_set_new(old_data, "Owner", json_pack("{s:o}", "id", zjson_id(old->owner_id)));
     json_t *changed = records_changed(old_data, r->in.values);
     /* The contract: a request that sets Stage without Probability also sets Probability, and

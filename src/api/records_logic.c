@@ -56,6 +56,21 @@ bool records_value_equal(const json_t *a, const json_t *b)
     return json_equal(a, b) != 0;
 }
 
+void records_rezone(const struct meta_module *module, json_t *data)
+{
+    for (size_t i = 0; i < module->field_count; i++) {
+        const struct meta_field *f = &module->fields[i];
+        json_t *v = json_object_get(data, f->api_name);
+        int64_t epoch_s;
+        if (f->type != META_DATETIME || !json_is_string(v) ||
+            time_parse_iso8601(json_string_value(v), &epoch_s))
+            continue;
+        char text[TIME_ISO_MAX];
+        time_format_local(epoch_s, text);
+        json_object_set_new(data, f->api_name, json_string(text));
+    }
+}
+
 json_t *records_changed(const json_t *old_data, const json_t *values)
 {
     json_t *changed = json_object();

@@ -60,6 +60,12 @@ bool records_derive(const struct meta_module *module, json_t *values);
  * absent value. */
 bool records_value_equal(const json_t *a, const json_t *b);
 
+/* Renders the date-time fields of a stored record's `data` (borrowed, changed in place) in the
+ * display zone again. They were stored rendered in the zone of their write, and --timezone may
+ * have changed since: only then do they compare with a request's (normalized) values by
+ * instant, as GET shows them. Values that are not date-times are left as they are. */
+void records_rezone(const struct meta_module *module, json_t *data);
+
 /* The fields of `values` whose value differs from `old_data`'s, in `values`' order (new
  * reference; empty object when nothing changes). */
 json_t *records_changed(const json_t *old_data, const json_t *values);

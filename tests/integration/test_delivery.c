@@ -335,6 +335,80 @@ static void kill_9_in_a_burst_loses_no_acknowledged_insert(void **state)
     hp_cleanup(&local);
 }
 
+/* A date-time is stored rendered in the zone of its write. After a restart with another
+ * --timezone, GET shows it in the new zone; sending that same instant back (in any offset) changes
+ * nothing, so only the field that did change is affected. It was compared as text, so the
+ * unchanged date-time was listed too. */
+static void a_date_time_written_in_another_zone_is_compared_by_instant(void **state)
+{
+    (void)state;
+    struct hp local;
+    hp_start(&local, "--allow-network 127.0.0.0/8 --timezone Asia/Kolkata");
+    struct hp_resp r =
+        hp_req(&local, "POST", "/crm/v8/Events",
+               "{\"data\":[{\"Event_Title\":\"tz\",\"Start_DateTime\":\"2026-12-01T10:00:00Z\","
+               "\"End_DateTime\":\"2026-12-01T11:00:00Z\"}]}",
+               local.token, NULL);
+    assert_int_equal(r.status, 201);
+    char event[24], path[64];
+    snprintf(event, sizeof event, "%s", hp_str(hp_at(r.json, "data[0].details"), "id"));
+    snprintf(path, sizeof path, "/crm/v8/Events/%s", event);
+    hp_resp_free(&r);
+    assert_int_equal(hp_stop(&local), 0);
+    snprintf(local.extra, sizeof local.extra, "--allow-network 127.0.0.0/8 --timezone UTC");
+    hp_restart(&local);
+
+    struct receiver *rx = rx_start(NULL);
+    char url[256], body[1024];
+    rx_url(rx, "/tz", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"5020\",\"events\":[\"Events.edit\"],"
+             "\"notify_url\":\"%s\",\"return_affected_field_values\":true}]}",
+             url);
+    r = hp_req(&local, "POST", "/crm/v8/actions/watch", body, local.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    r = hp_req(&local, "GET", path, NULL, local.token, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "Start_DateTime"),
+                        "2026-12-01T10:00:00+00:00");
+    hp_resp_free(&r);
+
+    /* Start as GET shows it, End as the Node SDK sends it: both the instants stored. */
+    r = hp_req(&local, "PUT", path,
+               "{\"data\":[{\"Event_Title\":\"tz2\",\"Start_DateTime\":"
+               "\"2026-12-01T10:00:00+00:00\",\"End_DateTime\":\"2026-12-01T11:00:00Z\"}]}",
+               local.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    size_t seen = 0;
+    const struct rx_request *cb = next(rx, &seen);
+    json_t *fields =
+        json_object_get(json_array_get(json_object_get(cb->json, "affected_fields"), 0), event);
+    assert_int_equal(json_array_size(fields), 1);
+    assert_string_equal(json_string_value(json_array_get(fields, 0)), "Event_Title");
+    json_t *values = hp_at(cb->json, "affected_values[0].values");
+    assert_int_equal(json_object_size(values), 1);
+    assert_string_equal(hp_str(values, "Event_Title"), "tz2");
+
+    /* Another instant is a change, rendered in today's zone. */
+    r = hp_req(&local, "PUT", path,
+               "{\"data\":[{\"End_DateTime\":\"2026-12-01T17:30:00+05:30\",\"Start_DateTime\":"
+               "\"2026-12-01T15:30:00+05:30\"}]}",
+               local.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    cb = next(rx, &seen);
+    fields =
+        json_object_get(json_array_get(json_object_get(cb->json, "affected_fields"), 0), event);
+    assert_int_equal(json_array_size(fields), 1);
+    assert_string_equal(json_string_value(json_array_get(fields, 0)), "End_DateTime");
+    assert_string_equal(hp_str(hp_at(cb->json, "affected_values[0].values"), "End_DateTime"),
+                        "2026-12-01T12:00:00+00:00");
+    rx_stop(rx);
+    hp_cleanup(&local);
+}
+
 /* A kill -9 while attempts are in flight to a slow receiver: the restart says how many
  * notifications it took back from the dead run's leases, and each arrives again with its
  * webhook-id. */
@@ -636,6 +710,7 @@ int main(void)
         cmocka_unit_test(related_action_skips_a_deleted_looked_up_record),
         cmocka_unit_test(upsert_sends_one_related_callback_per_channel),
         cmocka_unit_test(users_all_reports_user_changes),
+        cmocka_unit_test(a_date_time_written_in_another_zone_is_compared_by_instant),
         cmocka_unit_test(expired_channel_stops_notifying),
         cmocka_unit_test(disable_and_delete_events_stop_exactly_what_they_name),
         cmocka_unit_test(kill_9_in_a_burst_loses_no_acknowledged_insert),

@@ -369,6 +369,27 @@ static void changed_fields_are_those_whose_value_differs(void **state)
     json_decref(old);
 }
 
+/* Date-times stored in the zone of an earlier write are rendered in today's display zone (UTC
+ * here), so they compare with a request's values by instant; other values stay as they are. */
+static void stored_date_times_are_rendered_in_the_display_zone(void **state)
+{
+    (void)state;
+    const struct meta_module *events = meta_module_by_name("Events");
+    json_t *data = parse("{\"Event_Title\":\"2026-11-27T10:15:00+05:30\","
+                         "\"Start_DateTime\":\"2026-11-27T10:15:00+05:30\","
+                         "\"End_DateTime\":\"2026-11-27T11:00:00+00:00\"}");
+    records_rezone(events, data);
+    assert_json(data, "{\"Event_Title\":\"2026-11-27T10:15:00+05:30\","
+                      "\"Start_DateTime\":\"2026-11-27T04:45:00+00:00\","
+                      "\"End_DateTime\":\"2026-11-27T11:00:00+00:00\"}");
+    json_t *values = parse("{\"Start_DateTime\":\"2026-11-27T04:45:00+00:00\"}");
+    json_t *changed = records_changed(data, values);
+    assert_int_equal(json_object_size(changed), 0);
+    json_decref(changed);
+    json_decref(values);
+    json_decref(data);
+}
+
 static void display_names_follow_the_module(void **state)
 {
     (void)state;
@@ -412,6 +433,7 @@ int main(void)
         cmocka_unit_test(upsert_defers_the_mandatory_check),
         cmocka_unit_test(deal_stage_derives_probability),
         cmocka_unit_test(value_equality_is_by_meaning),
+        cmocka_unit_test(stored_date_times_are_rendered_in_the_display_zone),
         cmocka_unit_test(changed_fields_are_those_whose_value_differs),
         cmocka_unit_test(display_names_follow_the_module),
         cmocka_unit_test(upsert_defaults_to_zoho_duplicate_fields),
