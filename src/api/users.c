@@ -395,10 +395,14 @@ static int64_t path_user_id(struct http_req *req)
 
 /* The element with role and profile given as objects ({"id"}, as the official SDKs send them)
  * turned into the id strings of Zoho's samples, which the pseudo-module's text fields check and
- * resolve_ref resolves. New reference; the element itself when there is nothing to turn. */
-static json_t *ref_ids_as_strings(json_t *element)
+ * resolve_ref resolves, and without the keys a user shows that no client sets (created_by,
+ * created_time, confirm): a user read with GET and sent back is taken as a record is, its
+ * read-only fields ignored; they were unknown fields. New reference; the element itself when
+ * there is nothing to turn. */
+static json_t *user_element(json_t *element)
 {
     static const char *const keys[] = {"role", "profile"};
+    static const char *const shown_only[] = {"created_by", "created_time", "confirm"};
     json_t *out = NULL;
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         json_t *v = json_object_get(element, keys[k]);
@@ -409,6 +413,13 @@ static json_t *ref_ids_as_strings(json_t *element)
             out = json_copy(element);
         json_object_set_new(out, keys[k], zjson_id(id));
     }
+    for (size_t k = 0; k < sizeof shown_only / sizeof shown_only[0]; k++) {
+        if (!json_object_get(element, shown_only[k]))
+            continue;
+        if (!out)
+            out = json_copy(element);
+        json_object_del(out, shown_only[k]);
+    }
     return out ? out : json_incref(element);
 }
 
@@ -417,7 +428,7 @@ static void check_users(struct user_job *job, json_t *users, enum records_mode m
     const struct meta_module *m = job->module;
     for (size_t i = 0; i < job->count && m; i++) {
         struct urow *r = &job->rows[i];
-        json_t *element = ref_ids_as_strings(json_array_get(users, i));
+        json_t *element = user_element(json_array_get(users, i));
         r->error = records_check_in(m, element, "users", i, mode, &r->in);
         json_decref(element);
         if (r->error)
