@@ -1252,6 +1252,8 @@ enum herald_err http_server_start(const struct http_config *cfg, const struct ht
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
+    if (cfg->bound)
+        cfg->bound(cfg->bound_arg, srv->port);
     srv->worker_count = request_threads(cfg);
     srv->workers = xcalloc(srv->worker_count, sizeof *srv->workers);
     unsigned started = 0;

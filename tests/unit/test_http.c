@@ -1,4 +1,4 @@
-/* Pure parts of the HTTP layer: route matching and scope checks. */
+/* Pure parts of the HTTP layer: route matching and scope checks; and the server's start. */
 // clang-format off
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 // clang-format on
+#include <dirent.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -130,6 +131,50 @@ static void module_placeholder_matches_the_module_segment(void **state)
     assert_false(http_scope_allows("ZohoCRM.modules.Leads.READX", acc, "Leads"));
 }
 
+static int thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+struct bound_seen {
+    int threads_before;
+    int calls;
+    int port;
+    int threads_then;
+};
+
+static void on_bound(void *arg, int port)
+{
+    struct bound_seen *seen = arg;
+    seen->calls++;
+    seen->port = port;
+    seen->threads_then = thread_count();
+}
+
+/* serve writes the api_domain (with the port bound) in this hook: the request threads read it
+ * with no lock, so it must be written before they exist. */
+static void bound_hook_sees_the_port_before_any_request_thread(void **state)
+{
+    (void)state;
+    struct bound_seen seen = {.threads_before = thread_count()};
+    struct http_config cfg = {
+        .host = "127.0.0.1", .port = 0, .threads = 2, .bound = on_bound, .bound_arg = &seen};
+    struct http_server *srv = NULL;
+    assert_int_equal(http_server_start(&cfg, routes, NULL, &srv), HERALD_OK);
+    int port = http_server_port(srv);
+    http_server_stop(srv, 0);
+    assert_int_equal(seen.calls, 1);
+    assert_true(port > 0);
+    assert_int_equal(seen.port, port);
+    assert_int_equal(seen.threads_then, seen.threads_before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -140,6 +185,7 @@ int main(void)
         cmocka_unit_test(versions_v2_to_v8_are_valid),
         cmocka_unit_test(scopes_compare_case_insensitively),
         cmocka_unit_test(module_placeholder_matches_the_module_segment),
+        cmocka_unit_test(bound_hook_sees_the_port_before_any_request_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
