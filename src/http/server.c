@@ -1050,16 +1050,21 @@ static void accept_pause(struct worker *w, const char *why)
     w->accept_resume_ms = now + ACCEPT_PAUSE_MS;
 }
 
-/* Listens again after a pause, unless the server is stopping. */
+/* Listens again after a pause, unless the server is stopping. The check and the add are under
+ * w->mu, as http_server_stop's removal from this epoll is (on the main thread, before it closes
+ * the listening socket): a check passed just before the stop could otherwise add a closed
+ * descriptor, or one its number was given to since. */
 static void accept_resume(struct worker *w, int64_t now)
 {
     if (!w->accept_resume_ms || now < w->accept_resume_ms)
         return;
     w->accept_resume_ms = 0;
-    if (atomic_load(&w->srv->is_quiescing))
-        return;
-    struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = w->srv};
-    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &lev);
+    pthread_mutex_lock(&w->mu);
+    if (!atomic_load(&w->srv->is_quiescing)) {
+        struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = w->srv};
+        epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &lev);
+    }
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void accept_all(struct worker *w)
@@ -1302,8 +1307,11 @@ void http_server_stop(struct http_server *srv, int grace_ms)
     /* Stop accepting; answers from now on close their connections. */
     atomic_store(&srv->is_quiescing, true);
     for (unsigned i = 0; i < srv->worker_count; i++) {
-        epoll_ctl(srv->workers[i].ep, EPOLL_CTL_DEL, srv->listen_fd, NULL);
-        wake(&srv->workers[i]); /* idle connections close on their next look */
+        struct worker *w = &srv->workers[i];
+        pthread_mutex_lock(&w->mu); /* against accept_resume adding it back */
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, srv->listen_fd, NULL);
+        pthread_mutex_unlock(&w->mu);
+        wake(w); /* idle connections close on their next look */
     }
     close(srv->listen_fd);
     for (int waited = 0; atomic_load(&srv->active) > 0 && waited < grace_ms; waited += 10) {
