@@ -1081,7 +1081,8 @@ static void accept_all(struct worker *w)
                 accept_pause(w, strerror(errno));
                 return;
             }
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            /* EINVAL: the listening socket was shut down (http_server_stop). */
+            if (errno != EAGAIN && errno != EWOULDBLOCK && !atomic_load(&srv->is_quiescing))
                 log_warn("msg=\"accept failed\" error=\"%s\"", strerror(errno));
             return;
         }
@@ -1313,7 +1314,11 @@ void http_server_stop(struct http_server *srv, int grace_ms)
         pthread_mutex_unlock(&w->mu);
         wake(w); /* idle connections close on their next look */
     }
-    close(srv->listen_fd);
+    /* Refuses new connections as a close would, but the descriptor stays open until the request
+     * threads are joined: one that took a listening event just before the removal may still call
+     * accept4 on it (EINVAL now), and after a close its number could name another thread's new
+     * socket or file. */
+    shutdown(srv->listen_fd, SHUT_RDWR);
     for (int waited = 0; atomic_load(&srv->active) > 0 && waited < grace_ms; waited += 10) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
         nanosleep(&ts, NULL);
@@ -1328,6 +1333,7 @@ void http_server_stop(struct http_server *srv, int grace_ms)
         for (struct conn *c = w->conns; c; c = c->next)
             waiting += c->state == C_WAIT;
     }
+    close(srv->listen_fd);
     if (waiting) {
         /* A handler still holds these requests and will answer into them: leak them, and the
          * workers their answers are queued on, rather than free what is in use. */

@@ -6,8 +6,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 // clang-format on
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "http/http.h"
@@ -175,6 +182,72 @@ static void bound_hook_sees_the_port_before_any_request_thread(void **state)
     assert_int_equal(seen.threads_then, seen.threads_before);
 }
 
+static void nap_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void h_slow(struct http_req *r)
+{
+    nap_ms(600);
+    http_respond_empty(r, 204);
+}
+
+static const struct http_route slow_routes[] = {
+    {"GET", "slow", h_slow, NULL},
+    {0},
+};
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void *stop_main(void *srv)
+{
+    http_server_stop(srv, 5000);
+    return NULL;
+}
+
+/* While a stop waits for a request in progress, new connections are refused at once (the
+ * listening socket is shut down then, and closed only once the request threads are joined). */
+static void a_stopping_server_refuses_new_connections_and_finishes_its_request(void **state)
+{
+    (void)state;
+    struct http_config cfg = {.host = "127.0.0.1", .port = 0, .threads = 2};
+    struct http_server *srv = NULL;
+    assert_int_equal(http_server_start(&cfg, slow_routes, NULL, &srv), HERALD_OK);
+    int port = http_server_port(srv);
+    int fd = connect_to(port);
+    assert_true(fd >= 0);
+    static const char get[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+    nap_ms(200); /* the handler is running */
+    pthread_t stopper;
+    assert_int_equal(pthread_create(&stopper, NULL, stop_main, srv), 0);
+    nap_ms(100);
+    assert_int_equal(connect_to(port), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    char answer[512];
+    ssize_t n = read(fd, answer, sizeof answer - 1);
+    assert_true(n > 12);
+    answer[n] = '\0';
+    assert_memory_equal(answer, "HTTP/1.1 204", 12);
+    close(fd);
+    pthread_join(stopper, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +259,7 @@ int main(void)
         cmocka_unit_test(scopes_compare_case_insensitively),
         cmocka_unit_test(module_placeholder_matches_the_module_segment),
         cmocka_unit_test(bound_hook_sees_the_port_before_any_request_thread),
+        cmocka_unit_test(a_stopping_server_refuses_new_connections_and_finishes_its_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
