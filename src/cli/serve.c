@@ -106,6 +106,24 @@ static bool listen_host_resolves(const struct config *cfg, char *err, size_t err
     return false;
 }
 
+/* The default api_domain, the base of resource_uri: it names the port bound, known only after
+ * binding with port 0. */
+struct own_domain {
+    const char *host;
+    char *text; /* owned by cli_serve */
+    size_t size;
+};
+
+/* The HTTP server's bound hook: runs before the request threads start, so those threads (and the
+ * writer thread running their jobs) read the final text; written after they started, it raced
+ * with their reads. */
+static void own_domain_bound(void *arg, int port)
+{
+    struct own_domain *d = arg;
+    snprintf(d->text, d->size, strchr(d->host, ':') ? "http://[%s]:%d" : "http://%s:%d", d->host,
+             port);
+}
+
 /* After each committed batch: wake the dispatcher when the batch added notifications. */
 static void on_commit(void *arg)
 {
@@ -262,20 +280,17 @@ int cli_serve(int argc, char **argv)
         log_warn("msg=\"request head time limit set for a test\" head_ms=%d", hc.head_ms);
     }
     /* resource_uri's base must be known before requests arrive; with port 0 it is only known
-     * after binding, but then nobody can reach the server before the "listening" line. */
-    bool is_v6 = strchr(cfg.listen_host, ':') != NULL;
-    size_t dlen = strlen(cfg.listen_host) + 32;
-    domain = xmalloc(dlen);
-    snprintf(domain, dlen, is_v6 ? "http://[%s]:%d" : "http://%s:%d", cfg.listen_host,
-             cfg.listen_port);
+     * after binding, so the server writes it between binding and starting its threads. */
+    struct own_domain own = {.host = cfg.listen_host, .size = strlen(cfg.listen_host) + 32};
+    own.text = domain = xcalloc(1, own.size);
+    hc.bound = own_domain_bound;
+    hc.bound_arg = &own;
     app.api_domain = cfg.api_domain ? cfg.api_domain : domain;
     /* Subscribe-time DNS lookups: a few at once, off the HTTP threads (NULL: on them). */
     app.lookups = lookups = workq_start(4, "herald-lookup");
     app.lookup_delay_ms = dc.resolve_delay_ms;
     if (http_server_start(&hc, api_routes, &app, &srv))
         goto out;
-    int port = http_server_port(srv);
-    snprintf(domain, dlen, is_v6 ? "http://[%s]:%d" : "http://%s:%d", cfg.listen_host, port);
     log_info("msg=\"herald started\" version=%s db=\"%s\" timezone=%s api_domain=%s "
              "allow_network=\"%s\" retry_schedule=\"%s\" max_channels=%ld retention=%s",
              HERALD_VERSION, cfg.db_path, cfg.timezone, app.api_domain, cfg.allow_text,

@@ -61,6 +61,11 @@ struct http_config {
     unsigned threads; /* request threads; 0: one per online CPU, 2 to 16 */
     int head_ms;      /* a request head must arrive whole this long after its first byte; 0: 30 s */
     http_auth_fn *authenticate;
+    /* Called with bound_arg and the port actually bound, after binding and before any request
+     * thread starts: what requests read and depends on the port (0 picks it) is set there,
+     * written before every reader exists. NULL: none. */
+    void (*bound)(void *bound_arg, int port);
+    void *bound_arg;
 };
 
 struct http_server;

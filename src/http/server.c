@@ -1050,16 +1050,21 @@ static void accept_pause(struct worker *w, const char *why)
     w->accept_resume_ms = now + ACCEPT_PAUSE_MS;
 }
 
-/* Listens again after a pause, unless the server is stopping. */
+/* Listens again after a pause, unless the server is stopping. The check and the add are under
+ * w->mu, as http_server_stop's removal from this epoll is (on the main thread, before it closes
+ * the listening socket): a check passed just before the stop could otherwise add a closed
+ * descriptor, or one its number was given to since. */
 static void accept_resume(struct worker *w, int64_t now)
 {
     if (!w->accept_resume_ms || now < w->accept_resume_ms)
         return;
     w->accept_resume_ms = 0;
-    if (atomic_load(&w->srv->is_quiescing))
-        return;
-    struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = w->srv};
-    epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &lev);
+    pthread_mutex_lock(&w->mu);
+    if (!atomic_load(&w->srv->is_quiescing)) {
+        struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = w->srv};
+        epoll_ctl(w->ep, EPOLL_CTL_ADD, w->srv->listen_fd, &lev);
+    }
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void accept_all(struct worker *w)
@@ -1076,7 +1081,8 @@ static void accept_all(struct worker *w)
                 accept_pause(w, strerror(errno));
                 return;
             }
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
+            /* EINVAL: the listening socket was shut down (http_server_stop). */
+            if (errno != EAGAIN && errno != EWOULDBLOCK && !atomic_load(&srv->is_quiescing))
                 log_warn("msg=\"accept failed\" error=\"%s\"", strerror(errno));
             return;
         }
@@ -1252,6 +1258,8 @@ enum herald_err http_server_start(const struct http_config *cfg, const struct ht
     getsockname(fd, (struct sockaddr *)&ss, &sl);
     srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                : ((struct sockaddr_in *)&ss)->sin_port);
+    if (cfg->bound)
+        cfg->bound(cfg->bound_arg, srv->port);
     srv->worker_count = request_threads(cfg);
     srv->workers = xcalloc(srv->worker_count, sizeof *srv->workers);
     unsigned started = 0;
@@ -1300,10 +1308,17 @@ void http_server_stop(struct http_server *srv, int grace_ms)
     /* Stop accepting; answers from now on close their connections. */
     atomic_store(&srv->is_quiescing, true);
     for (unsigned i = 0; i < srv->worker_count; i++) {
-        epoll_ctl(srv->workers[i].ep, EPOLL_CTL_DEL, srv->listen_fd, NULL);
-        wake(&srv->workers[i]); /* idle connections close on their next look */
+        struct worker *w = &srv->workers[i];
+        pthread_mutex_lock(&w->mu); /* against accept_resume adding it back */
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, srv->listen_fd, NULL);
+        pthread_mutex_unlock(&w->mu);
+        wake(w); /* idle connections close on their next look */
     }
-    close(srv->listen_fd);
+    /* Refuses new connections as a close would, but the descriptor stays open until the request
+     * threads are joined: one that took a listening event just before the removal may still call
+     * accept4 on it (EINVAL now), and after a close its number could name another thread's new
+     * socket or file. */
+    shutdown(srv->listen_fd, SHUT_RDWR);
     for (int waited = 0; atomic_load(&srv->active) > 0 && waited < grace_ms; waited += 10) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
         nanosleep(&ts, NULL);
@@ -1318,6 +1333,7 @@ void http_server_stop(struct http_server *srv, int grace_ms)
         for (struct conn *c = w->conns; c; c = c->next)
             waiting += c->state == C_WAIT;
     }
+    close(srv->listen_fd);
     if (waiting) {
         /* A handler still holds these requests and will answer into them: leak them, and the
          * workers their answers are queued on, rather than free what is in use. */

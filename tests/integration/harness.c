@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,7 +433,7 @@ struct receiver {
     size_t status_count, status_next;
     int delay_ms;
     enum rx_body body;
-    volatile int is_stopping;
+    atomic_int is_stopping; /* set by rx_stop, read by MHD's connection threads */
 };
 
 struct rx_conn {

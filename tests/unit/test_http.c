@@ -1,4 +1,4 @@
-/* Pure parts of the HTTP layer: route matching and scope checks. */
+/* Pure parts of the HTTP layer: route matching and scope checks; and the server's start. */
 // clang-format off
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 // clang-format on
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "http/http.h"
@@ -130,6 +138,116 @@ static void module_placeholder_matches_the_module_segment(void **state)
     assert_false(http_scope_allows("ZohoCRM.modules.Leads.READX", acc, "Leads"));
 }
 
+static int thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+struct bound_seen {
+    int threads_before;
+    int calls;
+    int port;
+    int threads_then;
+};
+
+static void on_bound(void *arg, int port)
+{
+    struct bound_seen *seen = arg;
+    seen->calls++;
+    seen->port = port;
+    seen->threads_then = thread_count();
+}
+
+/* serve writes the api_domain (with the port bound) in this hook: the request threads read it
+ * with no lock, so it must be written before they exist. */
+static void bound_hook_sees_the_port_before_any_request_thread(void **state)
+{
+    (void)state;
+    struct bound_seen seen = {.threads_before = thread_count()};
+    struct http_config cfg = {
+        .host = "127.0.0.1", .port = 0, .threads = 2, .bound = on_bound, .bound_arg = &seen};
+    struct http_server *srv = NULL;
+    assert_int_equal(http_server_start(&cfg, routes, NULL, &srv), HERALD_OK);
+    int port = http_server_port(srv);
+    http_server_stop(srv, 0);
+    assert_int_equal(seen.calls, 1);
+    assert_true(port > 0);
+    assert_int_equal(seen.port, port);
+    assert_int_equal(seen.threads_then, seen.threads_before);
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void h_slow(struct http_req *r)
+{
+    nap_ms(600);
+    http_respond_empty(r, 204);
+}
+
+static const struct http_route slow_routes[] = {
+    {"GET", "slow", h_slow, NULL},
+    {0},
+};
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void *stop_main(void *srv)
+{
+    http_server_stop(srv, 5000);
+    return NULL;
+}
+
+/* While a stop waits for a request in progress, new connections are refused at once (the
+ * listening socket is shut down then, and closed only once the request threads are joined). */
+static void a_stopping_server_refuses_new_connections_and_finishes_its_request(void **state)
+{
+    (void)state;
+    struct http_config cfg = {.host = "127.0.0.1", .port = 0, .threads = 2};
+    struct http_server *srv = NULL;
+    assert_int_equal(http_server_start(&cfg, slow_routes, NULL, &srv), HERALD_OK);
+    int port = http_server_port(srv);
+    int fd = connect_to(port);
+    assert_true(fd >= 0);
+    static const char get[] = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+    nap_ms(200); /* the handler is running */
+    pthread_t stopper;
+    assert_int_equal(pthread_create(&stopper, NULL, stop_main, srv), 0);
+    nap_ms(100);
+    assert_int_equal(connect_to(port), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    char answer[512];
+    ssize_t n = read(fd, answer, sizeof answer - 1);
+    assert_true(n > 12);
+    answer[n] = '\0';
+    assert_memory_equal(answer, "HTTP/1.1 204", 12);
+    close(fd);
+    pthread_join(stopper, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -140,6 +258,8 @@ int main(void)
         cmocka_unit_test(versions_v2_to_v8_are_valid),
         cmocka_unit_test(scopes_compare_case_insensitively),
         cmocka_unit_test(module_placeholder_matches_the_module_segment),
+        cmocka_unit_test(bound_hook_sees_the_port_before_any_request_thread),
+        cmocka_unit_test(a_stopping_server_refuses_new_connections_and_finishes_its_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
