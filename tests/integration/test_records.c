@@ -851,9 +851,12 @@ static void metadata_answers_in_zoho_shapes(void **state)
     {
         assert_true(json_is_string(json_object_get(m, "id")));
         assert_non_null(hp_str(m, "api_name"));
+        /* Zoho: "For the Events module ... the module_name will be Meetings". */
         if (strcmp(hp_str(m, "api_name"), "Events") == 0)
-            has_meetings = strcmp(hp_str(m, "module_name"), "Events") == 0 ||
+            has_meetings = strcmp(hp_str(m, "module_name"), "Meetings") == 0 &&
                            strcmp(hp_str(m, "plural_label"), "Meetings") == 0;
+        if (strcmp(hp_str(m, "api_name"), "Sales_Orders") == 0)
+            assert_string_equal(hp_str(m, "module_name"), "SalesOrders");
     }
     assert_true(has_meetings);
     hp_resp_free(&r);

@@ -157,7 +157,7 @@ static void events_are_shown_as_meetings_and_users_are_hidden(void **state)
 {
     (void)state;
     const struct meta_module *events = module("Events");
-    assert_string_equal(events->module_name, "Events");
+    assert_string_equal(events->module_name, "Meetings");
     assert_string_equal(events->plural_label, "Meetings");
     const struct meta_module *users = module("users");
     assert_false(users->is_api_supported);
@@ -591,6 +591,24 @@ static void maps_deal_stages_to_probability(void **state)
 
 /* ---- JSON renderings -------------------------------------------------------------------- */
 
+/* module_name is Zoho's internal name, not the API name: no underscores, no "__s", and
+ * Meetings for Events (Zoho's modules API documentation and samples). */
+static void module_names_are_zohos_not_the_api_names(void **state)
+{
+    (void)state;
+    static const char *const pairs[][2] = {
+        {"Events", "Meetings"},
+        {"Price_Books", "PriceBooks"},
+        {"Sales_Orders", "SalesOrders"},
+        {"Purchase_Orders", "PurchaseOrders"},
+        {"Appointments__s", "Appointments"},
+        {"Services__s", "Services"},
+        {"Leads", "Leads"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        assert_string_equal(module(pairs[i][0])->module_name, pairs[i][1]);
+}
+
 static void module_json_has_zoho_keys(void **state)
 {
     (void)state;
@@ -759,6 +777,7 @@ int main(void)
         cmocka_unit_test(checks_multiselect_as_array_of_listed_values),
         cmocka_unit_test(checks_lookups_as_objects_with_an_id),
         cmocka_unit_test(maps_deal_stages_to_probability),
+        cmocka_unit_test(module_names_are_zohos_not_the_api_names),
         cmocka_unit_test(module_json_has_zoho_keys),
         cmocka_unit_test(field_json_has_zoho_keys),
         cmocka_unit_test(rejects_malformed_definitions),
