@@ -443,6 +443,15 @@ static void admit(struct http_conn *c)
                            "The http request method type is not a valid one", NULL);
         break;
     case HTTP_MATCH_NO_PATH:
+        /* Version 1 is a version Zoho had and no longer serves: its own error (Zoho's modules
+         * OAS, ApiVersionNotSupported). Any other unknown version is an unknown URL. */
+        if (req->version && strcmp(req->version, "v1") == 0) {
+            http_respond_error(
+                req, 400, "API_NOT_SUPPORTED",
+                "The api version 1 is not supported. Please use the version 2 or above.",
+                json_pack("{s:i}", "supported_version", 2));
+            break;
+        }
         http_respond_error(req, 404, "INVALID_URL_PATTERN",
                            "Please check if the URL trying to access is a correct one", NULL);
         break;

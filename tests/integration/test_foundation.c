@@ -144,6 +144,25 @@ static void unknown_path_is_404_and_wrong_method_400(void **state)
     r = hp_req(&srv, "GET", "/nothing/here", NULL, srv.token, NULL);
     hp_assert_error(&r, 404, "INVALID_URL_PATTERN");
     hp_resp_free(&r);
+    static const char *const unknown[] = {"/crm/vX/org", "/crm/V8/org", "/crm/v8.0/org",
+                                          "/crm/v2.2/settings/modules", "/crm/v9/Leads"};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        r = hp_req(&srv, "GET", unknown[i], NULL, srv.token, NULL);
+        hp_assert_error(&r, 404, "INVALID_URL_PATTERN");
+        hp_resp_free(&r);
+    }
+    /* Version 1 has its own error in Zoho's OAS (ApiVersionNotSupported). */
+    static const char *const v1[] = {"/crm/v1/org", "/crm/v1/settings/modules/Leads",
+                                     "/crm/v1/actions/watch", "/crm/v1/Leads"};
+    for (size_t i = 0; i < sizeof v1 / sizeof v1[0]; i++) {
+        r = hp_req(&srv, "GET", v1[i], NULL, srv.token, NULL);
+        hp_assert_error(&r, 400, "API_NOT_SUPPORTED");
+        assert_int_equal(json_integer_value(hp_at(r.json, "details.supported_version")), 2);
+        assert_string_equal(
+            hp_str(r.json, "message"),
+            "The api version 1 is not supported. Please use the version 2 or above.");
+        hp_resp_free(&r);
+    }
     /* Zoho answers a wrong method with 400 (reference §8.4), not HTTP's 405. */
     r = hp_req(&srv, "DELETE", "/crm/v8/org", NULL, srv.token, NULL);
     hp_assert_error(&r, 400, "INVALID_REQUEST_METHOD");
