@@ -161,6 +161,19 @@ static bool log_find(const char *path, long from, const char *needle, char *line
     return found;
 }
 
+size_t hp_log_count(const struct hp *p, const char *needle)
+{
+    FILE *f = fopen(p->log, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    size_t count = 0;
+    while (fgets(line, sizeof line, f))
+        count += strstr(line, needle) != NULL;
+    fclose(f);
+    return count;
+}
+
 bool hp_log_wait(const struct hp *p, const char *needle, int timeout_ms)
 {
     int64_t deadline = hp_now_ms() + timeout_ms;

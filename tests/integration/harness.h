@@ -55,6 +55,8 @@ void hp_cleanup(struct hp *p);
 void hp_token(const struct hp *p, const char *scopes, char *out, size_t out_len);
 /* True when the server's log contains `needle`, waiting up to timeout_ms for it. */
 bool hp_log_wait(const struct hp *p, const char *needle, int timeout_ms);
+/* How many lines of the server's log hold `needle`, now. */
+size_t hp_log_count(const struct hp *p, const char *needle);
 
 /* One HTTP request. token NULL sends no Authorization header; body NULL sends none. Extra headers
  * are "Name: value" strings, NULL-terminated list or NULL. Returns the response (free with
