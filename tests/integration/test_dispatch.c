@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -941,6 +942,86 @@ static void a_connect_timeout_moves_on_to_the_next_address(void **state)
     multi_stop(&m);
 }
 
+/* Runs SQL on the server's database beside it (the test's own connection). */
+static void db_exec(const struct hp *p, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(p->db, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sql, err);
+    sqlite3_close(db);
+}
+
+static long long db_value(const struct hp *p, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(p->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A destination goes down with more channels than the 32 the dispatcher used to remember: while
+ * its circuit is open, every channel's backlog is skipped by the claims and deferred in bulk,
+ * none claimed and given back row by row (each a rewrite of the row, body included; with 300
+ * channels and 1 MB bodies that was 400 MiB/s of writes). Claims are counted by a trigger the
+ * test adds to the server's database: a claim raises a row's lease. */
+static void a_down_destination_of_many_channels_is_not_claimed_row_by_row(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_OWN_LIMITS_MS", "200,600",
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms,100ms,100ms");
+    struct receiver *rx = rx_start(NULL);
+    rx_set_delay(rx, -1); /* accepts, never answers: each attempt fails after 600 ms */
+    char url[256], body[8192];
+    rx_url(rx, "/many", url, sizeof url);
+    enum { CHANNELS = 40 };
+    struct buf items;
+    buf_init(&items);
+    for (int i = 0; i < CHANNELS; i++) {
+        char item[400];
+        snprintf(item, sizeof item,
+                 "%s{\"channel_id\":\"%d\",\"events\":[\"Leads.create\"],\"notify_url\":\"%s\"}",
+                 i ? "," : "", 7300 + i, url);
+        buf_puts(&items, item);
+    }
+    snprintf(body, sizeof body, "{\"watch\":[%s]}", items.data);
+    buf_fini(&items);
+    struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    db_exec(&p, "CREATE TABLE claims(id INTEGER);"
+                "CREATE TRIGGER claim_counted AFTER UPDATE OF lease_until_ms ON notifications "
+                "WHEN new.lease_until_ms > old.lease_until_ms "
+                "BEGIN INSERT INTO claims VALUES(new.id); END;");
+    insert_at(&p, "Leads", "Last_Name");
+    assert_int_equal(rx_wait(rx, CHANNELS, 5000), CHANNELS);
+    assert_true(hp_log_wait(&p, "circuit opened", 5000));
+    /* The 40 failed attempts come back due again after 100 ms; the circuit stays open 5 s. */
+    int64_t until = hp_now_ms() + 2500;
+    while (hp_now_ms() < until) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    long long claims = db_value(&p, "SELECT count(*) FROM claims");
+    long long pending = db_value(&p, "SELECT count(*) FROM notifications WHERE status = 0");
+    if (claims > 3)
+        fail_msg("%lld claims of a blocked destination's notifications in 2.5 s", claims);
+    assert_int_equal(pending, CHANNELS);
+    rx_set_delay(rx, 0);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* The attempt limits, own client: a destination whose only address does not answer connects
  * fails the attempt with "Connection timed out"; one that accepts but never answers fails it with
  * "Operation timed out"; both go again by the retry schedule and are delivered once the receiver
@@ -1523,6 +1604,7 @@ int main(void)
         cmocka_unit_test(a_request_on_a_closed_kept_alive_connection_goes_again_on_a_new_one),
         cmocka_unit_test(a_dead_destination_does_not_slow_a_healthy_one),
         cmocka_unit_test(a_connect_timeout_moves_on_to_the_next_address),
+        cmocka_unit_test(a_down_destination_of_many_channels_is_not_claimed_row_by_row),
         cmocka_unit_test(attempts_that_hang_fail_at_their_limits_and_are_retried),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(a_receiver_up_late_gets_every_notification),
