@@ -55,6 +55,10 @@ void hp_cleanup(struct hp *p);
 void hp_token(const struct hp *p, const char *scopes, char *out, size_t out_len);
 /* True when the server's log contains `needle`, waiting up to timeout_ms for it. */
 bool hp_log_wait(const struct hp *p, const char *needle, int timeout_ms);
+/* The first column of the first row `sql` gives on the server's database, read beside it. */
+long long hp_db_value(const struct hp *p, const char *sql);
+/* Runs `sql` on the server's database beside it (the test's own connection). */
+void hp_db_exec(const struct hp *p, const char *sql);
 /* How many lines of the server's log hold `needle`, now. */
 size_t hp_log_count(const struct hp *p, const char *needle);
 

@@ -4,7 +4,6 @@
  * pruning delivered notifications while failed ones stay. */
 #include "harness.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -712,31 +711,16 @@ static void cli_usage_errors_exit_2_naming_the_flag(void **state)
     assert_non_null(strstr(out, "--retention"));
 }
 
-/* Counts rows with a query on the server's database (read-only, beside the server). */
-static long long db_count(const struct hp *p, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(p->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
 /* Polls a count on the server's database until it is at most `want` (bounded). */
 static long long await_db_at_most(const struct hp *p, const char *sql, long long want,
                                   int timeout_ms)
 {
     int64_t deadline = hp_now_ms() + timeout_ms;
-    long long n = db_count(p, sql);
+    long long n = hp_db_value(p, sql);
     while (n > want && hp_now_ms() < deadline) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000};
         nanosleep(&ts, NULL);
-        n = db_count(p, sql);
+        n = hp_db_value(p, sql);
     }
     return n;
 }
@@ -758,7 +742,7 @@ static void retention_prunes_delivered_and_keeps_failed(void **state)
     await_count(&p, "status=pending", 0, 10000);
     /* Pruned after about a second; the newest notification stays so its id is never reused. */
     await_count(&p, "status=delivered", 1, 15000);
-    long long newest = db_count(&p, "SELECT max(id) FROM notifications");
+    long long newest = hp_db_value(&p, "SELECT max(id) FROM notifications");
     assert_int_equal(atoll(first_id(&p, "status=delivered")), newest);
 
     create_in(&p, "Contacts", "Last_Name");
@@ -770,19 +754,19 @@ static void retention_prunes_delivered_and_keeps_failed(void **state)
     assert_int_equal(json_array_size(hp_at(r.json, "deliveries[0].attempts")), 2);
     hp_resp_free(&r);
     assert_int_equal(
-        db_count(&p, "SELECT count(*) FROM attempts WHERE notification_id NOT IN (SELECT id "
-                     "FROM notifications)"),
+        hp_db_value(&p, "SELECT count(*) FROM attempts WHERE notification_id NOT IN (SELECT id "
+                        "FROM notifications)"),
         0);
     /* The failed one's two attempts: the latest in its row, the earlier one in attempts. */
-    assert_int_equal(db_count(&p, "SELECT count(*) FROM attempts"), 1);
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM attempts"), 1);
     assert_int_equal(
-        db_count(&p, "SELECT count(*) FROM notifications WHERE a_started_ms IS NOT NULL"),
+        hp_db_value(&p, "SELECT count(*) FROM notifications WHERE a_started_ms IS NOT NULL"),
         1); /* the failed one, the only row left */
     /* Ids keep increasing after pruning. */
-    long long before = db_count(&p, "SELECT max(id) FROM notifications");
+    long long before = hp_db_value(&p, "SELECT max(id) FROM notifications");
     create_lead(&p);
     assert_int_equal(rx_wait(ok, 4, 10000), 4);
-    assert_true(db_count(&p, "SELECT max(id) FROM notifications") > before);
+    assert_true(hp_db_value(&p, "SELECT max(id) FROM notifications") > before);
     assert_true(hp_log_wait(&p, "pruned delivered notifications", 5000));
     /* Change events older than the retention go too; the newest stays. */
     assert_int_equal(await_db_at_most(&p, "SELECT count(*) FROM changes", 1, 10000), 1);

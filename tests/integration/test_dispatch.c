@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -942,32 +941,6 @@ static void a_connect_timeout_moves_on_to_the_next_address(void **state)
     multi_stop(&m);
 }
 
-/* Runs SQL on the server's database beside it (the test's own connection). */
-static void db_exec(const struct hp *p, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(p->db, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char *err = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-        fail_msg("%s: %s", sql, err);
-    sqlite3_close(db);
-}
-
-static long long db_value(const struct hp *p, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(p->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    long long v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
 /* A destination goes down with more channels than the 32 the dispatcher used to remember: while
  * its circuit is open, every channel's backlog is skipped by the claims and deferred in bulk,
  * none claimed and given back row by row (each a rewrite of the row, body included; with 300
@@ -998,10 +971,10 @@ static void a_down_destination_of_many_channels_is_not_claimed_row_by_row(void *
     struct hp_resp r = hp_req(&p, "POST", "/crm/v8/actions/watch", body, p.token, NULL);
     assert_int_equal(r.status, 201);
     hp_resp_free(&r);
-    db_exec(&p, "CREATE TABLE claims(id INTEGER);"
-                "CREATE TRIGGER claim_counted AFTER UPDATE OF lease_until_ms ON notifications "
-                "WHEN new.lease_until_ms > old.lease_until_ms "
-                "BEGIN INSERT INTO claims VALUES(new.id); END;");
+    hp_db_exec(&p, "CREATE TABLE claims(id INTEGER);"
+                   "CREATE TRIGGER claim_counted AFTER UPDATE OF lease_until_ms ON notifications "
+                   "WHEN new.lease_until_ms > old.lease_until_ms "
+                   "BEGIN INSERT INTO claims VALUES(new.id); END;");
     insert_at(&p, "Leads", "Last_Name");
     assert_int_equal(rx_wait(rx, CHANNELS, 5000), CHANNELS);
     assert_true(hp_log_wait(&p, "circuit opened", 5000));
@@ -1011,8 +984,8 @@ static void a_down_destination_of_many_channels_is_not_claimed_row_by_row(void *
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000};
         nanosleep(&ts, NULL);
     }
-    long long claims = db_value(&p, "SELECT count(*) FROM claims");
-    long long pending = db_value(&p, "SELECT count(*) FROM notifications WHERE status = 0");
+    long long claims = hp_db_value(&p, "SELECT count(*) FROM claims");
+    long long pending = hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 0");
     if (claims > 3)
         fail_msg("%lld claims of a blocked destination's notifications in 2.5 s", claims);
     assert_int_equal(pending, CHANNELS);
