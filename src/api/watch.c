@@ -641,11 +641,8 @@ static void vet_and_submit(void *arg)
     for (size_t i = 0; i < j->count; i++) {
         if (j->results[i] || !j->items[i].notify_url)
             continue;
-        if (app->lookup_delay_ms > 0 && !j->items[i].url.is_ip_literal) {
-            struct timespec ts = {.tv_sec = app->lookup_delay_ms / 1000,
-                                  .tv_nsec = (long)(app->lookup_delay_ms % 1000) * 1000000};
-            nanosleep(&ts, NULL);
-        }
+        if (!j->items[i].url.is_ip_literal)
+            time_sleep_ms(app->lookup_delay_ms);
         const char *why = NULL;
         enum herald_err err =
             ssrf_resolve_check(app->allow, j->items[i].url.host, j->items[i].url.port, NULL, &why);

@@ -315,3 +315,11 @@ int64_t time_mono_ms(void)
 {
     return clock_ms(CLOCK_MONOTONIC);
 }
+
+void time_sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}

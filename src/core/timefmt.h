@@ -53,5 +53,7 @@ enum herald_err time_from_civil(int year, int month, int day, int hour, int min,
 int64_t time_now_ms(void);
 /* Monotonic time (CLOCK_MONOTONIC) in milliseconds from an arbitrary origin; for intervals. */
 int64_t time_mono_ms(void);
+/* Sleeps ms milliseconds (nothing when ms <= 0). */
+void time_sleep_ms(int64_t ms);
 
 #endif

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/timefmt.h"
 #include "core/xmalloc.h"
 
 struct question {
@@ -101,10 +101,7 @@ static void *resolver_main(void *arg)
             r->todo_tail = NULL;
         pthread_mutex_unlock(&r->mu);
 
-        if (r->delay_ms > 0) {
-            struct timespec ts = {r->delay_ms / 1000, (long)(r->delay_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        time_sleep_ms(r->delay_ms);
         struct resolve_answer a = {.tag = q->tag};
         if (r->hosts_name && strcasecmp(q->name, r->hosts_name) == 0)
             resolve_listed(r, q->port, &a);

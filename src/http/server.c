@@ -33,6 +33,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/timefmt.h"
 #include "core/url.h"
 #include "core/xmalloc.h"
 #include "core/zjson.h"
@@ -1328,10 +1329,8 @@ void http_server_stop(struct http_server *srv, int grace_ms)
      * accept4 on it (EINVAL now), and after a close its number could name another thread's new
      * socket or file. */
     shutdown(srv->listen_fd, SHUT_RDWR);
-    for (int waited = 0; atomic_load(&srv->active) > 0 && waited < grace_ms; waited += 10) {
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
-        nanosleep(&ts, NULL);
-    }
+    for (int waited = 0; atomic_load(&srv->active) > 0 && waited < grace_ms; waited += 10)
+        time_sleep_ms(10);
     atomic_store(&srv->is_stopping, true);
     for (unsigned i = 0; i < srv->worker_count; i++)
         wake(&srv->workers[i]);
