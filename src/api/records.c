@@ -821,7 +821,8 @@ void api_record_delete(struct http_req *req)
 /* ---- handlers: reads ---- */
 
 /* A record as GET shows it: id, then the module's fields in definition order (all of them, null
- * when unset, or only those `selected`), lookups with their target's current name. */
+ * when unset (booleans false), or only those `selected`), lookups with their target's current name.
+ */
 static json_t *record_json(struct store *s, const struct meta_module *m,
                            const struct store_record *r, const bool *selected)
 {
@@ -872,6 +873,8 @@ static json_t *record_json(struct store *s, const struct meta_module *m,
             free(name);
         } else {
             v = json_incref(json_object_get(data, api));
+            if (!v && f->type == META_BOOLEAN)
+                v = json_false(); /* a checkbox never set is unchecked, as in Zoho */
         }
         json_object_set_new(out, api, v ? v : json_null());
     }

@@ -32,6 +32,12 @@ static int64_t ref_id(const json_t *v)
 
 bool records_value_equal(const json_t *a, const json_t *b)
 {
+    /* An unset checkbox reads as false (as in Zoho), so false and unset are the same value;
+     * only boolean fields hold false. */
+    if (json_is_false(a))
+        a = NULL;
+    if (json_is_false(b))
+        b = NULL;
     if (!a || json_is_null(a))
         return !b || json_is_null(b);
     if (!b || json_is_null(b))
@@ -126,10 +132,12 @@ static bool is_ignored_key(const struct meta_field *f, const char *key)
     return strcmp(key, "id") == 0 || key[0] == '$' || (f && f->is_read_only);
 }
 
-/* A value as stored: lookups keep only their id (as a string), "" becomes null, bigint strings
- * become integers. New reference. */
+/* A value as stored: lookups keep only their id (as a string), "" becomes null (a boolean's null
+ * false), bigint strings become integers. New reference. */
 static json_t *normalize(const struct meta_field *f, json_t *v)
 {
+    if (f->type == META_BOOLEAN && json_is_null(v))
+        return json_false(); /* a checkbox cleared is unchecked */
     if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
         return json_null();
     switch (f->type) {

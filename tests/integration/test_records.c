@@ -406,6 +406,20 @@ static void update_bulk_and_by_id(void **state)
     rec = get_one("Leads", a);
     assert_string_equal(hp_str(rec, "Last_Name"), "A2");
     assert_string_equal(hp_str(rec, "Company"), "CA");
+    /* A checkbox never set reads unchecked, as in Zoho; set, then cleared with null, too. */
+    assert_true(json_is_false(json_object_get(rec, "Email_Opt_Out")));
+    json_decref(rec);
+    r = call("PUT", path, "{\"data\":[{\"Email_Opt_Out\":true}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    rec = get_one("Leads", a);
+    assert_true(json_is_true(json_object_get(rec, "Email_Opt_Out")));
+    json_decref(rec);
+    r = call("PUT", path, "{\"data\":[{\"Email_Opt_Out\":null}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    rec = get_one("Leads", a);
+    assert_true(json_is_false(json_object_get(rec, "Email_Opt_Out")));
     json_decref(rec);
 
     /* Mixed: a missing id, an unknown id, a good one. */

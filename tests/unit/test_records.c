@@ -321,6 +321,9 @@ static void value_equality_is_by_meaning(void **state)
         {"[1]", "[1.0]", true},
         {"true", "false", false},
         {"\"\"", "null", false},
+        {"false", "null", true}, /* an unset checkbox is unchecked */
+        {"true", "null", false},
+        {"[false]", "[null]", true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *a = parse(cases[i].a), *b = parse(cases[i].b);
@@ -335,6 +338,9 @@ static void value_equality_is_by_meaning(void **state)
     json_t *x = json_string("x");
     assert_false(records_value_equal(NULL, x));
     json_decref(x);
+    assert_true(records_value_equal(NULL, json_false()));
+    assert_true(records_value_equal(json_false(), NULL));
+    assert_false(records_value_equal(NULL, json_true()));
 }
 
 static void changed_fields_are_those_whose_value_differs(void **state)
@@ -361,6 +367,13 @@ static void changed_fields_are_those_whose_value_differs(void **state)
 
     /* An update that changes nothing changes no field. */
     json_t *same = parse("{\"A\":\"x\",\"B\":1.0}");
+    changed = records_changed(old, same);
+    assert_int_equal(json_object_size(changed), 0);
+    json_decref(changed);
+    json_decref(same);
+
+    /* Unchecking a checkbox that was never checked changes nothing. */
+    same = parse("{\"Z\":false}");
     changed = records_changed(old, same);
     assert_int_equal(json_object_size(changed), 0);
     json_decref(changed);
