@@ -132,12 +132,10 @@ static bool is_ignored_key(const struct meta_field *f, const char *key)
     return strcmp(key, "id") == 0 || key[0] == '$' || (f && f->is_read_only);
 }
 
-/* A value as stored: lookups keep only their id (as a string), "" becomes null (a boolean's null
- * false), bigint strings become integers. New reference. */
+/* A value as stored: lookups keep only their id (as a string), "" becomes null, bigint strings
+ * become integers. New reference. */
 static json_t *normalize(const struct meta_field *f, json_t *v)
 {
-    if (f->type == META_BOOLEAN && json_is_null(v))
-        return json_false(); /* a checkbox cleared is unchecked */
     if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
         return json_null();
     switch (f->type) {
@@ -227,6 +225,10 @@ json_t *records_check_in(const struct meta_module *module, const json_t *element
         if (json_is_null(value) && mode != RECORDS_UPDATE) {
             json_decref(value); /* nothing to clear in a new record */
             continue;
+        }
+        if (json_is_null(value) && f->type == META_BOOLEAN) {
+            json_decref(value);
+            value = json_false(); /* a checkbox cleared is unchecked, as Zoho shows it */
         }
         if (json_is_null(value) && strcmp(key, "Owner") == 0) {
             /* Every record has an owner: it can be changed, not removed. */
