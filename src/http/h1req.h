@@ -24,7 +24,7 @@ struct h1req_head {
     const char *method; /* NUL-terminated in the parsed buffer */
     const char *target;
     int minor;               /* HTTP/1.<minor>: 0 or 1 */
-    int64_t content_length;  /* -1: none */
+    int64_t content_length;  /* -1: none; INT64_MAX: that or a larger number */
     bool is_chunked;         /* Transfer-Encoding: chunked */
     bool is_close;           /* the connection ends after this request's answer */
     bool is_expect_continue; /* Expect: 100-continue */

@@ -683,6 +683,45 @@ static void protocol_errors_answer_the_zoho_envelope_and_close(void **state)
     hp_resp_free(&r);
 }
 
+/* A Content-Length over the 1 MiB limit is too large (413, with the limit), however many digits
+ * it has, up to and past what 64 bits hold; one that is not a number at all is malformed (400). */
+static void a_content_length_of_any_size_over_the_limit_is_413(void **state)
+{
+    (void)state;
+    static const char *const huge[] = {"1048577",
+                                       "1234567890123456",
+                                       "9223372036854775807",
+                                       "9223372036854775808",
+                                       "99999999999999999999",
+                                       "123456789012345678901234567890"};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "Expect: 100-continue\r\nContent-Length: %s\r\n", huge[i]);
+        char *head = head_for("POST", "/crm/v8/Leads", extra);
+        struct raw *c = raw_open(srv.port);
+        raw_puts(c, head);
+        struct answer a;
+        raw_answer(c, false, &a);
+        if (a.status != 413 || !a.json)
+            fail_msg("Content-Length %s: %d %s", huge[i], a.status, a.body);
+        assert_string_equal(hp_str(a.json, "code"), "REQUEST_ENTITY_TOO_LARGE");
+        assert_int_equal(json_integer_value(hp_at(a.json, "details.maximum_length")), 1048576);
+        answer_free(&a);
+        assert_true(raw_ends(c, WAIT_MS));
+        raw_close(c);
+        free(head);
+    }
+    static const char *const malformed[] = {"12a", "-1",   "+5",
+                                            "1 2", "0x10", "99999999999999999999x"};
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        char extra[128];
+        snprintf(extra, sizeof extra, "Content-Length: %s\r\n", malformed[i]);
+        char *head = head_for("POST", "/crm/v8/Leads", extra);
+        refuse_str(head, 400, "INVALID_REQUEST");
+        free(head);
+    }
+}
+
 /* Bytes that cannot start a request line, such as a TLS handshake sent to the plain port, are
  * refused at once: no line end may ever come, and the client would hang until the read
  * timeout. A request line longer than the whole head may be is a URL too long (414), not
@@ -1116,6 +1155,7 @@ int main(void)
         cmocka_unit_test(http_1_0_closes_unless_asked_to_keep_alive),
         cmocka_unit_test(a_half_closed_client_gets_its_answer_and_the_end),
         cmocka_unit_test(protocol_errors_answer_the_zoho_envelope_and_close),
+        cmocka_unit_test(a_content_length_of_any_size_over_the_limit_is_413),
         cmocka_unit_test(what_cannot_start_a_request_is_refused_at_once_and_a_huge_url_is_414),
         cmocka_unit_test(head_has_get_content_length_and_no_body),
         cmocka_unit_test(absolute_targets_are_served_and_encoded_slashes_do_not_split),

@@ -145,7 +145,11 @@ static void bad_requests_are_refused_with_their_status(void **state)
         {"GET /\x7f HTTP/1.1\r\nHost: h\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400},
-        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1234567890123456\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 12a\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +5\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n", 400},
+        {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999x\r\n\r\n", 400},
         {"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
          400},
         {"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
@@ -161,6 +165,52 @@ static void bad_requests_are_refused_with_their_status(void **state)
             fail_msg("case %zu: status %d, want %d", i, status, cases[i].status);
         assert_non_null(why);
     }
+}
+
+/* A Content-Length of any number of digits is a length: past what int64_t holds it is INT64_MAX,
+ * which the server refuses as too large (413), not as malformed (400). Leading zeros count
+ * nothing. */
+static void content_lengths_of_any_size_are_lengths(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *value;
+        int64_t length;
+    } cases[] = {
+        {"0", 0},
+        {"0005", 5},
+        {"1234567890123456", 1234567890123456},
+        {"00000000000000000000000000000000000042", 42},
+        {"9223372036854775806", INT64_MAX - 1},
+        {"9223372036854775807", INT64_MAX},
+        {"9223372036854775808", INT64_MAX},
+        {"99999999999999999999", INT64_MAX},
+        {"123456789012345678901234567890123456789012345678901234567890", INT64_MAX},
+    };
+    static struct h1req_head h;
+    char text[256], copy[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(text, sizeof text, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %s\r\n\r\n",
+                 cases[i].value);
+        const char *why;
+        int status = parse(&h, text, copy, sizeof copy, &why);
+        if (status != 0 || h.content_length != cases[i].length)
+            fail_msg("Content-Length %s: status %d length %lld, want %lld", cases[i].value, status,
+                     (long long)h.content_length, (long long)cases[i].length);
+    }
+    /* Repeated, a huge length is still one length; a huge one beside a small one is two. */
+    const char *why;
+    assert_int_equal(parse(&h,
+                           "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n"
+                           "Content-Length: 99999999999999999999\r\n\r\n",
+                           copy, sizeof copy, &why),
+                     0);
+    assert_int_equal(h.content_length, INT64_MAX);
+    assert_int_equal(parse(&h,
+                           "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n"
+                           "Content-Length: 5\r\n\r\n",
+                           copy, sizeof copy, &why),
+                     400);
 }
 
 static void long_targets_and_many_fields_have_their_own_statuses(void **state)
@@ -264,6 +314,7 @@ int main(void)
         cmocka_unit_test(a_start_that_no_request_has_is_seen_before_the_line_ends),
         cmocka_unit_test(a_request_is_parsed_in_place),
         cmocka_unit_test(bad_requests_are_refused_with_their_status),
+        cmocka_unit_test(content_lengths_of_any_size_are_lengths),
         cmocka_unit_test(long_targets_and_many_fields_have_their_own_statuses),
         cmocka_unit_test(chunked_bodies_decode_at_any_split),
         cmocka_unit_test(bad_or_oversized_chunked_bodies_are_caught),
