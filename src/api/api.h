@@ -56,6 +56,11 @@ bool api_scope_known(const char *scope);
  * LIMIT_EXCEEDED (more than max). */
 json_t *api_body_array(struct http_req *req, const char *key, size_t max, json_t **root_out);
 
+/* A list's `page` (1..100000, default 1) and `per_page` (1..200, default 200), decimal digits
+ * only, as record lists and GET /users take them. False after answering 400 INVALID_DATA
+ * {"param_name": "page" or "per_page"} for the first one that is out of range or not a number. */
+bool api_page_params(struct http_req *req, long *page, long *per_page);
+
 /* Handlers, by resource. */
 void api_org_get(struct http_req *req);
 void api_users_get(struct http_req *req);

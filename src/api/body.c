@@ -1,5 +1,8 @@
-/* Whole-request checks shared by the resources whose bodies carry one array of rows. */
+/* Whole-request checks shared by the resources: a body that carries one array of rows, and a
+ * list's page and per_page. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "api/api.h"
 
@@ -41,4 +44,34 @@ json_t *api_body_array(struct http_req *req, const char *key, size_t max, json_t
     }
     *root_out = root;
     return rows;
+}
+
+#define MAX_PER_PAGE 200
+#define MAX_PAGE 100000 /* keeps OFFSET bounded */
+
+/* A positive decimal query parameter no larger than max; def when absent. -1 when invalid. */
+static long query_number(struct http_req *req, const char *key, long def, long max)
+{
+    const char *s = http_req_query(req, key);
+    if (!s)
+        return def;
+    size_t len = strlen(s);
+    if (len == 0 || len > 9 || strspn(s, "0123456789") != len)
+        return -1;
+    long v = strtol(s, NULL, 10);
+    return v >= 1 && v <= max ? v : -1;
+}
+
+bool api_page_params(struct http_req *req, long *page, long *per_page)
+{
+    const char *bad = NULL;
+    if ((*page = query_number(req, "page", 1, MAX_PAGE)) < 0)
+        bad = "page";
+    else if ((*per_page = query_number(req, "per_page", MAX_PER_PAGE, MAX_PER_PAGE)) < 0)
+        bad = "per_page";
+    if (!bad)
+        return true;
+    http_respond_error(req, 400, "INVALID_DATA", "invalid data",
+                       json_pack("{s:s}", "param_name", bad));
+    return false;
 }

@@ -7,8 +7,6 @@
 #include "core/timefmt.h"
 #include "core/zjson.h"
 
-#define USERS_MAX_PAGE 1000000 /* as GET actions/watch: keeps OFFSET bounded */
-
 void api_org_get(struct http_req *req)
 {
     struct app *app = req->app;
@@ -66,19 +64,13 @@ void api_users_get(struct http_req *req)
         http_respond_json(req, 200, body);
         return;
     }
-    long page = 1, per_page = 200;
-    const char *p = http_req_query(req, "page");
-    const char *pp = http_req_query(req, "per_page");
-    if (p && (page = strtol(p, NULL, 10)) < 1)
-        page = 1;
-    if (page > USERS_MAX_PAGE)
-        page = USERS_MAX_PAGE; /* (page - 1) * per_page must not overflow */
-    if (pp && ((per_page = strtol(pp, NULL, 10)) < 1 || per_page > 200))
-        per_page = 200;
+    long page, per_page;
+    if (!api_page_params(req, &page, &per_page))
+        return;
     struct store_user *list = NULL;
     size_t n = 0;
     enum herald_err err =
-        store_user_list(app->store, req->who.org_id, (size_t)((page - 1) * per_page),
+        store_user_list(app->store, req->who.org_id, (size_t)(page - 1) * (size_t)per_page,
                         (size_t)per_page + 1, &list, &n);
     if (err) {
         http_respond_error(req, 500, "INTERNAL_ERROR", "Internal Server Error", NULL);

@@ -17,9 +17,7 @@
 #include "store/records.h"
 #include "watch/change.h"
 
-#define MAX_RECORDS 100 /* per insert, update, upsert or delete request */
-#define MAX_PER_PAGE 200
-#define MAX_PAGE 100000  /* keeps OFFSET bounded */
+#define MAX_RECORDS 100  /* per insert, update, upsert or delete request */
 #define MAX_DUP_FIELDS 8 /* duplicate_check_fields entries */
 #define USER_CACHE 16    /* users a job resolves (actor, owners, creators) */
 #define MAX_CHANGE_LOOKUPS (2 * RECORDS_MAX_LOOKUPS)
@@ -906,25 +904,6 @@ void api_record_get(struct http_req *req)
     http_respond_json(req, 200, json_pack("{s:[o]}", "data", rec));
 }
 
-/* A positive decimal query parameter no larger than max; def when absent. -1 when invalid. */
-static long query_number(struct http_req *req, const char *key, long def, long max)
-{
-    const char *s = http_req_query(req, key);
-    if (!s)
-        return def;
-    size_t len = strlen(s);
-    if (len == 0 || len > 9 || strspn(s, "0123456789") != len)
-        return -1;
-    long v = strtol(s, NULL, 10);
-    return v >= 1 && v <= max ? v : -1;
-}
-
-static void bad_param(struct http_req *req, const char *name)
-{
-    http_respond_error(req, 400, "INVALID_DATA", "invalid data",
-                       json_pack("{s:s}", "param_name", name));
-}
-
 /* Parses `fields` (comma list of the module's api names; "id" is always shown) into selected[].
  * False after answering the error. */
 static bool parse_fields(struct http_req *req, const struct meta_module *m, const char *fields,
@@ -965,16 +944,9 @@ void api_records_list(struct http_req *req)
                            json_pack("{s:s}", "param_name", "fields"));
         return;
     }
-    long page = query_number(req, "page", 1, MAX_PAGE);
-    if (page < 0) {
-        bad_param(req, "page");
+    long page, per_page;
+    if (!api_page_params(req, &page, &per_page))
         return;
-    }
-    long per_page = query_number(req, "per_page", MAX_PER_PAGE, MAX_PER_PAGE);
-    if (per_page < 0) {
-        bad_param(req, "per_page");
-        return;
-    }
     bool *selected = NULL;
     if (fields) {
         selected = xcalloc(m->field_count ? m->field_count : 1, sizeof *selected);

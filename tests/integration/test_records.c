@@ -1204,16 +1204,50 @@ static void a_user_read_and_sent_back_changes_only_what_was_edited(void **state)
     json_decref(user);
 }
 
-/* GET /users computed (page - 1) * per_page in a long: a page near LONG_MAX / 200 overflowed
- * (a sanitizer abort; in a release build the offset wrapped and page 1 was shown again). */
-static void users_list_far_page_is_empty(void **state)
+/* GET /users takes page and per_page as record lists do: decimal, page 1..100000, per_page
+ * 1..200, else 400 INVALID_DATA {"param_name"} (it clamped them silently, and a page near
+ * LONG_MAX / 200 overflowed its offset). Each bad value answers the same as on a record list. */
+static void users_list_checks_page_and_per_page_as_record_lists_do(void **state)
 {
     (void)state;
-    struct hp_resp r = call("GET", "/crm/v8/users?page=92233720368547758&per_page=200", NULL);
+    static const struct {
+        const char *query, *param;
+    } bad[] = {
+        {"page=0", "page"},
+        {"page=-1", "page"},
+        {"page=abc", "page"},
+        {"page=100001", "page"},
+        {"page=92233720368547758", "page"},
+        {"page=", "page"},
+        {"page=+1", "page"},
+        {"per_page=0", "per_page"},
+        {"per_page=-5", "per_page"},
+        {"per_page=201", "per_page"},
+        {"per_page=1x", "per_page"},
+        {"page=1&per_page=abc", "per_page"},
+        {"page=0&per_page=0", "page"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/crm/v8/users?%s", bad[i].query);
+        struct hp_resp u = call("GET", path, NULL);
+        snprintf(path, sizeof path, "/crm/v8/Leads?fields=Last_Name&%s", bad[i].query);
+        struct hp_resp l = call("GET", path, NULL);
+        hp_assert_error(&l, 400, "INVALID_DATA");
+        if (u.status != 400 || !json_equal(u.json, l.json))
+            fail_msg("GET /users?%s: %ld %s; a record list: %ld %s", bad[i].query, u.status, u.body,
+                     l.status, l.body);
+        assert_string_equal(hp_str(hp_at(u.json, "details"), "param_name"), bad[i].param);
+        hp_resp_free(&u);
+        hp_resp_free(&l);
+    }
+    struct hp_resp r = call("GET", "/crm/v8/users?page=100000&per_page=200", NULL);
     expect_status(&r, 204);
     hp_resp_free(&r);
-    r = call("GET", "/crm/v8/users?page=1", NULL);
+    r = call("GET", "/crm/v8/users?page=1&per_page=1", NULL);
     expect_status(&r, 200);
+    assert_int_equal(json_integer_value(hp_at(r.json, "info.per_page")), 1);
+    assert_int_equal(json_integer_value(hp_at(r.json, "info.page")), 1);
     hp_resp_free(&r);
 }
 
@@ -1265,7 +1299,7 @@ int main(void)
         cmocka_unit_test(users_take_role_and_profile_as_objects),
         cmocka_unit_test(a_user_read_and_sent_back_changes_only_what_was_edited),
         cmocka_unit_test(users_write_locale_and_country_locale),
-        cmocka_unit_test(users_list_far_page_is_empty),
+        cmocka_unit_test(users_list_checks_page_and_per_page_as_record_lists_do),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
