@@ -279,6 +279,13 @@ int cli_serve(int argc, char **argv)
         hc.head_ms = atoi(head_ms);
         log_warn("msg=\"request head time limit set for a test\" head_ms=%d", hc.head_ms);
     }
+    /* Test hook, not a setting: HERALD_TEST_MAX_CONNECTIONS shrinks the 10,000 open client
+     * connections past which a new one is answered 503, so a test reaches it with a few. */
+    const char *max_conns = getenv("HERALD_TEST_MAX_CONNECTIONS");
+    if (max_conns) {
+        hc.max_connections = atoi(max_conns);
+        log_warn("msg=\"connection limit set for a test\" max_connections=%d", hc.max_connections);
+    }
     /* resource_uri's base must be known before requests arrive; with port 0 it is only known
      * after binding, so the server writes it between binding and starting its threads. */
     struct own_domain own = {.host = cfg.listen_host, .size = strlen(cfg.listen_host) + 32};

@@ -60,6 +60,8 @@ struct http_config {
     size_t max_body_bytes;
     unsigned threads; /* request threads; 0: one per online CPU, 2 to 16 */
     int head_ms;      /* a request head must arrive whole this long after its first byte; 0: 30 s */
+    /* Open client connections at most; one past them is answered 503 and closed. 0: 10,000. */
+    int max_connections;
     http_auth_fn *authenticate;
     /* Called with bound_arg and the port actually bound, after binding and before any request
      * thread starts: what requests read and depends on the port (0 picks it) is set there,

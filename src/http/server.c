@@ -142,6 +142,8 @@ struct http_server {
     atomic_int connections; /* open connections */
     atomic_bool is_quiescing;
     atomic_bool is_stopping;
+    char *busy; /* the whole 503 answer to a connection past the limit */
+    size_t busy_len;
 };
 
 static int64_t now_ms(void)
@@ -1077,6 +1079,22 @@ static void accept_resume(struct worker *w, int64_t now)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Answers a connection past the limit with the prebuilt 503 and closes it, without waiting:
+ * one send into the new socket's empty buffer, which takes it whole unless the kernel is short
+ * of memory (then the client sees only the close). What the client already sent is then read,
+ * as far as it is there, so that the close does not reset the connection (unread bytes would)
+ * while the answer may still be unread; anything the client sends later may. */
+static void refuse_busy(struct http_server *srv, int fd)
+{
+    if (send(fd, srv->busy, srv->busy_len, MSG_NOSIGNAL | MSG_DONTWAIT) > 0) {
+        shutdown(fd, SHUT_WR);
+        char sink[4096];
+        for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+        }
+    }
+    close(fd);
+}
+
 static void accept_all(struct worker *w)
 {
     struct http_server *srv = w->srv;
@@ -1096,14 +1114,15 @@ static void accept_all(struct worker *w)
                 log_warn("msg=\"accept failed\" error=\"%s\"", strerror(errno));
             return;
         }
-        if (atomic_fetch_add(&srv->connections, 1) >= MAX_CONNECTIONS) {
+        if (atomic_fetch_add(&srv->connections, 1) >= srv->cfg.max_connections) {
             atomic_fetch_sub(&srv->connections, 1);
             int64_t now = now_ms();
             if (now - w->full_logged_ms >= 1000) {
                 w->full_logged_ms = now;
-                log_warn("msg=\"connection refused: too many open\" limit=%d", MAX_CONNECTIONS);
+                log_warn("msg=\"connection answered 503: too many open\" limit=%d",
+                         srv->cfg.max_connections);
             }
-            close(fd);
+            refuse_busy(srv, fd);
             continue;
         }
         conn_accepted(w, fd);
@@ -1239,6 +1258,28 @@ static int listen_socket(const struct http_config *cfg)
     return fd;
 }
 
+/* The answer past the connection limit, made once, so that refusing a connection costs one send
+ * and no allocation: Zoho's envelope with SERVICE_UNAVAILABLE (a code of Zoho's API), and
+ * Retry-After. No Date, which would change each second: a 5xx may go without (RFC 9110 §6.6.1). */
+static void busy_answer(struct http_server *srv)
+{
+    int status = 503;
+    char *body = body_text(zjson_error("SERVICE_UNAVAILABLE",
+                                       "the server has as many connections open as it accepts; "
+                                       "try again in a moment",
+                                       NULL),
+                           &status);
+    struct buf b;
+    buf_init(&b);
+    buf_puts(&b, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: " CONTENT_TYPE
+                 "\r\nContent-Length: ");
+    buf_put_i64(&b, (int64_t)strlen(body));
+    buf_puts(&b, "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n");
+    buf_puts(&b, body);
+    free(body);
+    srv->busy = buf_steal(&b, &srv->busy_len);
+}
+
 static void workers_free(struct http_server *srv, unsigned started)
 {
     for (unsigned i = 0; i < started; i++) {
@@ -1262,6 +1303,9 @@ enum herald_err http_server_start(const struct http_config *cfg, const struct ht
     srv->cfg = *cfg;
     if (srv->cfg.head_ms <= 0)
         srv->cfg.head_ms = HEAD_TIMEOUT_MS;
+    if (srv->cfg.max_connections <= 0)
+        srv->cfg.max_connections = MAX_CONNECTIONS;
+    busy_answer(srv);
     srv->listen_fd = fd;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -1298,6 +1342,7 @@ enum herald_err http_server_start(const struct http_config *cfg, const struct ht
             workers_free(srv, started);
             close(fd);
             http_routes_free(srv->routes);
+            free(srv->busy);
             free(srv);
             return HERALD_ERR_IO;
         }
@@ -1356,5 +1401,6 @@ void http_server_stop(struct http_server *srv, int grace_ms)
     }
     workers_free(srv, srv->worker_count);
     http_routes_free(srv->routes);
+    free(srv->busy);
     free(srv);
 }

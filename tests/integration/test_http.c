@@ -1117,6 +1117,72 @@ static void running_out_of_descriptors_pauses_accepting_without_spinning(void **
     hp_cleanup(&p);
 }
 
+/* Past the connection limit (shrunk to 3 here from 10,000) a new connection is answered 503
+ * SERVICE_UNAVAILABLE in Zoho's envelope, with Retry-After and Connection: close, and closed;
+ * once one of the open ones ends, a new connection is served again. */
+static void a_connection_past_the_limit_is_answered_503_and_closed(void **state)
+{
+    (void)state;
+    enum { LIMIT = 3 };
+    setenv("HERALD_TEST_MAX_CONNECTIONS", "3", 1);
+    struct hp p;
+    hp_start(&p, NULL);
+    unsetenv("HERALD_TEST_MAX_CONNECTIONS");
+    assert_true(hp_log_wait(&p, "connection limit set for a test", WAIT_MS));
+    static const char health[] = "GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct raw *open_conns[LIMIT];
+    struct answer a;
+    for (int i = 0; i < LIMIT; i++) { /* each answered, so each is counted: kept alive */
+        open_conns[i] = raw_open(p.port);
+        raw_puts(open_conns[i], health);
+        raw_answer(open_conns[i], false, &a);
+        expect_status(&a, 200);
+        answer_free(&a);
+    }
+    struct raw *extra = raw_open(p.port);
+    raw_puts(extra, health);
+    raw_answer(extra, false, &a);
+    expect_status(&a, 503);
+    char v[128];
+    assert_true(header(&a, "Content-Type", v, sizeof v));
+    assert_string_equal(v, "application/json;charset=UTF-8");
+    assert_true(header(&a, "Retry-After", v, sizeof v));
+    assert_string_equal(v, "1");
+    assert_true(header(&a, "Connection", v, sizeof v));
+    assert_string_equal(v, "close");
+    if (!a.json)
+        fail_msg("the 503 is not JSON: %s", a.body);
+    assert_string_equal(hp_str(a.json, "code"), "SERVICE_UNAVAILABLE");
+    assert_string_equal(hp_str(a.json, "status"), "error");
+    assert_non_null(hp_str(a.json, "message"));
+    assert_true(json_is_object(json_object_get(a.json, "details")));
+    answer_free(&a);
+    assert_true(raw_ends(extra, WAIT_MS));
+    raw_close(extra);
+    assert_true(hp_log_wait(&p, "connection answered 503: too many open", WAIT_MS));
+    /* The open ones are still served. */
+    raw_puts(open_conns[0], health);
+    raw_answer(open_conns[0], false, &a);
+    expect_status(&a, 200);
+    answer_free(&a);
+    /* One ends: a new connection is served once the server has seen it end. */
+    raw_close(open_conns[LIMIT - 1]);
+    int64_t deadline = hp_now_ms() + WAIT_MS;
+    int status = 0;
+    do {
+        struct raw *next = raw_open(p.port);
+        raw_puts(next, health);
+        raw_answer(next, false, &a);
+        status = a.status;
+        answer_free(&a);
+        raw_close(next);
+    } while (status == 503 && hp_now_ms() < deadline);
+    assert_int_equal(status, 200);
+    for (int i = 0; i < LIMIT - 1; i++)
+        raw_close(open_conns[i]);
+    hp_cleanup(&p);
+}
+
 static void sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once(void **state)
 {
     (void)state;
@@ -1167,6 +1233,7 @@ int main(void)
         cmocka_unit_test(a_head_trickled_past_its_limit_ends_the_connection),
         cmocka_unit_test(a_slow_notify_host_lookup_holds_no_other_request),
         cmocka_unit_test(running_out_of_descriptors_pauses_accepting_without_spinning),
+        cmocka_unit_test(a_connection_past_the_limit_is_answered_503_and_closed),
         cmocka_unit_test(sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
