@@ -35,9 +35,10 @@ const char cli_secret_usage[] =
     "usage: herald secret show [--db PATH]\n"
     "       herald secret rotate [--db PATH]\n"
     "\n"
-    "show    prints the organization's callback signing secret (whsec_...), and the previous\n"
-    "        one while it is still accepted.\n"
-    "rotate  makes a new secret; callbacks carry signatures with both for 24 hours.\n";
+    "show    prints the organization's callback signing secret (whsec_...) alone on stdout;\n"
+    "        on stderr, each retired secret still signing, newest first, with its end.\n"
+    "rotate  makes a new secret and prints it as show does. Callbacks carry a signature with\n"
+    "        it and one with each secret retired in the last 24 hours (the 10 newest).\n";
 
 struct admin_args {
     const char *db;
@@ -249,6 +250,22 @@ int cli_token(int argc, char **argv)
     return token_revoke(&a);
 }
 
+/* How long a retired secret keeps signing: the contract's 24 hours. Test hook, not a setting:
+ * HERALD_TEST_SECRET_GRACE_S shortens it, so the tests see a retired secret expire. */
+static int64_t rotate_grace_s(void)
+{
+    const int64_t grace_s = 24 * 3600;
+    const char *text = getenv("HERALD_TEST_SECRET_GRACE_S");
+    if (!text)
+        return grace_s;
+    char *end = NULL;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || v < 0 || v >= grace_s)
+        return grace_s;
+    log_warn("msg=\"retired secret signs for less than 24 hours, for a test\" grace_s=%lld", v);
+    return (int64_t)v;
+}
+
 int cli_secret(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
@@ -279,8 +296,9 @@ int cli_secret(int argc, char **argv)
         return 1;
     int64_t org_id = store_default_org(store);
     enum herald_err err = HERALD_OK;
+    size_t cut = 0;
     if (is_rotate)
-        err = store_org_rotate_secret(store, org_id, 24 * 3600);
+        err = store_org_rotate_secret(store, org_id, rotate_grace_s(), &cut);
     struct store_org org = {0};
     if (!err)
         err = store_org_get(store, org_id, &org);
@@ -290,12 +308,17 @@ int cli_secret(int argc, char **argv)
         return 1;
     }
     printf("%s\n", org.secret);
-    if (org.prev_secret && org.prev_secret_until_s > (int64_t)time(NULL)) {
+    for (size_t i = 0; i < org.retired_count; i++) {
         char until[32];
-        format_time(org.prev_secret_until_s, until);
+        format_time(org.retired[i].until_s, until);
         fprintf(stderr, "previous secret %s is also used for signatures until %s\n",
-                org.prev_secret, until);
+                org.retired[i].secret, until);
     }
+    if (cut)
+        fprintf(stderr,
+                "herald secret rotate: %zu retired secret%s stopped signing before %s end: at "
+                "most the %d newest retired secrets sign\n",
+                cut, cut == 1 ? "" : "s", cut == 1 ? "its" : "their", STORE_RETIRED_SECRETS_MAX);
     store_org_fini(&org);
     return 0;
 }

@@ -220,33 +220,21 @@ struct held_set {
     size_t cap, used, live;
 };
 
-struct secret_cache {
-    int64_t org_id;
+/* One secret callbacks are signed with: the current one, or one a rotation retired. */
+struct signer {
     char *secret;
-    char *prev;
-    struct sign_key *key; /* of secret, rebuilt only when the secret changes */
-    struct sign_key *prev_key;
-    int64_t prev_until_s;
-    int64_t loaded_ms;
+    struct sign_key *key; /* of secret, prepared once; NULL for a malformed one: it signs nothing */
+    int64_t until_s;      /* signs callbacks whose timestamp is before this; INT64_MAX: current */
 };
 
-static bool str_same(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-/* Takes `text` (owned) as the secret in *slot, its key in *key, rebuilding only on a change. */
-static void secret_set(char **slot, struct sign_key **key, char *text)
-{
-    if (str_same(*slot, text) && (*key || !text)) {
-        free(text);
-        return;
-    }
-    free(*slot);
-    sign_key_free(*key);
-    *slot = text;
-    *key = text ? sign_key_new(text) : NULL;
-}
+/* The organization's secrets, read from the store at most once a second, never per callback:
+ * the current one first, then the retired ones still signing, newest first. */
+struct secret_cache {
+    int64_t org_id;
+    struct signer signers[1 + STORE_RETIRED_SECRETS_MAX];
+    size_t count; /* 0: not read yet */
+    int64_t loaded_ms;
+};
 
 struct dispatcher {
     struct dispatch_config cfg;
@@ -757,21 +745,55 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+/* Makes *out the signer of `text` (taken): the key of the same secret in the cache moves over
+ * (its slot there left without one), so a key is only prepared for a secret new to the cache. */
+static void signer_take(struct secret_cache *c, struct signer *out, char *text, int64_t until_s)
+{
+    out->secret = text;
+    out->key = NULL;
+    out->until_s = until_s;
+    for (size_t i = 0; text && i < c->count; i++) {
+        struct signer *old = &c->signers[i];
+        if (old->key && old->secret && strcmp(old->secret, text) == 0) {
+            out->key = old->key;
+            old->key = NULL;
+            return;
+        }
+    }
+    out->key = text ? sign_key_new(text) : NULL;
+}
+
+static void signers_free(struct secret_cache *c)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        free(c->signers[i].secret);
+        sign_key_free(c->signers[i].key);
+    }
+    c->count = 0;
+}
+
 static void secret_refresh(struct dispatcher *d, int64_t org_id)
 {
     struct secret_cache *c = &d->secret;
-    if (c->secret && c->org_id == org_id && now_ms() - c->loaded_ms < SECRET_REFRESH_MS)
+    if (c->count && c->org_id == org_id && now_ms() - c->loaded_ms < SECRET_REFRESH_MS)
         return;
     struct store_org org;
     if (store_org_get(d->cfg.store, org_id, &org))
-        return; /* keep the old one; logged by the store */
-    c->org_id = org_id;
-    secret_set(&c->secret, &c->key, org.secret);
-    secret_set(&c->prev, &c->prev_key, org.prev_secret);
-    c->prev_until_s = org.prev_secret_until_s;
-    c->loaded_ms = now_ms();
-    org.secret = org.prev_secret = NULL;
+        return; /* keep the old ones; logged by the store */
+    struct signer next[1 + STORE_RETIRED_SECRETS_MAX];
+    size_t n = 0;
+    signer_take(c, &next[n++], org.secret, INT64_MAX);
+    org.secret = NULL;
+    for (size_t i = 0; i < org.retired_count && n < sizeof next / sizeof next[0]; i++) {
+        signer_take(c, &next[n++], org.retired[i].secret, org.retired[i].until_s);
+        org.retired[i].secret = NULL;
+    }
     store_org_fini(&org);
+    signers_free(c);
+    memcpy(c->signers, next, n * sizeof next[0]);
+    c->count = n;
+    c->org_id = org_id;
+    c->loaded_ms = now_ms();
 }
 
 static void add_result(struct dispatcher *d, const struct store_attempt *a)
@@ -1787,13 +1809,22 @@ static void launch(struct dispatcher *d, struct flight *f)
     msg_id[4 + fmt_i64(msg_id + 4, f->claim.id)] = '\0';
     int64_t ts = sent_ms / 1000;
     buf_init(&f->hdr_sig);
-    buf_reserve(&f->hdr_sig, 128);
+    buf_reserve(&f->hdr_sig, 24 + 48 * d->secret.count); /* "v1," 44 base64 digits, a space */
     buf_puts(&f->hdr_sig, "webhook-signature: ");
-    if (d->secret.key)
-        sign_key_webhook(d->secret.key, msg_id, ts, f->body.data, f->body.len, &f->hdr_sig);
-    if (d->secret.prev_key && d->secret.prev_until_s > ts) {
-        buf_putc(&f->hdr_sig, ' ');
-        sign_key_webhook(d->secret.prev_key, msg_id, ts, f->body.data, f->body.len, &f->hdr_sig);
+    size_t signed_count = 0;
+    for (size_t i = 0; i < d->secret.count; i++) {
+        const struct signer *g = &d->secret.signers[i];
+        if (!g->key || g->until_s <= ts)
+            continue;
+        size_t mark = f->hdr_sig.len;
+        if (signed_count)
+            buf_putc(&f->hdr_sig, ' ');
+        if (sign_key_webhook(g->key, msg_id, ts, f->body.data, f->body.len, &f->hdr_sig)) {
+            f->hdr_sig.len = mark; /* OpenSSL failed (logged): no stray space */
+            f->hdr_sig.data[mark] = '\0';
+            continue;
+        }
+        signed_count++;
     }
     /* Without printf, which cost 4,500 instructions a callback here. */
     size_t n = sizeof "webhook-id: " - 1;
@@ -2333,9 +2364,6 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
             host_free(h);
         }
     }
-    free(d->secret.secret);
-    free(d->secret.prev);
-    sign_key_free(d->secret.key);
-    sign_key_free(d->secret.prev_key);
+    signers_free(&d->secret);
     free(d);
 }

@@ -137,7 +137,8 @@ enum herald_err sq_migrate(struct sq_conn *c);
 enum herald_err sq_org_bootstrap(struct sq_store *s);
 int64_t sq_default_org(struct store *s);
 enum herald_err sq_org_get(struct store *s, int64_t org_id, struct store_org *out);
-enum herald_err sq_org_rotate_secret(struct store *s, int64_t org_id, int64_t grace_s);
+enum herald_err sq_org_rotate_secret(struct store *s, int64_t org_id, int64_t grace_s,
+                                     size_t *cut_out);
 enum herald_err sq_token_create(struct store *s, int64_t org_id, const char *name,
                                 const char *scopes, const char *hash_hex, int64_t *id_out);
 enum herald_err sq_token_find(struct store *s, const char *hash_hex, struct store_token *out);

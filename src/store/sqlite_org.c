@@ -146,6 +146,8 @@ int64_t sq_default_org(struct store *base)
     return sq_of(base)->default_org;
 }
 
+/* One statement, so the current secret and the retired ones come from one snapshot: read in
+ * two, a rotation between them could show the new retired secret beside the old current one. */
 enum herald_err sq_org_get(struct store *base, int64_t org_id, struct store_org *out)
 {
     struct sq_store *s = sq_of(base);
@@ -153,29 +155,45 @@ enum herald_err sq_org_get(struct store *base, int64_t org_id, struct store_org 
     if (!c)
         return HERALD_ERR_STORE;
     enum herald_err err = HERALD_OK;
-    sqlite3_stmt *st = sq_stmt(c, "SELECT name, secret, prev_secret, prev_secret_until, "
-                                  "admin_user_id, created_at FROM orgs WHERE id = ?1");
+    sqlite3_stmt *st =
+        sq_stmt(c, "SELECT o.name, o.secret, o.admin_user_id, o.created_at, r.secret, r.until_s "
+                   "FROM orgs o LEFT JOIN retired_secrets r "
+                   "ON r.org_id = o.id AND r.until_s > ?2 "
+                   "WHERE o.id = ?1 ORDER BY r.id DESC LIMIT ?3");
     if (!st) {
         err = HERALD_ERR_STORE;
         goto out;
     }
     sqlite3_bind_int64(st, 1, org_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        memset(out, 0, sizeof *out);
-        out->id = org_id;
-        out->name = sq_col_str(st, 0);
-        out->secret = sq_col_str(st, 1);
-        out->prev_secret = sq_col_str(st, 2);
-        out->prev_secret_until_s = sqlite3_column_int64(st, 3);
-        out->admin_user_id = sqlite3_column_int64(st, 4);
-        out->created_at_s = sqlite3_column_int64(st, 5);
-    } else if (rc == SQLITE_DONE) {
-        err = HERALD_ERR_NOT_FOUND;
-    } else {
-        err = sq_fail(c, rc, "read organization");
+    sqlite3_bind_int64(st, 2, now_s());
+    sqlite3_bind_int64(st, 3, STORE_RETIRED_SECRETS_MAX);
+    memset(out, 0, sizeof *out);
+    int rc;
+    bool is_found = false;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!is_found) {
+            is_found = true;
+            out->id = org_id;
+            out->name = sq_col_str(st, 0);
+            out->secret = sq_col_str(st, 1);
+            out->admin_user_id = sqlite3_column_int64(st, 2);
+            out->created_at_s = sqlite3_column_int64(st, 3);
+        }
+        if (sqlite3_column_type(st, 4) == SQLITE_NULL)
+            continue; /* the LEFT JOIN's row of an organization without retired secrets */
+        if (!out->retired)
+            out->retired = xcalloc(STORE_RETIRED_SECRETS_MAX, sizeof *out->retired);
+        struct store_retired_secret *r = &out->retired[out->retired_count++];
+        r->secret = sq_col_str(st, 4);
+        r->until_s = sqlite3_column_int64(st, 5);
     }
+    if (rc != SQLITE_DONE)
+        err = sq_fail(c, rc, "read organization");
+    else if (!is_found)
+        err = HERALD_ERR_NOT_FOUND;
     sqlite3_reset(st);
+    if (err)
+        store_org_fini(out);
 out:
     sq_reader_put(s, c);
     return err;
@@ -185,31 +203,69 @@ struct rotate_job {
     int64_t org_id;
     int64_t grace_s;
     char *secret;
+    size_t cut;
 };
+
+/* Runs one statement of the rotation, ?1 the organization and ?2 `value`; *changes gets how
+ * many rows it changed. */
+static enum herald_err rotate_step(struct sq_txn *txn, const char *sql, int64_t org_id,
+                                   int64_t value, size_t *changes)
+{
+    sqlite3_stmt *st = sq_stmt(txn->c, sql);
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 1, org_id);
+    sqlite3_bind_int64(st, 2, value);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(txn->c, rc, "rotate secret");
+    *changes = (size_t)sqlite3_changes(txn->c->db);
+    return HERALD_OK;
+}
 
 static enum herald_err rotate_run(struct store_txn *t, void *arg)
 {
     struct sq_txn *txn = sq_txn_of(t);
     struct rotate_job *j = arg;
-    sqlite3_stmt *st = sq_stmt(txn->c, "UPDATE orgs SET prev_secret = secret, secret = ?2, "
-                                       "prev_secret_until = ?3 WHERE id = ?1");
+    int64_t now = now_s();
+    size_t n = 0;
+    enum herald_err err = rotate_step(txn,
+                                      "INSERT INTO retired_secrets(org_id, secret, until_s) "
+                                      "SELECT id, secret, ?2 FROM orgs WHERE id = ?1",
+                                      j->org_id, now + j->grace_s, &n);
+    if (err)
+        return err;
+    if (!n)
+        return HERALD_ERR_NOT_FOUND;
+    sqlite3_stmt *st = sq_stmt(txn->c, "UPDATE orgs SET secret = ?2 WHERE id = ?1");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, j->org_id);
     sqlite3_bind_text(st, 2, j->secret, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, now_s() + j->grace_s);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return sq_fail(txn->c, rc, "rotate secret");
-    return sqlite3_changes(txn->c->db) ? HERALD_OK : HERALD_ERR_NOT_FOUND;
+    err = rotate_step(txn, "DELETE FROM retired_secrets WHERE org_id = ?1 AND until_s <= ?2",
+                      j->org_id, now, &n);
+    if (err)
+        return err;
+    /* What is left has not expired: whatever the bound removes stops signing early. */
+    return rotate_step(txn,
+                       "DELETE FROM retired_secrets WHERE org_id = ?1 AND id NOT IN "
+                       "(SELECT id FROM retired_secrets WHERE org_id = ?1 "
+                       "ORDER BY id DESC LIMIT ?2)",
+                       j->org_id, STORE_RETIRED_SECRETS_MAX, &j->cut);
 }
 
-enum herald_err sq_org_rotate_secret(struct store *base, int64_t org_id, int64_t grace_s)
+enum herald_err sq_org_rotate_secret(struct store *base, int64_t org_id, int64_t grace_s,
+                                     size_t *cut_out)
 {
     struct rotate_job j = {.org_id = org_id, .grace_s = grace_s, .secret = sign_secret_new()};
     enum herald_err err = store_exec(base, rotate_run, &j);
     free(j.secret);
+    *cut_out = j.cut;
     return err;
 }
 

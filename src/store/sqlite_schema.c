@@ -171,6 +171,22 @@ static const char *const migrations[] = {
     "DROP INDEX notifications_by_status;"
     "DROP INDEX notifications_delivered;"
     "CREATE INDEX notifications_failed ON notifications(org_id, id) WHERE status = 2;",
+
+    /* 11: every secret a rotation retired keeps signing until its own end, not just the last
+     * one: rotating twice within the 24 h dropped the first old secret early. They move out of
+     * orgs.prev_secret (left NULL from here on) into a table of their own, newest the highest
+     * id; rotations delete the expired ones and those past the newest 10. */
+    "CREATE TABLE retired_secrets("
+    " id INTEGER PRIMARY KEY,"
+    " org_id INTEGER NOT NULL REFERENCES orgs(id),"
+    " secret TEXT NOT NULL,"
+    " until_s INTEGER NOT NULL);"
+    "CREATE INDEX retired_secrets_by_org ON retired_secrets(org_id, id);"
+    "INSERT INTO retired_secrets(org_id, secret, until_s)"
+    " SELECT id, prev_secret, prev_secret_until FROM orgs"
+    " WHERE prev_secret IS NOT NULL AND prev_secret_until > CAST(strftime('%s', 'now') AS INTEGER)"
+    " ORDER BY id;"
+    "UPDATE orgs SET prev_secret = NULL, prev_secret_until = 0 WHERE prev_secret IS NOT NULL;",
 };
 
 /* The schema version, read inside the caller's transaction. */

@@ -100,13 +100,22 @@ void store_org_fini(struct store_org *o)
 {
     free(o->name);
     free(o->secret);
-    free(o->prev_secret);
-    o->name = o->secret = o->prev_secret = NULL;
+    for (size_t i = 0; i < o->retired_count; i++)
+        free(o->retired[i].secret);
+    free(o->retired);
+    o->name = o->secret = NULL;
+    o->retired = NULL;
+    o->retired_count = 0;
 }
 
-enum herald_err store_org_rotate_secret(struct store *s, int64_t org_id, int64_t grace_s)
+enum herald_err store_org_rotate_secret(struct store *s, int64_t org_id, int64_t grace_s,
+                                        size_t *cut_out)
 {
-    return s->ops->org_rotate_secret(s, org_id, grace_s);
+    size_t cut = 0;
+    enum herald_err err = s->ops->org_rotate_secret(s, org_id, grace_s, &cut);
+    if (cut_out)
+        *cut_out = err ? 0 : cut;
+    return err;
 }
 
 enum herald_err store_token_create(struct store *s, int64_t org_id, const char *name,

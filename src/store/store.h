@@ -24,12 +24,26 @@ typedef void store_done_fn(void *arg, enum herald_err err);
 /* Called on the writer thread after each committed batch. */
 typedef void store_commit_fn(void *arg);
 
+/* How many retired secrets an organization keeps signing with at most: the newest ones. Each is
+ * one more HMAC over every callback body and 48 more bytes of webhook-signature; ten cover a
+ * rotation every 2.4 hours for a day, and a receiver that missed ten rotations in a row is not
+ * waiting for the eleventh-newest secret. */
+#define STORE_RETIRED_SECRETS_MAX 10
+
+/* A secret replaced by a rotation, still signing callbacks until until_s (Unix seconds). */
+struct store_retired_secret {
+    char *secret;
+    int64_t until_s;
+};
+
 struct store_org {
     int64_t id;
     char *name;
-    char *secret;      /* current "whsec_..." signing secret */
-    char *prev_secret; /* NULL, or the secret replaced by the last rotation */
-    int64_t prev_secret_until_s;
+    char *secret; /* current "whsec_..." signing secret */
+    /* The retired secrets whose until_s had not passed when read, newest first, at most
+     * STORE_RETIRED_SECRETS_MAX; NULL when none. */
+    struct store_retired_secret *retired;
+    size_t retired_count;
     int64_t admin_user_id;
     int64_t created_at_s;
 };
@@ -70,8 +84,13 @@ int64_t store_default_org(struct store *s);
 /* Reads an organization. Caller frees with store_org_fini. HERALD_ERR_NOT_FOUND, ERR_STORE. */
 enum herald_err store_org_get(struct store *s, int64_t org_id, struct store_org *out);
 void store_org_fini(struct store_org *o);
-/* Replaces the signing secret; the old one stays valid for `grace_s` seconds. */
-enum herald_err store_org_rotate_secret(struct store *s, int64_t org_id, int64_t grace_s);
+/* Replaces the signing secret; the old one keeps signing for `grace_s` seconds, and so do the
+ * secrets retired before it until their own ends, but only the STORE_RETIRED_SECRETS_MAX newest:
+ * *cut_out (may be NULL) gets how many older ones stopped before their end because of that
+ * bound. Expired ones are deleted. HERALD_ERR_NOT_FOUND for an unknown organization, or
+ * HERALD_ERR_STORE. */
+enum herald_err store_org_rotate_secret(struct store *s, int64_t org_id, int64_t grace_s,
+                                        size_t *cut_out);
 
 /* Stores a token by its SHA-256 hex; scopes is copied. *id_out gets its id. */
 enum herald_err store_token_create(struct store *s, int64_t org_id, const char *name,

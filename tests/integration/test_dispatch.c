@@ -1,7 +1,7 @@
 /* Delivery you can trust, over real HTTP: Retry-After on 429 and 503, 410 Gone disabling the
  * channel, one copy in flight per notification (the lease), a dead destination not slowing a
  * healthy one (per-destination limits and circuit), SSRF refusals at subscribe and at connect
- * time, and signatures with both secrets after a rotation. */
+ * time, and signatures with the current secret and each one retired within its 24 hours. */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -1515,6 +1515,187 @@ static void rotation_signs_with_both_secrets(void **state)
     rx_stop(rx);
 }
 
+/* Runs `herald secret SUB` on p's database; its stdout (the current secret, alone on its line)
+ * without the newline into secret, its stderr into err. */
+static void secret_cli(const struct hp *p, const char *sub, char secret[128], char *err,
+                       size_t err_len)
+{
+    char out[256];
+    int rc = hp_cli(p, out, sizeof out, err, err_len, "secret", sub, "--db", p->db, NULL);
+    if (rc != 0)
+        fail_msg("secret %s: exit %d: %s", sub, rc, err);
+    size_t n = strcspn(out, "\n");
+    assert_string_equal(out + n, "\n"); /* one line on stdout, nothing else */
+    out[n] = '\0';
+    assert_memory_equal(out, "whsec_", 6);
+    assert_true(n < 128);
+    memcpy(secret, out, n + 1);
+}
+
+#define SIG_ENTRY_LEN 64 /* "v1," and 44 base64 digits fit */
+
+/* The webhook-signature entry `secret` gives for the callback. */
+static void signature_of(const char *secret, const struct rx_request *cb, char out[SIG_ENTRY_LEN])
+{
+    char id[128], ts[64];
+    assert_true(rx_header(cb, "webhook-id", id, sizeof id));
+    assert_true(rx_header(cb, "webhook-timestamp", ts, sizeof ts));
+    struct buf want;
+    buf_init(&want);
+    assert_int_equal(sign_webhook(secret, id, atoll(ts), cb->body, cb->body_len, &want), HERALD_OK);
+    assert_true(want.len < SIG_ENTRY_LEN);
+    snprintf(out, SIG_ENTRY_LEN, "%s", want.data);
+    buf_fini(&want);
+}
+
+/* The callback's webhook-signature split at its spaces into entries (at most max); returns
+ * how many there are. */
+static size_t signature_entries(const struct rx_request *cb, char entries[][SIG_ENTRY_LEN],
+                                size_t max)
+{
+    char header[2048];
+    assert_true(rx_header(cb, "webhook-signature", header, sizeof header));
+    size_t n = 0;
+    for (const char *at = header; *at;) {
+        size_t len = strcspn(at, " ");
+        assert_true(len > 0 && len < SIG_ENTRY_LEN); /* no empty entry: one space between */
+        if (n < max)
+            snprintf(entries[n], SIG_ENTRY_LEN, "%.*s", (int)len, at);
+        n++;
+        at += len;
+        if (*at)
+            at++;
+    }
+    return n;
+}
+
+/* Asserts the callback carries exactly the signatures of secrets[0..count), in that order. */
+static void assert_signed_by(const struct rx_request *cb, char secrets[][128], size_t count)
+{
+    char entries[16][SIG_ENTRY_LEN];
+    size_t n = signature_entries(cb, entries, 16);
+    if (n != count)
+        fail_msg("%zu signatures, %zu expected", n, count);
+    for (size_t i = 0; i < count; i++) {
+        char want[SIG_ENTRY_LEN];
+        signature_of(secrets[i], cb, want);
+        if (strcmp(entries[i], want) != 0)
+            fail_msg("signature %zu is not the one of secret %zu", i, i);
+    }
+}
+
+/* A server of the test's own whose channel sends `module`'s creations to a new receiver. */
+static struct receiver *signing_server(struct hp *p, const char *channel, const char *module)
+{
+    hp_start(p, "--allow-network 127.0.0.0/8");
+    struct receiver *rx = rx_start(NULL);
+    char url[256], event[64];
+    rx_url(rx, "/signed", url, sizeof url);
+    snprintf(event, sizeof event, "%s.create", module);
+    watch_at(p, channel, event, url);
+    return rx;
+}
+
+/* Rotating twice within 24 hours dropped the first old secret at once: a receiver still on it
+ * rejected every callback. Each retired secret signs for its own 24 hours, newest first. */
+static void rotating_twice_signs_with_all_three_secrets_newest_first(void **state)
+{
+    (void)state;
+    struct hp p;
+    struct receiver *rx = signing_server(&p, "7301", "Quotes");
+    char secrets[3][128], err[1024]; /* newest first: [0] current */
+    secret_cli(&p, "show", secrets[2], err, sizeof err);
+    assert_string_equal(err, "");
+    secret_cli(&p, "rotate", secrets[1], err, sizeof err);
+    secret_cli(&p, "rotate", secrets[0], err, sizeof err);
+    assert_string_not_equal(secrets[0], secrets[1]);
+    assert_string_not_equal(secrets[1], secrets[2]);
+    /* The rotation and show list the secrets still signing beside the current one. */
+    char *second = strstr(err, secrets[1]), *third = strstr(err, secrets[2]);
+    assert_true(second && third && second < third);
+    char shown[128], show_err[1024];
+    secret_cli(&p, "show", shown, show_err, sizeof show_err);
+    assert_string_equal(shown, secrets[0]);
+    assert_string_equal(show_err, err);
+    /* No callback went before the rotations, so the dispatcher reads the secrets fresh. */
+    insert_at(&p, "Quotes", "Subject");
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    assert_signed_by(rx_get(rx, 0), secrets, 3);
+    rx_stop(rx);
+    hp_cleanup(&p);
+}
+
+/* A retired secret stops signing at its end while one retired after it signs on; the end is
+ * brought close with HERALD_TEST_SECRET_GRACE_S, the 24 hours not waited for. Every callback
+ * until then carries three signatures, every one from then on two. */
+static void a_retired_secret_stops_signing_at_its_end_while_a_later_one_signs_on(void **state)
+{
+    (void)state;
+    struct hp p;
+    struct receiver *rx = signing_server(&p, "7302", "Quotes");
+    char secrets[3][128], err[1024];
+    secret_cli(&p, "show", secrets[2], err, sizeof err);
+    setenv("HERALD_TEST_SECRET_GRACE_S", "3", 1);
+    secret_cli(&p, "rotate", secrets[1], err, sizeof err);
+    unsetenv("HERALD_TEST_SECRET_GRACE_S");
+    assert_non_null(strstr(err, "level=warn"));
+    assert_non_null(strstr(err, "for a test\" grace_s=3"));
+    secret_cli(&p, "rotate", secrets[0], err, sizeof err);
+    assert_null(strstr(err, "for a test"));
+    long long first_until = hp_db_value(&p, "SELECT min(until_s) FROM retired_secrets");
+    long long second_until = hp_db_value(&p, "SELECT max(until_s) FROM retired_secrets");
+    assert_true(second_until - first_until > 23 * 3600);
+    /* No callback went before the rotations, so the dispatcher reads the secrets fresh. */
+    bool has_three = false, has_two = false;
+    int64_t deadline = hp_now_ms() + 15000;
+    for (size_t i = 0; !has_two && hp_now_ms() < deadline; i++) {
+        if (i)
+            rx_wait(rx, 1000, 100); /* a callback a tenth of a second */
+        insert_at(&p, "Quotes", "Subject");
+        assert_int_equal(rx_wait(rx, i + 1, 10000), i + 1);
+        const struct rx_request *cb = rx_get(rx, i);
+        char ts[32];
+        assert_true(rx_header(cb, "webhook-timestamp", ts, sizeof ts));
+        bool is_before_end = atoll(ts) < first_until;
+        assert_signed_by(cb, secrets, is_before_end ? 3 : 2);
+        has_three |= is_before_end;
+        has_two |= !is_before_end;
+    }
+    assert_true(has_three);
+    assert_true(has_two);
+    /* show no longer lists it; it lists the one still signing. */
+    char shown[128];
+    secret_cli(&p, "show", shown, err, sizeof err);
+    assert_non_null(strstr(err, secrets[1]));
+    assert_null(strstr(err, secrets[2]));
+    rx_stop(rx);
+    hp_cleanup(&p);
+}
+
+/* Retired secrets are bounded: the 10 newest sign, the rotation that retires an eleventh says
+ * the oldest stopped before its end. */
+static void past_ten_retired_secrets_the_oldest_stops_signing(void **state)
+{
+    (void)state;
+    enum { ROTATIONS = 12, SIGNING = 11 };
+    struct hp p;
+    struct receiver *rx = signing_server(&p, "7303", "Quotes");
+    char secrets[ROTATIONS + 1][128], err[2048]; /* [ROTATIONS - k]: after k rotations */
+    secret_cli(&p, "show", secrets[ROTATIONS], err, sizeof err);
+    for (int k = 1; k <= ROTATIONS; k++) {
+        secret_cli(&p, "rotate", secrets[ROTATIONS - k], err, sizeof err);
+        bool is_cut = strstr(err, "1 retired secret stopped signing before its end") != NULL;
+        if (is_cut != (k > 10))
+            fail_msg("rotation %d: %s", k, err);
+    }
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM retired_secrets"), 10);
+    insert_at(&p, "Quotes", "Subject");
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    assert_signed_by(rx_get(rx, 0), secrets, SIGNING);
+    rx_stop(rx);
+    hp_cleanup(&p);
+}
+
 /* A SIGTERM with a backlog queued for a slow destination: the stop waits for the attempts in
  * flight, not for the queue behind them (which would keep it sending until the grace period ran
  * out, then abandon what it had just started), and the queue is sent after the restart. */
@@ -1587,6 +1768,9 @@ int main(void)
         cmocka_unit_test(a_name_resolving_to_loopback_only_at_delivery_is_refused),
         cmocka_unit_test(callbacks_ignore_proxies_named_by_the_environment),
         cmocka_unit_test(rotation_signs_with_both_secrets),
+        cmocka_unit_test(rotating_twice_signs_with_all_three_secrets_newest_first),
+        cmocka_unit_test(a_retired_secret_stops_signing_at_its_end_while_a_later_one_signs_on),
+        cmocka_unit_test(past_ten_retired_secrets_the_oldest_stops_signing),
         cmocka_unit_test(idle_connections_are_bounded_across_destinations),
         cmocka_unit_test(sigterm_waits_for_attempts_in_flight_not_the_queue),
     };

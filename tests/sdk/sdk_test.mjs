@@ -798,6 +798,21 @@ async function signatures(notifyUrl) {
         check(verifies(fresh, tampered, after.headers) !== "verified" &&
             verifies(old, tampered, after.headers) !== "verified", "a tampered body fails with either secret");
     }
+
+    // A second rotation within the 24 h: the first old secret keeps signing beside the other two.
+    const newest = herald("secret", "rotate");
+    check(/^whsec_/.test(newest) && newest !== fresh && newest !== old, "a second rotation prints a new secret", newest);
+    await new Promise((r) => setTimeout(r, 1500));
+    const third = await signedCallback(leads, id, "callback after a second rotation");
+    if (third) {
+        const entries = (third.headers["webhook-signature"] || "").split(" ");
+        check(entries.length === 3 && entries.every((e) => /^v1,[A-Za-z0-9+/]{43}=$/.test(e)),
+            "webhook-signature: three v1 entries after two rotations", describe(entries));
+        for (const [name, secret] of [["newest", newest], ["previous", fresh], ["first", old]])
+            check(verifies(secret, third.raw, third.headers) === "verified", `verifies with the ${name} secret`,
+                verifies(secret, third.raw, third.headers));
+        check(verifies(wrong, third.raw, third.headers) !== "verified", "another secret still fails after two rotations");
+    }
     await disable(ops, [id], 1);
 }
 

@@ -817,6 +817,7 @@ static void raw_exec_rw(const char *db, const char *sql)
  * table. Notification 10 was delivered on its second attempt, 11 is pending with no attempt,
  * 12 failed after one; their attempts interleave as a dispatcher writes them. */
 static const char v6_fixture_sql[] =
+    "DROP TABLE retired_secrets;"
     "DROP INDEX notifications_failed;"
     "CREATE INDEX notifications_by_status ON notifications(org_id, status, id);"
     "CREATE INDEX notifications_delivered ON notifications(updated_at_ms) WHERE status = 1;"
@@ -873,7 +874,7 @@ static void migrating_6_to_10_moves_each_latest_attempt_into_its_row(void **stat
     raw_exec_rw(f->db, sql);
 
     store_start(f);
-    assert_int_equal(raw_int(f, "PRAGMA user_version", 0), 10);
+    assert_int_equal(raw_int(f, "PRAGMA user_version", 0), 11);
     /* 8: changes rebuilt without the IN list in its CHECK, rows kept, the CHECK still holds. */
     assert_int_equal(raw_int(f,
                              "SELECT count(*) FROM changes WHERE id = ?1 AND operation = 'update' "
