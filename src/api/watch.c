@@ -240,10 +240,18 @@ struct watch_job {
     bool has_patched_index;
 };
 
-static json_t *not_subscribed(json_t *details)
+/* NOT_SUBSCRIBED, with Zoho's messages as the v2 and v2.1 SDKs enumerate them: the channel
+ * (PATCH, DELETE or _delete_events of a channel that has no live row), or the module of a live
+ * channel (_delete_events naming none of its modules). Zoho answers a PATCH of an unknown channel
+ * on v8 with the first too. */
+static const char not_subscribed_channel[] =
+    "Not subscribed for actions-watch of the given channel";
+static const char not_subscribed_module[] =
+    "Not subscribed for actions-watch of the given module/channel";
+
+static json_t *not_subscribed(const char *message, json_t *details)
 {
-    return zjson_error("NOT_SUBSCRIBED", "the channel is not subscribed for actions-watch",
-                       details);
+    return zjson_error("NOT_SUBSCRIBED", message, details);
 }
 
 static json_t *item_field(size_t index, const char *key)
@@ -378,7 +386,7 @@ static enum herald_err merge_item(struct watch_job *j, struct store_txn *t, size
         return err;
     if (n == 0) {
         store_channels_free(old, n);
-        j->results[i] = not_subscribed(item_field(i, "channel_id"));
+        j->results[i] = not_subscribed(not_subscribed_channel, item_field(i, "channel_id"));
         return HERALD_OK;
     }
     struct store_channel *rows = xcalloc(n + it->mod_count, sizeof *rows);
@@ -477,7 +485,8 @@ static enum herald_err remove_events_item(struct watch_job *j, struct store_txn 
     }
     if (json_array_size(events) == 0) {
         json_decref(events);
-        j->results[i] = not_subscribed(item_field(i, "channel_id"));
+        j->results[i] = not_subscribed(n ? not_subscribed_module : not_subscribed_channel,
+                                       item_field(i, "channel_id"));
         goto out;
     }
     size_t kept = 0;
@@ -528,7 +537,8 @@ static enum herald_err disable_id(struct watch_job *j, struct store_txn *t, size
         json_array_append_new(out, zjson_success(MSG_UNSUBSCRIBED, d));
     }
     if (json_array_size(out) == 0)
-        json_array_append_new(out, not_subscribed(json_pack("{s:o}", "channel_id", zjson_id(id))));
+        json_array_append_new(out, not_subscribed(not_subscribed_channel,
+                                                  json_pack("{s:o}", "channel_id", zjson_id(id))));
     j->delete_rows[i] = out;
     store_channels_free(rows, n);
     return HERALD_OK;

@@ -486,7 +486,7 @@ static void delete_answers_one_result_per_row(void **state)
     /* again: NOT_SUBSCRIBED; with a live one: 207 */
     send_expect("DELETE", "v8", "?channel_ids=10000", NULL, 400,
                 "{\"watch\":[{\"code\":\"NOT_SUBSCRIBED\",\"details\":{\"channel_id\":\"10000\"},"
-                "\"message\":\"the channel is not subscribed for actions-watch\",\"status\":"
+                "\"message\":\"Not subscribed for actions-watch of the given channel\",\"status\":"
                 "\"error\"}]}",
                 NULL, NULL);
     r = send_status("DELETE", "v8", "?channel_ids=10000,20000&", NULL, 207);
@@ -517,6 +517,45 @@ static void delete_answers_one_result_per_row(void **state)
     hp_resp_free(&r);
     r = send_status("GET", "v8", NULL, NULL, 204);
     hp_resp_free(&r);
+}
+
+/* NOT_SUBSCRIBED carries Zoho's messages, as the v2 and v2.1 SDKs enumerate them (and as Zoho
+ * answered a PATCH of an unknown channel on v8): "of the given channel" when the channel has no
+ * live row, "of the given module/channel" when _delete_events names none of a live channel's
+ * modules. */
+static void not_subscribed_answers_zohos_messages(void **state)
+{
+    (void)state;
+#define NOT_SUB(details, what)                                           \
+    "{\"watch\":[{\"code\":\"NOT_SUBSCRIBED\",\"details\":" details      \
+    ",\"message\":\"Not subscribed for actions-watch of the given " what \
+    "\",\"status\":\"error\"}]}"
+#define ON_CHANNEL "{\"api_name\":\"channel_id\",\"json_path\":\"$.watch[0].channel_id\"}"
+    send_expect("PATCH", "v2", NULL,
+                "{\"watch\":[{\"channel_id\":\"424242\",\"events\":[\"Leads.edit\"]}]}", 202,
+                NOT_SUB(ON_CHANNEL, "channel"), NULL, NULL);
+    send_expect("PATCH", "v8", NULL,
+                "{\"watch\":[{\"channel_id\":\"424242\",\"events\":[\"Leads.edit\"],"
+                "\"notify_url\":\"http://127.0.0.1:9/a\"}]}",
+                400, NOT_SUB(ON_CHANNEL, "channel"), NULL, NULL);
+    send_expect("PATCH", "v2.1", NULL,
+                "{\"watch\":[{\"channel_id\":\"424242\",\"events\":[\"Leads.edit\"],"
+                "\"_delete_events\":true}]}",
+                202, NOT_SUB(ON_CHANNEL, "channel"), NULL, NULL);
+    send_expect("DELETE", "v2", "?channel_ids=424242&", NULL, 202,
+                NOT_SUB("{\"channel_id\":\"424242\"}", "channel"), NULL, NULL);
+    struct hp_resp r =
+        send_status("POST", "v2", NULL,
+                    "{\"watch\":[{\"channel_id\":\"424243\",\"events\":[\"Leads.all\"],"
+                    "\"notify_url\":\"http://127.0.0.1:9/a\"}]}",
+                    201);
+    hp_resp_free(&r);
+    send_expect("PATCH", "v2", NULL,
+                "{\"watch\":[{\"channel_id\":\"424243\",\"events\":[\"Contacts.edit\"],"
+                "\"_delete_events\":true}]}",
+                202, NOT_SUB(ON_CHANNEL, "module/channel"), NULL, NULL);
+#undef ON_CHANNEL
+#undef NOT_SUB
 }
 
 /* The documented error rows, each with its status. */
@@ -1082,6 +1121,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(delete_events_removes_exactly_what_it_names, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(delete_answers_one_result_per_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(not_subscribed_answers_zohos_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(documented_errors_answer_with_their_codes_and_statuses,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(mixed_results_are_207_in_request_order, setup, teardown),
