@@ -1,6 +1,7 @@
 /* GET /crm/{v}/settings/modules[/{api_name}] and /settings/fields?module=X[&type=]: the module
- * and field definitions (meta/) in Zoho's shapes. Read-only; the "users" pseudo-module is not
- * listed. */
+ * and field definitions (meta/) in Zoho's shapes, a lookup's module as the request's version
+ * gives it. Read-only; the "users" pseudo-module is not listed. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -31,6 +32,14 @@ void api_module_get(struct http_req *req)
     http_respond_json(req, 200, json_pack("{s:[o]}", "modules", meta_module_to_json(m)));
 }
 
+/* v2 and v2.1 give a lookup's module by its API name, "module":"Accounts", as the official v2 and
+ * v2.1 SDKs model it (they fetch that module's fields with it); v3 on, an object
+ * {"api_name","id"}. */
+static bool names_lookup_module(const char *version)
+{
+    return version && (strcmp(version, "v2") == 0 || strcmp(version, "v2.1") == 0);
+}
+
 void api_fields_list(struct http_req *req)
 {
     const char *name = http_req_query(req, "module");
@@ -53,8 +62,16 @@ void api_fields_list(struct http_req *req)
         http_respond_empty(req, 204);
         return;
     }
+    bool is_module_named = names_lookup_module(req->version);
     json_t *fields = json_array();
-    for (size_t i = 0; i < m->field_count; i++)
-        json_array_append_new(fields, meta_field_to_json(&m->fields[i]));
+    for (size_t i = 0; i < m->field_count; i++) {
+        json_t *f = meta_field_to_json(&m->fields[i]);
+        json_t *lookup = json_object_get(f, "lookup");
+        const char *target =
+            json_string_value(json_object_get(json_object_get(lookup, "module"), "api_name"));
+        if (is_module_named && target)
+            json_object_set_new(lookup, "module", json_string(target));
+        json_array_append_new(fields, f);
+    }
     http_respond_json(req, 200, json_pack("{s:o}", "fields", fields));
 }

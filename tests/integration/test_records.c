@@ -900,11 +900,41 @@ static void metadata_answers_in_zoho_shapes(void **state)
         if (strcmp(hp_str(f, "api_name"), "Account_Name") == 0) {
             has_account = true;
             assert_string_equal(hp_str(f, "data_type"), "lookup");
-            assert_string_equal(hp_str(hp_at(f, "lookup.module"), "api_name"), "Accounts");
+            /* v2 names the lookup's module, as the v2 and v2.1 SDKs model it */
+            assert_true(json_is_string(hp_at(f, "lookup.module")));
+            assert_string_equal(json_string_value(hp_at(f, "lookup.module")), "Accounts");
         }
     }
     assert_true(has_stage && has_account);
     hp_resp_free(&r);
+    /* v2.1 as v2; v3 on, the module is an object */
+    static const struct {
+        const char *version;
+        bool is_named;
+    } lookups[] = {{"v2.1", true}, {"v3", false}, {"v7", false}, {"v8", false}};
+    for (size_t k = 0; k < sizeof lookups / sizeof lookups[0]; k++) {
+        char path[64];
+        snprintf(path, sizeof path, "/crm/%s/settings/fields?module=Contacts", lookups[k].version);
+        r = call("GET", path, NULL);
+        expect_status(&r, 200);
+        bool has_lookup = false;
+        json_array_foreach(json_object_get(r.json, "fields"), i, f)
+        {
+            if (strcmp(hp_str(f, "api_name"), "Account_Name") != 0)
+                continue;
+            has_lookup = true;
+            assert_string_equal(hp_str(hp_at(f, "lookup"), "display_label"), "Account Name");
+            if (lookups[k].is_named) {
+                assert_true(json_is_string(hp_at(f, "lookup.module")));
+                assert_string_equal(json_string_value(hp_at(f, "lookup.module")), "Accounts");
+            } else {
+                assert_string_equal(hp_str(hp_at(f, "lookup.module"), "api_name"), "Accounts");
+                assert_non_null(hp_str(hp_at(f, "lookup.module"), "id"));
+            }
+        }
+        assert_true(has_lookup);
+        hp_resp_free(&r);
+    }
 
     /* type=unused listed every field; all of them are in use, so it lists none. */
     r = call("GET", "/crm/v8/settings/fields?module=Deals&type=unused", NULL);
