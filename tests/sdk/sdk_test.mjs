@@ -4,183 +4,31 @@
 // Standard Webhooks library (standardwebhooks) when the script starts the server (it reads the secret).
 import * as ZOHOCRMSDK from "@zohocrm/nodejs-sdk-8.0";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
-import http from "node:http";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import crypto from "node:crypto";
-import { spawn, execFileSync } from "node:child_process";
+import { check, describe, apiError, actionItems, wrapper, isBigInt, detailId, env, heraldCli, callbacks, waitForCallback,
+    run } from "./harness.mjs";
 
 const R = ZOHOCRMSDK.Record;
 const N = ZOHOCRMSDK.Notifications;
 const F = ZOHOCRMSDK.Fields;
 
-let passed = 0;
-let failed = 0;
-function check(cond, what, detail) {
-    if (cond) {
-        passed++;
-        console.log(`ok   ${what}`);
-    } else {
-        failed++;
-        console.log(`FAIL ${what}${detail !== undefined ? ": " + detail : ""}`);
-    }
-}
-
-function describe(obj) {
-    return JSON.stringify(obj, (k, v) => (typeof v === "bigint" ? v.toString() + "n" : v));
-}
-
-// One SDK APIException as text (code, status, message, details).
-function apiError(e) {
-    const val = (x) => (x && typeof x.getValue === "function" ? x.getValue() : x);
-    return `${val(e.getCode())}/${val(e.getStatus())}: ${val(e.getMessage())} ${describe(e.getDetails())}`;
-}
-
-// An action response (create/update/upsert/delete/enable...) must be an ActionWrapper whose every item is
-// a SuccessResponse. Returns the items.
-function actionItems(what, response, ns, getter) {
-    if (!response) {
-        check(false, what, "no response");
-        return [];
-    }
-    const obj = response.getObject();
-    if (obj instanceof ns.APIException) {
-        check(false, what, `status ${response.getStatusCode()} APIException ${apiError(obj)}`);
-        return [];
-    }
-    if (!(obj instanceof ns.ActionWrapper)) {
-        check(false, what, `status ${response.getStatusCode()} object ${obj && obj.constructor.name}`);
-        return [];
-    }
-    const items = obj[getter]() || [];
-    const bad = items.filter((i) => !(i instanceof ns.SuccessResponse));
-    check(items.length > 0 && bad.length === 0, what,
-        bad.map((i) => (i instanceof ns.APIException ? apiError(i) : i.constructor.name)).join("; "));
-    return items;
-}
-
-// A read must be a ResponseWrapper. Returns it or null.
-function wrapper(what, response, ns) {
-    if (!response) {
-        check(false, what, "no response");
-        return null;
-    }
-    const obj = response.getObject();
-    if (obj instanceof ns.ResponseWrapper) {
-        check(true, what);
-        return obj;
-    }
-    check(false, what, `status ${response.getStatusCode()} ` +
-        (obj instanceof ns.APIException ? "APIException " + apiError(obj) : `object ${obj && obj.constructor.name}`));
-    return null;
-}
-
-const isBigInt = (x) => typeof x === "bigint";
-
-// A record action's details.id (a String in the SDK's model) as the BigInt the record operations take.
-function detailId(item) {
-    const v = item.getDetails().get("id");
-    return typeof v === "string" && /^[1-9][0-9]*$/.test(v) ? BigInt(v) : null;
-}
-
-// --- the server: given, or started from HERALD_BIN in a temporary directory ---------------------------------
-const work = fs.mkdtempSync(path.join(os.tmpdir(), "herald-sdk-"));
-let server = null;
-let baseUrl = process.env.HERALD_URL;
-let accessToken = process.env.HERALD_TOKEN;
-let dbPath = null; // the database of the server started here, for `herald secret`
-
-let serverLog = "";
-let serverExit = null;
-
-async function startServer(bin) {
-    const db = path.join(work, "herald.db");
-    dbPath = db;
-    accessToken = execFileSync(bin, ["token", "create", "--scopes", "all", "--db", db]).toString().trim();
-    server = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--db", db, "--allow-network", "127.0.0.0/8"],
-        { stdio: ["ignore", "pipe", "pipe"] });
-    serverExit = new Promise((resolve) => server.on("exit", (code, signal) => resolve({ code, signal })));
-    return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("herald did not start:\n" + serverLog)), 15000);
-        const onData = (chunk) => {
-            serverLog += chunk.toString();
-            const m = serverLog.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-            if (m) {
-                clearTimeout(timer);
-                resolve(m[1]);
-            }
-        };
-        server.stdout.on("data", onData);
-        server.stderr.on("data", onData);
-        serverExit.then(({ code, signal }) => reject(new Error(`herald exited (${code ?? signal}):\n${serverLog}`)));
-    });
-}
-
-// Stops the server started here: it must exit 0 on SIGTERM, with no sanitizer report.
-async function stopServer() {
-    if (!server) return;
-    server.kill("SIGTERM");
-    const exit = await Promise.race([serverExit, new Promise((r) => setTimeout(() => r(null), 20000))]);
-    if (!exit) server.kill("SIGKILL");
-    check(exit && exit.code === 0, "herald stopped cleanly on SIGTERM", describe(exit));
-    check(!/Sanitizer|runtime error:/.test(serverLog), "no sanitizer report in herald's output");
-}
-
-// --- the callback receiver: a tiny HTTP server on 127.0.0.1 --------------------------------------------------
-const callbacks = [];
-let callbackWaiters = [];
-const receiver = http.createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
-        const raw = Buffer.concat(chunks); // the bytes signed, for the signature checks
-        const body = raw.toString("utf8");
-        let json = null;
-        try {
-            json = JSON.parse(body);
-        } catch (e) {
-            json = { unparsable: body };
-        }
-        callbacks.push({ url: req.url, method: req.method, headers: req.headers, raw, body: json });
-        res.writeHead(200, { "Content-Type": "text/plain" });
-        res.end("ok");
-        callbackWaiters.forEach((w) => w());
-    });
-});
-
-function waitForCallback(pred, ms) {
-    return new Promise((resolve) => {
-        const found = () => callbacks.find(pred);
-        if (found()) return resolve(found());
-        const timer = setTimeout(() => resolve(found() || null), ms);
-        const waiter = () => {
-            if (found()) {
-                clearTimeout(timer);
-                callbackWaiters = callbackWaiters.filter((w) => w !== waiter);
-                resolve(found());
-            }
-        };
-        callbackWaiters.push(waiter);
-    });
-}
-
 // --- the SDK's set-up ----------------------------------------------------------------------------------------
 async function initialize() {
     // A custom environment: API domain = Herald; the accounts URL is never used with an access token.
-    const environment = new ZOHOCRMSDK.Environment(baseUrl, "http://127.0.0.1:9/oauth/v2/token", baseUrl);
+    const environment = new ZOHOCRMSDK.Environment(env.baseUrl, "http://127.0.0.1:9/oauth/v2/token", env.baseUrl);
     // The access-token flow; findUser stays true, so initialization calls users?type=CurrentUser and org.
-    const token = new ZOHOCRMSDK.OAuthBuilder().accessToken(accessToken).build();
-    const store = new ZOHOCRMSDK.FileStore(path.join(work, "sdk_tokens.txt"));
+    const token = new ZOHOCRMSDK.OAuthBuilder().accessToken(env.accessToken).build();
+    const store = new ZOHOCRMSDK.FileStore(path.join(env.work, "sdk_tokens.txt"));
     const logger = new ZOHOCRMSDK.LogBuilder().level(ZOHOCRMSDK.Levels.INFO)
-        .filePath(path.join(work, "sdk.log")).build();
+        .filePath(path.join(env.work, "sdk.log")).build();
     const sdkConfig = new ZOHOCRMSDK.SDKConfigBuilder().autoRefreshFields(false).pickListValidation(false).build();
     await (await new ZOHOCRMSDK.InitializeBuilder())
         .environment(environment)
         .token(token)
         .store(store)
         .SDKConfig(sdkConfig)
-        .resourcePath(work)
+        .resourcePath(env.work)
         .logger(logger)
         .initialize();
     const init = await ZOHOCRMSDK.Initializer.getInitializer();
@@ -729,10 +577,6 @@ function verifies(secret, payload, headers) {
     }
 }
 
-function herald(...args) {
-    return execFileSync(process.env.HERALD_BIN, [...args, "--db", dbPath], { stdio: ["ignore", "pipe", "pipe"] })
-        .toString().trim();
-}
 
 // A new Lead (non-ASCII in its name, so the signed bytes are UTF-8) and the callback channel `id` sends for it.
 async function signedCallback(ops, id, what) {
@@ -748,7 +592,7 @@ async function signedCallback(ops, id, what) {
 }
 
 async function signatures(notifyUrl) {
-    if (!dbPath) {
+    if (!env.dbPath) {
         console.log("skip signatures: the server was not started here (its secret is not readable)");
         return;
     }
@@ -760,7 +604,7 @@ async function signatures(notifyUrl) {
     ])), N, "getWatch");
     if (!items.length) return;
     const wrong = "whsec_" + crypto.randomBytes(32).toString("base64");
-    const old = herald("secret", "show");
+    const old = heraldCli("secret", "show");
     check(/^whsec_[A-Za-z0-9+/]{43}=$/.test(old), "secret show: whsec_ and 32 bytes in base64", old);
 
     const cb = await signedCallback(leads, id, "signed callback");
@@ -779,9 +623,9 @@ async function signatures(notifyUrl) {
         check(verifies(old, cb.raw, otherId) !== "verified", "another webhook-id fails verification");
     }
 
-    const fresh = herald("secret", "rotate");
+    const fresh = heraldCli("secret", "rotate");
     check(/^whsec_/.test(fresh) && fresh !== old, "secret rotate prints a new secret", fresh);
-    check(herald("secret", "show") === fresh, "secret show prints the new secret");
+    check(heraldCli("secret", "show") === fresh, "secret show prints the new secret");
     // The server rereads the organization's secret at most a second after it changed.
     await new Promise((r) => setTimeout(r, 1500));
     const after = await signedCallback(leads, id, "callback after a rotation");
@@ -800,7 +644,7 @@ async function signatures(notifyUrl) {
     }
 
     // A second rotation within the 24 h: the first old secret keeps signing beside the other two.
-    const newest = herald("secret", "rotate");
+    const newest = heraldCli("secret", "rotate");
     check(/^whsec_/.test(newest) && newest !== fresh && newest !== old, "a second rotation prints a new secret", newest);
     await new Promise((r) => setTimeout(r, 1500));
     const third = await signedCallback(leads, id, "callback after a second rotation");
@@ -817,15 +661,7 @@ async function signatures(notifyUrl) {
 }
 
 // --- main ----------------------------------------------------------------------------------------------------
-async function main() {
-    if (!baseUrl) {
-        if (!process.env.HERALD_BIN) throw new Error("set HERALD_URL and HERALD_TOKEN, or HERALD_BIN");
-        baseUrl = await startServer(process.env.HERALD_BIN);
-    }
-    await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-    const notifyUrl = `http://127.0.0.1:${receiver.address().port}/hook`;
-    console.log(`herald ${baseUrl}, receiver ${notifyUrl}, scratch ${work}`);
-
+async function main(notifyUrl) {
     await initialize();
     await fields("Leads");
     await fields("Contacts");
@@ -877,30 +713,4 @@ async function main() {
     await errors();
 }
 
-// A bound on the whole run: a hung request fails the test instead of waiting for ctest's timeout.
-const deadline = setTimeout(() => {
-    console.log("FAIL the run took more than 90 s");
-    console.log(`${passed} passed, ${failed + 1} failed`);
-    if (server) server.kill("SIGKILL");
-    process.exit(1);
-}, 90000);
-
-try {
-    await main();
-} catch (e) {
-    failed++;
-    console.log("FAIL exception: " + (e && e.stack ? e.stack : describe(e)));
-}
-receiver.close();
-try {
-    await stopServer();
-} catch (e) {
-    failed++;
-    console.log("FAIL stopping herald: " + e);
-}
-clearTimeout(deadline);
-if (failed > 0 && serverLog) console.log("--- herald's output ---\n" + serverLog.slice(-20000));
-console.log(`${passed} passed, ${failed} failed`);
-if (failed === 0 && !process.env.HERALD_SDK_KEEP) fs.rmSync(work, { recursive: true, force: true });
-else console.log(`scratch kept (the SDK's log is sdk.log): ${work}`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+await run("herald-sdk", main, 90000);
