@@ -932,6 +932,13 @@ static bool parse_fields(struct http_req *req, const struct meta_module *m, cons
     return true;
 }
 
+/* A list needs `fields` from v3 on ("mandatory when fetching all records" on Zoho's v3 to v8
+ * pages); v2 and v2.1 list every field without it. */
+static bool fields_required(const char *version)
+{
+    return version && strcmp(version, "v2") != 0 && strcmp(version, "v2.1") != 0;
+}
+
 void api_records_list(struct http_req *req)
 {
     struct app *app = req->app;
@@ -939,7 +946,7 @@ void api_records_list(struct http_req *req)
     if (!m)
         return;
     const char *fields = http_req_query(req, "fields");
-    if (!fields && req->version && strcmp(req->version, "v8") == 0) {
+    if (!fields && fields_required(req->version)) {
         http_respond_error(req, 400, "REQUIRED_PARAM_MISSING", "required param is missing",
                            json_pack("{s:s}", "param_name", "fields"));
         return;

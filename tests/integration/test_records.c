@@ -586,10 +586,22 @@ static void get_unknown_id_is_204_and_list_pages(void **state)
     expect_status(&r, 204);
     hp_resp_free(&r);
 
-    /* v8 requires fields; unknown fields and bad paging are errors. */
-    r = call("GET", "/crm/v8/Vendors", NULL);
-    hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
-    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "fields");
+    /* v3 to v8 require fields ("mandatory when fetching all records" on Zoho's pages), v2 and
+     * v2.1 do not; unknown fields and bad paging are errors. */
+    static const char *const versions[] = {"v3", "v4", "v5", "v6", "v7", "v8"};
+    for (size_t i = 0; i < sizeof versions / sizeof *versions; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/crm/%s/Vendors", versions[i]);
+        r = call("GET", path, NULL);
+        hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
+        assert_json(r.json, "{\"code\":\"REQUIRED_PARAM_MISSING\",\"details\":{\"param_name\":"
+                            "\"fields\"},\"message\":\"required param is missing\","
+                            "\"status\":\"error\"}");
+        hp_resp_free(&r);
+    }
+    r = call("GET", "/crm/v2.1/Vendors", NULL);
+    expect_status(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "data")), 5);
     hp_resp_free(&r);
     r = call("GET", "/crm/v8/Vendors?fields=Nope", NULL);
     hp_assert_error(&r, 400, "INVALID_DATA");

@@ -2,7 +2,7 @@
 // @zohocrm/nodejs-sdk-2.0 (CommonJS, /crm/v2) and @zohocrm/nodejs-sdk-2.1 (ES modules, /crm/v2.1), using only
 // their operations classes, and checks every answer they parse against what v2 and v2.1 differ in: a watch
 // request whose every item fails is 202 (400 from v3 on), a channel_expiry more than a day ahead is now + 1
-// hour (a week from v4 on), PATCH needs only channel_id, a record list needs no `fields` (v8 does), DELETE
+// hour (a week from v4 on), PATCH needs only channel_id, a record list needs no `fields` (v3 on do), DELETE
 // of channels also takes ZohoCRM.notifications.WRITE, and a lookup field names its module by API name (an
 // object from v3 on). Both SDKs run in one process against one server: each package keeps its own
 // initializer. Usage as sdk_test.mjs: HERALD_URL and HERALD_TOKEN, or HERALD_BIN.
@@ -147,7 +147,7 @@ async function getOne(S, module, id, what) {
     return data[0] || null;
 }
 
-// Insert, get, update (one and bulk), upsert, list (without `fields`: only v8 needs it), delete (one and bulk).
+// Insert, get, update (one and bulk), upsert, list (without `fields`: v3 on need it), delete (one and bulk).
 async function records(S, V, module, extra) {
     const R = S.Records;
     const ops = new R.RecordOperations();
