@@ -34,9 +34,11 @@ void api_org_get(struct http_req *req)
     json_object_set_new(o, "mc_status", json_false());
     json_object_set_new(o, "type", json_string("production"));
     json_object_set_new(o, "created_time", json_string(created));
+    /* Zoho's keys, in its sample's order, for a paid Enterprise edition. */
     json_object_set_new(o, "license_details",
-                        json_pack("{s:s, s:b, s:I}", "license_plan", "Enterprise", "paid", 1,
-                                  "users_license_purchased", (json_int_t)1000));
+                        json_pack("{s:n, s:I, s:n, s:n, s:b, s:s}", "paid_expiry",
+                                  "users_license_purchased", (json_int_t)1000, "trial_type",
+                                  "trial_expiry", "paid", 1, "paid_type", "enterprise"));
     store_org_fini(&org);
     http_respond_json(req, 200, json_pack("{s:[o]}", "org", o));
 }

@@ -36,6 +36,18 @@ static void answers_org_and_current_user_with_zoho_shapes(void **state)
     assert_non_null(hp_str(hp_at(r.json, "org[0]"), "company_name"));
     hp_resp_free(&r);
 
+    /* license_details has Zoho's keys (the official SDKs' LicenseDetails reads paid_type). */
+    r = hp_req(&srv, "GET", "/crm/v6/org", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *lic = hp_at(r.json, "org[0].license_details");
+    char *text = json_dumps(lic, JSON_COMPACT);
+    assert_string_equal(text, "{\"paid_expiry\":null,\"users_license_purchased\":1000,"
+                              "\"trial_type\":null,\"trial_expiry\":null,\"paid\":true,"
+                              "\"paid_type\":\"enterprise\"}");
+    free(text);
+    assert_string_equal(hp_str(hp_at(r.json, "org[0]"), "type"), "production");
+    hp_resp_free(&r);
+
     /* The SDK's query strings end with a trailing '&'. */
     r = hp_req(&srv, "GET", "/crm/v2.1/users?type=CurrentUser&", NULL, srv.token, NULL);
     assert_int_equal(r.status, 200);
