@@ -221,18 +221,20 @@ int cli_serve(int argc, char **argv)
         .on_gone = on_gone,
         .on_gone_arg = &app,
     };
-    /* Test hook, not a setting: HERALD_TEST_DISPATCH="IN_FLIGHT,PER_HOST,QUEUED" shrinks the
-     * dispatcher's limits so the tests can reach its overflow path with a few notifications. */
+    /* Test hook, not a setting: HERALD_TEST_DISPATCH="IN_FLIGHT,PER_HOST,QUEUED[,BYTES]"
+     * shrinks the dispatcher's limits (BYTES: the bodies it holds) so the tests can reach its
+     * overflow paths with a few notifications. */
     const char *limits = getenv("HERALD_TEST_DISPATCH");
     if (limits) {
-        unsigned long in_flight = 0, per_host = 0, queued = 0;
-        if (sscanf(limits, "%lu,%lu,%lu", &in_flight, &per_host, &queued) == 3) {
+        unsigned long in_flight = 0, per_host = 0, queued = 0, bytes = 0;
+        if (sscanf(limits, "%lu,%lu,%lu,%lu", &in_flight, &per_host, &queued, &bytes) >= 3) {
             dc.max_in_flight = in_flight;
             dc.max_per_host = (long)per_host;
             dc.max_queued = queued;
+            dc.max_bytes = bytes;
             log_warn("msg=\"dispatcher limits set for a test\" in_flight=%lu per_host=%lu "
-                     "queued=%lu",
-                     in_flight, per_host, queued);
+                     "queued=%lu bytes=%lu",
+                     in_flight, per_host, queued, bytes);
         }
     }
     /* Test hook, not a setting: http:// callbacks through libcurl, the https:// client, so

@@ -3,8 +3,9 @@
  * CURLMOPT_SOCKETFUNCTION, and when to time out, CURLMOPT_TIMERFUNCTION); an eventfd wakes the
  * loop for handed-off work, for claims, for resolver answers and for stopping. Invariants: a
  * notification is held here (in flight or queued) at most once (the `held` set: a claim that
- * returns one already held drops the copy), and an attempt starts only while its lease (stored)
- * covers the attempt's whole 15 s limit, so no claim takes it meanwhile. */
+ * returns one already held drops the copy), an attempt starts only while its lease (stored)
+ * covers the attempt's whole 15 s limit, so no claim takes it meanwhile, and the bodies held
+ * stay within the byte budget (`budget`, shared with the writer), or are one larger body alone. */
 #include "deliver/dispatch.h"
 
 #include <arpa/inet.h>
@@ -64,9 +65,10 @@
 #define BUSY_DEFER_MS 250
 /* Claimed notifications may wait in memory for a free slot of their destination, as long as
  * their lease still covers a whole attempt; at most this many at once (a few hundred bytes
- * each: the claim with its url and body). Of handed-off ones past this only the id is kept (up
- * to SPILL_MAX; 8 bytes each), and they are claimed by id when there is room; past that too,
- * they wait in the outbox until their lease ends. */
+ * each: the claim with its url and body). Of handed-off ones past this, or past the budget of
+ * bodies held (cfg.max_bytes), only the id and size are kept (up to SPILL_MAX; 16 bytes each),
+ * and they are claimed by id when there is room; past that too, they wait in the outbox until
+ * their lease ends. */
 #define QUEUE_MAX 65536
 #define SPILL_MAX (1u << 20)
 #define SPILL_CLAIM_MAX 1024
@@ -213,6 +215,12 @@ struct waiting {
     struct store_claim claim;
 };
 
+/* A handed-off notification kept as its id: claimed by id once there is room for its body. */
+struct spilled {
+    int64_t id;
+    size_t bytes; /* its body's */
+};
+
 /* The ids of the notifications held (in flight or queued): open addressing, linear probing,
  * tombstones; grown at 1/2 load (tombstones included). */
 struct held_set {
@@ -253,6 +261,7 @@ struct dispatcher {
     bool has_inbox;
     struct store_claim *inbox;
     size_t inbox_count;
+    size_t inbox_over_bytes;
     enum herald_err inbox_err;
     /* Notifications handed off by the writer (under inbox_mu), taken by the loop. */
     struct store_claim *handed;
@@ -261,10 +270,18 @@ struct dispatcher {
     bool is_backlog;            /* the last claim filled its room: more may be due */
     bool is_claim_by_ids;       /* the claim in progress takes spilled ids */
     /* Handed-off notifications there was no room for, oldest first from spill_head. */
-    int64_t *spill;
+    struct spilled *spill;
     size_t spill_head, spill_count, spill_cap;
-    size_t spill_lost;       /* past SPILL_MAX: left to their lease's end */
-    int64_t spill_logged_ms; /* the last "dispatcher full" line */
+    /* The bodies held, shared with the writer, which hands off the id alone of a notification
+     * whose body does not fit (or, while older ones wait in the spill, that is not small:
+     * has_waiting). Every claim held here with its body counts its body_len from the moment the
+     * writer or a claim took it until it is let go (flight_drop, waiting_give_back), whatever
+     * copy of it the attempt has. */
+    struct store_budget budget;
+    size_t claim_bytes;       /* taken from the budget for the claim in progress */
+    size_t claim_wants_bytes; /* the last claim stopped at a body this big: claim when it fits */
+    size_t spill_lost;        /* past SPILL_MAX: left to their lease's end */
+    int64_t spill_logged_ms;  /* the last "dispatcher full" line */
     struct held_set held;
     struct flight *flights;
     CURL *easy_pool[EASY_POOL_MAX]; /* finished handles, reset, for reuse */
@@ -840,6 +857,7 @@ static void flight_free(struct flight *f)
 static void flight_drop(struct dispatcher *d, struct flight *f)
 {
     held_remove(&d->held, f->claim.id);
+    store_budget_give(&d->budget, f->claim.body_len);
     flight_free(f);
 }
 
@@ -938,6 +956,7 @@ static void waiting_give_back(struct dispatcher *d, struct store_claim *c, int64
 {
     give_back(d, c, at);
     held_remove(&d->held, c->id);
+    store_budget_give(&d->budget, c->body_len);
     store_claim_fini(c);
 }
 
@@ -960,8 +979,10 @@ static void take(struct dispatcher *d, struct store_claim *claim)
 {
     /* Held already: its lease ran out while it waited in a queue and a claim took it again.
      * The copy held goes on (the claim renewed its lease); this one is dropped. */
-    if (held_has(&d->held, claim->id))
+    if (held_has(&d->held, claim->id)) {
+        store_budget_give(&d->budget, claim->body_len);
         return;
+    }
     held_add(&d->held, claim->id);
     struct url_parts parts;
     if (url_parse(claim->url, &parts)) {
@@ -1738,6 +1759,7 @@ static void own_launch(struct dispatcher *d, struct flight *f)
     buf_put_i64(r, (int64_t)f->body.len);
     buf_puts(r, "\r\n\r\n");
     buf_append(r, f->body.data, f->body.len);
+    buf_fini(&f->body); /* the request has it: one copy of a body per attempt */
     free(target);
     f->next = d->flights;
     if (d->flights)
@@ -1798,11 +1820,13 @@ static void launch(struct dispatcher *d, struct flight *f)
     }
 
     int64_t sent_ms = time_now_ms();
-    buf_reserve(&f->body, strlen(f->claim.body) + 40);
+    buf_reserve(&f->body, f->claim.body_len + 40);
     buf_puts(&f->body, "{\"server_time\":");
     buf_put_i64(&f->body, sent_ms);
     buf_putc(&f->body, ',');
-    buf_puts(&f->body, f->claim.body);
+    buf_append(&f->body, f->claim.body, f->claim.body_len);
+    free(f->claim.body); /* f->body has it: one copy of a body per attempt */
+    f->claim.body = NULL;
 
     secret_refresh(d, f->claim.org_id);
     char msg_id[32] = "msg_";
@@ -1903,12 +1927,14 @@ static void reap(struct dispatcher *d)
 }
 
 /* The writer committed our claim: hand the rows to the dispatcher thread. */
-static void on_claimed(void *arg, struct store_claim *claims, size_t count, enum herald_err err)
+static void on_claimed(void *arg, struct store_claim *claims, size_t count, size_t over_bytes,
+                       enum herald_err err)
 {
     struct dispatcher *d = arg;
     pthread_mutex_lock(&d->inbox_mu);
     d->inbox = claims;
     d->inbox_count = count;
+    d->inbox_over_bytes = over_bytes;
     d->inbox_err = err;
     d->has_inbox = true;
     pthread_cond_signal(&d->inbox_cv);
@@ -1922,6 +1948,17 @@ static size_t held_room(const struct dispatcher *d)
     size_t cap = d->cfg.max_in_flight + d->cfg.max_queued;
     size_t used = d->in_flight + d->queued + (d->is_claiming ? d->claim_room : 0);
     return used < cap ? cap - used : 0;
+}
+
+/* Whether the next claim's bodies have room: the oldest spilled one's, or the body the last
+ * claim stopped at, or any at all. */
+static bool bytes_room(struct dispatcher *d)
+{
+    if (d->is_claiming)
+        return false;
+    if (d->spill_count)
+        return store_budget_fits(&d->budget, d->spill[d->spill_head].bytes);
+    return store_budget_fits(&d->budget, d->claim_wants_bytes ? d->claim_wants_bytes : 1);
 }
 
 /* The writer committed new notifications, leased to us: queue them for the loop. */
@@ -1943,12 +1980,16 @@ static void on_handoff(void *arg, struct store_claim *claims, size_t count)
         wake(d);
 }
 
-static void spill_push(struct dispatcher *d, int64_t id)
+static void spill_push(struct dispatcher *d, int64_t id, size_t bytes)
 {
     if (d->spill_count >= SPILL_MAX) {
         d->spill_lost++;
         return;
     }
+    /* Newer hand-offs come as ids too until these are claimed, oldest first; only small ones,
+     * which have a share of the budget of their own, may pass them. */
+    if (!d->spill_count)
+        atomic_store_explicit(&d->budget.has_waiting, true, memory_order_relaxed);
     if (d->spill_head + d->spill_count == d->spill_cap) {
         if (d->spill_head > d->spill_cap / 2) { /* slide down rather than grow */
             memmove(d->spill, d->spill + d->spill_head, d->spill_count * sizeof *d->spill);
@@ -1958,7 +1999,7 @@ static void spill_push(struct dispatcher *d, int64_t id)
             d->spill = xrealloc(d->spill, d->spill_cap * sizeof *d->spill);
         }
     }
-    d->spill[d->spill_head + d->spill_count++] = id;
+    d->spill[d->spill_head + d->spill_count++] = (struct spilled){.id = id, .bytes = bytes};
 }
 
 /* Gives a notification taken from the outbox back, due at `at` (lease released). */
@@ -1990,19 +2031,28 @@ static void take_handed(struct dispatcher *d)
     bool is_stopping = atomic_load(&d->is_stopping);
     int64_t now = now_ms();
     for (size_t i = 0; i < n; i++) {
+        struct store_claim *c = &claims[i];
+        /* Handed off with its body: that took room in the budget, unless it is kept as an id
+         * (no room to hold another, or older ones wait in the spill and it is not small). */
+        bool is_taken = !is_stopping && c->body && held_room(d) > 0 &&
+                        (!d->spill_count || store_budget_is_small(&d->budget, c->body_len));
+        if (c->body && !is_taken)
+            store_budget_give(&d->budget, c->body_len);
         if (is_stopping)
-            give_back(d, &claims[i], now);
-        else if (held_room(d) == 0 || d->spill_count)
-            spill_push(d, claims[i].id); /* behind the ones spilled before */
+            give_back(d, c, now);
+        else if (!is_taken)
+            spill_push(d, c->id, c->body_len); /* behind the ones spilled before */
         else
-            take(d, &claims[i]);
+            take(d, c);
     }
     store_claims_free(claims, n);
     if ((d->spill_count || d->spill_lost) && now - d->spill_logged_ms >= 1000) {
         d->spill_logged_ms = now;
         log_info("msg=\"dispatcher full: notifications wait in the outbox\" held=%zu "
-                 "waiting=%zu waiting_for_lease_end=%zu",
-                 d->in_flight + d->queued, d->spill_count, d->spill_lost);
+                 "held_bytes=%zu waiting=%zu waiting_for_lease_end=%zu",
+                 d->in_flight + d->queued,
+                 atomic_load_explicit(&d->budget.used_bytes, memory_order_relaxed), d->spill_count,
+                 d->spill_lost);
         d->spill_lost = 0;
     }
     int running;
@@ -2032,37 +2082,57 @@ static void defer_blocked(struct dispatcher *d, int64_t now)
     }
 }
 
-/* Starts a claim unless one is in progress. The dispatcher keeps sending meanwhile. */
+/* Starts a claim unless one is in progress or there is no room for it, in count or in bytes
+ * (a claim in progress holds the room it may fill). The dispatcher keeps sending meanwhile. */
 static void claim_more(struct dispatcher *d)
 {
     size_t room = held_room(d);
-    if (d->is_claiming || room == 0 || atomic_load(&d->is_stopping))
+    if (d->is_claiming || room == 0 || atomic_load(&d->is_stopping) || !bytes_room(d))
         return;
     int64_t now = now_ms();
     if (d->spill_count) {
-        size_t n = d->spill_count < room ? d->spill_count : room;
-        if (n > SPILL_CLAIM_MAX)
-            n = SPILL_CLAIM_MAX;
+        /* The oldest spilled ones whose bodies fit; the first fits (bytes_room), unless a
+         * hand-off took the room meanwhile: then nothing is claimed until room frees again. */
+        size_t n = 0, bytes = 0;
+        int64_t ids[SPILL_CLAIM_MAX];
+        while (n < d->spill_count && n < room && n < SPILL_CLAIM_MAX) {
+            const struct spilled *x = &d->spill[d->spill_head + n];
+            if (!store_budget_take(&d->budget, x->bytes))
+                break;
+            bytes += x->bytes;
+            ids[n++] = x->id;
+        }
+        if (!n)
+            return;
         d->is_claiming = true;
         d->is_claim_by_ids = true;
         d->claim_room = n;
+        d->claim_bytes = bytes;
         d->is_claim_due = false;
-        store_outbox_claim_ids(d->cfg.store, d->spill + d->spill_head, n, now, d->cfg.lease_ms,
-                               on_claimed, d);
+        store_outbox_claim_ids(d->cfg.store, ids, n, now, d->cfg.lease_ms, on_claimed, d);
         d->spill_head += n;
         d->spill_count -= n;
-        if (!d->spill_count)
+        if (!d->spill_count) {
             d->spill_head = 0;
+            atomic_store_explicit(&d->budget.has_waiting, false, memory_order_relaxed);
+        }
         return;
     }
+    /* Up to what is left of the budget, held for the claim while it commits (and one body
+     * past it when nothing is held). */
+    bool is_empty = false;
+    size_t bytes = store_budget_take_rest(&d->budget, &is_empty);
+    if (!bytes)
+        return;
     /* Results were flushed before this claim, in the same writer queue: it sees them. */
     d->local_due_ms = -1;
     build_exclude(d, now);
     d->is_claiming = true;
     d->claim_room = room;
+    d->claim_bytes = bytes;
     d->is_claim_due = false;
-    store_outbox_claim(d->cfg.store, now, d->cfg.lease_ms, room, d->exclude, d->exclude_count,
-                       on_claimed, d);
+    store_outbox_claim(d->cfg.store, now, d->cfg.lease_ms, room, bytes, is_empty, d->exclude,
+                       d->exclude_count, on_claimed, d);
 }
 
 /* Takes the rows of a finished claim, if any: sends or queues them (or, when stopping, gives
@@ -2090,6 +2160,7 @@ static void take_claimed(struct dispatcher *d, int64_t wait_ms)
     }
     struct store_claim *claims = d->inbox;
     size_t n = d->inbox_count;
+    size_t over_bytes = d->inbox_over_bytes;
     enum herald_err err = d->inbox_err;
     d->inbox = NULL;
     d->inbox_count = 0;
@@ -2098,6 +2169,17 @@ static void take_claimed(struct dispatcher *d, int64_t wait_ms)
     d->is_claiming = false;
     bool was_by_ids = d->is_claim_by_ids;
     d->is_claim_by_ids = false;
+    /* The bodies claimed take the place of the room held for them: less when rows were no
+     * longer pending or the claim stopped early, more when one body larger than the whole
+     * budget came alone. */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += claims[i].body_len;
+    if (bytes < d->claim_bytes)
+        store_budget_give(&d->budget, d->claim_bytes - bytes);
+    else
+        store_budget_add(&d->budget, bytes - d->claim_bytes);
+    d->claim_bytes = 0;
     int64_t now = now_ms();
     if (err) {
         d->next_due_ms = now + 1000; /* store trouble is logged there; try again soon */
@@ -2105,16 +2187,22 @@ static void take_claimed(struct dispatcher *d, int64_t wait_ms)
     }
     bool is_stopping = atomic_load(&d->is_stopping);
     for (size_t i = 0; i < n; i++) {
-        if (is_stopping)
+        if (is_stopping) {
             give_back(d, &claims[i], now);
-        else
+            store_budget_give(&d->budget, claims[i].body_len);
+        } else {
             take(d, &claims[i]);
+        }
     }
     store_claims_free(claims, n);
-    if (!was_by_ids)
-        d->is_backlog = n == d->claim_room; /* a full batch: there may be more */
+    if (!was_by_ids) {
+        /* A full batch, or one stopped by the budget: there is more. The next claim waits until
+         * the body it stopped at fits. */
+        d->is_backlog = n == d->claim_room || over_bytes;
+        d->claim_wants_bytes = over_bytes;
+    }
     d->is_claim_due = d->is_backlog || d->spill_count;
-    d->next_due_ms = n == d->claim_room ? now : store_outbox_next_due(d->cfg.store);
+    d->next_due_ms = n == d->claim_room || over_bytes ? now : store_outbox_next_due(d->cfg.store);
     if (d->local_due_ms >= 0 && (d->next_due_ms < 0 || d->local_due_ms < d->next_due_ms))
         d->next_due_ms = d->local_due_ms;
     /* Notifications of blocked destinations stay due but are skipped: look again a little
@@ -2165,7 +2253,8 @@ static void *dispatch_main(void *arg)
             wait = d->timeout_at_ms - now;
         /* While a claim commits, its completion wakes the loop: no need to count time. When
          * stopping nothing is claimed, so due times must not wake it either (it would spin). */
-        bool has_room = !d->is_claiming && held_room(d) > 0 && !atomic_load(&d->is_stopping);
+        bool has_room =
+            !d->is_claiming && held_room(d) > 0 && !atomic_load(&d->is_stopping) && bytes_room(d);
         if (d->next_due_ms >= 0 && has_room && d->next_due_ms - now < wait)
             wait = d->next_due_ms - now;
         if (d->is_claim_due && has_room)
@@ -2252,6 +2341,9 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
         d->cfg.max_per_host = 128;
     if (!d->cfg.max_queued)
         d->cfg.max_queued = QUEUE_MAX;
+    if (!d->cfg.max_bytes)
+        d->cfg.max_bytes = DISPATCH_BYTES_MAX;
+    d->budget.max_bytes = d->cfg.max_bytes;
     if (!d->cfg.lease_ms)
         d->cfg.lease_ms = 30000;
     if (d->cfg.connect_ms <= 0)
@@ -2290,7 +2382,7 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
         free(d);
         return HERALD_ERR_INTERNAL;
     }
-    store_outbox_handoff(d->cfg.store, on_handoff, d, d->cfg.lease_ms);
+    store_outbox_handoff(d->cfg.store, on_handoff, d, d->cfg.lease_ms, &d->budget);
     *out = d;
     return HERALD_OK;
 }
@@ -2308,7 +2400,7 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
         return;
     /* No hand-off after this: a batch already running may still hand off to us, so wait for a
      * batch that starts after the change (the writer runs them in order). */
-    store_outbox_handoff(d->cfg.store, NULL, NULL, 0);
+    store_outbox_handoff(d->cfg.store, NULL, NULL, 0, NULL);
     store_exec(d->cfg.store, barrier_run, NULL);
     /* The loop drains attempts in flight until the deadline; what is still in flight then stays
      * pending in the store and is sent again after the restart. */

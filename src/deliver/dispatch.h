@@ -23,6 +23,9 @@ struct dispatch_config {
     long max_per_host;                  /* attempts (and connections) per destination (0: 128) */
     size_t max_queued;      /* claimed notifications waiting for a slot, beyond which hand-offs
                              * keep only their id (0: 65,536) */
+    size_t max_bytes;       /* bodies held in memory (handed off, claimed, queued, in flight),
+                             * beyond which hand-offs keep only their id and claims stop
+                             * (0: DISPATCH_BYTES_MAX); one larger body goes alone */
     int64_t lease_ms;       /* claim lease, longer than an attempt (0: 30 s) */
     int resolve_delay_ms;   /* tests only: each DNS lookup waits this long first (a slow server) */
     const char *test_hosts; /* tests only: "NAME=ADDR,ADDR" resolves NAME to those addresses */
@@ -36,6 +39,9 @@ struct dispatch_config {
     void (*on_gone)(void *arg, int64_t org_id, int64_t channel_id, const char *notify_url);
     void *on_gone_arg;
 };
+
+/* The default budget of notification bodies held in memory (max_bytes). */
+#define DISPATCH_BYTES_MAX ((size_t)64 << 20)
 
 struct dispatcher;
 

@@ -21,10 +21,71 @@ enum herald_err store_txn_notification_add(struct store_txn *t, const struct sto
 }
 
 void store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                        const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
-                        void *arg)
+                        size_t max_bytes, bool may_exceed, const int64_t *exclude,
+                        size_t exclude_count, store_claim_done_fn *done, void *arg)
 {
-    s->ops->outbox->claim(s, now_ms, lease_ms, limit, exclude, exclude_count, done, arg);
+    s->ops->outbox->claim(s, now_ms, lease_ms, limit, max_bytes, may_exceed, exclude, exclude_count,
+                          done, arg);
+}
+
+/* Small bodies may fill the whole budget; bigger ones leave it a 16th for the small. */
+#define SMALL_DIV 1024
+#define BIG_DIV 16
+
+bool store_budget_is_small(const struct store_budget *b, size_t bytes)
+{
+    return bytes <= b->max_bytes / SMALL_DIV;
+}
+
+static size_t cap_for(const struct store_budget *b, size_t bytes)
+{
+    return store_budget_is_small(b, bytes) ? b->max_bytes : b->max_bytes - b->max_bytes / BIG_DIV;
+}
+
+static bool fits(const struct store_budget *b, size_t used, size_t bytes)
+{
+    size_t cap = cap_for(b, bytes);
+    return used == 0 || (bytes <= cap && used <= cap - bytes);
+}
+
+bool store_budget_fits(struct store_budget *b, size_t bytes)
+{
+    return fits(b, atomic_load_explicit(&b->used_bytes, memory_order_relaxed), bytes);
+}
+
+bool store_budget_take(struct store_budget *b, size_t bytes)
+{
+    size_t used = atomic_load_explicit(&b->used_bytes, memory_order_relaxed);
+    do {
+        if (!fits(b, used, bytes))
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&b->used_bytes, &used, used + bytes,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return true;
+}
+
+void store_budget_add(struct store_budget *b, size_t bytes)
+{
+    atomic_fetch_add_explicit(&b->used_bytes, bytes, memory_order_relaxed);
+}
+
+void store_budget_give(struct store_budget *b, size_t bytes)
+{
+    atomic_fetch_sub_explicit(&b->used_bytes, bytes, memory_order_relaxed);
+}
+
+size_t store_budget_take_rest(struct store_budget *b, bool *was_empty)
+{
+    size_t cap = b->max_bytes - b->max_bytes / BIG_DIV;
+    size_t used = atomic_load_explicit(&b->used_bytes, memory_order_relaxed);
+    size_t rest;
+    do {
+        rest = used < cap ? cap - used : 0;
+    } while (rest &&
+             !atomic_compare_exchange_weak_explicit(&b->used_bytes, &used, used + rest,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    *was_empty = used == 0;
+    return rest;
 }
 
 void store_claim_fini(struct store_claim *c)
@@ -53,9 +114,10 @@ void store_outbox_defer(struct store *s, const struct store_channel_url *chs, si
     s->ops->outbox->defer(s, chs, count, now_ms, until_ms);
 }
 
-void store_outbox_handoff(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms)
+void store_outbox_handoff(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms,
+                          struct store_budget *budget)
 {
-    s->ops->outbox->handoff(s, fn, arg, lease_ms);
+    s->ops->outbox->handoff(s, fn, arg, lease_ms, budget);
 }
 
 void store_outbox_record(struct store *s, const struct store_attempt *attempts, size_t count,

@@ -5,6 +5,7 @@
 #ifndef HERALD_STORE_OUTBOX_H
 #define HERALD_STORE_OUTBOX_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,27 +48,66 @@ struct store_claim {
     bool has_attempt; /* an attempt is recorded for it already (any round) */
     int64_t lease_until_ms;
     char *url;
-    char *body;
+    char *body;      /* NULL (and url too) in a hand-off of the id alone (struct store_budget) */
+    size_t body_len; /* strlen(body), also when the body was left in the outbox */
 };
 
-/* Called on the writer thread once a claim committed: `claims` (count of them) are the caller's
- * to free with store_claims_free; on failure err is set and claims is NULL. Must not block. */
-typedef void store_claim_done_fn(void *arg, struct store_claim *claims, size_t count,
-                                 enum herald_err err);
+/* The bytes of notification bodies a dispatcher holds in memory (handed off, claimed, queued,
+ * in flight) and its limit, shared with the writer, which copies a body into a hand-off only
+ * while it fits (store_budget_take) and otherwise hands off the id alone, for the dispatcher to
+ * claim by id (store_outbox_claim_ids) when it has room. Small bodies (at most max_bytes / 1024)
+ * may fill the whole budget; bigger ones stop 1/16 short of it, so a destination that holds big
+ * bodies for long (a slow receiver, a fan-out of 1 MB bodies) leaves room for the small
+ * callbacks of the others. One body larger than the whole limit fits while nothing else is
+ * held, so it is still delivered. */
+struct store_budget {
+    _Atomic size_t used_bytes;
+    size_t max_bytes;
+    /* Older notifications wait in the outbox for room (ids the dispatcher will claim, oldest
+     * first): the writer hands off only small bodies meanwhile, which may pass them; a bigger
+     * one goes as its id, behind them. */
+    atomic_bool has_waiting;
+};
 
-/* Claims up to `limit` pending notifications due at now_ms whose lease has expired, leasing them
- * until now_ms + lease_ms, skipping the channels in exclude[] (copied; their destination is
- * saturated or its circuit is open). Asynchronous: a writer job, so the caller keeps working
- * while it commits; `done` gets the claims. */
+/* Whether a body of `bytes` is small (see struct store_budget). */
+bool store_budget_is_small(const struct store_budget *b, size_t bytes);
+/* Whether a body of `bytes` fits in b now. Thread-safe. */
+bool store_budget_fits(struct store_budget *b, size_t bytes);
+/* Adds `bytes` to b's use if they fit (store_budget_fits); false (nothing added) if not.
+ * Thread-safe: one compare-and-swap. */
+bool store_budget_take(struct store_budget *b, size_t bytes);
+/* Adds `bytes` whether they fit or not (a claim that was allowed one body past the limit). */
+void store_budget_add(struct store_budget *b, size_t bytes);
+/* Subtracts `bytes` taken or added before. Thread-safe. */
+void store_budget_give(struct store_budget *b, size_t bytes);
+/* Takes what is left of the budget for big bodies and returns how much (*was_empty: nothing
+ * was held, so one body larger than that may come alone): a claim in progress reserves it, so
+ * hand-offs meanwhile do not overfill the budget (small ones still have their share). */
+size_t store_budget_take_rest(struct store_budget *b, bool *was_empty);
+
+/* Called on the writer thread once a claim committed: `claims` (count of them) are the caller's
+ * to free with store_claims_free; on failure err is set and claims is NULL. `over_bytes` is the
+ * size of the body of the first due row the claim left for its byte limit (0: none was left for
+ * it). Must not block. */
+typedef void store_claim_done_fn(void *arg, struct store_claim *claims, size_t count,
+                                 size_t over_bytes, enum herald_err err);
+
+/* Claims up to `limit` pending notifications due at now_ms whose lease has expired, oldest due
+ * first, leasing them until now_ms + lease_ms, skipping the channels in exclude[] (copied; their
+ * destination is saturated or its circuit is open). Their bodies total at most max_bytes: the
+ * claim stops before the first row that would pass it, except that with `may_exceed` a first row
+ * larger than max_bytes is claimed alone (the caller holds nothing else). Asynchronous: a writer
+ * job, so the caller keeps working while it commits; `done` gets the claims. */
 void store_outbox_claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                        const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
-                        void *arg);
+                        size_t max_bytes, bool may_exceed, const int64_t *exclude,
+                        size_t exclude_count, store_claim_done_fn *done, void *arg);
 void store_claims_free(struct store_claim *claims, size_t count);
 /* Frees one claim's strings (and NULLs them); the struct itself is the caller's. */
 void store_claim_fini(struct store_claim *c);
 /* Claims the notifications ids[] (count of them) that are still pending, whatever their lease,
  * leasing them until now_ms + lease_ms: a hand-off the dispatcher had no room for, taken back
- * when it has. Asynchronous, like store_outbox_claim. */
+ * when it has (it knows their sizes: no byte limit here, over_bytes is 0). Asynchronous, like
+ * store_outbox_claim. */
 void store_outbox_claim_ids(struct store *s, const int64_t *ids, size_t count, int64_t now_ms,
                             int64_t lease_ms, store_claim_done_fn *done, void *arg);
 
@@ -92,11 +132,14 @@ void store_outbox_defer(struct store *s, const struct store_channel_url *chs, si
  * them meanwhile, and are the callee's to send or give back (store_outbox_record, is_deferred)
  * and to free with store_claims_free. This spares the claim, a second write of each row, on
  * the hot path; a crash leaves them leased, and the next server voids the leases at start. Must
- * not block. */
+ * not block. Each comes with its url and body taken from the budget, or, when the budget had no
+ * room for it (or has_waiting), with neither: the callee claims it by id later. */
 typedef void store_handoff_fn(void *arg, struct store_claim *claims, size_t count);
-/* Registers the hand-off (NULL: none; rows due at once then wait for a claim as usual). Only
- * for the process that runs the dispatcher. */
-void store_outbox_handoff(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms);
+/* Registers the hand-off (NULL: none; rows due at once then wait for a claim as usual) and its
+ * byte budget (borrowed until the hand-off is replaced; NULL: bodies without limit). Only for
+ * the process that runs the dispatcher. */
+void store_outbox_handoff(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms,
+                          struct store_budget *budget);
 
 /* The outcome of one attempt. */
 struct store_attempt {
@@ -223,16 +266,17 @@ struct store_outbox_ops {
                                   const char *records_json, int64_t at_ms, int64_t *id_out);
     enum herald_err (*notification_add)(struct store_txn *t, const struct store_outbox_row *row,
                                         int64_t *id_out);
-    void (*claim)(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                  const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
-                  void *arg);
+    void (*claim)(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit, size_t max_bytes,
+                  bool may_exceed, const int64_t *exclude, size_t exclude_count,
+                  store_claim_done_fn *done, void *arg);
     void (*claim_ids)(struct store *s, const int64_t *ids, size_t count, int64_t now_ms,
                       int64_t lease_ms, store_claim_done_fn *done, void *arg);
     void (*record)(struct store *s, const struct store_attempt *attempts, size_t count,
                    store_done_fn *done, void *arg);
     void (*defer)(struct store *s, const struct store_channel_url *chs, size_t count,
                   int64_t now_ms, int64_t until_ms);
-    void (*handoff)(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms);
+    void (*handoff)(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms,
+                    struct store_budget *budget);
     int64_t (*next_due)(struct store *s);
     enum herald_err (*list)(struct store *s, const struct store_ntf_filter *f,
                             struct store_ntf **out, size_t *count);

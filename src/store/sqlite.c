@@ -143,8 +143,11 @@ void sq_reader_put(struct sq_store *s, struct sq_conn *c)
 /* Drops the rows added due at once from index `mark` on (a job rolled back, or the batch). */
 static void fresh_truncate(struct sq_store *s, size_t mark)
 {
-    for (size_t i = mark; i < s->fresh_count; i++)
+    for (size_t i = mark; i < s->fresh_count; i++) {
+        if (s->fresh[i].body && s->batch_budget)
+            store_budget_give(s->batch_budget, s->fresh[i].body_len);
         store_claim_fini(&s->fresh[i]);
+    }
     s->fresh_count = mark;
 }
 
@@ -258,6 +261,7 @@ static void *writer_main(void *arg)
         void *hook_arg = s->commit_arg;
         s->batch_handoff = s->handoff_fn;
         s->batch_lease_ms = s->handoff_lease_ms;
+        s->batch_budget = s->handoff_budget;
         void *handoff_arg = s->handoff_arg;
         pthread_mutex_unlock(&s->mu);
 
@@ -309,13 +313,15 @@ static void sq_on_commit(struct store *base, store_commit_fn *fn, void *arg)
     pthread_mutex_unlock(&s->mu);
 }
 
-void sq_handoff(struct store *base, store_handoff_fn *fn, void *arg, int64_t lease_ms)
+void sq_handoff(struct store *base, store_handoff_fn *fn, void *arg, int64_t lease_ms,
+                struct store_budget *budget)
 {
     struct sq_store *s = sq_of(base);
     pthread_mutex_lock(&s->mu);
     s->handoff_fn = fn;
     s->handoff_arg = arg;
     s->handoff_lease_ms = lease_ms;
+    s->handoff_budget = fn ? budget : NULL;
     pthread_mutex_unlock(&s->mu);
 }
 

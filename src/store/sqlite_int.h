@@ -72,10 +72,13 @@ struct sq_store {
     store_handoff_fn *handoff_fn; /* guarded by mu; the writer copies it per batch */
     void *handoff_arg;
     int64_t handoff_lease_ms;
+    struct store_budget *handoff_budget;
     /* Writer thread only: the batch's hand-off (NULL: none) and the rows its jobs added due at
-     * once, given to it after the commit; a job that rolls back drops its own. */
+     * once, given to it after the commit; a job that rolls back drops its own, and gives the
+     * budget (NULL: none) back what their bodies took. */
     store_handoff_fn *batch_handoff;
     int64_t batch_lease_ms;
+    struct store_budget *batch_budget;
     struct store_claim *fresh;
     size_t fresh_count, fresh_cap;
     /* Writer thread only: users' names and emails read by jobs (every record answer names its
@@ -128,7 +131,8 @@ static inline struct sq_txn *sq_txn_of(struct store_txn *t)
 void sq_user_cache_clear(struct sq_store *s);
 
 /* Registers the outbox hand-off (store_outbox_handoff). */
-void sq_handoff(struct store *base, store_handoff_fn *fn, void *arg, int64_t lease_ms);
+void sq_handoff(struct store *base, store_handoff_fn *fn, void *arg, int64_t lease_ms,
+                struct store_budget *budget);
 
 /* Schema: migrations applied in order, tracked by PRAGMA user_version. */
 enum herald_err sq_migrate(struct sq_conn *c);

@@ -104,14 +104,23 @@ static enum herald_err notification_add(struct store_txn *t, const struct store_
             s->fresh_cap = s->fresh_cap ? s->fresh_cap * 2 : 64;
             s->fresh = xrealloc(s->fresh, s->fresh_cap * sizeof *s->fresh);
         }
+        /* The body is copied only if the dispatcher's budget has room for it: a fan-out of big
+         * bodies to a slow destination must not pile up in memory here either. While older ones
+         * wait for room, only a small one may pass them. */
+        size_t body_len = strlen(row->body);
+        struct store_budget *b = s->batch_budget;
+        bool has_body = !b || ((store_budget_is_small(b, body_len) ||
+                                !atomic_load_explicit(&b->has_waiting, memory_order_relaxed)) &&
+                               store_budget_take(b, body_len));
         s->fresh[s->fresh_count++] = (struct store_claim){
             .id = id,
             .org_id = row->org_id,
             .channel_id = row->channel_id,
             .created_at_ms = created_ms,
             .lease_until_ms = lease_until,
-            .url = xstrdup(row->url),
-            .body = xstrdup(row->body),
+            .url = has_body ? xstrdup(row->url) : NULL,
+            .body = has_body ? xstrndup(row->body, body_len) : NULL,
+            .body_len = body_len,
         };
     }
     return HERALD_OK;
@@ -125,51 +134,104 @@ struct claim_job {
     int64_t now_ms;
     int64_t lease_ms;
     size_t limit;
+    size_t max_bytes;
+    bool may_exceed;
     struct store_claim *claims;
-    size_t count;
+    size_t count, cap;
+    size_t over_bytes;
 };
 
-static enum herald_err claim_run(struct store_txn *t, void *arg)
+static struct store_claim *claim_push(struct claim_job *j, sqlite3_stmt *st)
 {
-    struct sq_txn *txn = sq_txn_of(t);
-    struct claim_job *j = arg;
+    if (j->count == j->cap) {
+        j->cap = j->cap ? j->cap * 2 : 16;
+        j->claims = xrealloc(j->claims, j->cap * sizeof *j->claims);
+    }
+    struct store_claim *c = &j->claims[j->count++];
+    *c = (struct store_claim){
+        .id = sqlite3_column_int64(st, 0),
+        .org_id = sqlite3_column_int64(st, 1),
+        .channel_id = sqlite3_column_int64(st, 2),
+        .attempts = sqlite3_column_int(st, 3),
+        .url = sq_col_str(st, 4),
+        .body = sq_col_str(st, 5),
+        .body_len = (size_t)sqlite3_column_bytes(st, 5),
+        .created_at_ms = sqlite3_column_int64(st, 6),
+        .has_attempt = sqlite3_column_int(st, 7) != 0,
+        .lease_until_ms = j->now_ms + j->lease_ms,
+    };
+    return c;
+}
+
+/* By ids: one UPDATE ... RETURNING (the caller chose the ids by their sizes). */
+static enum herald_err claim_ids_run(struct sq_txn *txn, struct claim_job *j)
+{
     sqlite3_stmt *st =
-        j->is_by_ids
-            ? sq_stmt(txn->c,
-                      "UPDATE notifications SET next_at_ms = ?2, lease_until_ms = ?2 "
-                      "WHERE id IN (SELECT value FROM json_each(?4)) AND status = 0 "
-                      "RETURNING id, org_id, channel_id, attempts, url, body, created_at_ms")
-            : sq_stmt(txn->c,
-                      "UPDATE notifications SET next_at_ms = ?2, lease_until_ms = ?2 WHERE id IN "
-                      "(SELECT id FROM notifications WHERE status = 0 AND next_at_ms <= ?1 "
-                      "AND channel_id NOT IN (SELECT value FROM json_each(?4)) "
-                      "ORDER BY next_at_ms LIMIT ?3) "
-                      "RETURNING id, org_id, channel_id, attempts, url, body, created_at_ms, "
-                      "a_started_ms IS NOT NULL");
+        sq_stmt(txn->c, "UPDATE notifications SET next_at_ms = ?2, lease_until_ms = ?2 "
+                        "WHERE id IN (SELECT value FROM json_each(?3)) AND status = 0 "
+                        "RETURNING id, org_id, channel_id, attempts, url, body, created_at_ms, "
+                        "a_started_ms IS NOT NULL");
+    if (!st)
+        return HERALD_ERR_STORE;
+    sqlite3_bind_int64(st, 2, j->now_ms + j->lease_ms);
+    sqlite3_bind_text(st, 3, j->ids_json, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        claim_push(j, st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? HERALD_OK : sq_fail(txn->c, rc, "claim notifications by id");
+}
+
+/* The due rows, oldest due first, read one at a time while their bodies fit in max_bytes (an
+ * UPDATE ... RETURNING would hold every row it returns in memory before the first), then
+ * leased one by one by rowid. */
+static enum herald_err claim_due_run(struct sq_txn *txn, struct claim_job *j)
+{
+    sqlite3_stmt *st = sq_stmt(txn->c, "SELECT id, org_id, channel_id, attempts, url, body, "
+                                       "created_at_ms, a_started_ms IS NOT NULL "
+                                       "FROM notifications WHERE status = 0 AND next_at_ms <= ?1 "
+                                       "AND channel_id NOT IN (SELECT value FROM json_each(?2)) "
+                                       "ORDER BY next_at_ms LIMIT ?3");
     if (!st)
         return HERALD_ERR_STORE;
     sqlite3_bind_int64(st, 1, j->now_ms);
-    sqlite3_bind_int64(st, 2, j->now_ms + j->lease_ms);
+    sqlite3_bind_text(st, 2, j->ids_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)j->limit);
-    sqlite3_bind_text(st, 4, j->ids_json, -1, SQLITE_STATIC);
-    j->claims = xcalloc(j->limit ? j->limit : 1, sizeof *j->claims);
+    size_t bytes = 0;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && j->count < j->limit) {
-        struct store_claim *c = &j->claims[j->count++];
-        c->id = sqlite3_column_int64(st, 0);
-        c->org_id = sqlite3_column_int64(st, 1);
-        c->channel_id = sqlite3_column_int64(st, 2);
-        c->attempts = sqlite3_column_int(st, 3);
-        c->url = sq_col_str(st, 4);
-        c->body = sq_col_str(st, 5);
-        c->created_at_ms = sqlite3_column_int64(st, 6);
-        c->has_attempt = sqlite3_column_int(st, 7) != 0;
-        c->lease_until_ms = j->now_ms + j->lease_ms;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(st, 5);
+        bool is_alone = j->count == 0 && j->may_exceed;
+        if (len > j->max_bytes - bytes && !is_alone) {
+            j->over_bytes = len ? len : 1;
+            break;
+        }
+        bytes += claim_push(j, st)->body_len;
+        if (bytes >= j->max_bytes)
+            break; /* the next row, even an empty body, would be past the limit: not read */
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         return sq_fail(txn->c, rc, "claim notifications");
+    st = sq_stmt(txn->c,
+                 "UPDATE notifications SET next_at_ms = ?2, lease_until_ms = ?2 WHERE id = ?1");
+    if (!st)
+        return HERALD_ERR_STORE;
+    for (size_t i = 0; i < j->count; i++) {
+        sqlite3_bind_int64(st, 1, j->claims[i].id);
+        sqlite3_bind_int64(st, 2, j->now_ms + j->lease_ms);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return sq_fail(txn->c, rc, "lease claimed notifications");
+    }
     return HERALD_OK;
+}
+
+static enum herald_err claim_run(struct store_txn *t, void *arg)
+{
+    struct claim_job *j = arg;
+    return j->is_by_ids ? claim_ids_run(sq_txn_of(t), j) : claim_due_run(sq_txn_of(t), j);
 }
 
 static void claim_done(void *arg, enum herald_err err)
@@ -179,15 +241,16 @@ static void claim_done(void *arg, enum herald_err err)
         store_claims_free(j->claims, j->count);
         j->claims = NULL;
         j->count = 0;
+        j->over_bytes = 0;
     }
-    j->done(j->arg, j->claims, j->count, err);
+    j->done(j->arg, j->claims, j->count, j->over_bytes, err);
     free(j->ids_json);
     free(j);
 }
 
 static void claim_submit(struct store *s, bool is_by_ids, const int64_t *ids, size_t count,
-                         int64_t now_ms, int64_t lease_ms, size_t limit, store_claim_done_fn *done,
-                         void *arg)
+                         int64_t now_ms, int64_t lease_ms, size_t limit, size_t max_bytes,
+                         bool may_exceed, store_claim_done_fn *done, void *arg)
 {
     struct buf json;
     buf_init(&json);
@@ -206,20 +269,23 @@ static void claim_submit(struct store *s, bool is_by_ids, const int64_t *ids, si
     j->now_ms = now_ms;
     j->lease_ms = lease_ms;
     j->limit = limit;
+    j->max_bytes = max_bytes;
+    j->may_exceed = may_exceed;
     store_submit(s, claim_run, j, claim_done);
 }
 
-static void claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit,
-                  const int64_t *exclude, size_t exclude_count, store_claim_done_fn *done,
-                  void *arg)
+static void claim(struct store *s, int64_t now_ms, int64_t lease_ms, size_t limit, size_t max_bytes,
+                  bool may_exceed, const int64_t *exclude, size_t exclude_count,
+                  store_claim_done_fn *done, void *arg)
 {
-    claim_submit(s, false, exclude, exclude_count, now_ms, lease_ms, limit, done, arg);
+    claim_submit(s, false, exclude, exclude_count, now_ms, lease_ms, limit, max_bytes, may_exceed,
+                 done, arg);
 }
 
 static void claim_ids(struct store *s, const int64_t *ids, size_t count, int64_t now_ms,
                       int64_t lease_ms, store_claim_done_fn *done, void *arg)
 {
-    claim_submit(s, true, ids, count, now_ms, lease_ms, count, done, arg);
+    claim_submit(s, true, ids, count, now_ms, lease_ms, count, SIZE_MAX, false, done, arg);
 }
 
 struct record_job {

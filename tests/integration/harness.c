@@ -200,6 +200,18 @@ size_t hp_log_count(const struct hp *p, const char *needle)
     return count;
 }
 
+bool hp_log_wait_line(const struct hp *p, const char *needle, char *rest, size_t rest_len,
+                      int timeout_ms)
+{
+    int64_t deadline = hp_now_ms() + timeout_ms;
+    do {
+        if (log_find(p->log, 0, needle, rest, rest_len))
+            return true;
+        nap_ms(10);
+    } while (hp_now_ms() < deadline);
+    return false;
+}
+
 bool hp_log_wait(const struct hp *p, const char *needle, int timeout_ms)
 {
     int64_t deadline = hp_now_ms() + timeout_ms;
@@ -471,6 +483,7 @@ struct receiver {
     int retry_after_s[64]; /* "429+2": answer 429 with Retry-After: 2 */
     size_t status_count, status_next;
     int delay_ms;
+    size_t open, open_max; /* requests received and not yet answered: now, and at most */
     enum rx_body body;
     atomic_int is_stopping; /* set by rx_stop, read by MHD's connection threads */
 };
@@ -574,14 +587,26 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
     struct rx_request *kept = malloc(sizeof *kept);
     *kept = req;
     r->reqs[r->count++] = kept;
+    if (++r->open > r->open_max)
+        r->open_max = r->open;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     if (delay < 0) {
-        while (!r->is_stopping)
+        /* Held until the receiver stops or is given a delay again. */
+        for (bool is_held = true; is_held && !r->is_stopping;) {
             nap_ms(10);
+            pthread_mutex_lock(&r->mu);
+            is_held = r->delay_ms < 0;
+            pthread_mutex_unlock(&r->mu);
+        }
     } else if (delay > 0) {
         nap_ms(delay);
     }
+    /* Answered from here on: before the client can read the answer, so it never sees more
+     * answered than the receiver counts. */
+    pthread_mutex_lock(&r->mu);
+    r->open--;
+    pthread_mutex_unlock(&r->mu);
     static const char ok[] = "{\"ok\":true}";
     struct MHD_Response *resp;
     if (body == RX_BODY_NOT_UTF8) {
@@ -732,6 +757,14 @@ void rx_set_delay(struct receiver *r, int delay_ms)
     pthread_mutex_lock(&r->mu);
     r->delay_ms = delay_ms;
     pthread_mutex_unlock(&r->mu);
+}
+
+size_t rx_open_max(struct receiver *r)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t n = r->open_max;
+    pthread_mutex_unlock(&r->mu);
+    return n;
 }
 
 void rx_set_body(struct receiver *r, enum rx_body body)

@@ -55,6 +55,9 @@ void hp_cleanup(struct hp *p);
 void hp_token(const struct hp *p, const char *scopes, char *out, size_t out_len);
 /* True when the server's log contains `needle`, waiting up to timeout_ms for it. */
 bool hp_log_wait(const struct hp *p, const char *needle, int timeout_ms);
+/* The same, copying the rest of the first line holding it (after `needle`) into rest. */
+bool hp_log_wait_line(const struct hp *p, const char *needle, char *rest, size_t rest_len,
+                      int timeout_ms);
 /* The first column of the first row `sql` gives on the server's database, read beside it. */
 long long hp_db_value(const struct hp *p, const char *sql);
 /* Runs `sql` on the server's database beside it (the test's own connection). */
@@ -110,8 +113,11 @@ size_t rx_count(struct receiver *r);
 const struct rx_request *rx_get(struct receiver *r, size_t i);
 /* The value of header `name` (lowercase) of a request, copied into out; false if absent. */
 bool rx_header(const struct rx_request *req, const char *name, char *out, size_t out_len);
-/* Makes the receiver delay its answers by delay_ms (0 = none) or never answer (-1). */
+/* Makes the receiver delay its answers by delay_ms (0 = none) or hold them (-1) until it is
+ * given a delay again (the requests held are then answered) or stops. */
 void rx_set_delay(struct receiver *r, int delay_ms);
+/* The most requests the receiver has had received and not yet answered at once. */
+size_t rx_open_max(struct receiver *r);
 /* The body the receiver answers with: its usual short one, one that never ends (chunked, until
  * the client closes), 10 of the 1,000 bytes its Content-Length announces before it closes, or
  * text that is not UTF-8: "caf\xe9" (Latin-1), 'x's up to byte 255, then a UTF-8 "é" whose second

@@ -1194,6 +1194,183 @@ static void a_receiver_up_late_gets_every_notification(void **state)
     rx_stop(rx);
 }
 
+/* Subscribes channels first..first+count-1 on Leads.create with return_affected_field_values
+ * to `url`, then inserts 10 leads with 10,000-character descriptions in one request: a callback
+ * body of about 100 KB per channel, all handed off at once. */
+static void big_bodies_to(struct hp *p, int first, int channels, const char *url)
+{
+    char item[512];
+    struct buf body;
+    buf_init(&body);
+    buf_puts(&body, "{\"watch\":[");
+    for (int i = 0; i < channels; i++) {
+        snprintf(item, sizeof item,
+                 "%s{\"channel_id\":\"%d\",\"events\":[\"Leads.create\"],\"notify_url\":\"%s\","
+                 "\"return_affected_field_values\":true}",
+                 i ? "," : "", first + i, url);
+        buf_puts(&body, item);
+    }
+    buf_puts(&body, "]}");
+    struct hp_resp r = hp_req(p, "POST", "/crm/v8/actions/watch", body.data, p->token, NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    buf_reset(&body);
+    buf_puts(&body, "{\"data\":[");
+    for (int i = 0; i < 10; i++) {
+        buf_puts(&body, i ? ",{\"Last_Name\":\"big\",\"Description\":\""
+                          : "{\"Last_Name\":\"big\",\"Description\":\"");
+        for (int k = 0; k < 10000; k++)
+            buf_putc(&body, 'x');
+        buf_puts(&body, "\"}");
+    }
+    buf_puts(&body, "]}");
+    r = hp_req(p, "POST", "/crm/v8/Leads", body.data, p->token, NULL);
+    buf_fini(&body);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+}
+
+/* Waits (5 s at most) until the outbox has `count` notifications delivered: the records commit
+ * after the answers. */
+static void await_delivered_count(struct hp *p, size_t count)
+{
+    size_t delivered = 0;
+    for (int64_t until = hp_now_ms() + 5000; delivered < count && hp_now_ms() < until;
+         usleep(20000)) {
+        struct hp_resp r = hp_req(p, "GET", "/herald/v1/deliveries?status=delivered&per_page=200",
+                                  NULL, p->token, NULL);
+        assert_int_equal(r.status, 200);
+        delivered = json_array_size(hp_at(r.json, "deliveries"));
+        hp_resp_free(&r);
+    }
+    assert_int_equal(delivered, count);
+}
+
+/* A server whose dispatcher may hold `budget` bytes of bodies (HERALD_TEST_DISPATCH) and a
+ * receiver that holds every request get big_bodies_to's burst. The dispatcher keeps the bodies
+ * it has room for and the ids of the rest (a log line says how many it holds and their bytes);
+ * the receiver never has more open than fit, and each notification arrives once when it lets
+ * go. Without the budget every one went out at once, its body held until answered. */
+static void expect_bodies_held_within(const char *budget, int first, int channels,
+                                      size_t expect_held)
+{
+    struct hp p;
+    char limits[64], url[256];
+    snprintf(limits, sizeof limits, "16,16,64,%s", budget);
+    hp_start_with(&p, "HERALD_TEST_DISPATCH", limits, "--allow-network 127.0.0.0/8");
+    struct receiver *rx = rx_start(NULL);
+    rx_set_delay(rx, -1);
+    rx_url(rx, "/big", url, sizeof url);
+    big_bodies_to(&p, first, channels, url);
+
+    /* What is held is in flight: the receiver has it open, and nothing more comes meanwhile. */
+    assert_true(rx_wait(rx, expect_held, 5000) >= expect_held);
+    size_t open = rx_wait(rx, expect_held + 1, 500);
+    if (open != expect_held)
+        fail_msg("the receiver has %zu requests of ~100 KB open at once, budget %s bytes", open,
+                 budget);
+    char line[512];
+    assert_true(hp_log_wait_line(&p, "dispatcher full", line, sizeof line, 5000));
+    size_t held = 0, held_bytes = 0, waiting = 0;
+    const char *at = strstr(line, " held=");
+    assert_non_null(at);
+    assert_int_equal(
+        sscanf(at, " held=%zu held_bytes=%zu waiting=%zu", &held, &held_bytes, &waiting), 3);
+    fprintf(stderr, "held %zu (%zu bytes), %zu waiting as ids\n", held, held_bytes, waiting);
+    assert_int_equal(held, expect_held);
+    assert_int_equal(held + waiting, (size_t)channels);
+    if (held > 1)
+        assert_true(held_bytes <= (size_t)atol(budget));
+
+    rx_set_delay(rx, 0); /* the requests held are answered; the rest follow */
+    assert_int_equal(rx_wait(rx, (size_t)channels, 10000), (size_t)channels);
+    assert_int_equal(rx_wait(rx, (size_t)channels + 1, 500), (size_t)channels);
+    assert_int_equal(distinct_ids(rx, (size_t)channels), (size_t)channels);
+    assert_int_equal(rx_open_max(rx), expect_held);
+    for (size_t i = 0; i < (size_t)channels; i++)
+        assert_true(rx_get(rx, i)->body_len > 100000);
+    await_delivered_count(&p, (size_t)channels);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
+/* Bodies of about 100 KB with a budget of 256 KiB: two held at a time, the rest as ids. */
+static void bodies_past_the_byte_budget_wait_in_the_outbox_and_arrive_once(void **state)
+{
+    (void)state;
+    expect_bodies_held_within("262144", 7150, 6, 2);
+}
+
+/* A body larger than the whole budget (64 KiB) still goes, alone: one at a time. */
+static void a_body_larger_than_the_byte_budget_goes_alone(void **state)
+{
+    (void)state;
+    expect_bodies_held_within("65536", 7160, 3, 1);
+}
+
+/* A slow receiver's big bodies fill the budget (1 MiB: nine of ~100 KB in flight, three more
+ * waiting as ids): a small callback to another destination still goes at once, in the share of
+ * the budget kept for small bodies, instead of waiting behind them until the slow receiver
+ * answers. */
+static void a_destination_holding_the_budget_does_not_hold_back_small_callbacks(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_DISPATCH", "16,16,64,1048576", "--allow-network 127.0.0.0/8");
+    struct receiver *slow = rx_start(NULL);
+    struct receiver *fast = rx_start(NULL);
+    rx_set_delay(slow, -1);
+    char url[256];
+    rx_url(slow, "/slow", url, sizeof url);
+    enum { CHANNELS = 12 };
+    big_bodies_to(&p, 7180, CHANNELS, url);
+    assert_true(hp_log_wait(&p, "dispatcher full", 5000));
+    assert_int_equal(rx_wait(slow, 9, 5000), 9);
+    rx_url(fast, "/fast", url, sizeof url);
+    watch_at(&p, "7199", "Contacts.create", url);
+    int64_t sent = insert_at(&p, "Contacts", "Last_Name");
+    assert_int_equal(rx_wait(fast, 1, 2000), 1);
+    fprintf(stderr, "small callback after %lld ms while the budget is full\n",
+            (long long)(rx_get(fast, 0)->at_ms - sent));
+    assert_int_equal(rx_count(slow), 9);
+    rx_set_delay(slow, 0);
+    assert_int_equal(rx_wait(slow, CHANNELS, 10000), CHANNELS);
+    assert_int_equal(distinct_ids(slow, CHANNELS), CHANNELS);
+    await_delivered_count(&p, CHANNELS + 1);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(slow);
+    rx_stop(fast);
+}
+
+/* Retries come back through claims, which the budget bounds too: a claim stops before the body
+ * that would not fit, and the next waits until it does. The first four attempts fail (500, one
+ * short of opening the circuit) and are retried after 100 ms; at most two bodies of ~100 KB fit
+ * in 256 KiB, so the receiver never has more than two requests open. */
+static void retries_past_the_byte_budget_are_claimed_within_it(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_DISPATCH", "16,16,64,262144",
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms");
+    struct receiver *rx = rx_start("500,500,500,500");
+    rx_set_delay(rx, 100); /* answers overlap: more than two would be seen open */
+    char url[256];
+    rx_url(rx, "/retried", url, sizeof url);
+    enum { CHANNELS = 6, REQUESTS = CHANNELS + 4 };
+    big_bodies_to(&p, 7170, CHANNELS, url);
+    assert_int_equal(rx_wait(rx, REQUESTS, 15000), REQUESTS);
+    assert_int_equal(rx_wait(rx, REQUESTS + 1, 500), REQUESTS);
+    assert_int_equal(distinct_ids(rx, REQUESTS), CHANNELS);
+    fprintf(stderr, "at most %zu requests open at once\n", rx_open_max(rx));
+    assert_int_equal(rx_open_max(rx), 2);
+    await_delivered_count(&p, CHANNELS);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* CPU time (user + system) of a process in ms from /proc (a zombie's too); -1 if gone. With
  * *is_zombie, whether it has exited and awaits its reaping. */
 static int64_t cpu_ms(pid_t pid, bool *is_zombie)
@@ -1752,6 +1929,10 @@ int main(void)
         cmocka_unit_test(retry_after_of_an_interim_answer_is_not_the_final_ones),
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
+        cmocka_unit_test(bodies_past_the_byte_budget_wait_in_the_outbox_and_arrive_once),
+        cmocka_unit_test(a_body_larger_than_the_byte_budget_goes_alone),
+        cmocka_unit_test(retries_past_the_byte_budget_are_claimed_within_it),
+        cmocka_unit_test(a_destination_holding_the_budget_does_not_hold_back_small_callbacks),
         cmocka_unit_test(a_slow_dns_lookup_holds_no_other_destination),
         cmocka_unit_test(the_own_client_requests_the_url_as_given),
         cmocka_unit_test(the_libcurl_path_delivers_and_retries_like_the_own_client),

@@ -50,6 +50,9 @@ struct fixture {
     enum herald_err claim_err;
     struct store_claim *claims;
     size_t claim_count;
+    size_t claim_over_bytes;
+    /* The hand-off's byte budget, when a case gives it one (the store borrows it). */
+    struct store_budget budget;
     /* Attempts recorded (store_outbox_record's done callback) and how many failed. */
     size_t records_done;
     size_t records_failed;
@@ -197,12 +200,14 @@ static size_t handed_with_body(struct fixture *f, const char *body)
     return n;
 }
 
-static void on_claimed(void *arg, struct store_claim *claims, size_t count, enum herald_err err)
+static void on_claimed(void *arg, struct store_claim *claims, size_t count, size_t over_bytes,
+                       enum herald_err err)
 {
     struct fixture *f = arg;
     pthread_mutex_lock(&f->mu);
     f->claims = claims;
     f->claim_count = count;
+    f->claim_over_bytes = over_bytes;
     f->claim_err = err;
     f->is_claimed = true;
     pthread_cond_broadcast(&f->cv);
@@ -246,7 +251,16 @@ static size_t claim_end(struct fixture *f)
 static size_t claim_due(struct fixture *f, int64_t now_ms)
 {
     claim_begin(f);
-    store_outbox_claim(f->s, now_ms, LEASE_MS, HANDED_MAX, NULL, 0, on_claimed, f);
+    store_outbox_claim(f->s, now_ms, LEASE_MS, HANDED_MAX, SIZE_MAX, false, NULL, 0, on_claimed, f);
+    return claim_end(f);
+}
+
+/* Claims what is due at now_ms whose bodies fit in max_bytes; returns how many. */
+static size_t claim_due_within(struct fixture *f, int64_t now_ms, size_t max_bytes, bool may_exceed)
+{
+    claim_begin(f);
+    store_outbox_claim(f->s, now_ms, LEASE_MS, HANDED_MAX, max_bytes, may_exceed, NULL, 0,
+                       on_claimed, f);
     return claim_end(f);
 }
 
@@ -419,7 +433,7 @@ static void a_due_now_row_is_handed_off_leased_and_a_merely_due_one_is_not(void 
 {
     struct fixture *f = *state;
     store_start(f);
-    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS);
+    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS, NULL);
     int64_t now = time_now_ms();
     struct add_job j = {.count = 2};
     j.rows[0] = row_of(f, 7, "\"now\":1}", now, true);
@@ -523,7 +537,7 @@ static void a_rolled_back_job_hands_nothing_off_while_its_batch_neighbours_do(vo
 {
     struct fixture *f = *state;
     store_start(f);
-    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS);
+    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS, NULL);
     int64_t now = time_now_ms();
     struct add_job a, b, c;
     batch_of_three(f, &a, &b, &c, false, now);
@@ -559,7 +573,7 @@ static void a_failing_plain_job_rolls_back_its_whole_batch(void **state)
 {
     struct fixture *f = *state;
     store_start(f);
-    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS);
+    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS, NULL);
     int64_t now = time_now_ms();
     struct add_job a, b, c;
     batch_of_three(f, &a, &b, &c, true, now);
@@ -600,8 +614,8 @@ static void without_a_hand_off_due_now_rows_are_stored_unleased_and_handed_to_no
     assert_int_equal(raw_int(f, lease_sql, first), 0);
     assert_int_equal(raw_int(f, next_at_sql, first), now);
     /* Registered, then taken away (the dispatcher stopping). */
-    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS);
-    store_outbox_handoff(f->s, NULL, NULL, 0);
+    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS, NULL);
+    store_outbox_handoff(f->s, NULL, NULL, 0, NULL);
     int64_t second = add_one(f, 7, "\"second\":1}", now + 1, true);
     barrier(f);
     assert_int_equal(handed_calls(f), 0);
@@ -613,13 +627,111 @@ static void without_a_hand_off_due_now_rows_are_stored_unleased_and_handed_to_no
     assert_non_null(claimed_find(f, second));
 }
 
+/* A hand-off with a byte budget: bodies are copied while they fit, or while nothing is held;
+ * past that a row is handed off as its id and size (still stored leased: the taker claims it by
+ * id). Big bodies stop a 16th short of the budget, small ones (at most 1/1024 of it) may fill
+ * it, and only they are copied while older ones wait (has_waiting). A job that rolls back gives
+ * back what its bodies took. */
+static void a_handoff_past_its_byte_budget_gives_the_id_alone(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    f->budget.max_bytes = 10240; /* small: up to 10 bytes; big ones up to 9,600 in all */
+    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS, &f->budget);
+    int64_t now = time_now_ms();
+    static char big[4001], huge[12001];
+    memset(big, 'x', sizeof big - 1);
+    memset(huge, 'y', sizeof huge - 1);
+    static const char small[] = "\"b\":12345}"; /* 10 bytes */
+    struct add_job j = {.count = 2};
+    j.rows[0] = row_of(f, 7, big, now, true);
+    j.rows[1] = row_of(f, 7, big, now, true);
+    assert_int_equal(store_exec(f->s, add_run, &j), HERALD_OK);
+    int64_t over = add_one(f, 7, big, now, true);
+    int64_t fits = add_one(f, 7, small, now, true);
+    barrier(f);
+    assert_int_equal(handed_total(f), 4);
+    assert_string_equal(handed_find(f, j.ids[0])->body, big);
+    assert_string_equal(handed_find(f, j.ids[1])->body, big);
+    const struct store_claim *c = handed_find(f, over);
+    assert_null(c->body);
+    assert_null(c->url);
+    assert_int_equal(c->body_len, 4000);
+    assert_true(c->lease_until_ms > now);
+    assert_int_equal(raw_int(f, lease_sql, over), c->lease_until_ms);
+    assert_string_equal(handed_find(f, fits)->body, small);
+    assert_int_equal(atomic_load(&f->budget.used_bytes), 8010);
+
+    /* The taker let them go; a job that rolls back takes nothing for good. */
+    store_budget_give(&f->budget, 8010);
+    struct add_job failing = {.count = 2, .is_failing = true};
+    failing.rows[0] = row_of(f, 7, big, now, true);
+    failing.rows[1] = row_of(f, 7, small, now, true);
+    assert_int_equal(store_exec(f->s, add_run, &failing), HERALD_ERR_INVALID);
+    assert_int_equal(atomic_load(&f->budget.used_bytes), 0);
+
+    /* While older ones wait, a big body goes as its id though it fits; a small one passes. */
+    atomic_store(&f->budget.has_waiting, true);
+    int64_t waits = add_one(f, 7, big, now, true);
+    int64_t passes = add_one(f, 7, small, now, true);
+    barrier(f);
+    assert_null(handed_find(f, waits)->body);
+    assert_string_equal(handed_find(f, passes)->body, small);
+    assert_int_equal(atomic_load(&f->budget.used_bytes), 10);
+    store_budget_give(&f->budget, 10);
+
+    /* A body larger than the whole budget goes while nothing is held, and alone. */
+    atomic_store(&f->budget.has_waiting, false);
+    j = (struct add_job){.count = 2};
+    j.rows[0] = row_of(f, 7, huge, now, true);
+    j.rows[1] = row_of(f, 7, small, now, true);
+    assert_int_equal(store_exec(f->s, add_run, &j), HERALD_OK);
+    barrier(f);
+    assert_string_equal(handed_find(f, j.ids[0])->body, huge);
+    assert_null(handed_find(f, j.ids[1])->body);
+    assert_int_equal(atomic_load(&f->budget.used_bytes), 12000);
+    store_outbox_handoff(f->s, NULL, NULL, 0, NULL);
+}
+
 /* Claims. */
+
+/* A claim stops before the first due row whose body would take it past its byte limit, says
+ * how big that body is, and leaves it unleased; with may_exceed, a first row larger than the
+ * limit comes alone. */
+static void a_claim_stops_at_its_byte_limit_oldest_first(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    int64_t now = time_now_ms();
+    static const char ten[] = "\"b\":12345}"; /* 10 bytes */
+    int64_t first = add_one(f, 7, ten, now - 3000, false);
+    int64_t second = add_one(f, 8, ten, now - 2000, false);
+    int64_t third = add_one(f, 9, ten, now - 1000, false);
+    assert_int_equal(claim_due_within(f, now, 25, false), 2);
+    assert_int_equal(f->claims[0].id, first);
+    assert_int_equal(f->claims[1].id, second);
+    assert_int_equal(f->claims[0].body_len, 10);
+    assert_int_equal(f->claim_over_bytes, 10);
+    assert_int_equal(raw_int(f, lease_sql, second), now + LEASE_MS);
+    assert_int_equal(raw_int(f, lease_sql, third), 0);
+    assert_int_equal(raw_int(f, next_at_sql, third), now - 1000);
+    /* Too little room for it: nothing claimed, and the size it waits for. */
+    assert_int_equal(claim_due_within(f, now, 5, false), 0);
+    assert_int_equal(f->claim_over_bytes, 10);
+    assert_int_equal(raw_int(f, lease_sql, third), 0);
+    /* Nothing else held: it comes, past the limit, alone. */
+    add_one(f, 10, ten, now - 500, false);
+    assert_int_equal(claim_due_within(f, now, 5, true), 1);
+    assert_int_equal(f->claims[0].id, third);
+    assert_int_equal(f->claim_over_bytes, 0);
+    assert_int_equal(raw_int(f, lease_sql, third), now + LEASE_MS);
+}
 
 static void a_claim_skips_handed_rows_which_claim_ids_takes_back_unless_delivered(void **state)
 {
     struct fixture *f = *state;
     store_start(f);
-    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS);
+    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS, NULL);
     int64_t now = time_now_ms();
     struct add_job j = {.count = 2};
     j.rows[0] = row_of(f, 7, "\"handed\":1}", now, true);
@@ -1135,7 +1247,7 @@ static void voiding_leases_makes_a_handed_row_due_at_once(void **state)
 {
     struct fixture *f = *state;
     store_start(f);
-    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS);
+    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS, NULL);
     int64_t now = time_now_ms();
     int64_t handed = add_one(f, 7, "\"handed\":1}", now, true);
     int64_t later = add_one(f, 8, "\"later\":1}", now + 3600000, false);
@@ -1165,7 +1277,9 @@ int main(void)
         OUTBOX_TEST(a_rolled_back_job_hands_nothing_off_while_its_batch_neighbours_do),
         OUTBOX_TEST(a_failing_plain_job_rolls_back_its_whole_batch),
         OUTBOX_TEST(without_a_hand_off_due_now_rows_are_stored_unleased_and_handed_to_nobody),
+        OUTBOX_TEST(a_handoff_past_its_byte_budget_gives_the_id_alone),
         OUTBOX_TEST(a_claim_skips_handed_rows_which_claim_ids_takes_back_unless_delivered),
+        OUTBOX_TEST(a_claim_stops_at_its_byte_limit_oldest_first),
         OUTBOX_TEST(attempts_keep_the_latest_inline_and_the_earlier_ones_in_their_table),
         OUTBOX_TEST(a_resend_keeps_the_attempts_and_the_next_one_follows_them),
         OUTBOX_TEST(pruning_sweeps_past_the_rows_it_keeps),
