@@ -42,6 +42,34 @@ static void render_records(const struct change_event *ev, struct buf *out)
     buf_putc(out, ']');
 }
 
+struct outbox_emit {
+    struct store_txn *txn;
+    const struct change_event *list;
+    int64_t first_delay;
+    size_t count;
+};
+
+/* One matched callback becomes its outbox row, in the change's transaction. */
+static enum herald_err outbox_add(void *arg, const struct watch_delivery *d)
+{
+    struct outbox_emit *e = arg;
+    const struct change_event *ev = &e->list[d->event];
+    struct store_outbox_row row = {
+        .org_id = ev->org_id,
+        .channel_id = d->channel_id,
+        .module_id = d->module_id,
+        .operation = d->operation,
+        .change_id = ev->change_id,
+        .url = d->url,
+        .body = d->body,
+        .created_at_ms = ev->at_ms,
+        .next_at_ms = ev->at_ms + e->first_delay,
+        .is_due_now = e->first_delay <= 0,
+    };
+    e->count++;
+    return store_txn_notification_add(e->txn, &row, NULL);
+}
+
 enum herald_err api_publish_changes(struct store_txn *txn, struct app *app,
                                     struct change_event *evs, size_t ev_count)
 {
@@ -65,33 +93,17 @@ enum herald_err api_publish_changes(struct store_txn *txn, struct app *app,
         return err;
 
     /* One match for the whole request: a record looked up from several of its events gets one
-     * related-action callback per channel. */
-    struct watch_delivery *d = NULL;
-    size_t n = 0;
-    err = watch_match(app->watch, list, n_list, list[0].at_ms / 1000, app->api_domain, &d, &n);
-    if (err)
-        return err;
-    int64_t first_delay = app->retry && app->retry->len ? app->retry->delays_ms[0] : 0;
-    for (size_t i = 0; i < n && !err; i++) {
-        const struct change_event *ev = &list[d[i].event];
-        struct store_outbox_row row = {
-            .org_id = ev->org_id,
-            .channel_id = d[i].channel_id,
-            .module_id = d[i].module_id,
-            .operation = d[i].operation,
-            .change_id = ev->change_id,
-            .url = d[i].url,
-            .body = d[i].body,
-            .created_at_ms = ev->at_ms,
-            .next_at_ms = ev->at_ms + first_delay,
-            .is_due_now = first_delay <= 0,
-        };
-        err = store_txn_notification_add(txn, &row, NULL);
-    }
-    watch_deliveries_free(d, n);
+     * related-action callback per channel. Each callback's row is inserted as it is rendered. */
+    struct outbox_emit e = {
+        .txn = txn,
+        .list = list,
+        .first_delay = app->retry && app->retry->len ? app->retry->delays_ms[0] : 0,
+    };
+    err = watch_match_each(app->watch, list, n_list, list[0].at_ms / 1000, app->api_domain,
+                           outbox_add, &e);
     /* Rows due at once are handed to the dispatcher after the commit; the others (a first
      * delay in the retry schedule) wait for a claim, which the wake-up starts. */
-    if (n && !err && first_delay > 0)
+    if (e.count && !err && e.first_delay > 0)
         atomic_store(&app->has_new_notifications, true);
     return err;
 }

@@ -30,8 +30,9 @@ struct matcher {
     size_t ev_index;
     int64_t now_s;
     const char *api_domain;
-    struct watch_delivery *out;
-    size_t count, cap;
+    watch_emit_fn *emit;
+    void *emit_arg;
+    enum herald_err err; /* the first emit's failure: no delivery is rendered after it */
     /* Per record, its changed fields as metadata (resolved on first need). */
     const struct meta_field ***changed;
     size_t *changed_count;
@@ -185,6 +186,8 @@ static void recs_push(struct matcher *m, size_t *n, int64_t id, const json_t *va
 static void deliver(struct matcher *m, const struct ix_row *row, enum change_op op, size_t n,
                     size_t event)
 {
+    if (m->err)
+        return;
     const struct ix_channel *ch = row->ch;
     struct watch_payload p = {
         .notify_url = ch->url,
@@ -201,18 +204,16 @@ static void deliver(struct matcher *m, const struct ix_row *row, enum change_op 
     struct buf body;
     buf_init(&body);
     watch_payload_render(&p, &body);
-    if (m->count == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 8;
-        m->out = xrealloc(m->out, m->cap * sizeof *m->out);
-    }
-    m->out[m->count++] = (struct watch_delivery){
+    struct watch_delivery d = {
         .channel_id = ch->id,
         .module_id = row->module->id_num,
         .operation = change_op_name(op),
         .event = event,
-        .url = xstrdup(ch->url),
-        .body = buf_steal(&body, NULL),
+        .url = ch->url,
+        .body = body.data,
+        .body_len = body.len,
     };
+    m->err = m->emit(m->emit_arg, &d);
     buf_fini(&body);
 }
 
@@ -290,17 +291,20 @@ static void matcher_fini(struct matcher *m)
     free(m->recs);
 }
 
-enum herald_err watch_match(const struct watch_index *ix, const struct change_event *evs,
-                            size_t ev_count, int64_t now_s, const char *api_domain,
-                            struct watch_delivery **out, size_t *count)
+enum herald_err watch_match_each(const struct watch_index *ix, const struct change_event *evs,
+                                 size_t ev_count, int64_t now_s, const char *api_domain,
+                                 watch_emit_fn *emit, void *emit_arg)
 {
-    *out = NULL;
-    *count = 0;
     assert(ev_count <= WATCH_MATCH_MAX_EVENTS);
     const struct ix_org *org = ix && ev_count ? ix_org_find(ix, evs[0].org_id) : NULL;
     if (!org || !evs[0].module)
         return HERALD_OK;
-    struct matcher m = {.evs = evs, .ev_count = ev_count, .now_s = now_s, .api_domain = api_domain};
+    struct matcher m = {.evs = evs,
+                        .ev_count = ev_count,
+                        .now_s = now_s,
+                        .api_domain = api_domain,
+                        .emit = emit,
+                        .emit_arg = emit_arg};
     collect_related(&m);
     for (size_t e = 0; e < ev_count; e++) {
         m.ev = &evs[e];
@@ -310,9 +314,37 @@ enum herald_err watch_match(const struct watch_index *ix, const struct change_ev
     }
     match_related(&m, org);
     matcher_fini(&m);
-    *out = m.out;
-    *count = m.count;
+    return m.err;
+}
+
+struct collected {
+    struct watch_delivery *v;
+    size_t count, cap;
+};
+
+static enum herald_err collect(void *arg, const struct watch_delivery *d)
+{
+    struct collected *c = arg;
+    if (c->count == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 8;
+        c->v = xrealloc(c->v, c->cap * sizeof *c->v);
+    }
+    struct watch_delivery *copy = &c->v[c->count++];
+    *copy = *d;
+    copy->url = xstrdup(d->url);
+    copy->body = xstrndup(d->body, d->body_len);
     return HERALD_OK;
+}
+
+enum herald_err watch_match(const struct watch_index *ix, const struct change_event *evs,
+                            size_t ev_count, int64_t now_s, const char *api_domain,
+                            struct watch_delivery **out, size_t *count)
+{
+    struct collected c = {0};
+    enum herald_err err = watch_match_each(ix, evs, ev_count, now_s, api_domain, collect, &c);
+    *out = c.v;
+    *count = c.count;
+    return err;
 }
 
 void watch_deliveries_free(struct watch_delivery *d, size_t count)
@@ -320,8 +352,8 @@ void watch_deliveries_free(struct watch_delivery *d, size_t count)
     if (!d)
         return;
     for (size_t i = 0; i < count; i++) {
-        free(d[i].url);
-        free(d[i].body);
+        free((char *)d[i].url);
+        free((char *)d[i].body);
     }
     free(d);
 }

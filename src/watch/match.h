@@ -19,10 +19,14 @@ struct watch_delivery {
     const char *operation; /* static: "insert" | "update" | "delete" */
     size_t event;          /* index in evs of the event it reports (a related action: the first
                             * event that named the record) */
-    char *url;             /* the channel's notify_url as given; owned */
-    char *body;            /* the callback JSON after `{"server_time":N,` up to the closing
-                            * brace, keys in Zoho's order; owned */
+    const char *url;       /* the channel's notify_url as given */
+    const char *body;      /* the callback JSON after `{"server_time":N,` up to the closing
+                            * brace, keys in Zoho's order */
+    size_t body_len;
 };
+
+/* Takes one delivery; url and body are only valid during the call. A failure stops the match. */
+typedef enum herald_err watch_emit_fn(void *arg, const struct watch_delivery *d);
 
 /* The events of one request: at most one per operation (an upsert has an insert and an update). */
 #define WATCH_MATCH_MAX_EVENTS 3
@@ -32,8 +36,16 @@ struct watch_delivery {
  * records in request order), with conditions (edit only) and related actions (contract §4.8),
  * one delivery per (channel, module, operation) with ids in request order: the records that the
  * events look up are gathered across all of them, so an upsert's inserts and updates give one
- * related-action callback per channel. api_domain is the base of resource_uri. Caller frees *out
- * with watch_deliveries_free. Returns HERALD_OK (possibly with *count 0). */
+ * related-action callback per channel. api_domain is the base of resource_uri. Each delivery is
+ * rendered and given to `emit` in turn, then freed, so a fan-out holds one body at a time (a
+ * 100-record callback with affected values is about 1 MB, once per channel). Returns HERALD_OK
+ * or the first error emit returned. */
+enum herald_err watch_match_each(const struct watch_index *ix, const struct change_event *evs,
+                                 size_t ev_count, int64_t now_s, const char *api_domain,
+                                 watch_emit_fn *emit, void *emit_arg);
+
+/* The same, every delivery collected into *out (url and body owned; for tests). Caller frees
+ * *out with watch_deliveries_free. */
 enum herald_err watch_match(const struct watch_index *ix, const struct change_event *evs,
                             size_t ev_count, int64_t now_s, const char *api_domain,
                             struct watch_delivery **out, size_t *count);

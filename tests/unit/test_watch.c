@@ -902,6 +902,45 @@ static json_t *body_json(const struct watch_delivery *d)
     return load(text);
 }
 
+struct emits {
+    size_t calls;
+    enum herald_err fail_with;
+    int64_t channels[4];
+};
+
+static enum herald_err count_emit(void *arg, const struct watch_delivery *d)
+{
+    struct emits *e = arg;
+    assert_true(d->body_len == strlen(d->body));
+    if (e->calls < 4)
+        e->channels[e->calls] = d->channel_id;
+    e->calls++;
+    return e->fail_with;
+}
+
+/* The matcher hands each callback over as it renders it (a fan-out holds one body at a time),
+ * and the first failure to take one stops it and is its result. */
+static void matcher_emits_one_delivery_at_a_time_and_stops_at_a_failure(void **state)
+{
+    (void)state;
+    struct watch_index *ix = watch_index_new();
+    for (int64_t c = 1; c <= 3; c++)
+        put_channel(ix, c, "Leads", WATCH_EV_CREATE, NULL, NOW + 100, true);
+    struct event_fixture f;
+    const char *vals[] = {"{\"Last_Name\":\"A\"}"};
+    make_event(&f, "Leads", CHANGE_INSERT, vals, 1);
+    struct emits e = {0};
+    assert_int_equal(watch_match_each(ix, &f.ev, 1, NOW, "http://api", count_emit, &e), HERALD_OK);
+    assert_int_equal(e.calls, 3);
+    assert_true(e.channels[0] != e.channels[1] && e.channels[1] != e.channels[2]);
+    e = (struct emits){.fail_with = HERALD_ERR_STORE};
+    assert_int_equal(watch_match_each(ix, &f.ev, 1, NOW, "http://api", count_emit, &e),
+                     HERALD_ERR_STORE);
+    assert_int_equal(e.calls, 1);
+    event_fini(&f);
+    watch_index_free(ix);
+}
+
 static void matcher_follows_module_operation_and_expiry(void **state)
 {
     (void)state;
@@ -1107,6 +1146,7 @@ int main(void)
         cmocka_unit_test(delete_and_related_records_render_empty_fields),
         cmocka_unit_test(values_follow_java_hashmap_order),
         cmocka_unit_test(matcher_follows_module_operation_and_expiry),
+        cmocka_unit_test(matcher_emits_one_delivery_at_a_time_and_stops_at_a_failure),
         cmocka_unit_test(conditions_filter_edits_per_record_only),
         cmocka_unit_test(related_action_notifies_the_looked_up_record),
         cmocka_unit_test(users_events_match_the_users_module),
