@@ -30,6 +30,19 @@ static int64_t ref_id(const json_t *v)
     return json_is_object(v) ? zjson_id_value(json_object_get(v, "id")) : 0;
 }
 
+/* True when every element of `a` equals (records_value_equal) some element of `b`. */
+static bool array_within(const json_t *a, const json_t *b)
+{
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        bool is_found = false;
+        for (size_t k = 0; k < json_array_size(b) && !is_found; k++)
+            is_found = records_value_equal(json_array_get(a, i), json_array_get(b, k));
+        if (!is_found)
+            return false;
+    }
+    return true;
+}
+
 bool records_value_equal(const json_t *a, const json_t *b)
 {
     /* An unset checkbox reads as false (as in Zoho), so false and unset are the same value;
@@ -51,13 +64,13 @@ bool records_value_equal(const json_t *a, const json_t *b)
         json_object_get(b, "id"))
         return ref_id(a) != 0 && ref_id(a) == ref_id(b);
     if (json_is_array(a) && json_is_array(b)) {
+        /* Arrays are multiselect values, sets of options in Zoho: the same options in another
+         * order are no change. Sizes first: a request's value has no repeats (normalize) so it
+         * holds at most the picklist's options, and only arrays of that size are compared
+         * element by element. */
         if (json_array_size(a) != json_array_size(b))
             return false;
-        for (size_t i = 0; i < json_array_size(a); i++) {
-            if (!records_value_equal(json_array_get(a, i), json_array_get(b, i)))
-                return false;
-        }
-        return true;
+        return array_within(a, b) && array_within(b, a);
     }
     return json_equal(a, b) != 0;
 }
@@ -132,8 +145,31 @@ static bool is_ignored_key(const struct meta_field *f, const char *key)
     return strcmp(key, "id") == 0 || key[0] == '$' || (f && f->is_read_only);
 }
 
+/* A multiselect value without repeated options: the first occurrence of each stays, in the
+ * order sent. Options are marked seen by their picklist index, so a request of many repeats
+ * costs at most the picklist's length per element, and the walk stops once every option is in.
+ * `v` was checked (meta_value_problem): an array of the picklist's values. New reference. */
+static json_t *distinct_options(const struct meta_field *f, json_t *v)
+{
+    if (!json_is_array(v) || !f->picklist_len)
+        return json_incref(v);
+    bool *seen = xcalloc(f->picklist_len, sizeof *seen);
+    json_t *out = json_array();
+    size_t n = json_array_size(v);
+    for (size_t i = 0; i < n && json_array_size(out) < f->picklist_len; i++) {
+        json_t *option = json_array_get(v, i);
+        long k = meta_picklist_index(f, json_string_value(option));
+        if (k < 0 || seen[k])
+            continue;
+        seen[k] = true;
+        json_array_append(out, option);
+    }
+    free(seen);
+    return out;
+}
+
 /* A value as stored: lookups keep only their id (as a string), "" becomes null, bigint strings
- * become integers. New reference. */
+ * become integers, a multiselect keeps each option once. New reference. */
 static json_t *normalize(const struct meta_field *f, json_t *v)
 {
     if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
@@ -157,6 +193,8 @@ static json_t *normalize(const struct meta_field *f, json_t *v)
         time_format_local(epoch_s, text);
         return json_string(text);
     }
+    case META_MULTISELECT:
+        return distinct_options(f, v);
     default:
         return json_incref(v);
     }

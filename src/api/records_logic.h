@@ -42,8 +42,10 @@ enum records_mode {
  * name given seems to be invalid"; a value not of the field's type, too long or outside its
  * picklist → INVALID_DATA with expected_data_type / maximum_length / supported_values; a
  * mandatory field missing on insert → MANDATORY_NOT_FOUND. Read-only fields (system fields,
- * "id", keys starting with '$') are ignored. Fills *out and returns NULL, or returns the
- * per-record error object (new reference) with json_path "$.data[index].Field". */
+ * "id", keys starting with '$') are ignored. Values are normalized as stored (lookups to their
+ * id, bigint strings to numbers, date-times into the display zone, a multiselect's repeated
+ * options dropped, the first kept). Fills *out and returns NULL, or returns the per-record error
+ * object (new reference) with json_path "$.data[index].Field". */
 json_t *records_check(const struct meta_module *module, const json_t *element, size_t index,
                       enum records_mode mode, struct records_input *out);
 
@@ -56,8 +58,11 @@ json_t *records_check_in(const struct meta_module *module, const json_t *element
 bool records_derive(const struct meta_module *module, json_t *values);
 
 /* True when two stored field values are the same: numbers compare by value whatever their JSON
- * type (5 == 5.0), lookups and owners by id, arrays element by element in order, null equals an
- * absent value. */
+ * type (5 == 5.0), lookups and owners by id, arrays (multiselect values, sets of options) as
+ * sets: the same size and every element of each in the other, in any order; null equals an
+ * absent value. Arrays of different sizes are unequal at once; equal sizes cost size² element
+ * comparisons, which a checked request value bounds by its picklist (records_check drops
+ * repeated options). */
 bool records_value_equal(const json_t *a, const json_t *b);
 
 /* Renders the date-time fields of a stored record's `data` (borrowed, changed in place) in the

@@ -345,28 +345,49 @@ const char *config_getenv(const char *name)
     return getenv(name);
 }
 
-const char *config_db_default(config_getenv_fn *getenv_fn, char *err, size_t err_len)
+const char *config_cli_value(const char *key, config_getenv_fn *getenv_fn, const char **source,
+                             char *err, size_t err_len)
 {
-    static char db[4096];
+    static char values[OPT__N][4096];
+    int o = find_opt(key, strlen(key));
+    if (o < 0) {
+        snprintf(err, err_len, "--%s: unknown option", key);
+        return NULL;
+    }
     /* Read as serve reads them: a variable set to "" is set (an empty path, a file that cannot
      * be read), and a config file serve would refuse is refused here too, rather than a token
      * going into ./herald.db while the server uses another database. */
-    const char *env = getenv_fn("HERALD_DB");
+    const char *env = getenv_fn(opts[o].env);
+    if (source)
+        *source = opts[o].env;
     if (env)
         return env;
     const char *ini = getenv_fn("HERALD_CONFIG");
-    snprintf(db, sizeof db, "%s", opts[OPT_DB].def);
+    const char *value = opts[o].def;
+    if (source)
+        *source = "default";
     if (ini) {
         char *vals[OPT__N] = {0};
         bool is_ok = load_ini(ini, vals, err, err_len) == 0;
-        if (is_ok && vals[OPT_DB])
-            snprintf(db, sizeof db, "%s", vals[OPT_DB]);
+        if (is_ok && vals[o]) {
+            snprintf(values[o], sizeof values[o], "%s", vals[o]);
+            value = values[o];
+            if (source)
+                *source = "HERALD_CONFIG";
+        }
         for (size_t i = 0; i < OPT__N; i++)
             free(vals[i]);
         if (!is_ok)
             return NULL;
     }
-    return db;
+    if (!value)
+        snprintf(err, err_len, "--%s: no default", key);
+    return value;
+}
+
+const char *config_db_default(config_getenv_fn *getenv_fn, char *err, size_t err_len)
+{
+    return config_cli_value("db", getenv_fn, NULL, err, err_len);
 }
 
 void config_fini(struct config *cfg)

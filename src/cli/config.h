@@ -44,6 +44,14 @@ void config_fini(struct config *cfg);
  * string is static, until the next call. NULL, with the reason in err, when the INI file cannot
  * be used (serve would refuse it too). */
 const char *config_db_default(config_getenv_fn *getenv_fn, char *err, size_t err_len);
+/* The same for any of serve's options, named by its INI key ("db", "timezone"): its variable
+ * (HERALD_DB, HERALD_TIMEZONE, ...), else that key of the HERALD_CONFIG file, else serve's
+ * default. *source (when not NULL) says which: the variable's name, "HERALD_CONFIG" or
+ * "default" (static strings). The value is static storage, one per option, until the next call
+ * for that option. NULL, with the reason in err, when the INI file cannot be used, `key` is no
+ * option, or it has neither a value nor a default. */
+const char *config_cli_value(const char *key, config_getenv_fn *getenv_fn, const char **source,
+                             char *err, size_t err_len);
 /* Splits "HOST:PORT" or "[V6]:PORT". Returns false when malformed. host_out is a new string. */
 bool config_parse_listen(const char *s, char **host_out, int *port_out);
 

@@ -21,7 +21,8 @@
 const char cli_deliveries_usage[] =
     "usage: herald deliveries list [--channel ID] [--status pending|delivered|failed]\n"
     "                              [--since T] [--until T] [--limit N] [--before ID] [--json]\n"
-    "       herald deliveries show ID [--json]\n"
+    "                              [--timezone TZ]\n"
+    "       herald deliveries show ID [--json] [--timezone TZ]\n"
     "       herald deliveries resend ID\n"
     "       herald deliveries resend --channel ID --since T\n"
     "       (every form also takes --db PATH)\n"
@@ -41,7 +42,9 @@ const char cli_deliveries_usage[] =
     "\n"
     "T is an ISO-8601 date-time with an offset (2026-11-27T10:15:00+05:30, or ...Z), or a\n"
     "duration meaning that long ago (90s, 30m, 2h, 7d). --json prints the JSON of the admin API\n"
-    "(GET /herald/v1/deliveries). Times are shown in $HERALD_TIMEZONE, else UTC, like serve.\n"
+    "(GET /herald/v1/deliveries).\n"
+    "--timezone TZ (UTC, an IANA name or +05:30): the zone times are shown in; as for serve it\n"
+    "defaults to $HERALD_TIMEZONE, else the timezone of the $HERALD_CONFIG file, else UTC.\n"
     "--db PATH defaults to $HERALD_DB, else the db of the $HERALD_CONFIG file, else ./herald.db.\n"
     "Delivered notifications are pruned after `herald serve --retention` (default 7d).\n";
 
@@ -51,6 +54,7 @@ const char cli_deliveries_usage[] =
 struct dlv_args {
     const char *cmd; /* "deliveries list", for messages */
     const char *db;
+    const char *timezone; /* --timezone, or NULL */
     const char *positional;
     int64_t channel_id;
     bool has_status;
@@ -65,12 +69,12 @@ struct dlv_args {
     bool is_help;
 };
 
-enum flag_id { F_DB, F_CHANNEL, F_STATUS, F_SINCE, F_UNTIL, F_LIMIT, F_BEFORE, F_JSON, F__N };
+enum flag_id { F_DB, F_CHANNEL, F_STATUS, F_SINCE, F_UNTIL, F_LIMIT, F_BEFORE, F_JSON, F_TZ, F__N };
 
 static const char *const flag_names[F__N] = {
     [F_DB] = "--db",         [F_CHANNEL] = "--channel", [F_STATUS] = "--status",
     [F_SINCE] = "--since",   [F_UNTIL] = "--until",     [F_LIMIT] = "--limit",
-    [F_BEFORE] = "--before", [F_JSON] = "--json",
+    [F_BEFORE] = "--before", [F_JSON] = "--json",       [F_TZ] = "--timezone",
 };
 
 /* Parses T: ISO-8601 with offset, or a duration ago. */
@@ -133,6 +137,9 @@ static int take_value(struct dlv_args *a, enum flag_id f, const char *v)
     case F_BEFORE:
         a->before_id = api_delivery_id_parse(v);
         return a->before_id ? 0 : usage_error(a, name, "expected a notification id, got", v);
+    case F_TZ:
+        a->timezone = v;
+        return 0;
     case F_JSON:
     case F__N:
         break;
@@ -399,6 +406,29 @@ static int do_resend(struct store *store, const struct dlv_args *a, int64_t id)
     return 0;
 }
 
+/* Times render in the zone serve would use with the same flags, environment and config file:
+ * --timezone, else HERALD_TIMEZONE, else the file's `timezone`, else UTC. Returns 0 or 2 (after
+ * the message, naming where the bad zone came from). */
+static int set_zone(const struct dlv_args *a)
+{
+    const char *source = "--timezone";
+    const char *tz = a->timezone;
+    char err[512];
+    if (!tz && !(tz = config_cli_value("timezone", config_getenv, &source, err, sizeof err))) {
+        fprintf(stderr, "herald %s: %s\n", a->cmd, err);
+        return 2;
+    }
+    if (!time_zone_set(tz))
+        return 0;
+    if (strcmp(source, "HERALD_CONFIG") == 0)
+        fprintf(stderr,
+                "herald %s: timezone (in the $HERALD_CONFIG file): unknown time zone '%s'\n",
+                a->cmd, tz);
+    else
+        fprintf(stderr, "herald %s: %s: unknown time zone '%s'\n", a->cmd, source, tz);
+    return 2;
+}
+
 #define FLAG(f) (1u << (f))
 
 int cli_deliveries(int argc, char **argv)
@@ -411,9 +441,9 @@ int cli_deliveries(int argc, char **argv)
     unsigned allowed;
     if (strcmp(sub, "list") == 0)
         allowed = FLAG(F_DB) | FLAG(F_CHANNEL) | FLAG(F_STATUS) | FLAG(F_SINCE) | FLAG(F_UNTIL) |
-                  FLAG(F_LIMIT) | FLAG(F_BEFORE) | FLAG(F_JSON);
+                  FLAG(F_LIMIT) | FLAG(F_BEFORE) | FLAG(F_JSON) | FLAG(F_TZ);
     else if (strcmp(sub, "show") == 0)
-        allowed = FLAG(F_DB) | FLAG(F_JSON);
+        allowed = FLAG(F_DB) | FLAG(F_JSON) | FLAG(F_TZ);
     else if (strcmp(sub, "resend") == 0)
         allowed = FLAG(F_DB) | FLAG(F_CHANNEL) | FLAG(F_SINCE);
     else {
@@ -470,12 +500,9 @@ int cli_deliveries(int argc, char **argv)
             return 2;
         }
     }
-    /* Times render in the server's zone when the same environment is used. */
-    const char *tz = getenv("HERALD_TIMEZONE");
-    if (tz && time_zone_set(tz)) {
-        fprintf(stderr, "herald %s: HERALD_TIMEZONE: unknown time zone '%s'\n", cmd, tz);
-        return 2;
-    }
+    rc = set_zone(&a);
+    if (rc)
+        return rc;
     struct store *store;
     if (open_store(a.db, &store))
         return 1;

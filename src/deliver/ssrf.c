@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/xmalloc.h"
 
@@ -273,6 +274,20 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b
            a->ss_family == b->sa_family && memcmp(x, y, 16) == 0;
 }
 
+bool ssrf_is_localhost_name(const char *host)
+{
+    if (!host)
+        return false;
+    size_t n = strlen(host);
+    if (n && host[n - 1] == '.')
+        n--; /* the root's dot: "localhost." is "localhost" */
+    static const char name[] = "localhost";
+    size_t k = sizeof name - 1;
+    if (n < k || strncasecmp(host + n - k, name, k) != 0)
+        return false;
+    return n == k || host[n - k - 1] == '.';
+}
+
 enum herald_err ssrf_resolve_check_all(const struct ssrf_allowlist *l, const char *host, int port,
                                        struct sockaddr_storage *pinned, size_t max_addrs,
                                        size_t *n_addrs, const char **why)
@@ -291,7 +306,11 @@ enum herald_err ssrf_resolve_check_all(const struct ssrf_allowlist *l, const cha
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
     struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host, service, &hints, &res);
+    /* RFC 6761: "localhost." and every name under .localhost are loopback, whatever a name
+     * server would answer; they are looked up as "localhost" (the hosts file), so no query for
+     * them leaves the machine and they are allowed or refused exactly as "localhost" is. */
+    const char *name = ssrf_is_localhost_name(host) ? "localhost" : host;
+    int rc = getaddrinfo(name, service, &hints, &res);
     if (rc != 0 || !res) {
         if (why)
             *why = rc ? gai_strerror(rc) : "no addresses";

@@ -66,9 +66,15 @@ void ssrf_allowlist_fini(struct ssrf_allowlist *l);
  * `l` may be NULL (empty); both are borrowed. */
 bool ssrf_addr_allowed(const struct ssrf_allowlist *l, const struct sockaddr *sa);
 
+/* True for the names RFC 6761 reserves for loopback: "localhost" and the names under it
+ * ("api.localhost"), with or without the root's trailing dot, in any letter case. NULL is not. */
+bool ssrf_is_localhost_name(const char *host);
+
 /* Resolves host (getaddrinfo, AF_UNSPEC, TCP; numeric literals without DNS) and checks every
- * address. Returns HERALD_OK with the first address (resolver order, port set) copied to
- * *pinned, only if ALL addresses are allowed; HERALD_ERR_DENIED if any is not, with *why the
+ * address. A localhost name (ssrf_is_localhost_name) is looked up as "localhost", so
+ * "localhost." and "x.localhost" get the addresses "localhost" has (the hosts file's) and never
+ * reach a name server. Returns HERALD_OK with the first address (resolver order, port set) copied
+ * to *pinned, only if ALL addresses are allowed; HERALD_ERR_DENIED if any is not, with *why the
  * class name of the first refused one; HERALD_ERR_NET when the name does not resolve, with *why
  * the resolver's message; HERALD_ERR_INVALID for a NULL/empty host or a port outside 1..65535.
  * *why is static text (left NULL on success); pinned and why may be NULL. Blocks on DNS. */

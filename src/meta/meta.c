@@ -669,13 +669,18 @@ static bool is_email(const char *s, size_t len)
     return labels >= 2;
 }
 
+long meta_picklist_index(const struct meta_field *f, const char *s)
+{
+    for (size_t i = 0; s && i < f->picklist_len; i++) {
+        if (strcmp(f->picklist[i], s) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
 static bool is_in_picklist(const struct meta_field *f, const char *s)
 {
-    for (size_t i = 0; i < f->picklist_len; i++) {
-        if (strcmp(f->picklist[i], s) == 0)
-            return true;
-    }
-    return false;
+    return meta_picklist_index(f, s) >= 0;
 }
 
 /* Types whose values may be JSON strings (bigint also takes numbers). */

@@ -143,6 +143,10 @@ enum meta_problem meta_value_problem(const struct meta_field *f, const json_t *v
 /* meta_value_problem(...) == META_VALUE_OK. */
 bool meta_value_check(const struct meta_field *f, const json_t *value, const char **expected_out);
 
+/* The position of `s` in f->picklist (exact match), or -1 when it is not one of its values, f is
+ * not a picklist, or s is NULL. Costs at most f->picklist_len comparisons. */
+long meta_picklist_index(const struct meta_field *f, const char *s);
+
 /* Length of a UTF-8 string in code points (continuation bytes are not counted). */
 size_t meta_utf8_length(const char *s, size_t len);
 

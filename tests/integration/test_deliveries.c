@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct hp srv;
 
@@ -637,6 +638,87 @@ static void cli_lists_shows_and_resends(void **state)
     rx_stop(rx);
 }
 
+/* Runs `herald deliveries ARGS` (NULLs end them early) expecting exit status `rc` and, when
+ * err_needle is not NULL, that text on stderr; returns stdout (static storage). */
+static const char *deliveries_cli(int rc, const char *err_needle, const char *a1, const char *a2,
+                                  const char *a3, const char *a4, const char *a5)
+{
+    static char out[16384];
+    char err[2048] = "";
+    out[0] = '\0';
+    int got =
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "deliveries", a1, a2, a3, a4, a5, NULL);
+    if (got != rc || (err_needle && !strstr(err, err_needle)))
+        fail_msg("deliveries %s %s %s %s: rc %d, stderr '%s'", a1, a2 ? a2 : "", a3 ? a3 : "",
+                 a4 ? a4 : "", got, err);
+    return out;
+}
+
+/* Times show in the zone serve would use: --timezone, then HERALD_TIMEZONE, then the timezone
+ * of the HERALD_CONFIG file, then UTC (it read HERALD_TIMEZONE only, and took no flag). */
+static void cli_times_follow_serves_zone_precedence(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    watch_on(&srv, "403", "Leads.create", rx);
+    create_lead(&srv);
+    await_count(&srv, "channel_id=403&status=delivered", 1, 10000);
+    char id[32];
+    snprintf(id, sizeof id, "%s", first_id(&srv, "channel_id=403"));
+    char ini[400], text[600];
+    snprintf(ini, sizeof ini, "%s/tz.ini", srv.dir);
+    snprintf(text, sizeof text, "db = %s\ntimezone = +03:00\n", srv.db);
+    FILE *f = fopen(ini, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+
+    unsetenv("HERALD_TIMEZONE");
+    const char *out = deliveries_cli(0, NULL, "show", id, "--db", srv.db, NULL);
+    assert_non_null(strstr(out, "+00:00\n"));
+    out = deliveries_cli(0, NULL, "show", id, "--db", srv.db, "--timezone=+05:30");
+    assert_non_null(strstr(out, "+05:30\n"));
+    assert_null(strstr(out, "+00:00"));
+    out =
+        deliveries_cli(0, NULL, "list", "--channel=403", "--db", srv.db, "--timezone=Asia/Kolkata");
+    assert_non_null(strstr(out, "+05:30 "));
+    /* The file's zone (and database: no --db). */
+    setenv("HERALD_CONFIG", ini, 1);
+    out = deliveries_cli(0, NULL, "show", id, NULL, NULL, NULL);
+    assert_non_null(strstr(out, "+03:00\n"));
+    out = deliveries_cli(0, NULL, "list", "--channel", "403", NULL, NULL);
+    assert_non_null(strstr(out, "+03:00 "));
+    /* The environment beats the file, the flag beats both. */
+    setenv("HERALD_TIMEZONE", "-04:00", 1);
+    out = deliveries_cli(0, NULL, "show", id, NULL, NULL, NULL);
+    assert_non_null(strstr(out, "-04:00\n"));
+    out = deliveries_cli(0, NULL, "show", id, "--timezone", "+05:30", NULL);
+    assert_non_null(strstr(out, "+05:30\n"));
+    assert_null(strstr(out, "-04:00"));
+    /* A bad zone exits 2 naming where it came from. */
+    deliveries_cli(2, "--timezone: unknown time zone 'Mars/Olympus'", "show", id, "--timezone",
+                   "Mars/Olympus", NULL);
+    setenv("HERALD_TIMEZONE", "Mars/Olympus", 1);
+    deliveries_cli(2, "HERALD_TIMEZONE: unknown time zone 'Mars/Olympus'", "show", id, NULL, NULL,
+                   NULL);
+    unsetenv("HERALD_TIMEZONE");
+    snprintf(text, sizeof text, "db = %s\ntimezone = Mars/Olympus\n", srv.db);
+    f = fopen(ini, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    deliveries_cli(2, "timezone (in the $HERALD_CONFIG file): unknown time zone 'Mars/Olympus'",
+                   "list", NULL, NULL, NULL, NULL);
+    /* resend shows no time: it takes no --timezone. */
+    deliveries_cli(2, "--timezone: unknown flag", "resend", id, "--timezone", "UTC", NULL);
+    unsetenv("HERALD_CONFIG");
+    unlink(ini);
+    struct hp_resp r =
+        hp_req(&srv, "DELETE", "/crm/v8/actions/watch?channel_ids=403", NULL, srv.token, NULL);
+    hp_resp_free(&r);
+    rx_stop(rx);
+}
+
 static void cli_usage_errors_exit_2_naming_the_flag(void **state)
 {
     (void)state;
@@ -704,9 +786,11 @@ static void cli_usage_errors_exit_2_naming_the_flag(void **state)
     assert_int_equal(
         hp_cli(&srv, out, sizeof out, err, sizeof err, "deliveries", "list", "--help", NULL), 0);
     assert_non_null(strstr(out, "resend --channel ID --since T"));
-    /* Times are rendered in UTC without HERALD_TIMEZONE, as `serve` does by default (the help
-     * said "the local zone", which the CLI never used). */
-    assert_non_null(strstr(out, "$HERALD_TIMEZONE, else UTC"));
+    /* Times are rendered in serve's zone, found as serve finds it (the help said "the local
+     * zone", which the CLI never used, then $HERALD_TIMEZONE only). */
+    assert_non_null(strstr(out, "--timezone TZ"));
+    assert_non_null(strstr(out, "$HERALD_TIMEZONE, else the timezone of the $HERALD_CONFIG file, "
+                                "else UTC"));
     assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--help", NULL), 0);
     assert_non_null(strstr(out, "--retention"));
 }
@@ -789,6 +873,7 @@ int main(void)
         cmocka_unit_test(resend_is_refused_while_an_attempt_is_in_flight),
         cmocka_unit_test(admin_api_needs_its_own_scope),
         cmocka_unit_test(cli_lists_shows_and_resends),
+        cmocka_unit_test(cli_times_follow_serves_zone_precedence),
         cmocka_unit_test(cli_usage_errors_exit_2_naming_the_flag),
         cmocka_unit_test(retention_prunes_delivered_and_keeps_failed),
     };

@@ -257,6 +257,83 @@ static void a_condition_on_full_name_holds_when_a_name_changes(void **state)
     rx_stop(rx);
 }
 
+/* A multiselect is a set of options: the same options in another order, or repeated, are no
+ * change, so neither affected_fields nor a condition on the field sees one; repeats are stored
+ * once, the first kept. */
+static void a_multiselect_in_another_order_is_no_change(void **state)
+{
+    (void)state;
+    struct receiver *rx_all = rx_start(NULL);
+    struct receiver *rx_days = rx_start(NULL);
+    char url[256];
+    rx_url(rx_all, "/all", url, sizeof url);
+    watch("5030", "[\"Services__s.edit\"]", url, ",\"return_affected_field_values\":true");
+    rx_url(rx_days, "/days", url, sizeof url);
+    watch("5031", "[\"Services__s.edit\"]", url,
+          ",\"notification_condition\":[{\"type\":\"field_selection\",\"module\":{\"api_name\":"
+          "\"Services__s\"},\"field_selection\":{\"group_operator\":\"or\",\"group\":[{"
+          "\"field\":{\"api_name\":\"Available_Days\"}}]}}]");
+    records("POST", "/crm/v8/Services__s",
+            "{\"data\":[{\"Service_Name\":\"Yoga\",\"Available_Days\":[\"Monday\",\"Friday\","
+            "\"Monday\"]}]}",
+            201);
+    char service[24], body[512], path[128];
+    snprintf(service, sizeof service, "%s", ids[0]);
+    snprintf(path, sizeof path, "/crm/v8/Services__s/%s", service);
+    struct hp_resp r = hp_req(&srv, "GET", path, NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(hp_at(r.json, "data[0].Available_Days")), 2);
+    hp_resp_free(&r);
+
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"id\":\"%s\",\"Service_Name\":\"Yoga 2\",\"Available_Days\":["
+             "\"Friday\",\"Monday\",\"Friday\"]}]}",
+             service);
+    records("PUT", "/crm/v8/Services__s", body, 200);
+    /* Notifications are committed with the change: none for the condition on the days. */
+    assert_int_equal(
+        hp_db_value(&srv, "SELECT count(*) FROM notifications WHERE channel_id = 5031"), 0);
+    size_t seen = 0;
+    const struct rx_request *cb = next(rx_all, &seen);
+    json_t *af = json_object_get(hp_at(cb->json, "affected_fields[0]"), service);
+    assert_int_equal(json_array_size(af), 1);
+    assert_string_equal(json_string_value(json_array_get(af, 0)), "Service_Name");
+    json_t *values = hp_at(cb->json, "affected_values[0].values");
+    assert_int_equal(json_object_size(values), 1);
+    assert_string_equal(hp_str(values, "Service_Name"), "Yoga 2");
+    r = hp_req(&srv, "GET", path, NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *days = hp_at(r.json, "data[0].Available_Days");
+    assert_int_equal(json_array_size(days), 2);
+    assert_string_equal(json_string_value(json_array_get(days, 0)), "Monday");
+    assert_string_equal(json_string_value(json_array_get(days, 1)), "Friday");
+    hp_resp_free(&r);
+
+    /* Other options are a change, stored and reported without the repeats. */
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"id\":\"%s\",\"Available_Days\":[\"Sunday\",\"Monday\","
+             "\"Sunday\"]}]}",
+             service);
+    records("PUT", "/crm/v8/Services__s", body, 200);
+    cb = next(rx_all, &seen);
+    af = json_object_get(hp_at(cb->json, "affected_fields[0]"), service);
+    assert_int_equal(json_array_size(af), 1);
+    assert_string_equal(json_string_value(json_array_get(af, 0)), "Available_Days");
+    days = json_object_get(hp_at(cb->json, "affected_values[0].values"), "Available_Days");
+    assert_int_equal(json_array_size(days), 2);
+    assert_string_equal(json_string_value(json_array_get(days, 0)), "Sunday");
+    assert_string_equal(json_string_value(json_array_get(days, 1)), "Monday");
+    size_t seen_days = 0;
+    cb = next(rx_days, &seen_days);
+    af = json_object_get(hp_at(cb->json, "affected_fields[0]"), service);
+    assert_int_equal(json_array_size(af), 1);
+    assert_string_equal(json_string_value(json_array_get(af, 0)), "Available_Days");
+    assert_int_equal(
+        hp_db_value(&srv, "SELECT count(*) FROM notifications WHERE channel_id = 5031"), 1);
+    rx_stop(rx_all);
+    rx_stop(rx_days);
+}
+
 static void failed_attempts_retry_with_the_same_webhook_id(void **state)
 {
     (void)state;
@@ -705,6 +782,7 @@ int main(void)
         cmocka_unit_test(callbacks_are_signed_with_the_org_secret),
         cmocka_unit_test(conditions_filter_edits_by_changed_fields),
         cmocka_unit_test(a_condition_on_full_name_holds_when_a_name_changes),
+        cmocka_unit_test(a_multiselect_in_another_order_is_no_change),
         cmocka_unit_test(failed_attempts_retry_with_the_same_webhook_id),
         cmocka_unit_test(related_action_notifies_the_looked_up_record),
         cmocka_unit_test(related_action_skips_a_deleted_looked_up_record),

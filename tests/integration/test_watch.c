@@ -1109,6 +1109,55 @@ static void ten_thousand_channels_limit_and_paging(void **state)
     hp_resp_free(&r);
 }
 
+/* RFC 6761: "localhost." and every name under .localhost are loopback. They are refused when
+ * subscribing as "localhost" is (they did not resolve, so they were accepted and failed only
+ * when delivering), without asking a name server; inside the loopback ranges they are accepted
+ * and delivered to loopback. */
+static void localhost_names_are_refused_as_localhost_is(void **state)
+{
+    (void)state;
+    static const char *const hosts[] = {"localhost", "localhost.", "api.localhost",
+                                        "Hook.LocalHost."};
+    enum { N = sizeof hosts / sizeof hosts[0] };
+    struct receiver *rx = rx_start(NULL);
+    char body[2048];
+    size_t len = (size_t)snprintf(body, sizeof body, "{\"watch\":[");
+    for (size_t i = 0; i < N; i++)
+        len += (size_t)snprintf(body + len, sizeof body - len,
+                                "%s{\"channel_id\":\"%zu\",\"events\":[\"Leads.create\"],"
+                                "\"notify_url\":\"http://%s:%d/x\"}",
+                                i ? "," : "", 80 + i, hosts[i], rx_port(rx));
+    snprintf(body + len, sizeof body - len, "]}");
+    hp_cleanup(&srv);
+    hp_start(&srv, NULL);
+    struct hp_resp r = call("POST", "v8", NULL, body);
+    assert_int_equal(r.status, 400);
+    for (size_t i = 0; i < N; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "watch[%zu]", i);
+        json_t *item = hp_at(r.json, path);
+        if (!item || strcmp(hp_str(item, "code"), "INVALID_DATA") != 0 ||
+            strcmp(hp_str(json_object_get(item, "details"), "api_name"), "notify_url") != 0)
+            fail_msg("%s was not refused: %s", hosts[i], r.body);
+    }
+    hp_resp_free(&r);
+    assert_true(hp_log_wait(&srv, "notify_url refused\" reason=\"loopback", 5000));
+
+    hp_cleanup(&srv);
+    hp_start(&srv, "--allow-network 127.0.0.0/8 --allow-network ::1/128");
+    r = call("POST", "v8", NULL, body);
+    if (r.status != 201)
+        fail_msg("refused inside the loopback ranges: %ld %s", r.status, r.body);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"x\"}]}", srv.token,
+               NULL);
+    assert_int_equal(r.status, 201);
+    hp_resp_free(&r);
+    /* One callback per channel, the names' included, at the receiver on loopback. */
+    assert_int_equal(rx_wait(rx, N, 10000), N);
+    rx_stop(rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1136,6 +1185,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_negative_channel_id_works_through_every_operation, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(ten_thousand_channels_limit_and_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(localhost_names_are_refused_as_localhost_is, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

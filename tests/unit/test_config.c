@@ -275,10 +275,50 @@ static void other_commands_take_the_db_from_the_environment_then_the_ini(void **
     unlink(ini);
 }
 
+/* `herald deliveries` renders times in serve's zone: HERALD_TIMEZONE, else the `timezone` key
+ * of the HERALD_CONFIG file, else UTC; each value says where it came from. */
+static void other_commands_take_the_timezone_from_the_environment_then_the_ini(void **state)
+{
+    (void)state;
+    char ini[] = "/tmp/herald-tz-ini-XXXXXX";
+    int fd = mkstemp(ini);
+    assert_true(fd >= 0);
+    const char text[] = "db = /var/lib/herald/h.db\ntimezone = Asia/Kolkata\n";
+    assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    char err[256] = "";
+    const char *source = NULL;
+    const char *const none[] = {NULL};
+    env_table = none;
+    assert_string_equal(config_cli_value("timezone", fake_getenv, &source, err, sizeof err), "UTC");
+    assert_string_equal(source, "default");
+    const char *const with_ini[] = {"HERALD_CONFIG", ini, NULL};
+    env_table = with_ini;
+    assert_string_equal(config_cli_value("timezone", fake_getenv, &source, err, sizeof err),
+                        "Asia/Kolkata");
+    assert_string_equal(source, "HERALD_CONFIG");
+    /* One value per option: asking for the db keeps the zone's. */
+    const char *tz = config_cli_value("timezone", fake_getenv, NULL, err, sizeof err);
+    assert_string_equal(config_db_default(fake_getenv, err, sizeof err), "/var/lib/herald/h.db");
+    assert_string_equal(tz, "Asia/Kolkata");
+    const char *const both[] = {"HERALD_CONFIG", ini, "HERALD_TIMEZONE", "+02:00", NULL};
+    env_table = both;
+    assert_string_equal(config_cli_value("timezone", fake_getenv, &source, err, sizeof err),
+                        "+02:00");
+    assert_string_equal(source, "HERALD_TIMEZONE");
+    const char *const missing[] = {"HERALD_CONFIG", "/nonexistent/herald.ini", NULL};
+    env_table = missing;
+    assert_null(config_cli_value("timezone", fake_getenv, &source, err, sizeof err));
+    assert_non_null(strstr(err, "cannot read '/nonexistent/herald.ini'"));
+    assert_null(config_cli_value("nope", fake_getenv, &source, err, sizeof err));
+    unlink(ini);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(other_commands_take_the_db_from_the_environment_then_the_ini),
+        cmocka_unit_test(other_commands_take_the_timezone_from_the_environment_then_the_ini),
         cmocka_unit_test(defaults_apply_without_flags),
         cmocka_unit_test(flags_beat_environment_beats_file),
         cmocka_unit_test(repeated_allow_network_flags_accumulate),

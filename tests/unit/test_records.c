@@ -212,6 +212,14 @@ static void normalizes_values_and_collects_lookups(void **state)
               RECORDS_INSERT, &in);
     assert_null(err);
     records_input_fini(&in);
+    /* A multiselect is a set of options: repeats are dropped, the first occurrence kept in the
+     * order sent. */
+    err = check("Services__s",
+                "{\"Available_Days\":[\"Friday\",\"Monday\",\"Friday\",\"Sunday\",\"Monday\"]}",
+                RECORDS_UPDATE, &in);
+    assert_null(err);
+    assert_json(in.values, "{\"Available_Days\":[\"Friday\",\"Monday\",\"Sunday\"]}");
+    records_input_fini(&in);
     /* date-times are rendered in the display zone (UTC here), whatever offset they came with. */
     err = check("Events",
                 "{\"Event_Title\":\"e\",\"Start_DateTime\":\"2026-11-27T10:15:00+05:30\","
@@ -227,6 +235,29 @@ static void normalizes_values_and_collects_lookups(void **state)
     assert_non_null(err);
     assert_string_equal(json_string_value(json_object_get(err, "code")), "INVALID_DATA");
     json_decref(err);
+}
+
+/* A body's worth of repeated options (1 MiB) normalizes to each option once: repeats are marked
+ * by picklist index, so the cost is the array's length times the picklist's at most. */
+static void many_repeated_options_keep_each_once(void **state)
+{
+    (void)state;
+    const struct meta_module *m = meta_module_by_name("Services__s");
+    const struct meta_field *f = meta_field_by_name(m, "Available_Days");
+    assert_non_null(f);
+    json_t *days = json_array();
+    for (size_t i = 0; i < 1024 * 1024 / sizeof "\"Monday\","; i++)
+        json_array_append_new(days, json_string(f->picklist[i % 2 ? 0 : 2]));
+    json_array_append_new(days, json_string(f->picklist[6]));
+    json_t *element = json_pack("{s:o}", "Available_Days", days);
+    struct records_input in;
+    json_t *err = records_check(m, element, 0, RECORDS_UPDATE, &in);
+    assert_null(err);
+    json_t *want = json_pack("[s, s, s]", f->picklist[2], f->picklist[0], f->picklist[6]);
+    assert_true(json_equal(json_object_get(in.values, "Available_Days"), want));
+    json_decref(want);
+    records_input_fini(&in);
+    json_decref(element);
 }
 
 static void update_needs_nothing_but_cannot_clear_mandatory(void **state)
@@ -317,7 +348,14 @@ static void value_equality_is_by_meaning(void **state)
         {"{\"id\":\"12\"}", "{\"id\":12,\"name\":\"Acme\"}", true},
         {"{\"id\":\"12\"}", "{\"id\":\"13\"}", false},
         {"[\"a\",\"b\"]", "[\"a\",\"b\"]", true},
-        {"[\"a\",\"b\"]", "[\"b\",\"a\"]", false},
+        /* Arrays are multiselect values, sets of options: order is no change, size is. */
+        {"[\"a\",\"b\"]", "[\"b\",\"a\"]", true},
+        {"[\"a\",\"b\",\"c\"]", "[\"c\",\"a\",\"b\"]", true},
+        {"[\"a\",\"b\"]", "[\"a\",\"c\"]", false},
+        {"[\"a\",\"b\"]", "[\"a\"]", false},
+        {"[\"a\"]", "[\"a\",\"a\"]", false},
+        {"[\"a\",\"a\"]", "[\"a\",\"b\"]", false}, /* a repeat stored earlier */
+        {"[]", "[]", true},
         {"[1]", "[1.0]", true},
         {"true", "false", false},
         {"\"\"", "null", false},
@@ -445,6 +483,7 @@ int main(void)
         cmocka_unit_test(update_needs_nothing_but_cannot_clear_mandatory),
         cmocka_unit_test(upsert_defers_the_mandatory_check),
         cmocka_unit_test(deal_stage_derives_probability),
+        cmocka_unit_test(many_repeated_options_keep_each_once),
         cmocka_unit_test(value_equality_is_by_meaning),
         cmocka_unit_test(stored_date_times_are_rendered_in_the_display_zone),
         cmocka_unit_test(changed_fields_are_those_whose_value_differs),

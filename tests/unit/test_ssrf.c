@@ -1,5 +1,6 @@
 /* Address classification, allow ranges and the resolve-then-check step. Only literals and
- * "localhost" are resolved: there is no network here. */
+ * "localhost" (and the names under it, looked up as "localhost") are resolved: there is no
+ * network here. */
 // clang-format off
 #include <stdarg.h>
 #include <stddef.h>
@@ -460,6 +461,69 @@ static void resolve_check_allows_localhost_with_ipv4_range_when_it_is_ipv4_only(
     ssrf_allowlist_fini(&l);
 }
 
+/* RFC 6761: "localhost." and the names under .localhost are loopback. They are refused, or
+ * allowed, exactly as "localhost" is, without asking a name server (there is none here: before,
+ * they did not resolve, so a subscription with one was accepted). */
+static void localhost_names_are_checked_as_localhost(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"localhost.", "api.localhost", "a.b.localhost.",
+                                        "API.LocalHost", "x-y.localhost"};
+    static const char *const others[] = {"localhostx", "xlocalhost", "localhost.com",
+                                         "notlocalhost.", NULL};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!ssrf_is_localhost_name(names[i]))
+            fail_msg("%s is a localhost name", names[i]);
+    }
+    assert_true(ssrf_is_localhost_name("localhost"));
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        if (ssrf_is_localhost_name(others[i]))
+            fail_msg("%s is not a localhost name", others[i] ? others[i] : "NULL");
+    }
+
+    struct ssrf_allowlist v4 = {0}, both = {0}, v6 = {0};
+    assert_int_equal(ssrf_allowlist_add(&v4, "127.0.0.0/8"), HERALD_OK);
+    assert_int_equal(ssrf_allowlist_add(&both, "127.0.0.0/8"), HERALD_OK);
+    assert_int_equal(ssrf_allowlist_add(&both, "::1/128"), HERALD_OK);
+    assert_int_equal(ssrf_allowlist_add(&v6, "::1/128"), HERALD_OK);
+    const struct ssrf_allowlist *lists[] = {NULL, &v4, &both, &v6};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        const char *want_why = NULL;
+        enum herald_err want = ssrf_resolve_check(lists[k], "localhost", 8080, NULL, &want_why);
+        struct sockaddr_storage want_addrs[8];
+        size_t want_n = 0;
+        ssrf_resolve_check_all(lists[k], "localhost", 8080, want_addrs, 8, &want_n, NULL);
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            const char *why = NULL;
+            struct sockaddr_storage addrs[8];
+            size_t n = 0;
+            enum herald_err err =
+                ssrf_resolve_check_all(lists[k], names[i], 8080, addrs, 8, &n, &why);
+            if (err != want || n != want_n || (want_why && (!why || strcmp(why, want_why) != 0)))
+                fail_msg("list %zu: %s gave %d (%s, %zu addresses), localhost %d (%s, %zu)", k,
+                         names[i], err, why ? why : "-", n, want, want_why ? want_why : "-",
+                         want_n);
+            for (size_t a = 0; a < n; a++) {
+                assert_int_equal(ssrf_classify((const struct sockaddr *)&addrs[a]), SSRF_LOOPBACK);
+                assert_int_equal(addrs[a].ss_family, want_addrs[a].ss_family);
+            }
+        }
+    }
+    /* Without a range every loopback address is refused. */
+    const char *why = NULL;
+    assert_int_equal(ssrf_resolve_check(NULL, "api.localhost", 80, NULL, &why), HERALD_ERR_DENIED);
+    assert_string_equal(why, "loopback");
+    assert_int_equal(ssrf_resolve_check(NULL, "localhost.", 80, NULL, &why), HERALD_ERR_DENIED);
+    assert_string_equal(why, "loopback");
+    /* Inside both loopback ranges they are allowed and pinned to loopback. */
+    struct sockaddr_storage pinned;
+    assert_int_equal(ssrf_resolve_check(&both, "hook.localhost.", 9000, &pinned, &why), HERALD_OK);
+    assert_int_equal(ssrf_classify((const struct sockaddr *)&pinned), SSRF_LOOPBACK);
+    ssrf_allowlist_fini(&v4);
+    ssrf_allowlist_fini(&both);
+    ssrf_allowlist_fini(&v6);
+}
+
 static void resolve_check_refuses_bad_arguments(void **state)
 {
     (void)state;
@@ -502,6 +566,7 @@ int main(void)
         cmocka_unit_test(resolve_check_pins_allowed_loopback_literal),
         cmocka_unit_test(resolve_check_allows_localhost_inside_loopback_ranges),
         cmocka_unit_test(resolve_check_allows_localhost_with_ipv4_range_when_it_is_ipv4_only),
+        cmocka_unit_test(localhost_names_are_checked_as_localhost),
         cmocka_unit_test(resolve_check_refuses_bad_arguments),
         cmocka_unit_test(resolve_check_accepts_public_literals_without_dns),
     };
