@@ -10,7 +10,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 // clang-format on
-#include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "core/log.h"
 #include "store/store.h"
 
@@ -48,24 +48,6 @@ static int fixture_setup(void **state)
     return 0;
 }
 
-/* Removes every file the database left in the directory (-wal, -shm, -revocations...). */
-static void dir_remove(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[512];
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 static int fixture_teardown(void **state)
 {
     struct fixture *f = *state;
@@ -73,7 +55,7 @@ static int fixture_teardown(void **state)
     store_org_fini(&f->got);
     for (size_t i = 0; i <= ROTATIONS; i++)
         free(f->secrets[i]);
-    dir_remove(f->dir);
+    tmpdir_remove(f->dir);
     free(f);
     return 0;
 }

@@ -11,7 +11,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 // clang-format on
-#include <dirent.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "store/outbox.h"
@@ -82,24 +82,6 @@ static int fixture_setup(void **state)
     return 0;
 }
 
-/* Removes every file the database left in the directory (-wal, -shm, -revocations...). */
-static void dir_remove(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        char path[512];
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 static int fixture_teardown(void **state)
 {
     struct fixture *f = *state;
@@ -117,7 +99,7 @@ static int fixture_teardown(void **state)
     store_ntf_list_free(f->list, f->list_count);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
-    dir_remove(f->dir);
+    tmpdir_remove(f->dir);
     free(f);
     return 0;
 }
