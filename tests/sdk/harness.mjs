@@ -203,3 +203,23 @@ export async function run(name, main, limitMs) {
     else console.log(`scratch kept (the SDKs' logs are there): ${env.work}`);
     process.exit(failed === 0 && passed > 0 ? 0 : 1);
 }
+
+// --- shared by the SDK scripts of every version ---------------------------------------------------------------
+// Zoho's NOT_SUBSCRIBED messages: a channel with no live row, or none of a live channel's modules.
+export const NOT_SUBSCRIBED_CHANNEL = "Not subscribed for actions-watch of the given channel";
+export const NOT_SUBSCRIBED_MODULE = "Not subscribed for actions-watch of the given module/channel";
+export const seconds = (d) => Math.floor(d.getTime() / 1000);
+
+// A channel of the SDK namespace S from {Key: value} (each through its setKey).
+export function channel(S, fields) {
+    const n = new S.Notifications.Notification();
+    for (const [k, v] of Object.entries(fields)) n[`set${k}`](v);
+    return n;
+}
+
+// The watch body of S for a list of channels.
+export function watch(S, list) {
+    const b = new S.Notifications.BodyWrapper();
+    b.setWatch(list);
+    return b;
+}

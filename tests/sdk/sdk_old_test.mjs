@@ -11,7 +11,7 @@ import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
 import { check, describe, apiError, actionItems, wrapper, isBigInt, detailId, env, heraldCli, waitForCallback,
-    run } from "./harness.mjs";
+    run, channel, watch, seconds, NOT_SUBSCRIBED_CHANNEL, NOT_SUBSCRIBED_MODULE } from "./harness.mjs";
 
 const require = createRequire(import.meta.url);
 
@@ -57,8 +57,6 @@ function v21Sdk() {
 }
 
 // Zoho's NOT_SUBSCRIBED messages, as the v2 and v2.1 SDKs enumerate them.
-const NOT_SUBSCRIBED_CHANNEL = "Not subscribed for actions-watch of the given channel";
-const NOT_SUBSCRIBED_MODULE = "Not subscribed for actions-watch of the given module/channel";
 
 // --- the SDK's set-up ----------------------------------------------------------------------------------------
 // Both SDKs need a UserSignature (they do not look the user up) and take the access-token flow; the
@@ -284,18 +282,6 @@ async function typedValues(S, V) {
 }
 
 // --- notifications -------------------------------------------------------------------------------------------
-function channel(S, fields) {
-    const n = new S.Notifications.Notification();
-    for (const [k, v] of Object.entries(fields)) n[`set${k}`](v);
-    return n;
-}
-
-function watch(S, list) {
-    const b = new S.Notifications.BodyWrapper();
-    b.setWatch(list);
-    return b;
-}
-
 async function getChannel(S, ops, channelId, what) {
     const params = new S.ParameterMap();
     await params.add(S.Notifications.GetNotificationDetailsParam.CHANNEL_ID, channelId);
@@ -320,7 +306,6 @@ function failedItems(S, V, what, response, status) {
     return items;
 }
 
-const seconds = (d) => Math.floor(d.getTime() / 1000);
 const hoursAhead = (h) => new Date((Math.floor(Date.now() / 1000) + h * 3600) * 1000);
 
 async function notifications(S, V, notifyUrl) {

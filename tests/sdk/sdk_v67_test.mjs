@@ -17,7 +17,7 @@ import * as SDK7 from "@zohocrm/nodejs-sdk-7.0";
 import fs from "node:fs";
 import path from "node:path";
 import { check, describe, apiError, actionItems, wrapper, isBigInt, detailId, env, heraldCli, callbacks,
-    waitForCallback, run } from "./harness.mjs";
+    waitForCallback, run, channel, watch, seconds, NOT_SUBSCRIBED_CHANNEL } from "./harness.mjs";
 
 const SDKS = [
     { ...SDK6, version: "v6", package: "@zohocrm/nodejs-sdk-6.0" },
@@ -32,9 +32,7 @@ const SEED_QUERY_PARAMS = { key1: "val1", key2: "val2", "?authorization": "Zoho-
 const PAYLOAD_KEYS = ["server_time", "affected_values", "query_params", "module", "resource_uri", "ids",
     "affected_fields", "operation", "channel_id", "token"];
 const SUBSCRIBED = "Successfully subscribed for actions-watch of the given module";
-const NOT_SUBSCRIBED_CHANNEL = "Not subscribed for actions-watch of the given channel";
 
-const seconds = (d) => Math.floor(d.getTime() / 1000);
 const secondsAhead = (s) => new Date((Math.floor(Date.now() / 1000) + s) * 1000);
 
 // --- the SDK's set-up ----------------------------------------------------------------------------------------
@@ -432,18 +430,6 @@ async function users(S, V, b, me) {
 }
 
 // --- notifications -------------------------------------------------------------------------------------------
-function channel(S, fields) {
-    const n = new S.Notifications.Notification();
-    for (const [k, v] of Object.entries(fields)) n[`set${k}`](v);
-    return n;
-}
-
-function watch(S, list) {
-    const b = new S.Notifications.BodyWrapper();
-    b.setWatch(list);
-    return b;
-}
-
 async function getChannel(S, ops, channelId, what) {
     const params = new S.ParameterMap();
     await params.add(S.Notifications.GetNotificationsParam.CHANNEL_ID, channelId);
