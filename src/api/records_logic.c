@@ -45,11 +45,12 @@ static bool array_within(const json_t *a, const json_t *b)
 
 bool records_value_equal(const json_t *a, const json_t *b)
 {
-    /* An unset checkbox reads as false (as in Zoho), so false and unset are the same value;
-     * only boolean fields hold false. */
-    if (json_is_false(a))
+    /* An unset checkbox reads as false (as in Zoho), so false and unset are the same value, as
+     * are a multiselect with no option and unset: only boolean fields hold false, and only
+     * multiselects arrays. */
+    if (json_is_false(a) || (json_is_array(a) && json_array_size(a) == 0))
         a = NULL;
-    if (json_is_false(b))
+    if (json_is_false(b) || (json_is_array(b) && json_array_size(b) == 0))
         b = NULL;
     if (!a || json_is_null(a))
         return !b || json_is_null(b);

@@ -360,6 +360,8 @@ static void value_equality_is_by_meaning(void **state)
         {"true", "false", false},
         {"\"\"", "null", false},
         {"false", "null", true}, /* an unset checkbox is unchecked */
+        {"[]", "null", true},    /* a multiselect with no option is unset */
+        {"[]", "[\"a\"]", false},
         {"true", "null", false},
         {"[false]", "[null]", true},
     };
@@ -379,6 +381,9 @@ static void value_equality_is_by_meaning(void **state)
     assert_true(records_value_equal(NULL, json_false()));
     assert_true(records_value_equal(json_false(), NULL));
     assert_false(records_value_equal(NULL, json_true()));
+    json_t *none = json_array();
+    assert_true(records_value_equal(NULL, none));
+    json_decref(none);
 }
 
 static void changed_fields_are_those_whose_value_differs(void **state)
