@@ -8,14 +8,22 @@
  * which SQLite updates after the sync under synchronous=FULL, Herald's setting; for any other
  * setting the buffer is also written before the writing thread touches the wal-index
  * (xShmBarrier, xShmLock on the database file), which it does before publishing frames. A
- * crash loses only unsynced frames, which SQLite treats as never committed. */
+ * crash loses only unsynced frames, which SQLite treats as never committed.
+ *
+ * A commit is also refused when the database or its log is no longer the file at its path
+ * (removed, or replaced by another file): after syncing the log, the writer checks that both
+ * paths still name the files it opened, and fails the sync otherwise. SQLite writes on into an
+ * unlinked file without a word, so Herald acknowledged every change made after an `rm herald.db*`
+ * and lost them all at the next start. Two stat() calls a commit, about 2 µs. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "store/sqlite_int.h"
 
 /* The unix VFS writes at most 128 KiB - 1 per call (its seekAndWrite masks the length with
@@ -30,6 +38,13 @@ struct vfile {
     size_t len;
     size_t cap;
     sqlite3_int64 off;
+    /* A log file: its own path and its database's (valid until xClose), and the files they
+     * named when it was opened. */
+    const char *path;
+    const char *db_path;
+    struct stat id;
+    struct stat db_id;
+    bool is_moved; /* a path named another file (or none): logged once */
 };
 
 static sqlite3_vfs *real_vfs;
@@ -124,11 +139,39 @@ static int x_truncate(sqlite3_file *file, sqlite3_int64 size)
     return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
 }
 
+static bool same_file(const char *path, const struct stat *id)
+{
+    struct stat now;
+    return stat(path, &now) == 0 && now.st_dev == id->st_dev && now.st_ino == id->st_ino;
+}
+
+/* After a log's sync (a commit): SQLITE_OK while its path and its database's still name the
+ * files opened, else an I/O error, so the commit fails instead of being acknowledged into a file
+ * nobody will open again. */
+static int check_in_place(struct vfile *f)
+{
+    if (!f->path || !f->db_path)
+        return SQLITE_OK;
+    const char *moved = !same_file(f->db_path, &f->db_id) ? f->db_path
+                        : !same_file(f->path, &f->id)     ? f->path
+                                                          : NULL;
+    if (!moved)
+        return SQLITE_OK;
+    if (!f->is_moved)
+        log_error("msg=\"the database file was removed or replaced while in use: every write "
+                  "fails until herald is restarted\" path=\"%s\"",
+                  moved);
+    f->is_moved = true;
+    return SQLITE_IOERR_FSYNC;
+}
+
 static int x_sync(sqlite3_file *file, int flags)
 {
     struct vfile *f = vf(file);
     int rc = flush(f);
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+    if (rc == SQLITE_OK)
+        rc = f->real->pMethods->xSync(f->real, flags);
+    return rc == SQLITE_OK && f->is_wal ? check_in_place(f) : rc;
 }
 
 static int x_file_size(sqlite3_file *file, sqlite3_int64 *size)
@@ -234,6 +277,13 @@ static int x_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, i
         return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
     }
     f->base.pMethods = f->real->pMethods ? &shim_methods : NULL;
+    if (rc == SQLITE_OK && f->is_wal && name) {
+        const char *db = sqlite3_filename_database(name);
+        if (db && stat(name, &f->id) == 0 && stat(db, &f->db_id) == 0) {
+            f->path = name;
+            f->db_path = db;
+        }
+    }
     return rc;
 }
 

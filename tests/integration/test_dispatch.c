@@ -510,6 +510,27 @@ static void an_overflowing_dispatcher_delivers_each_notification_once(void **sta
     rx_stop(rx);
 }
 
+/* A clean stop leaves no lease behind: the notifications the full dispatcher kept as ids only
+ * (handed off leased) are given back with those queued and in flight, so the history shows them
+ * due and a resend need not wait for their lease's end. They went out at the next start only
+ * because it voids every lease first. */
+static void a_clean_stop_leaves_no_lease_behind(void **state)
+{
+    (void)state;
+    struct hp p;
+    enum { N = 20 };
+    struct receiver *rx = limited_burst(&p, "2,2,2", 200, "7110", N);
+    assert_true(hp_log_wait(&p, "dispatcher full", 5000));
+    assert_int_equal(hp_stop(&p), 0);
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE lease_until_ms > 0"),
+                     0);
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status IN (0, 1)"),
+                     N);
+    assert_true(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 0") > 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* A notify host whose DNS answers slowly holds only its own notifications: names are looked up
  * on the resolver thread, so a callback to another destination goes out meanwhile (with the
  * lookup on the dispatcher's thread it waited the whole 3 s). */
@@ -1931,6 +1952,7 @@ int main(void)
         cmocka_unit_test(retry_after_of_an_interim_answer_is_not_the_final_ones),
         cmocka_unit_test(a_slow_receiver_gets_one_copy),
         cmocka_unit_test(an_overflowing_dispatcher_delivers_each_notification_once),
+        cmocka_unit_test(a_clean_stop_leaves_no_lease_behind),
         cmocka_unit_test(bodies_past_the_byte_budget_wait_in_the_outbox_and_arrive_once),
         cmocka_unit_test(a_body_larger_than_the_byte_budget_goes_alone),
         cmocka_unit_test(retries_past_the_byte_budget_are_claimed_within_it),
