@@ -32,14 +32,6 @@ void api_module_get(struct http_req *req)
     http_respond_json(req, 200, json_pack("{s:[o]}", "modules", meta_module_to_json(m)));
 }
 
-/* v2 and v2.1 give a lookup's module by its API name, "module":"Accounts", as the official v2 and
- * v2.1 SDKs model it (they fetch that module's fields with it); v3 on, an object
- * {"api_name","id"}. */
-static bool names_lookup_module(const char *version)
-{
-    return version && (strcmp(version, "v2") == 0 || strcmp(version, "v2.1") == 0);
-}
-
 void api_fields_list(struct http_req *req)
 {
     const char *name = http_req_query(req, "module");
@@ -62,7 +54,10 @@ void api_fields_list(struct http_req *req)
         http_respond_empty(req, 204);
         return;
     }
-    bool is_module_named = names_lookup_module(req->version);
+    /* v2 and v2.1 give a lookup's module by its API name, "module":"Accounts", as the official
+     * v2 and v2.1 SDKs model it (they fetch that module's fields with it); v3 on, an object
+     * {"api_name","id"}. */
+    bool is_module_named = meta_version_is_v2(req->version);
     json_t *fields = json_array();
     for (size_t i = 0; i < m->field_count; i++) {
         json_t *f = meta_field_to_json(&m->fields[i]);

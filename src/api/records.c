@@ -932,13 +932,6 @@ static bool parse_fields(struct http_req *req, const struct meta_module *m, cons
     return true;
 }
 
-/* A list needs `fields` from v3 on ("mandatory when fetching all records" on Zoho's v3 to v8
- * pages); v2 and v2.1 list every field without it. */
-static bool fields_required(const char *version)
-{
-    return version && strcmp(version, "v2") != 0 && strcmp(version, "v2.1") != 0;
-}
-
 void api_records_list(struct http_req *req)
 {
     struct app *app = req->app;
@@ -946,7 +939,9 @@ void api_records_list(struct http_req *req)
     if (!m)
         return;
     const char *fields = http_req_query(req, "fields");
-    if (!fields && fields_required(req->version)) {
+    /* Needed from v3 on ("mandatory when fetching all records" on Zoho's v3 to v8 pages); v2
+     * and v2.1 list every field without it. */
+    if (!fields && req->version && !meta_version_is_v2(req->version)) {
         http_respond_error(req, 400, "REQUIRED_PARAM_MISSING", "required param is missing",
                            json_pack("{s:s}", "param_name", "fields"));
         return;

@@ -628,7 +628,7 @@ static struct watch_job *job_new(struct http_req *req, enum watch_verb verb, siz
     j->app = req->app;
     j->org_id = req->who.org_id;
     j->verb = verb;
-    j->is_v2 = watch_version_is_v2(req->version);
+    j->is_v2 = meta_version_is_v2(req->version);
     j->count = count;
     j->results = xcalloc(count ? count : 1, sizeof *j->results);
     return j;

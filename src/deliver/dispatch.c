@@ -2347,14 +2347,8 @@ static void *dispatch_main(void *arg)
     /* Those kept as ids only (handed off leased, with no room for their bodies) as well: a
      * clean stop leaves no lease behind, so `deliveries resend` and another claimer need not
      * wait for it to end. */
-    for (size_t i = 0; i < d->spill_count; i++) {
-        struct store_attempt a = {
-            .notification_id = d->spill[d->spill_head + i].id,
-            .is_deferred = true,
-            .next_at_ms = now,
-        };
-        add_result(d, &a);
-    }
+    for (size_t i = 0; i < d->spill_count; i++)
+        give_back(d, &(struct store_claim){.id = d->spill[d->spill_head + i].id}, now);
     d->spill_head = d->spill_count = 0;
     flush_results(d);
     return NULL;

@@ -846,3 +846,8 @@ int meta_deal_stage_probability(const char *stage)
     }
     return -1;
 }
+
+bool meta_version_is_v2(const char *version)
+{
+    return version && (strcmp(version, "v2") == 0 || strcmp(version, "v2.1") == 0);
+}

@@ -155,4 +155,9 @@ size_t meta_utf8_length(const char *s, size_t len);
  * Won 100, Closed Lost 0, Closed Lost to Competition 0. -1 for any other stage or NULL. */
 int meta_deal_stage_probability(const char *stage);
 
+/* True for the API versions "v2" and "v2.1" (the URL's segment), which differ from v3 on in
+ * shapes and rules: watch errors answer 202, PATCH needs only channel_id, lookups name their
+ * module by its API name, record lists need no `fields`. */
+bool meta_version_is_v2(const char *version);
+
 #endif

@@ -12,14 +12,9 @@
 #include "core/zjson.h"
 #include "watch/watch_int.h"
 
-bool watch_version_is_v2(const char *version)
-{
-    return version && (strcmp(version, "v2") == 0 || strcmp(version, "v2.1") == 0);
-}
-
 int64_t watch_max_expiry_s(const char *version)
 {
-    if (watch_version_is_v2(version) || (version && strcmp(version, "v3") == 0))
+    if (meta_version_is_v2(version) || (version && strcmp(version, "v3") == 0))
         return 24 * 3600;
     return 7 * 24 * 3600;
 }
@@ -232,7 +227,7 @@ static json_t *check_mandatory(const json_t *item, size_t index, const struct wa
     const char *const *keys = all;
     if (is_delete_events)
         keys = delete_events;
-    else if (ctx->verb == WATCH_PATCH && watch_version_is_v2(ctx->version))
+    else if (ctx->verb == WATCH_PATCH && meta_version_is_v2(ctx->version))
         keys = id_only;
     for (const char *const *k = keys; *k; k++) {
         if (!is_given(json_object_get(item, *k))) {

@@ -77,8 +77,6 @@ void watch_item_fini(struct watch_item *it);
 /* The condition of `it` about module m, or NULL. */
 const struct watch_cond *watch_item_cond(const struct watch_item *it, const struct meta_module *m);
 
-/* True for "v2" and "v2.1", where validation errors answer 202 and PATCH needs only channel_id. */
-bool watch_version_is_v2(const char *version);
 /* The farthest channel_expiry this version accepts, in seconds from now: 1 day on v2, v2.1 and
  * v3, 7 days later. */
 int64_t watch_max_expiry_s(const char *version);
