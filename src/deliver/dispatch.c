@@ -75,7 +75,7 @@
 /* Outcomes are recorded in batches: when this many wait, or the oldest has waited this long.
  * Each flush is a writer commit (and the claim after it another job of it): one per answer from
  * a receiver that answers one request at a time cost 66 µs of CPU per callback, four times the
- * 17 µs of a fast one. A claim waits for the flush, which it must see. */
+ * 17 µs of a fast one. A claim or a deferral waits for the flush, which it must see. */
 #define RESULTS_BATCH 64
 #define RESULTS_WAIT_MS 10
 #define ATTEMPT_MAX_MS 16000
@@ -2234,9 +2234,11 @@ static void *dispatch_main(void *arg)
             log_warn("msg=\"stopping with deliveries in flight\" count=%zu", d->in_flight);
             break;
         }
-        /* Before claiming, so the claim sees their new state; in batches (RESULTS_BATCH). */
+        /* In batches (RESULTS_BATCH), and always before a deferral, which must see them (a
+         * failed probe's retry recorded after it would be due inside the open window), as a
+         * claim must (it waits below while outcomes wait). */
         bool is_flush_due = d->result_count >= RESULTS_BATCH ||
-                            now - d->results_since_ms >= RESULTS_WAIT_MS ||
+                            now - d->results_since_ms >= RESULTS_WAIT_MS || d->is_defer_due ||
                             atomic_load(&d->is_stopping);
         if (is_flush_due)
             flush_results(d);
