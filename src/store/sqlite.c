@@ -177,6 +177,18 @@ static void batch_fail(struct sq_store *s, struct sq_job *batch, const struct sq
     sq_user_cache_clear(s);
 }
 
+/* SQLite rolled the whole transaction back under a job (it may, on a full disk, an I/O
+ * error or no memory, instead of undoing only the failed statement): every job of the batch is
+ * undone and fails, and none may go on, since each statement would then commit alone, outside any
+ * transaction (a record without its notification, and a 500 for what was stored). */
+static void txn_lost(struct sq_store *s, struct sq_job *batch)
+{
+    log_error("msg=\"the batch's transaction was rolled back by sqlite: every job in it "
+              "fails\" error=\"%s\"",
+              sqlite3_errmsg(s->writer->db));
+    batch_fail(s, batch, NULL);
+}
+
 static void run_batch(struct sq_store *s, struct sq_job *batch)
 {
     struct sq_txn txn = {.base = {.ops = s->base.ops, .store = &s->base}, .s = s, .c = s->writer};
@@ -194,8 +206,8 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
     for (struct sq_job *j = batch; j; j = j->next) {
         if (j->is_plain) {
             j->err = j->fn(&txn.base, j->arg);
-            if (j->err) {
-                batch_fail(s, batch, j);
+            if (j->err || sqlite3_get_autocommit(s->writer->db)) {
+                batch_fail(s, batch, j->err ? j : NULL);
                 return;
             }
             continue;
@@ -207,6 +219,10 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
         sqlite3_reset(save);
         size_t mark = s->fresh_count;
         j->err = j->fn(&txn.base, j->arg);
+        if (sqlite3_get_autocommit(s->writer->db)) {
+            txn_lost(s, batch);
+            return;
+        }
         if (j->err) {
             sqlite3_step(undo);
             sqlite3_reset(undo);

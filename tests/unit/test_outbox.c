@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "store/outbox.h"
+#include "store/sqlite_int.h"
 #include "store/store.h"
 
 #define URL "http://127.0.0.1:9/hook"
@@ -282,6 +283,9 @@ struct add_job {
     struct store_outbox_row rows[2];
     size_t count;
     bool is_failing;
+    /* Rolls the whole transaction back after its rows, as SQLite itself does on some errors
+     * (a full disk, an I/O error), and fails. */
+    bool is_losing_the_transaction;
     int64_t ids[2];
     enum herald_err err; /* the job's result, from its done callback (store_submit) */
     bool is_done;
@@ -294,6 +298,10 @@ static enum herald_err add_run(struct store_txn *txn, void *arg)
         enum herald_err err = store_txn_notification_add(txn, &j->rows[i], &j->ids[i]);
         if (err)
             return err;
+    }
+    if (j->is_losing_the_transaction) {
+        sqlite3_exec(sq_txn_of(txn)->c->db, "ROLLBACK", NULL, NULL, NULL);
+        return HERALD_ERR_STORE;
     }
     return j->is_failing ? HERALD_ERR_INVALID : HERALD_OK;
 }
@@ -584,6 +592,47 @@ static void a_failing_plain_job_rolls_back_its_whole_batch(void **state)
     assert_int_equal(e.err, HERALD_OK);
     assert_int_equal(handed_total(f), 2);
     assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications", 0), 2);
+}
+
+/* When SQLite rolls the whole transaction back under a job (it may on a full disk or an I/O
+ * error), every job of the batch fails, and the jobs behind it do not run: run, each of their
+ * statements would commit alone, outside any transaction, and be answered 500 though stored. */
+static void a_transaction_sqlite_rolled_back_fails_the_whole_batch(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS, NULL);
+    int64_t now = time_now_ms();
+    for (int round = 0; round < 2; round++) {
+        bool is_plain = round == 1;
+        struct add_job a = {.count = 1}, b = {.count = 1, .is_losing_the_transaction = true},
+                       c = {.count = 2};
+        a.rows[0] = row_of(f, 7, "\"job\":\"a\"}", now, true);
+        b.rows[0] = row_of(f, 7, "\"job\":\"b\"}", now, true);
+        c.rows[0] = row_of(f, 7, "\"job\":\"c\"}", now, true);
+        c.rows[1] = row_of(f, 7, "\"job\":\"c2\"}", now, true);
+        pthread_mutex_lock(&f->mu);
+        f->is_gate_entered = f->is_gate_open = false;
+        pthread_mutex_unlock(&f->mu);
+        hold_the_writer(f);
+        store_submit(f->s, add_run, &a, add_done);
+        (is_plain ? store_submit_plain : store_submit)(f->s, add_run, &b, add_done);
+        store_submit(f->s, add_run, &c, add_done);
+        release_the_writer(f);
+        if (store_exec(f->s, noop_run, NULL) != HERALD_OK)
+            barrier(f);
+        assert_true(a.is_done && b.is_done && c.is_done);
+        assert_int_equal(a.err, HERALD_ERR_STORE);
+        assert_int_equal(b.err, HERALD_ERR_STORE);
+        assert_int_equal(c.err, HERALD_ERR_STORE);
+        assert_int_equal(handed_calls(f), 0);
+        assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications", 0), 0);
+    }
+    /* The next batch commits as usual. */
+    struct add_job d = {.count = 1};
+    d.rows[0] = row_of(f, 7, "\"job\":\"d\"}", now, true);
+    assert_int_equal(store_exec(f->s, add_run, &d), HERALD_OK);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM notifications", 0), 1);
 }
 
 static void without_a_hand_off_due_now_rows_are_stored_unleased_and_handed_to_nobody(void **state)
@@ -1258,6 +1307,7 @@ int main(void)
         OUTBOX_TEST(a_due_now_row_is_handed_off_leased_and_a_merely_due_one_is_not),
         OUTBOX_TEST(a_rolled_back_job_hands_nothing_off_while_its_batch_neighbours_do),
         OUTBOX_TEST(a_failing_plain_job_rolls_back_its_whole_batch),
+        OUTBOX_TEST(a_transaction_sqlite_rolled_back_fails_the_whole_batch),
         OUTBOX_TEST(without_a_hand_off_due_now_rows_are_stored_unleased_and_handed_to_nobody),
         OUTBOX_TEST(a_handoff_past_its_byte_budget_gives_the_id_alone),
         OUTBOX_TEST(a_claim_skips_handed_rows_which_claim_ids_takes_back_unless_delivered),
