@@ -43,8 +43,14 @@ sqlite3_stmt *sq_stmt(struct sq_conn *c, const char *sql)
 
 enum herald_err sq_fail(struct sq_conn *c, int rc, const char *what)
 {
-    log_error("msg=\"sqlite failure\" during=\"%s\" rc=%d error=\"%s\"", what, rc,
-              c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+    /* The OS's reason, for the failures that have one (taken in any case: never a stale one). */
+    int os = sq_vfs_take_errno();
+    int primary = rc & 0xff;
+    if (primary != SQLITE_IOERR && primary != SQLITE_FULL && primary != SQLITE_CANTOPEN)
+        os = 0;
+    log_error("msg=\"sqlite failure\" during=\"%s\" rc=%d error=\"%s\"%s%s%s", what, rc,
+              c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc), os ? " os_error=\"" : "",
+              os ? strerror(os) : "", os ? "\"" : "");
     return HERALD_ERR_STORE;
 }
 

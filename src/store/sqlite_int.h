@@ -16,6 +16,9 @@
  * write-ahead log gathered into one write per sync. NULL (the default VFS) if it cannot be. */
 #define SQ_VFS_NAME "herald-wal"
 const char *sq_vfs_name(void);
+/* The OS error (errno) of this thread's last failed file operation through it, 0 if none
+ * since the last call; taken: the next call returns 0 until another fails. */
+int sq_vfs_take_errno(void);
 /* How many writes reached write-ahead logs through it (for tests). */
 long sq_vfs_wal_writes(void);
 

@@ -15,6 +15,7 @@
  * paths still name the files it opened, and fails the sync otherwise. SQLite writes on into an
  * unlinked file without a word, so Herald acknowledged every change made after an `rm herald.db*`
  * and lost them all at the next start. Two stat() calls a commit, about 2 µs. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -58,11 +59,24 @@ static atomic_long wal_writes; /* writes that reached a WAL file, for tests */
  * time, and the same thread publishes what it wrote). */
 static _Thread_local struct vfile *pending;
 
+/* The OS error of this thread's last failed file operation (0: none since it was taken): the
+ * unix VFS keeps it per file and answers xGetLastError with whatever errno holds by then, so
+ * SQLite's own record of it (sqlite3_system_errno) was 0 by the time a failure was logged. */
+static _Thread_local int last_errno;
+
+static int noted(int rc)
+{
+    if (rc != SQLITE_OK && errno)
+        last_errno = errno;
+    return rc;
+}
+
 static int flush(struct vfile *f)
 {
     if (!f->len)
         return SQLITE_OK;
-    int rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
+    errno = 0;
+    int rc = noted(f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off));
     atomic_fetch_add(&wal_writes, 1);
     f->len = 0;
     if (pending == f)
@@ -96,14 +110,17 @@ static int x_read(sqlite3_file *file, void *p, int amt, sqlite3_int64 ofst)
     int rc = flush(f);
     if (rc != SQLITE_OK)
         return rc;
-    return f->real->pMethods->xRead(f->real, p, amt, ofst);
+    errno = 0;
+    return noted(f->real->pMethods->xRead(f->real, p, amt, ofst));
 }
 
 static int x_write(sqlite3_file *file, const void *p, int amt, sqlite3_int64 ofst)
 {
     struct vfile *f = vf(file);
-    if (!f->is_wal)
-        return f->real->pMethods->xWrite(f->real, p, amt, ofst);
+    if (!f->is_wal) {
+        errno = 0;
+        return noted(f->real->pMethods->xWrite(f->real, p, amt, ofst));
+    }
     size_t n = (size_t)amt;
     if (f->len && (ofst != f->off + (sqlite3_int64)f->len || f->len + n > WAL_BUF_MAX)) {
         int rc = flush(f);
@@ -112,7 +129,8 @@ static int x_write(sqlite3_file *file, const void *p, int amt, sqlite3_int64 ofs
     }
     if (n > WAL_BUF_MAX) {
         atomic_fetch_add(&wal_writes, 1);
-        return f->real->pMethods->xWrite(f->real, p, amt, ofst);
+        errno = 0;
+        return noted(f->real->pMethods->xWrite(f->real, p, amt, ofst));
     }
     if (!f->len)
         f->off = ofst;
@@ -136,7 +154,8 @@ static int x_truncate(sqlite3_file *file, sqlite3_int64 size)
 {
     struct vfile *f = vf(file);
     int rc = flush(f);
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
+    errno = 0;
+    return rc != SQLITE_OK ? rc : noted(f->real->pMethods->xTruncate(f->real, size));
 }
 
 static bool same_file(const char *path, const struct stat *id)
@@ -169,8 +188,9 @@ static int x_sync(sqlite3_file *file, int flags)
 {
     struct vfile *f = vf(file);
     int rc = flush(f);
+    errno = 0;
     if (rc == SQLITE_OK)
-        rc = f->real->pMethods->xSync(f->real, flags);
+        rc = noted(f->real->pMethods->xSync(f->real, flags));
     return rc == SQLITE_OK && f->is_wal ? check_in_place(f) : rc;
 }
 
@@ -351,7 +371,7 @@ static int v_current_time(sqlite3_vfs *vfs, double *out)
 static int v_get_last_error(sqlite3_vfs *vfs, int n, char *out)
 {
     (void)vfs;
-    return real_vfs->xGetLastError(real_vfs, n, out);
+    return last_errno ? last_errno : real_vfs->xGetLastError(real_vfs, n, out);
 }
 
 static int v_current_time_int64(sqlite3_vfs *vfs, sqlite3_int64 *out)
@@ -412,6 +432,13 @@ const char *sq_vfs_name(void)
 {
     pthread_once(&once, setup);
     return sqlite3_vfs_find(SQ_VFS_NAME) ? SQ_VFS_NAME : NULL;
+}
+
+int sq_vfs_take_errno(void)
+{
+    int e = last_errno;
+    last_errno = 0;
+    return e;
 }
 
 long sq_vfs_wal_writes(void)

@@ -148,6 +148,8 @@ static void a_full_disk_fails_writes_until_space_is_freed_and_loses_nothing(void
     assert_int_equal(status, 500);
     assert_true(acked > 0);
     assert_true(hp_log_wait(&srv, "database or disk is full", 5000));
+    /* With the reason the system gave (ENOSPC), not SQLite's words alone. */
+    assert_true(hp_log_wait(&srv, "os_error=\"No space left on device\"", 5000));
 
     char filler[400];
     snprintf(filler, sizeof filler, "%s/filler", mounted);
