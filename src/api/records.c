@@ -851,6 +851,9 @@ static json_t *record_json(struct store *s, const struct meta_module *m,
             v = json_string(ts);
         } else if (strcmp(api, "Full_Name") == 0) {
             v = json_string(r->name);
+        } else if (f->is_read_only && strcmp(api, "Expected_Revenue") == 0 &&
+                   strcmp(m->api_name, "Deals") == 0) {
+            v = records_expected_revenue(data); /* computed, as in Zoho */
         } else if (f->type == META_DATETIME) {
             /* Stored rendered in the zone of the write; shown in today's --timezone. */
             json_t *stored = json_object_get(data, api);

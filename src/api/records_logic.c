@@ -3,6 +3,7 @@
  * (--timezone) that date-times are rendered in. */
 #include "api/records_logic.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,19 @@ bool records_derive(const struct meta_module *module, json_t *values)
         return false;
     json_object_set_new(values, "Probability", json_integer(p));
     return true;
+}
+
+json_t *records_expected_revenue(const json_t *data)
+{
+    const json_t *amount = json_object_get(data, "Amount");
+    const json_t *probability = json_object_get(data, "Probability");
+    if (!is_number(amount) || !is_number(probability))
+        return NULL;
+    /* Amount × Probability / 100 in currency units is Amount × Probability in cents. */
+    double cents = round(json_number_value(amount) * json_number_value(probability));
+    if (fmod(cents, 100) == 0 && fabs(cents) < 9e17)
+        return json_integer((json_int_t)(cents / 100));
+    return json_real(cents / 100);
 }
 
 static const char *str_field(const json_t *data, const char *key)

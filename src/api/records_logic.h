@@ -57,6 +57,11 @@ json_t *records_check_in(const struct meta_module *module, const json_t *element
  * (appended after the request's fields). Returns true when it added it. */
 bool records_derive(const struct meta_module *module, json_t *values);
 
+/* Deals' read-only Expected_Revenue as Zoho computes it: Amount × Probability / 100, rounded to
+ * cents (an integer when whole), from a record's stored fields. NULL when either is unset.
+ * New reference. */
+json_t *records_expected_revenue(const json_t *data);
+
 /* True when two stored field values are the same: numbers compare by value whatever their JSON
  * type (5 == 5.0), lookups and owners by id, arrays (multiselect values, sets of options) as
  * sets: the same size and every element of each in the other, in any order; null equals an

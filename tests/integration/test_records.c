@@ -686,6 +686,42 @@ static void deal_stage_sets_probability(void **state)
     free(id);
 }
 
+/* Expected_Revenue is read-only in Deals' metadata because Zoho computes it: Amount ×
+ * Probability / 100, following both; it was always null. */
+static void deal_expected_revenue_follows_amount_and_probability(void **state)
+{
+    (void)state;
+    char *id = insert_one("Deals", "{\"Deal_Name\":\"Rev\",\"Stage\":\"Qualification\","
+                                   "\"Amount\":25000,\"Expected_Revenue\":1}");
+    json_t *d = get_one("Deals", id);
+    assert_true(json_is_number(json_object_get(d, "Expected_Revenue")));
+    assert_true(json_number_value(json_object_get(d, "Expected_Revenue")) == 2500);
+    json_decref(d);
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/Deals/%s", id);
+    struct hp_resp r = call("PUT", path, "{\"data\":[{\"Stage\":\"Proposal/Price Quote\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/Deals?fields=Expected_Revenue,Amount&per_page=200", NULL);
+    expect_status(&r, 200);
+    json_t *rec = NULL;
+    for (size_t i = 0; i < json_array_size(json_object_get(r.json, "data")); i++) {
+        json_t *e = json_array_get(json_object_get(r.json, "data"), i);
+        if (strcmp(hp_str(e, "id"), id) == 0)
+            rec = e;
+    }
+    assert_non_null(rec);
+    assert_true(json_number_value(json_object_get(rec, "Expected_Revenue")) == 18750);
+    hp_resp_free(&r);
+    r = call("PUT", path, "{\"data\":[{\"Amount\":null}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    d = get_one("Deals", id);
+    assert_true(json_is_null(json_object_get(d, "Expected_Revenue")));
+    json_decref(d);
+    free(id);
+}
+
 /* ---- change events ---- */
 
 static void each_mutation_commits_exactly_its_change_event(void **state)
@@ -1333,6 +1369,7 @@ int main(void)
         cmocka_unit_test(get_unknown_id_is_204_and_list_pages),
         cmocka_unit_test(lookups_take_ids_and_show_names),
         cmocka_unit_test(deal_stage_sets_probability),
+        cmocka_unit_test(deal_expected_revenue_follows_amount_and_probability),
         cmocka_unit_test(each_mutation_commits_exactly_its_change_event),
         cmocka_unit_test(kill_9_loses_no_acknowledged_record),
         cmocka_unit_test(metadata_answers_in_zoho_shapes),

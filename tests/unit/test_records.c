@@ -332,6 +332,41 @@ static void deal_stage_derives_probability(void **state)
     json_decref(v);
 }
 
+static void deal_expected_revenue_is_amount_times_probability(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *data;
+        const char *want; /* JSON, or NULL when there is none */
+    } cases[] = {
+        {"{\"Amount\":1000,\"Probability\":10}", "100"},
+        {"{\"Amount\":1000,\"Probability\":75}", "750"},
+        {"{\"Amount\":1234.56,\"Probability\":10}", "123.46"},
+        {"{\"Amount\":99.99,\"Probability\":100}", "99.99"},
+        {"{\"Amount\":500,\"Probability\":0}", "0"},
+        {"{\"Amount\":-200,\"Probability\":40}", "-80"},
+        {"{\"Amount\":1000}", NULL},
+        {"{\"Probability\":10}", NULL},
+        {"{}", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *data = parse(cases[i].data);
+        json_t *got = records_expected_revenue(data);
+        if (!cases[i].want) {
+            if (got)
+                fail_msg("%s: expected none", cases[i].data);
+        } else {
+            json_t *want = json_loads(cases[i].want, JSON_DECODE_ANY, NULL);
+            if (!got || json_number_value(got) != json_number_value(want) ||
+                json_is_integer(got) != json_is_integer(want))
+                fail_msg("%s: expected %s", cases[i].data, cases[i].want);
+            json_decref(want);
+        }
+        json_decref(got);
+        json_decref(data);
+    }
+}
+
 static void value_equality_is_by_meaning(void **state)
 {
     (void)state;
@@ -488,6 +523,7 @@ int main(void)
         cmocka_unit_test(update_needs_nothing_but_cannot_clear_mandatory),
         cmocka_unit_test(upsert_defers_the_mandatory_check),
         cmocka_unit_test(deal_stage_derives_probability),
+        cmocka_unit_test(deal_expected_revenue_is_amount_times_probability),
         cmocka_unit_test(many_repeated_options_keep_each_once),
         cmocka_unit_test(value_equality_is_by_meaning),
         cmocka_unit_test(stored_date_times_are_rendered_in_the_display_zone),
