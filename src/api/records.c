@@ -935,6 +935,72 @@ static bool parse_fields(struct http_req *req, const struct meta_module *m, cons
     return true;
 }
 
+static const char *const sort_names[] = {"id", "Created_Time", "Modified_Time"};
+
+static void param_invalid(struct http_req *req, const char *name, json_t *supported)
+{
+    json_t *d = json_pack("{s:s}", "param_name", name);
+    if (supported)
+        json_object_set_new(d, "supported_values", supported);
+    http_respond_error(req, 400, "INVALID_DATA", "invalid data", d);
+}
+
+/* Reads Zoho's sort_by (id, Created_Time, Modified_Time; default id) and sort_order (asc,
+ * desc; default asc) into q. False after answering the error. */
+static bool parse_sort(struct http_req *req, struct store_record_query *q)
+{
+    const char *by = http_req_query(req, "sort_by");
+    const char *order = http_req_query(req, "sort_order");
+    q->sort = STORE_SORT_ID;
+    if (by && *by) {
+        size_t k = 0;
+        while (k < 3 && strcmp(by, sort_names[k]) != 0)
+            k++;
+        if (k == 3) {
+            param_invalid(req, "sort_by",
+                          json_pack("[s,s,s]", sort_names[0], sort_names[1], sort_names[2]));
+            return false;
+        }
+        q->sort = (enum store_record_sort)k;
+    }
+    q->is_desc = order && strcmp(order, "desc") == 0;
+    if (order && *order && !q->is_desc && strcmp(order, "asc") != 0) {
+        param_invalid(req, "sort_order", json_pack("[s,s]", "asc", "desc"));
+        return false;
+    }
+    return true;
+}
+
+/* Reads the ids filter (a comma list of at most 100 record ids) into ids[]; *count 0 when
+ * absent. False after answering the error. */
+static bool parse_ids(struct http_req *req, int64_t *ids, size_t *count)
+{
+    *count = 0;
+    const char *p = http_req_query(req, "ids");
+    while (p && *p) {
+        size_t len = strcspn(p, ",");
+        if (len) {
+            if (*count == MAX_RECORDS) {
+                http_respond_error(
+                    req, 400, "LIMIT_EXCEEDED", "limit exceeded",
+                    json_pack("{s:i, s:s}", "limit", MAX_RECORDS, "param_name", "ids"));
+                return false;
+            }
+            char *piece = xstrndup(p, len);
+            json_t *v = json_string(piece);
+            free(piece);
+            ids[*count] = v ? zjson_id_value(v) : 0;
+            json_decref(v);
+            if (!ids[(*count)++]) {
+                param_invalid(req, "ids", NULL);
+                return false;
+            }
+        }
+        p += len + (p[len] == ',');
+    }
+    return true;
+}
+
 void api_records_list(struct http_req *req)
 {
     struct app *app = req->app;
@@ -952,6 +1018,14 @@ void api_records_list(struct http_req *req)
     long page, per_page;
     if (!api_page_params(req, &page, &per_page))
         return;
+    int64_t ids[MAX_RECORDS];
+    struct store_record_query q = {
+        .offset = (size_t)(page - 1) * (size_t)per_page,
+        .limit = (size_t)per_page + 1,
+        .ids = ids,
+    };
+    if (!parse_sort(req, &q) || !parse_ids(req, ids, &q.id_count))
+        return;
     bool *selected = NULL;
     if (fields) {
         selected = xcalloc(m->field_count ? m->field_count : 1, sizeof *selected);
@@ -962,9 +1036,7 @@ void api_records_list(struct http_req *req)
     }
     struct store_record *list = NULL;
     size_t n = 0;
-    enum herald_err err =
-        store_record_list(app->store, req->who.org_id, m->id_num,
-                          (size_t)(page - 1) * (size_t)per_page, (size_t)per_page + 1, &list, &n);
+    enum herald_err err = store_record_list(app->store, req->who.org_id, m->id_num, &q, &list, &n);
     if (err) {
         free(selected);
         respond_internal(req);
@@ -985,6 +1057,7 @@ void api_records_list(struct http_req *req)
     http_respond_json(req, 200,
                       json_pack("{s:o, s:{s:I, s:I, s:I, s:s, s:s, s:b}}", "data", data, "info",
                                 "per_page", (json_int_t)per_page, "count", (json_int_t)shown,
-                                "page", (json_int_t)page, "sort_by", "id", "sort_order", "asc",
-                                "more_records", has_more));
+                                "page", (json_int_t)page, "sort_by", sort_names[q.sort],
+                                "sort_order", q.is_desc ? "desc" : "asc", "more_records",
+                                has_more));
 }

@@ -41,10 +41,11 @@ enum herald_err store_record_get(struct store *s, int64_t org_id, int64_t module
     return s->ops->records->get(s, org_id, module_id, id, out);
 }
 
-enum herald_err store_record_list(struct store *s, int64_t org_id, int64_t module_id, size_t offset,
-                                  size_t limit, struct store_record **out, size_t *count)
+enum herald_err store_record_list(struct store *s, int64_t org_id, int64_t module_id,
+                                  const struct store_record_query *q, struct store_record **out,
+                                  size_t *count)
 {
-    return s->ops->records->list(s, org_id, module_id, offset, limit, out, count);
+    return s->ops->records->list(s, org_id, module_id, q, out, count);
 }
 
 enum herald_err store_record_name(struct store *s, int64_t org_id, int64_t id, char **name_out)

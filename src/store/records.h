@@ -41,10 +41,24 @@ void store_record_list_free(struct store_record *list, size_t count);
  * HERALD_ERR_NOT_FOUND, or HERALD_ERR_STORE (logged). */
 enum herald_err store_record_get(struct store *s, int64_t org_id, int64_t module_id, int64_t id,
                                  struct store_record *out);
-/* Lists a module's records in id order from `offset`, at most `limit`. Caller frees with
- * store_record_list_free (also when *count is 0). HERALD_OK or HERALD_ERR_STORE. */
-enum herald_err store_record_list(struct store *s, int64_t org_id, int64_t module_id, size_t offset,
-                                  size_t limit, struct store_record **out, size_t *count);
+/* The order of a list (Zoho's sort_by): id, Created_Time or Modified_Time, ties by id. */
+enum store_record_sort { STORE_SORT_ID, STORE_SORT_CREATED, STORE_SORT_MODIFIED };
+
+/* Which records a list reads: from `offset`, at most `limit`, in `sort` order (descending when
+ * is_desc); only those of `ids` (at most 100) when id_count > 0. */
+struct store_record_query {
+    size_t offset, limit;
+    enum store_record_sort sort;
+    bool is_desc;
+    const int64_t *ids;
+    size_t id_count;
+};
+
+/* Lists a module's records as `q` says. Caller frees with store_record_list_free (also when
+ * *count is 0). HERALD_OK or HERALD_ERR_STORE. */
+enum herald_err store_record_list(struct store *s, int64_t org_id, int64_t module_id,
+                                  const struct store_record_query *q, struct store_record **out,
+                                  size_t *count);
 /* The current display name of record `id` of any module. *name_out (caller frees) is NULL when
  * the record does not exist. HERALD_OK or HERALD_ERR_STORE. */
 enum herald_err store_record_name(struct store *s, int64_t org_id, int64_t id, char **name_out);
@@ -101,8 +115,9 @@ enum herald_err store_txn_user_delete(struct store_txn *t, int64_t org_id, int64
 struct store_record_ops {
     enum herald_err (*get)(struct store *s, int64_t org_id, int64_t module_id, int64_t id,
                            struct store_record *out);
-    enum herald_err (*list)(struct store *s, int64_t org_id, int64_t module_id, size_t offset,
-                            size_t limit, struct store_record **out, size_t *count);
+    enum herald_err (*list)(struct store *s, int64_t org_id, int64_t module_id,
+                            const struct store_record_query *q, struct store_record **out,
+                            size_t *count);
     enum herald_err (*name)(struct store *s, int64_t org_id, int64_t id, char **name_out);
     enum herald_err (*txn_get)(struct store_txn *t, int64_t org_id, int64_t module_id, int64_t id,
                                struct store_record *out);

@@ -75,16 +75,46 @@ out:
     return err;
 }
 
+/* One statement per order and filter, so each is prepared once per connection (the cache is
+ * keyed by the text's address). */
+#define LIST_SQL(filter, order)                                                                \
+    "SELECT " RECORD_COLS ", json_extract(o.data, '$.full_name'), o.email, "                   \
+    "json_extract(c.data, '$.full_name'), json_extract(m.data, '$.full_name') FROM records r " \
+    "LEFT JOIN users o ON o.id = r.owner_id LEFT JOIN users c ON c.id = r.created_by "         \
+    "LEFT JOIN users m ON m.id = r.modified_by "                                               \
+    "WHERE r.org_id = ?1 AND r.module_id = ?2" filter " ORDER BY " order " LIMIT ?3 OFFSET ?4"
+#define LIST_IDS " AND r.id IN (SELECT value FROM json_each(?5))"
+#define LIST_ORDERS(filter)                                        \
+    {                                                              \
+        {LIST_SQL(filter, "r.id"), LIST_SQL(filter, "r.id DESC")}, \
+            {LIST_SQL(filter, "r.created_at, r.id"),               \
+             LIST_SQL(filter, "r.created_at DESC, r.id DESC")},    \
+        {                                                          \
+            LIST_SQL(filter, "r.modified_at, r.id"),               \
+                LIST_SQL(filter, "r.modified_at DESC, r.id DESC")  \
+        }                                                          \
+    }
+
+static const char *const list_sql[2][3][2] = {LIST_ORDERS(""), LIST_ORDERS(LIST_IDS)};
+
+/* The JSON array text of `q`'s ids (caller frees). */
+static char *ids_json(const struct store_record_query *q)
+{
+    char *text = xmalloc(q->id_count * 21 + 3);
+    size_t n = 0;
+    text[n++] = '[';
+    for (size_t i = 0; i < q->id_count; i++)
+        n += (size_t)sprintf(text + n, i ? ",%lld" : "%lld", (long long)q->ids[i]);
+    text[n++] = ']';
+    text[n] = '\0';
+    return text;
+}
+
 static enum herald_err rec_list(struct store *base, int64_t org_id, int64_t module_id,
-                                size_t offset, size_t limit, struct store_record **out,
+                                const struct store_record_query *q, struct store_record **out,
                                 size_t *count)
 {
-    static const char sql[] =
-        "SELECT " RECORD_COLS ", json_extract(o.data, '$.full_name'), o.email, "
-        "json_extract(c.data, '$.full_name'), json_extract(m.data, '$.full_name') FROM records r "
-        "LEFT JOIN users o ON o.id = r.owner_id LEFT JOIN users c ON c.id = r.created_by "
-        "LEFT JOIN users m ON m.id = r.modified_by "
-        "WHERE r.org_id = ?1 AND r.module_id = ?2 ORDER BY r.id LIMIT ?3 OFFSET ?4";
+    const char *sql = list_sql[q->id_count > 0][q->sort][q->is_desc];
     struct sq_store *s = sq_of(base);
     *out = NULL;
     *count = 0;
@@ -101,8 +131,10 @@ static enum herald_err rec_list(struct store *base, int64_t org_id, int64_t modu
     }
     sqlite3_bind_int64(st, 1, org_id);
     sqlite3_bind_int64(st, 2, module_id);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)q->limit);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)q->offset);
+    if (q->id_count)
+        sqlite3_bind_text(st, 5, ids_json(q), -1, free);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {

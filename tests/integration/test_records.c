@@ -616,6 +616,97 @@ static void get_unknown_id_is_204_and_list_pages(void **state)
         free(ids[i]);
 }
 
+/* The ids of a list answer, comma-joined into out. */
+static void list_ids(const char *path, char *out, size_t cap)
+{
+    struct hp_resp r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    out[0] = '\0';
+    json_t *data = json_object_get(r.json, "data");
+    for (size_t i = 0; i < json_array_size(data); i++) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s", i ? "," : "", hp_str(json_array_get(data, i), "id"));
+    }
+    hp_resp_free(&r);
+}
+
+/* Zoho's Get Records takes sort_by (id, Created_Time, Modified_Time), sort_order (asc, desc)
+ * and ids (at most 100); they were ignored: every list was in ascending id order, of every
+ * record, and info claimed sort_order "asc" whatever was asked. */
+static void list_sorts_and_filters_by_ids(void **state)
+{
+    (void)state;
+    char *a = insert_one("Solutions", "{\"Solution_Title\":\"A\"}");
+    char *b = insert_one("Solutions", "{\"Solution_Title\":\"B\"}");
+    char *c = insert_one("Solutions", "{\"Solution_Title\":\"C\"}");
+    char path[256], want[256], got[512];
+    /* Edit A until its Modified_Time is later than C's (times have whole seconds). */
+    json_t *rec = get_one("Solutions", c);
+    char *c_created = strdup(hp_str(rec, "Created_Time"));
+    json_decref(rec);
+    snprintf(path, sizeof path, "/crm/v8/Solutions/%s", a);
+    int64_t deadline = hp_now_ms() + 5000;
+    bool is_later = false;
+    for (int i = 0; !is_later && hp_now_ms() < deadline; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"data\":[{\"Solution_Title\":\"A%d\"}]}", i);
+        struct hp_resp r = call("PUT", path, body);
+        expect_status(&r, 200);
+        is_later = strcmp(hp_str(hp_at(r.json, "data[0].details"), "Modified_Time"), c_created) > 0;
+        hp_resp_free(&r);
+    }
+    assert_true(is_later);
+    free(c_created);
+
+    list_ids("/crm/v8/Solutions?fields=Solution_Title&sort_order=desc", got, sizeof got);
+    snprintf(want, sizeof want, "%s,%s,%s", c, b, a);
+    assert_string_equal(got, want);
+    list_ids("/crm/v8/Solutions?fields=Solution_Title&sort_by=Modified_Time&sort_order=desc&", got,
+             sizeof got);
+    snprintf(want, sizeof want, "%s,%s,%s", a, c, b);
+    assert_string_equal(got, want);
+    list_ids("/crm/v8/Solutions?fields=Solution_Title&sort_by=Created_Time", got, sizeof got);
+    snprintf(want, sizeof want, "%s,%s,%s", a, b, c);
+    assert_string_equal(got, want);
+    snprintf(path, sizeof path,
+             "/crm/v8/Solutions?fields=Solution_Title&ids=%s,%s&sort_order=desc&per_page=1", a, c);
+    list_ids(path, got, sizeof got);
+    assert_string_equal(got, c);
+    struct hp_resp r = call("GET", path, NULL);
+    assert_string_equal(hp_str(hp_at(r.json, "info"), "sort_order"), "desc");
+    assert_string_equal(hp_str(hp_at(r.json, "info"), "sort_by"), "id");
+    assert_true(json_is_true(hp_at(r.json, "info.more_records")));
+    hp_resp_free(&r);
+    /* An id that names no record of the module is no error: there is nothing to show. */
+    r = call("GET", "/crm/v8/Solutions?fields=Solution_Title&ids=1234567890123456789", NULL);
+    expect_status(&r, 204);
+    hp_resp_free(&r);
+
+    r = call("GET", "/crm/v8/Solutions?fields=Solution_Title&sort_order=up", NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "sort_order");
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/Solutions?fields=Solution_Title&sort_by=Solution_Title", NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "sort_by");
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/Solutions?fields=Solution_Title&ids=1,x", NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "ids");
+    hp_resp_free(&r);
+    char many[128 * 3 + 64] = "/crm/v8/Solutions?fields=Solution_Title&ids=";
+    for (int i = 1; i <= 101; i++) {
+        size_t n = strlen(many);
+        snprintf(many + n, sizeof many - n, "%s%d", i > 1 ? "," : "", i);
+    }
+    r = call("GET", many, NULL);
+    hp_assert_error(&r, 400, "LIMIT_EXCEEDED");
+    hp_resp_free(&r);
+    free(a);
+    free(b);
+    free(c);
+}
+
 /* ---- lookups ---- */
 
 static void lookups_take_ids_and_show_names(void **state)
@@ -1367,6 +1458,7 @@ int main(void)
         cmocka_unit_test(upsert_inserts_then_updates_by_duplicate_field),
         cmocka_unit_test(delete_bulk_and_by_id),
         cmocka_unit_test(get_unknown_id_is_204_and_list_pages),
+        cmocka_unit_test(list_sorts_and_filters_by_ids),
         cmocka_unit_test(lookups_take_ids_and_show_names),
         cmocka_unit_test(deal_stage_sets_probability),
         cmocka_unit_test(deal_expected_revenue_follows_amount_and_probability),
