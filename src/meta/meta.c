@@ -727,6 +727,21 @@ static enum meta_problem check_string(const struct meta_field *f, const json_t *
     return META_VALUE_OK;
 }
 
+/* True when a number's integer part has at most `digits` digits (Zoho's length of a currency
+ * or decimal field: 16); always when digits is 0 or more than an int64 holds. */
+static bool has_digits_within(const json_t *value, int digits)
+{
+    if (digits <= 0 || digits > 18)
+        return true;
+    int64_t limit = 1;
+    for (int i = 0; i < digits; i++)
+        limit *= 10;
+    if (json_is_integer(value))
+        return json_integer_value(value) < limit && json_integer_value(value) > -limit;
+    double v = json_real_value(value);
+    return v < (double)limit && v > -(double)limit;
+}
+
 static enum meta_problem check_value(const struct meta_field *f, const json_t *value)
 {
     int64_t n;
@@ -754,7 +769,9 @@ static enum meta_problem check_value(const struct meta_field *f, const json_t *v
         return META_VALUE_WRONG_TYPE;
     case META_DOUBLE:
     case META_CURRENCY:
-        return json_is_number(value) ? META_VALUE_OK : META_VALUE_WRONG_TYPE;
+        if (!json_is_number(value))
+            return META_VALUE_WRONG_TYPE;
+        return has_digits_within(value, f->length) ? META_VALUE_OK : META_VALUE_TOO_LONG;
     case META_PERCENT:
         if (!json_is_number(value))
             return META_VALUE_WRONG_TYPE;

@@ -117,7 +117,8 @@ const char *meta_json_type(const struct meta_field *f);
 enum meta_problem {
     META_VALUE_OK,
     META_VALUE_WRONG_TYPE,   /* not of the field's type or shape (bad date, email, id...) */
-    META_VALUE_TOO_LONG,     /* a string longer than f->length characters */
+    META_VALUE_TOO_LONG,     /* a string longer than f->length characters, or a currency or
+                              * decimal number with more than f->length integer digits */
     META_VALUE_NOT_IN_LIST,  /* a picklist value that is not one of f->picklist */
     META_VALUE_OUT_OF_RANGE, /* a number outside the type's range (percent 0..100, int32) */
     META_VALUE_MISSING,      /* null or "" for a mandatory field */

@@ -440,6 +440,23 @@ static void checks_doubles_and_currencies_as_numbers(void **state)
     assert_string_equal(expected_for("Products", "Qty_in_Stock", "\"x\""), "double");
 }
 
+/* A currency or decimal field holds at most `length` (16) integer digits in Zoho; 1e300 was
+ * stored and shown. */
+static void rejects_currency_and_decimals_over_their_digits(void **state)
+{
+    (void)state;
+    assert_int_equal(field("Deals", "Amount")->length, 16);
+    assert_int_equal(check("Deals", "Amount", "9999999999999999"), META_VALUE_OK);
+    assert_int_equal(check("Deals", "Amount", "-9999999999999999"), META_VALUE_OK);
+    assert_int_equal(check("Deals", "Amount", "123456789012345.75"), META_VALUE_OK);
+    assert_int_equal(check("Deals", "Amount", "10000000000000000"), META_VALUE_TOO_LONG);
+    assert_int_equal(check("Deals", "Amount", "-10000000000000000"), META_VALUE_TOO_LONG);
+    assert_int_equal(check("Deals", "Amount", "1e16"), META_VALUE_TOO_LONG);
+    assert_int_equal(check("Deals", "Amount", "1e300"), META_VALUE_TOO_LONG);
+    assert_int_equal(check("Products", "Qty_in_Stock", "1.5e20"), META_VALUE_TOO_LONG);
+    assert_int_equal(check("Products", "Qty_in_Stock", "0.000001"), META_VALUE_OK);
+}
+
 static void rejects_percent_outside_0_to_100(void **state)
 {
     (void)state;
@@ -768,6 +785,7 @@ int main(void)
         cmocka_unit_test(checks_integers_within_int32),
         cmocka_unit_test(checks_bigints_as_numbers_or_digit_strings),
         cmocka_unit_test(checks_doubles_and_currencies_as_numbers),
+        cmocka_unit_test(rejects_currency_and_decimals_over_their_digits),
         cmocka_unit_test(rejects_percent_outside_0_to_100),
         cmocka_unit_test(accepts_only_json_booleans),
         cmocka_unit_test(accepts_real_calendar_dates),

@@ -92,6 +92,10 @@ static const struct {
      "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Amount\",\"json_path\":"
      "\"$.data[3].Amount\",\"expected_data_type\":\"currency\"},\"message\":\"invalid data\","
      "\"status\":\"error\"}"},
+    {"Deals", "{\"Deal_Name\":\"d\",\"Stage\":\"Qualification\",\"Amount\":1e300}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Amount\",\"json_path\":"
+     "\"$.data[3].Amount\",\"maximum_length\":16},\"message\":\"invalid data\","
+     "\"status\":\"error\"}"},
     /* boolean */
     {"Leads", "{\"Last_Name\":\"x\",\"Email_Opt_Out\":true}", NULL},
     {"Leads", "{\"Last_Name\":\"x\",\"Email_Opt_Out\":\"true\"}",
