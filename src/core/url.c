@@ -109,6 +109,16 @@ enum herald_err url_parse(const char *url, struct url_parts *out)
             parts.is_ip_literal = true;
         else if (inet_aton(parts.host, &a4))
             return HERALD_ERR_INVALID; /* "127.1", "0x7f.1", "2130706433" */
+        /* An address with the root's dot ("10.0.0.1.", "0x7f.1."): URL parsers (WHATWG, curl)
+         * read it as that address, the resolver as a name that never resolves, so the address
+         * check passed it as unresolvable. */
+        if (host_len > 1 && parts.host[host_len - 1] == '.') {
+            parts.host[host_len - 1] = '\0';
+            bool is_numeric = inet_aton(parts.host, &a4) != 0;
+            parts.host[host_len - 1] = '.';
+            if (is_numeric)
+                return HERALD_ERR_INVALID;
+        }
     }
 
     parts.port = strcmp(parts.scheme, "https") == 0 ? 443 : 80;

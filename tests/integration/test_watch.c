@@ -660,6 +660,10 @@ static const struct error_row error_rows[] = {
      "{\"channel_id\":\"1\",\"events\":[\"Deals.edit\"],\"notify_url\":\"http://169.254.169.254/"
      "latest\"}",
      400, "INVALID_DATA", "{\"api_name\":\"notify_url\",\"json_path\":\"$.watch[0].notify_url\"}"},
+    {"v8",
+     "{\"channel_id\":\"1\",\"events\":[\"Deals.edit\"],\"notify_url\":\"http://169.254.169.254./"
+     "latest\"}",
+     400, "INVALID_DATA", "{\"api_name\":\"notify_url\",\"json_path\":\"$.watch[0].notify_url\"}"},
     {"v8", "{\"channel_id\":\"1\",\"events\":[\"Deals.edit\"],\"notify_url\":\"http://[::1]:80/\"}",
      400, "INVALID_DATA", "{\"api_name\":\"notify_url\",\"json_path\":\"$.watch[0].notify_url\"}"},
     {"v8", "{\"channel_id\":\"1\",\"events\":[\"Deals.edit\"],\"notify_url\":\"file:///etc\"}", 400,

@@ -151,14 +151,26 @@ static void refuses_ambiguous_numeric_ipv4_forms(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "http://127.1/",      "http://2130706433/", "http://0x7f.0.0.1/",
-        "http://0177.0.0.1/", "http://127.0.1/",
+        "http://127.1/",
+        "http://2130706433/",
+        "http://0x7f.0.0.1/",
+        "http://0177.0.0.1/",
+        "http://127.0.1/",
+        /* with the root's dot, as URL parsers read them: each is an address */
+        "http://127.0.0.1./",
+        "http://10.0.0.1.:8080/",
+        "http://0x7f.1./",
+        "http://2130706433./",
+        "http://169.254.169.254./latest",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct url_parts p;
         if (url_parse(bad[i], &p) != HERALD_ERR_INVALID)
             fail_msg("accepted '%s'", bad[i]);
     }
+    /* A name with the root's dot is still a name. */
+    assert_string_equal(parse_ok("http://example.com./x").host, "example.com.");
+    assert_string_equal(parse_ok("http://a.1b./").host, "a.1b.");
 }
 
 static void port_must_be_decimal_in_range(void **state)
