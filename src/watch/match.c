@@ -118,6 +118,24 @@ static void changed_fini(struct matcher *m)
     m->is_changed_resolved = false;
 }
 
+/* Whether the request deletes record `id` of `module`: a record it deletes gets no related
+ * action (an update callback for a record that is gone), whichever of the two came first in
+ * the request. */
+static bool is_deleted_by_request(const struct matcher *m, const struct meta_module *module,
+                                  int64_t id)
+{
+    for (size_t e = 0; e < m->ev_count; e++) {
+        const struct change_event *ev = &m->evs[e];
+        if (ev->op != CHANGE_DELETE || ev->module != module)
+            continue;
+        for (size_t r = 0; r < ev->count; r++) {
+            if (ev->records[r].id == id)
+                return true;
+        }
+    }
+    return false;
+}
+
 /* The looked-up records of every event, in request order: each event's records are in request
  * order already, so the events are merged by request_index. */
 static void collect_related(struct matcher *m)
@@ -137,7 +155,7 @@ static void collect_related(struct matcher *m)
         const struct change_record *r = &m->evs[e].records[next[e]++];
         for (size_t k = 0; k < r->lookup_count; k++) {
             const struct change_lookup *lk = &r->lookups[k];
-            if (!lk->module || lk->id <= 0)
+            if (!lk->module || lk->id <= 0 || is_deleted_by_request(m, lk->module, lk->id))
                 continue;
             struct related *g = NULL;
             for (size_t j = 0; j < m->related_count; j++) {

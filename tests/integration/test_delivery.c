@@ -617,6 +617,37 @@ static void related_action_skips_a_deleted_looked_up_record(void **state)
     rx_stop(rx);
 }
 
+/* A request that deletes a record and, before it, a record looking it up sends no related action
+ * for the deleted one (an update callback for a record that is gone), as when the looked-up
+ * record comes first in the request: only the delete callback, ids in request order. */
+static void related_action_skips_a_record_the_same_request_deletes(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256], body[512], path[128], parent[24], child[24];
+    rx_url(rx, "/deleted-together", url, sizeof url);
+    records("POST", "/crm/v8/Accounts", "{\"data\":[{\"Account_Name\":\"Together P\"}]}", 201);
+    snprintf(parent, sizeof parent, "%s", ids[0]);
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"Account_Name\":\"Together K\",\"Parent_Account\":{\"id\":\"%s\"}}]}",
+             parent);
+    records("POST", "/crm/v8/Accounts", body, 201);
+    snprintf(child, sizeof child, "%s", ids[0]);
+    watch("5013", "[\"Accounts.all\"]", url, "");
+    snprintf(path, sizeof path, "/crm/v8/Accounts?ids=%s,%s", child, parent);
+    records("DELETE", path, NULL, 200);
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    assert_int_equal(rx_wait(rx, 2, 500), 1);
+    const struct rx_request *cb = rx_get(rx, 0);
+    assert_string_equal(hp_str(cb->json, "operation"), "delete");
+    char want[64];
+    snprintf(want, sizeof want, "[\"%s\",\"%s\"]", child, parent);
+    char *got = json_dumps(json_object_get(cb->json, "ids"), JSON_COMPACT);
+    assert_string_equal(got, want);
+    free(got);
+    rx_stop(rx);
+}
+
 /* The callback among the first `n` received whose channel is `channel` and whose ids are exactly
  * `want` (a compact JSON array); fails when not exactly one matches. */
 static const struct rx_request *the_one(struct receiver *rx, size_t n, const char *channel,
@@ -786,6 +817,7 @@ int main(void)
         cmocka_unit_test(failed_attempts_retry_with_the_same_webhook_id),
         cmocka_unit_test(related_action_notifies_the_looked_up_record),
         cmocka_unit_test(related_action_skips_a_deleted_looked_up_record),
+        cmocka_unit_test(related_action_skips_a_record_the_same_request_deletes),
         cmocka_unit_test(upsert_sends_one_related_callback_per_channel),
         cmocka_unit_test(users_all_reports_user_changes),
         cmocka_unit_test(a_date_time_written_in_another_zone_is_compared_by_instant),
