@@ -118,7 +118,14 @@ static int load_ini(const char *path, char **vals, char *err, size_t err_len)
     char line[4096];
     int lineno = 0;
     bool has_allow = false;
-    while (fgets(line, sizeof line, f)) {
+    /* fopen() opens a directory for reading; only the first read fails (EISDIR). A read error
+     * must not pass for an empty file, which would serve with the defaults. */
+    while (fgets(line, sizeof line, f) || ferror(f)) {
+        if (ferror(f)) {
+            snprintf(err, err_len, "--config: cannot read '%s': %s", path, strerror(errno));
+            fclose(f);
+            return 2;
+        }
         lineno++;
         char *s = trim(line);
         if (!*s || *s == '#' || *s == ';' || *s == '[')
@@ -168,6 +175,11 @@ bool config_parse_listen(const char *s, char **host_out, int *port_out)
     }
     if (host_len == 0 || !colon[1])
         return false;
+    /* Digits only: strtol() also takes leading blanks and a sign ("127.0.0.1:+80"). */
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+    }
     char *end;
     errno = 0;
     long port = strtol(colon + 1, &end, 10);
