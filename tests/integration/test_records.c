@@ -365,6 +365,15 @@ static void module_scopes_are_checked_per_operation(void **state)
     r = hp_req(&srv, "DELETE", "/crm/v8/Contacts?ids=1", NULL, tok, NULL);
     hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
     hp_resp_free(&r);
+
+    /* Zoho's own spelling of a module scope (its scopes page: modules.salesorders). */
+    hp_token(&srv, "ZohoCRM.modules.salesorders.READ", tok, sizeof tok);
+    r = hp_req(&srv, "GET", "/crm/v8/Sales_Orders?fields=Subject", NULL, tok, NULL);
+    assert_true(r.status == 200 || r.status == 204);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "GET", "/crm/v8/Purchase_Orders?fields=Subject", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
 }
 
 /* ---- update ---- */
