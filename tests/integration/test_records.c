@@ -374,6 +374,19 @@ static void module_scopes_are_checked_per_operation(void **state)
     r = hp_req(&srv, "GET", "/crm/v8/Purchase_Orders?fields=Subject", NULL, tok, NULL);
     hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
     hp_resp_free(&r);
+
+    /* An operation without a module covers that operation in every module. */
+    hp_token(&srv, "ZohoCRM.modules.CREATE", tok, sizeof tok);
+    r = hp_req(&srv, "POST", "/crm/v8/Accounts", "{\"data\":[{\"Account_Name\":\"x\"}]}", tok,
+               NULL);
+    expect_status(&r, 201);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "GET", "/crm/v8/Accounts?fields=Account_Name", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
+    r = hp_req(&srv, "DELETE", "/crm/v8/Accounts?ids=1", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
 }
 
 /* ---- update ---- */
