@@ -61,6 +61,10 @@ int cli_db_check(const char *cmd, const char **db)
         fprintf(stderr, "herald %s: --db: the path is empty\n", cmd);
         return 2;
     }
+    if (!config_db_path_usable(*db, err, sizeof err)) {
+        fprintf(stderr, "herald %s: %s\n", cmd, err);
+        return 2;
+    }
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/timefmt.h"
 #include "core/xmalloc.h"
@@ -400,6 +401,30 @@ const char *config_cli_value(const char *key, config_getenv_fn *getenv_fn, const
 const char *config_db_default(config_getenv_fn *getenv_fn, char *err, size_t err_len)
 {
     return config_cli_value("db", getenv_fn, NULL, err, err_len);
+}
+
+bool config_db_path_usable(const char *path, char *err, size_t err_len)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return true;
+        snprintf(err, err_len, "--db: '%s' is a directory (expected a file's path)", path);
+        return false;
+    }
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, strlen(dir) + 1, ".");
+    else if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    bool is_ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!is_ok)
+        snprintf(err, err_len, "--db: cannot create '%s': '%s' is not a directory", path, dir);
+    free(dir);
+    return is_ok;
 }
 
 void config_fini(struct config *cfg)

@@ -442,6 +442,21 @@ static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
     assert_int_equal(rc, 2);
     rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "frobnicate", NULL);
     assert_int_equal(rc, 2);
+    /* A --db no command can open (its directory is missing, or it is a directory) is a bad
+     * value: it exited 1 with two log lines naming no flag. */
+    char missing[400];
+    snprintf(missing, sizeof missing, "%s/no-such-dir/h.db", srv.dir);
+    const char *const dbs[] = {missing, srv.dir};
+    for (size_t i = 0; i < 2; i++) {
+        rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--listen", "127.0.0.1:0",
+                    "--db", dbs[i], NULL);
+        if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
+            fail_msg("serve --db %s: exit %d, err '%s'", dbs[i], rc, err);
+        rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "create", "--scopes", "all",
+                    "--db", dbs[i], NULL);
+        if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
+            fail_msg("token create --db %s: exit %d, err '%s'", dbs[i], rc, err);
+    }
 }
 
 /* --scopes that names no scope (",", " , ") made a token refused everything; it is a bad value.
