@@ -101,11 +101,12 @@ bool api_scope_known(const char *scope)
                                         NULL};
     if (in_list(scope, strlen(scope), fixed))
         return true;
-    static const char *const families[] = {"ZohoCRM.notifications.", "ZohoCRM.users.", NULL};
+    static const char *const families[] = {"ZohoCRM.notifications.", "ZohoCRM.users.",
+                                           "ZohoCRM.modules.", NULL};
     for (const char *const *f = families; *f; f++) {
         size_t n = strlen(*f);
-        if (strncasecmp(scope, *f, n) == 0)
-            return in_list(scope + n, strlen(scope + n), ops);
+        if (strncasecmp(scope, *f, n) == 0 && in_list(scope + n, strlen(scope + n), ops))
+            return true;
     }
     /* ZohoCRM.modules.{module}.{op} */
     const char *prefix = "ZohoCRM.modules.";

@@ -1,7 +1,9 @@
 /* GET /crm/{v}/org and GET /crm/{v}/users (CurrentUser and listing): the calls the official SDKs
  * make at start-up. Users' writes live in users.c. */
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "core/timefmt.h"
@@ -49,44 +51,135 @@ static json_t *user_json(const char *text)
     return u ? u : json_object();
 }
 
+/* GET /users?type=: Zoho's user types. Users are deleted for good here, so DeletedUsers lists
+ * none; every user has the organization's one profile (its admin's), so AdminUsers are those
+ * whose profile is the Administrator profile. */
+enum user_type {
+    USERS_ALL,
+    USERS_ACTIVE,
+    USERS_DEACTIVE,
+    USERS_CONFIRMED,
+    USERS_NOT_CONFIRMED,
+    USERS_DELETED,
+    USERS_ACTIVE_CONFIRMED,
+    USERS_ADMIN,
+    USERS_ACTIVE_CONFIRMED_ADMINS,
+    USERS_CURRENT,
+};
+
+static const char *const user_types[] = {
+    [USERS_ALL] = "AllUsers",
+    [USERS_ACTIVE] = "ActiveUsers",
+    [USERS_DEACTIVE] = "DeactiveUsers",
+    [USERS_CONFIRMED] = "ConfirmedUsers",
+    [USERS_NOT_CONFIRMED] = "NotConfirmedUsers",
+    [USERS_DELETED] = "DeletedUsers",
+    [USERS_ACTIVE_CONFIRMED] = "ActiveConfirmedUsers",
+    [USERS_ADMIN] = "AdminUsers",
+    [USERS_ACTIVE_CONFIRMED_ADMINS] = "ActiveConfirmedAdmins",
+    [USERS_CURRENT] = "CurrentUser",
+};
+
+static bool user_is(const json_t *u, enum user_type type)
+{
+    const char *status = json_string_value(json_object_get(u, "status"));
+    bool is_active = status && strcmp(status, "active") == 0;
+    bool is_confirmed = json_is_true(json_object_get(u, "confirm"));
+    const char *profile = json_string_value(json_object_get(json_object_get(u, "profile"), "name"));
+    bool is_admin = profile && strcmp(profile, "Administrator") == 0;
+    switch (type) {
+    case USERS_ACTIVE:
+        return is_active;
+    case USERS_DEACTIVE:
+        return !is_active;
+    case USERS_CONFIRMED:
+        return is_confirmed;
+    case USERS_NOT_CONFIRMED:
+        return !is_confirmed;
+    case USERS_DELETED:
+        return false;
+    case USERS_ACTIVE_CONFIRMED:
+        return is_active && is_confirmed;
+    case USERS_ADMIN:
+        return is_admin;
+    case USERS_ACTIVE_CONFIRMED_ADMINS:
+        return is_active && is_confirmed && is_admin;
+    default:
+        return true;
+    }
+}
+
+static void users_current(struct http_req *req)
+{
+    struct app *app = req->app;
+    struct store_user u;
+    enum herald_err err = store_user_get(app->store, req->who.org_id, req->who.user_id, &u);
+    if (err) {
+        http_respond_error(req, 500, "INTERNAL_ERROR", "Internal Server Error", NULL);
+        return;
+    }
+    json_t *body = json_pack("{s:[o], s:{s:i, s:i, s:i, s:b}}", "users", user_json(u.json), "info",
+                             "per_page", 200, "count", 1, "page", 1, "more_records", 0);
+    free(u.json);
+    http_respond_json(req, 200, body);
+}
+
 void api_users_get(struct http_req *req)
 {
     struct app *app = req->app;
-    const char *type = http_req_query(req, "type");
-    if (type && strcmp(type, "CurrentUser") == 0) {
-        struct store_user u;
-        enum herald_err err = store_user_get(app->store, req->who.org_id, req->who.user_id, &u);
-        if (err) {
-            http_respond_error(req, 500, "INTERNAL_ERROR", "Internal Server Error", NULL);
+    const char *type_text = http_req_query(req, "type");
+    enum user_type type = USERS_ALL;
+    if (type_text) {
+        size_t i = 0;
+        while (i < sizeof user_types / sizeof user_types[0] &&
+               strcasecmp(type_text, user_types[i]) != 0)
+            i++;
+        if (i == sizeof user_types / sizeof user_types[0]) {
+            http_respond_error(req, 400, "INVALID_DATA", "invalid data",
+                               json_pack("{s:s}", "param_name", "type"));
             return;
         }
-        json_t *body = json_pack("{s:[o], s:{s:i, s:i, s:i, s:b}}", "users", user_json(u.json),
-                                 "info", "per_page", 200, "count", 1, "page", 1, "more_records", 0);
-        free(u.json);
-        http_respond_json(req, 200, body);
+        type = (enum user_type)i;
+    }
+    if (type == USERS_CURRENT) {
+        users_current(req);
         return;
     }
     long page, per_page;
     if (!api_page_params(req, &page, &per_page))
         return;
+    /* AllUsers pages in SQL; a filtered type reads every user (an organization has few) and
+     * pages what passes. */
+    size_t skip = (size_t)(page - 1) * (size_t)per_page;
+    bool is_filtered = type != USERS_ALL;
     struct store_user *list = NULL;
     size_t n = 0;
     enum herald_err err =
-        store_user_list(app->store, req->who.org_id, (size_t)(page - 1) * (size_t)per_page,
-                        (size_t)per_page + 1, &list, &n);
+        store_user_list(app->store, req->who.org_id, is_filtered ? 0 : skip,
+                        is_filtered ? (size_t)INT64_MAX : (size_t)per_page + 1, &list, &n);
     if (err) {
         http_respond_error(req, 500, "INTERNAL_ERROR", "Internal Server Error", NULL);
         return;
     }
-    bool has_more = n > (size_t)per_page;
-    size_t shown = has_more ? (size_t)per_page : n;
     json_t *users = json_array();
+    size_t passed = 0;
+    bool has_more = false;
     for (size_t i = 0; i < n; i++) {
-        if (i < shown)
-            json_array_append_new(users, user_json(list[i].json));
+        json_t *u = user_json(list[i].json);
         free(list[i].json);
+        if (!user_is(u, type) || (is_filtered && passed++ < skip)) {
+            json_decref(u);
+            continue;
+        }
+        if (json_array_size(users) == (size_t)per_page) {
+            has_more = true;
+            json_decref(u);
+            continue;
+        }
+        json_array_append_new(users, u);
     }
     free(list);
+    size_t shown = json_array_size(users);
     if (shown == 0) {
         json_decref(users);
         http_respond_empty(req, 204);

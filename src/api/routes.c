@@ -11,9 +11,10 @@
 #define SCOPES_WATCH_UPDATE \
     "ZohoCRM.notifications.ALL,ZohoCRM.notifications.WRITE,ZohoCRM.notifications.UPDATE"
 #define SCOPES_WATCH_DELETE "ZohoCRM.notifications.ALL,ZohoCRM.notifications.DELETE"
-#define SCOPES_USERS_CREATE "ZohoCRM.users.ALL,ZohoCRM.users.CREATE"
-#define SCOPES_USERS_UPDATE "ZohoCRM.users.ALL,ZohoCRM.users.UPDATE"
-#define SCOPES_USERS_DELETE "ZohoCRM.users.ALL,ZohoCRM.users.DELETE"
+/* users.WRITE, which token create accepts as it does notifications.WRITE, covers the writes. */
+#define SCOPES_USERS_CREATE "ZohoCRM.users.ALL,ZohoCRM.users.WRITE,ZohoCRM.users.CREATE"
+#define SCOPES_USERS_UPDATE "ZohoCRM.users.ALL,ZohoCRM.users.WRITE,ZohoCRM.users.UPDATE"
+#define SCOPES_USERS_DELETE "ZohoCRM.users.ALL,ZohoCRM.users.WRITE,ZohoCRM.users.DELETE"
 /* Every settings scope a token may hold that covers reading modules or fields: Zoho names each
  * settings area with ALL and READ, and settings.READ reads them all. */
 #define SCOPES_SETTINGS_MODULES                                                \
@@ -22,12 +23,16 @@
 #define SCOPES_SETTINGS_FIELDS                                                \
     "ZohoCRM.settings.ALL,ZohoCRM.settings.READ,ZohoCRM.settings.fields.ALL," \
     "ZohoCRM.settings.fields.READ"
-/* Record routes: "{M}" is the module segment. WRITE covers create, update and delete. */
-#define SCOPES_REC(op) "ZohoCRM.modules.ALL,ZohoCRM.modules.{M}.ALL,ZohoCRM.modules.{M}." op
+/* Record routes: "{M}" is the module segment. WRITE covers create, update and delete. An
+ * operation without a module (ZohoCRM.modules.READ, which integrations commonly ask Zoho for)
+ * covers every module, as ZohoCRM.modules.ALL does. */
+#define SCOPES_REC(op) \
+    "ZohoCRM.modules.ALL,ZohoCRM.modules." op ",ZohoCRM.modules.{M}.ALL,ZohoCRM.modules.{M}." op
+#define SCOPES_REC_WRITE(op) SCOPES_REC("WRITE") ",ZohoCRM.modules." op ",ZohoCRM.modules.{M}." op
 #define SCOPES_REC_READ SCOPES_REC("READ")
-#define SCOPES_REC_CREATE SCOPES_REC("WRITE") ",ZohoCRM.modules.{M}.CREATE"
-#define SCOPES_REC_UPDATE SCOPES_REC("WRITE") ",ZohoCRM.modules.{M}.UPDATE"
-#define SCOPES_REC_DELETE SCOPES_REC("WRITE") ",ZohoCRM.modules.{M}.DELETE"
+#define SCOPES_REC_CREATE SCOPES_REC_WRITE("CREATE")
+#define SCOPES_REC_UPDATE SCOPES_REC_WRITE("UPDATE")
+#define SCOPES_REC_DELETE SCOPES_REC_WRITE("DELETE")
 /* Herald's delivery history: reading it, and resending, which is a write. */
 #define SCOPES_DELIVERIES_READ "Herald.deliveries.ALL,Herald.deliveries.READ"
 #define SCOPES_DELIVERIES_RESEND "Herald.deliveries.ALL"

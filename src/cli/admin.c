@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api/api.h"
@@ -21,9 +22,10 @@ const char cli_token_usage[] =
     "\n"
     "create  prints a new token alone on stdout, once; only its SHA-256 is stored.\n"
     "        Scopes follow Zoho (case-insensitive): ZohoCRM.notifications.{ALL,READ,WRITE,\n"
-    "        CREATE,UPDATE,DELETE}, ZohoCRM.modules.ALL, ZohoCRM.modules.{Module}.{ALL,READ,\n"
-    "        CREATE,WRITE,UPDATE,DELETE}, ZohoCRM.settings.{ALL,READ}, ZohoCRM.settings.{modules,\n"
-    "        fields}.{ALL,READ}, ZohoCRM.users.{ALL,READ,CREATE,UPDATE,DELETE},\n"
+    "        CREATE,UPDATE,DELETE}, ZohoCRM.modules.{ALL,READ,CREATE,WRITE,UPDATE,DELETE},\n"
+    "        ZohoCRM.modules.{Module}.{ALL,READ,CREATE,WRITE,UPDATE,DELETE} (Leads, or Zoho's\n"
+    "        spelling: salesorders), ZohoCRM.settings.{ALL,READ}, ZohoCRM.settings.{modules,\n"
+    "        fields}.{ALL,READ}, ZohoCRM.users.{ALL,READ,WRITE,CREATE,UPDATE,DELETE},\n"
     "        ZohoCRM.org.{ALL,READ}, Herald.deliveries.{ALL,READ}. --scopes all grants every\n"
     "        scope.\n"
     "list    prints each token's id, name, created and revoked times and scopes, one a line.\n"
@@ -57,6 +59,10 @@ int cli_db_check(const char *cmd, const char **db)
     }
     if (!**db) {
         fprintf(stderr, "herald %s: --db: the path is empty\n", cmd);
+        return 2;
+    }
+    if (!config_db_path_usable(*db, err, sizeof err)) {
+        fprintf(stderr, "herald %s: %s\n", cmd, err);
         return 2;
     }
     return 0;
@@ -136,18 +142,33 @@ static int token_create(struct admin_args *a)
                         "ZohoCRM.notifications.ALL,ZohoCRM.modules.ALL, or all)\n");
         return 2;
     }
-    const char *scopes = strcmp(a->scopes, "all") == 0 ? api_all_scopes : a->scopes;
+    const char *scopes = strcasecmp(a->scopes, "all") == 0 ? api_all_scopes : a->scopes;
     char *copy = xstrdup(scopes);
+    size_t count = 0;
     for (char *save = NULL, *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
         while (*s == ' ')
             s++;
+        size_t len = strlen(s);
+        while (len && s[len - 1] == ' ')
+            s[--len] = '\0';
+        if (!*s)
+            continue; /* "a,,b" or a trailing comma */
         if (!api_scope_known(s)) {
             fprintf(stderr, "herald token create: --scopes: unknown scope '%s'\n", s);
             free(copy);
             return 2;
         }
+        count++;
     }
     free(copy);
+    /* A list of commas and blanks names no scope: the token would be refused everything. */
+    if (!count) {
+        fprintf(stderr,
+                "herald token create: --scopes: no scope in '%s' (e.g. --scopes "
+                "ZohoCRM.notifications.ALL,ZohoCRM.modules.ALL, or all)\n",
+                a->scopes);
+        return 2;
+    }
     struct store *store;
     if (open_store(a->db, &store))
         return 1;

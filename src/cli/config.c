@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/timefmt.h"
 #include "core/xmalloc.h"
@@ -118,7 +119,14 @@ static int load_ini(const char *path, char **vals, char *err, size_t err_len)
     char line[4096];
     int lineno = 0;
     bool has_allow = false;
-    while (fgets(line, sizeof line, f)) {
+    /* fopen() opens a directory for reading; only the first read fails (EISDIR). A read error
+     * must not pass for an empty file, which would serve with the defaults. */
+    while (fgets(line, sizeof line, f) || ferror(f)) {
+        if (ferror(f)) {
+            snprintf(err, err_len, "--config: cannot read '%s': %s", path, strerror(errno));
+            fclose(f);
+            return 2;
+        }
         lineno++;
         char *s = trim(line);
         if (!*s || *s == '#' || *s == ';' || *s == '[')
@@ -168,6 +176,11 @@ bool config_parse_listen(const char *s, char **host_out, int *port_out)
     }
     if (host_len == 0 || !colon[1])
         return false;
+    /* Digits only: strtol() also takes leading blanks and a sign ("127.0.0.1:+80"). */
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+    }
     char *end;
     errno = 0;
     long port = strtol(colon + 1, &end, 10);
@@ -388,6 +401,30 @@ const char *config_cli_value(const char *key, config_getenv_fn *getenv_fn, const
 const char *config_db_default(config_getenv_fn *getenv_fn, char *err, size_t err_len)
 {
     return config_cli_value("db", getenv_fn, NULL, err, err_len);
+}
+
+bool config_db_path_usable(const char *path, char *err, size_t err_len)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return true;
+        snprintf(err, err_len, "--db: '%s' is a directory (expected a file's path)", path);
+        return false;
+    }
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, strlen(dir) + 1, ".");
+    else if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    bool is_ok = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!is_ok)
+        snprintf(err, err_len, "--db: cannot create '%s': '%s' is not a directory", path, dir);
+    free(dir);
+    return is_ok;
 }
 
 void config_fini(struct config *cfg)

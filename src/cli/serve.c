@@ -164,7 +164,8 @@ int cli_serve(int argc, char **argv)
         fputs(config_serve_usage, stdout);
         return 0;
     }
-    if (!listen_host_resolves(&cfg, err_line, sizeof err_line)) {
+    if (!listen_host_resolves(&cfg, err_line, sizeof err_line) ||
+        !config_db_path_usable(cfg.db_path, err_line, sizeof err_line)) {
         fprintf(stderr, "herald serve: %s\n", err_line);
         config_fini(&cfg);
         return 2;

@@ -140,18 +140,57 @@ enum http_match http_routes_find(const struct http_routes *rt, const char *metho
     return HTTP_MATCH_OK;
 }
 
+/* Lower case without underscores, into out (cap bytes); false when it does not fit. */
+static bool scope_module_fold(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '_')
+            continue;
+        if (n + 1 >= cap)
+            return false;
+        out[n++] = (char)tolower((unsigned char)s[i]);
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* Whether a held scope's module part names the request's module. Zoho spells module scopes in
+ * lower case without underscores (ZohoCRM.modules.salesorders.READ, .pricebooks., .purchaseorders.;
+ * its scopes page lists them so), so case and underscores are ignored, and so is the "__s" of a
+ * system module's API name (Appointments__s, Services__s). */
+static bool scope_module_equal(const char *held, size_t held_len, const char *module)
+{
+    size_t mlen = strlen(module);
+    if (held_len == mlen && strncasecmp(held, module, mlen) == 0)
+        return true;
+    char h[128], m[128];
+    if (!scope_module_fold(held, held_len, h, sizeof h) ||
+        !scope_module_fold(module, mlen, m, sizeof m))
+        return false;
+    if (strcmp(h, m) == 0)
+        return true;
+    if (mlen > 3 && memcmp(module + mlen - 3, "__s", 3) == 0 &&
+        scope_module_fold(module, mlen - 3, m, sizeof m))
+        return strcmp(h, m) == 0;
+    return false;
+}
+
 /* Compares one accepted scope (with "{M}" standing for module) to a held one, ignoring case. */
 static bool scope_equal(const char *acc, size_t acc_len, const char *have, size_t have_len,
                         const char *module)
 {
-    size_t mlen = module ? strlen(module) : 0;
     size_t i = 0, j = 0;
     while (i < acc_len) {
         if (module && acc_len - i >= 3 && memcmp(acc + i, "{M}", 3) == 0) {
-            if (have_len - j < mlen || strncasecmp(have + j, module, mlen) != 0)
+            /* The held module part is what is left once the rest of the accepted scope
+             * (".READ") is set aside. */
+            size_t rest = acc_len - i - 3;
+            if (have_len - j < rest + 1 ||
+                !scope_module_equal(have + j, have_len - j - rest, module))
                 return false;
             i += 3;
-            j += mlen;
+            j = have_len - rest;
             continue;
         }
         if (j >= have_len || tolower((unsigned char)acc[i]) != tolower((unsigned char)have[j]))

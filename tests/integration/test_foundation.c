@@ -442,6 +442,53 @@ static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
     assert_int_equal(rc, 2);
     rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "frobnicate", NULL);
     assert_int_equal(rc, 2);
+    /* A --db no command can open (its directory is missing, or it is a directory) is a bad
+     * value: it exited 1 with two log lines naming no flag. */
+    char missing[400];
+    snprintf(missing, sizeof missing, "%s/no-such-dir/h.db", srv.dir);
+    const char *const dbs[] = {missing, srv.dir};
+    for (size_t i = 0; i < 2; i++) {
+        rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--listen", "127.0.0.1:0",
+                    "--db", dbs[i], NULL);
+        if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
+            fail_msg("serve --db %s: exit %d, err '%s'", dbs[i], rc, err);
+        rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "create", "--scopes", "all",
+                    "--db", dbs[i], NULL);
+        if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
+            fail_msg("token create --db %s: exit %d, err '%s'", dbs[i], rc, err);
+    }
+}
+
+/* --scopes that names no scope (",", " , ") made a token refused everything; it is a bad value.
+ * "ALL" is "all" (scope names compare case-insensitively, and so does this keyword), and Zoho's
+ * module-wide operations (ZohoCRM.modules.READ) and users.WRITE are scopes a token may carry. */
+static void token_create_takes_only_scope_lists_that_name_a_scope(void **state)
+{
+    (void)state;
+    char out[1024], err[1024];
+    static const char *const none[] = {",", " , ", ",,"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        int rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "create", "--scopes",
+                        none[i], "--db", srv.db, NULL);
+        if (rc != 2 || !strstr(err, "--scopes") || strchr(err, '\n') - err + 1 != (long)strlen(err))
+            fail_msg("--scopes '%s': exit %d, out '%s', err '%s'", none[i], rc, out, err);
+    }
+    char tok[256];
+    hp_token(&srv, "ALL", tok, sizeof tok);
+    struct hp_resp r = hp_req(&srv, "GET", "/crm/v8/org", NULL, tok, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    hp_token(&srv, "zohocrm.modules.read, ZohoCRM.users.WRITE,", tok, sizeof tok);
+    r = hp_req(&srv, "GET", "/crm/v8/Contacts?fields=Last_Name", NULL, tok, NULL);
+    assert_true(r.status == 200 || r.status == 204);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "POST", "/crm/v8/Contacts", "{\"data\":[{\"Last_Name\":\"x\"}]}", tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
+    r = hp_req(&srv, "POST", "/crm/v8/users", "{\"users\":[{\"last_name\":\"W\"}]}", tok, NULL);
+    assert_int_equal(r.status, 400); /* past the scope check: the email is missing */
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "code"), "MANDATORY_NOT_FOUND");
+    hp_resp_free(&r);
 }
 
 static void help_and_version_answer(void **state)
@@ -553,6 +600,7 @@ int main(void)
         cmocka_unit_test(revoked_token_stops_working_at_once),
         cmocka_unit_test(a_cached_token_revoked_by_another_process_fails_on_the_next_request),
         cmocka_unit_test(bad_flags_exit_2_with_one_line_naming_the_flag),
+        cmocka_unit_test(token_create_takes_only_scope_lists_that_name_a_scope),
         cmocka_unit_test(help_and_version_answer),
         cmocka_unit_test(help_takes_help_like_every_command),
         cmocka_unit_test(secret_rotation_keeps_the_previous_secret),

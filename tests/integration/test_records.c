@@ -365,6 +365,28 @@ static void module_scopes_are_checked_per_operation(void **state)
     r = hp_req(&srv, "DELETE", "/crm/v8/Contacts?ids=1", NULL, tok, NULL);
     hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
     hp_resp_free(&r);
+
+    /* Zoho's own spelling of a module scope (its scopes page: modules.salesorders). */
+    hp_token(&srv, "ZohoCRM.modules.salesorders.READ", tok, sizeof tok);
+    r = hp_req(&srv, "GET", "/crm/v8/Sales_Orders?fields=Subject", NULL, tok, NULL);
+    assert_true(r.status == 200 || r.status == 204);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "GET", "/crm/v8/Purchase_Orders?fields=Subject", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
+
+    /* An operation without a module covers that operation in every module. */
+    hp_token(&srv, "ZohoCRM.modules.CREATE", tok, sizeof tok);
+    r = hp_req(&srv, "POST", "/crm/v8/Accounts", "{\"data\":[{\"Account_Name\":\"x\"}]}", tok,
+               NULL);
+    expect_status(&r, 201);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "GET", "/crm/v8/Accounts?fields=Account_Name", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
+    r = hp_req(&srv, "DELETE", "/crm/v8/Accounts?ids=1", NULL, tok, NULL);
+    hp_assert_error(&r, 401, "OAUTH_SCOPE_MISMATCH");
+    hp_resp_free(&r);
 }
 
 /* ---- update ---- */
@@ -1420,6 +1442,86 @@ static void users_list_checks_page_and_per_page_as_record_lists_do(void **state)
     hp_resp_free(&r);
 }
 
+/* Whether GET /users?type=TYPE lists the user with this id (one page of 200 is all of them). */
+static bool users_of_type_include(const char *type, const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/users?type=%s", type);
+    struct hp_resp r = call("GET", path, NULL);
+    bool is_listed = false;
+    if (r.status != 204) {
+        expect_status(&r, 200);
+        json_t *u;
+        size_t i;
+        json_array_foreach(json_object_get(r.json, "users"), i, u)
+        {
+            is_listed = is_listed || strcmp(hp_str(u, "id"), id) == 0;
+        }
+    }
+    hp_resp_free(&r);
+    return is_listed;
+}
+
+/* GET /users?type= lists the users of that type, as Zoho documents the values; every type but
+ * CurrentUser listed every user, so ActiveUsers showed deactivated ones. An unknown type is
+ * INVALID_DATA {param_name:"type"}, as a bad page is. */
+static void users_list_only_the_type_asked_for(void **state)
+{
+    (void)state;
+    struct hp_resp r = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
+    char admin[32];
+    snprintf(admin, sizeof admin, "%s", hp_str(hp_at(r.json, "users[0]"), "id"));
+    hp_resp_free(&r);
+    char on[128], off[128];
+    user_add("{\"users\":[{\"last_name\":\"On\",\"email\":\"on@example.com\"}]}", on, sizeof on);
+    user_add("{\"users\":[{\"last_name\":\"Off\",\"email\":\"off@example.com\"}]}", off,
+             sizeof off);
+    r = call("PUT", off, "{\"users\":[{\"status\":\"inactive\"}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    const char *on_id = on + strlen("/crm/v8/users/"), *off_id = off + strlen("/crm/v8/users/");
+    /* The admin is active and confirmed; users added through the API are not confirmed yet. */
+    static const struct {
+        const char *type;
+        bool admin, on, off;
+    } types[] = {
+        {"AllUsers", true, true, true},
+        {"ActiveUsers", true, true, false},
+        {"DeactiveUsers", false, false, true},
+        {"ConfirmedUsers", true, false, false},
+        {"NotConfirmedUsers", false, true, true},
+        {"ActiveConfirmedUsers", true, false, false},
+        {"AdminUsers", true, true, true}, /* every user has the organization's one profile */
+        {"ActiveConfirmedAdmins", true, false, false},
+        {"DeletedUsers", false, false, false},
+        {"CurrentUser", true, false, false},
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        bool admin_seen = users_of_type_include(types[i].type, admin);
+        bool on_seen = users_of_type_include(types[i].type, on_id);
+        bool off_seen = users_of_type_include(types[i].type, off_id);
+        if (admin_seen != types[i].admin || on_seen != types[i].on || off_seen != types[i].off)
+            fail_msg("type=%s: admin %d on %d off %d", types[i].type, admin_seen, on_seen,
+                     off_seen);
+    }
+    /* A filtered type pages what passes the filter. */
+    r = call("GET", "/crm/v8/users?type=DeactiveUsers&per_page=1", NULL);
+    expect_status(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "users")), 1);
+    assert_int_equal(json_integer_value(hp_at(r.json, "info.count")), 1);
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/users?type=Nobody", NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "type");
+    hp_resp_free(&r);
+    r = call("DELETE", on, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    r = call("DELETE", off, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+}
+
 /* locale and country_locale, which every user shows, may also be written (Zoho's own SDK sample
  * for Add User sets country_locale); en_US when not given. */
 static void users_write_locale_and_country_locale(void **state)
@@ -1471,6 +1573,7 @@ int main(void)
         cmocka_unit_test(a_user_read_and_sent_back_changes_only_what_was_edited),
         cmocka_unit_test(users_write_locale_and_country_locale),
         cmocka_unit_test(users_list_checks_page_and_per_page_as_record_lists_do),
+        cmocka_unit_test(users_list_only_the_type_asked_for),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

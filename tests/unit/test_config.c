@@ -181,6 +181,52 @@ static void listen_accepts_ipv6_and_port_zero(void **state)
     assert_false(config_parse_listen(":80", &host, &port));
 }
 
+/* A port is decimal digits: strtol() took "+80" and " 80" as port 80, so serve bound a port the
+ * flag did not spell. */
+static void a_listen_port_is_digits_only(void **state)
+{
+    (void)state;
+    char *host;
+    int port;
+    static const char *const bad[] = {"127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:-0", "[::1]:+0",
+                                      "127.0.0.1:8080 "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (config_parse_listen(bad[i], &host, &port))
+            fail_msg("'%s' was taken as %s port %d", bad[i], host, port);
+    }
+    assert_true(config_parse_listen("127.0.0.1:0080", &host, &port));
+    assert_int_equal(port, 80);
+    free(host);
+    struct config cfg;
+    char err[256];
+    const char *argv[] = {"--listen", "127.0.0.1:+80"};
+    assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, "--listen"));
+}
+
+/* A --config path that opens but cannot be read (a directory: fopen() succeeds, the first read
+ * fails with EISDIR) is refused like a missing file; it read as an empty file, and serve started
+ * with the defaults, on ./herald.db. The other commands read HERALD_CONFIG the same way. */
+static void a_config_that_cannot_be_read_is_refused(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/herald-config-dir-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct config cfg;
+    char err[256];
+    const char *argv[] = {"--config", dir};
+    assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, "--config: cannot read"));
+    assert_null(strchr(err, '\n'));
+    const char *const env[] = {"HERALD_CONFIG", dir, NULL};
+    assert_int_equal(resolve(NULL, 0, env, &cfg, err), 2);
+    assert_non_null(strstr(err, "--config: cannot read"));
+    env_table = env;
+    assert_null(config_db_default(fake_getenv, err, sizeof err));
+    assert_non_null(strstr(err, "cannot read"));
+    rmdir(dir);
+}
+
 static void api_domain_loses_trailing_slash(void **state)
 {
     (void)state;
@@ -327,6 +373,8 @@ int main(void)
         cmocka_unit_test(a_flag_in_place_of_a_value_is_a_missing_value),
         cmocka_unit_test(an_unknown_flag_without_a_value_is_an_unknown_flag),
         cmocka_unit_test(listen_accepts_ipv6_and_port_zero),
+        cmocka_unit_test(a_listen_port_is_digits_only),
+        cmocka_unit_test(a_config_that_cannot_be_read_is_refused),
         cmocka_unit_test(api_domain_loses_trailing_slash),
         cmocka_unit_test(error_envelope_has_zoho_key_order),
         cmocka_unit_test(ids_read_from_strings_or_numbers),

@@ -138,6 +138,27 @@ static void module_placeholder_matches_the_module_segment(void **state)
     assert_false(http_scope_allows("ZohoCRM.modules.Leads.READX", acc, "Leads"));
 }
 
+/* Zoho's scopes page spells module scopes in lower case without underscores (modules.salesorders,
+ * modules.pricebooks, modules.purchaseorders): a token given Zoho's spelling was refused every
+ * Sales_Orders request. The "__s" of a system module's API name may be left out too. */
+static void module_scopes_take_zohos_spelling_of_the_module(void **state)
+{
+    (void)state;
+    const char *acc = "ZohoCRM.modules.ALL,ZohoCRM.modules.{M}.READ";
+    assert_true(http_scope_allows("ZohoCRM.modules.salesorders.READ", acc, "Sales_Orders"));
+    assert_true(http_scope_allows("ZohoCRM.modules.PriceBooks.read", acc, "Price_Books"));
+    assert_true(http_scope_allows("ZohoCRM.modules.purchaseorders.READ", acc, "Purchase_Orders"));
+    assert_true(http_scope_allows("ZohoCRM.modules.Sales_Orders.READ", acc, "Sales_Orders"));
+    assert_true(http_scope_allows("ZohoCRM.modules.appointments.READ", acc, "Appointments__s"));
+    assert_true(http_scope_allows("ZohoCRM.modules.Appointments__s.READ", acc, "Appointments__s"));
+    assert_false(http_scope_allows("ZohoCRM.modules.salesorder.READ", acc, "Sales_Orders"));
+    assert_false(http_scope_allows("ZohoCRM.modules.salesorders.READ", acc, "Purchase_Orders"));
+    assert_false(http_scope_allows("ZohoCRM.modules.salesorders.CREATE", acc, "Sales_Orders"));
+    assert_false(http_scope_allows("ZohoCRM.modules.salesorders", acc, "Sales_Orders"));
+    assert_false(http_scope_allows("ZohoCRM.modules..READ", acc, "Sales_Orders"));
+    assert_false(http_scope_allows("ZohoCRM.modules._.READ", acc, "Sales_Orders"));
+}
+
 static int thread_count(void)
 {
     DIR *d = opendir("/proc/self/task");
@@ -258,6 +279,7 @@ int main(void)
         cmocka_unit_test(versions_v2_to_v8_are_valid),
         cmocka_unit_test(scopes_compare_case_insensitively),
         cmocka_unit_test(module_placeholder_matches_the_module_segment),
+        cmocka_unit_test(module_scopes_take_zohos_spelling_of_the_module),
         cmocka_unit_test(bound_hook_sees_the_port_before_any_request_thread),
         cmocka_unit_test(a_stopping_server_refuses_new_connections_and_finishes_its_request),
     };
