@@ -760,42 +760,66 @@ void api_records_upsert(struct http_req *req)
     submit(job);
 }
 
+/* The number of ids in a comma list; empty pieces ("a,,b", a trailing comma) are skipped. */
+static size_t id_list_count(const char *p)
+{
+    size_t count = 0;
+    while (p && *p) {
+        size_t len = strcspn(p, ",");
+        count += len > 0;
+        p += len + (p[len] == ',');
+    }
+    return count;
+}
+
+/* The record id the `len` bytes at p spell, 0 if they spell none. */
+static int64_t id_of_text(const char *p, size_t len)
+{
+    char *piece = xstrndup(p, len);
+    int64_t id = api_delivery_id_parse(piece);
+    free(piece);
+    return id;
+}
+
+/* Answers 400 LIMIT_EXCEEDED when an ids list holds more than a request may name. */
+static bool ids_over_limit(struct http_req *req, size_t count)
+{
+    if (count <= MAX_RECORDS)
+        return false;
+    http_respond_error(req, 400, "LIMIT_EXCEEDED", "limit exceeded",
+                       json_pack("{s:i, s:s}", "limit", MAX_RECORDS, "param_name", "ids"));
+    return true;
+}
+
 void api_records_delete(struct http_req *req)
 {
     const struct meta_module *m = module_of(req);
     if (!m)
         return;
     const char *ids = http_req_query(req, "ids");
-    size_t count = 0;
-    for (const char *p = ids; p && *p;) {
-        size_t len = strcspn(p, ",");
-        if (len)
-            count++;
-        p += len + (p[len] == ',');
-    }
+    size_t count = id_list_count(ids);
     if (count == 0) {
         param_missing(req, "ids");
         return;
     }
-    if (count > MAX_RECORDS) {
-        http_respond_error(req, 400, "LIMIT_EXCEEDED", "limit exceeded",
-                           json_pack("{s:i, s:s}", "limit", MAX_RECORDS, "param_name", "ids"));
+    if (ids_over_limit(req, count))
         return;
-    }
     struct rec_job *job = job_new(req, m, OP_DELETE, count);
     size_t i = 0;
     for (const char *p = ids; *p;) {
         size_t len = strcspn(p, ",");
         if (len) {
             struct row *r = &job->rows[i++];
-            char *piece = xstrndup(p, len);
-            json_t *v = json_string(piece);
-            r->id = v ? zjson_id_value(v) : 0;
-            if (!r->id)
+            r->id = id_of_text(p, len);
+            if (!r->id) {
+                /* A piece that is not valid JSON string text is named null. */
+                char *piece = xstrndup(p, len);
+                json_t *named = json_string(piece);
                 r->error = zjson_error("INVALID_DATA", "record not deleted",
-                                       json_pack("{s:s?}", "id", v ? piece : NULL));
-            json_decref(v);
-            free(piece);
+                                       json_pack("{s:s?}", "id", named ? piece : NULL));
+                json_decref(named);
+                free(piece);
+            }
         }
         p += len + (p[len] == ',');
     }
@@ -977,24 +1001,13 @@ static bool parse_ids(struct http_req *req, int64_t *ids, size_t *count)
 {
     *count = 0;
     const char *p = http_req_query(req, "ids");
+    if (ids_over_limit(req, id_list_count(p)))
+        return false;
     while (p && *p) {
         size_t len = strcspn(p, ",");
-        if (len) {
-            if (*count == MAX_RECORDS) {
-                http_respond_error(
-                    req, 400, "LIMIT_EXCEEDED", "limit exceeded",
-                    json_pack("{s:i, s:s}", "limit", MAX_RECORDS, "param_name", "ids"));
-                return false;
-            }
-            char *piece = xstrndup(p, len);
-            json_t *v = json_string(piece);
-            free(piece);
-            ids[*count] = v ? zjson_id_value(v) : 0;
-            json_decref(v);
-            if (!ids[(*count)++]) {
-                param_invalid(req, "ids", NULL);
-                return false;
-            }
+        if (len && !(ids[(*count)++] = id_of_text(p, len))) {
+            param_invalid(req, "ids", NULL);
+            return false;
         }
         p += len + (p[len] == ',');
     }
