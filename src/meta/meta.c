@@ -728,7 +728,8 @@ static enum meta_problem check_string(const struct meta_field *f, const json_t *
 }
 
 /* True when a number's integer part has at most `digits` digits (Zoho's length of a currency
- * or decimal field: 16); always when digits is 0 or more than an int64 holds. */
+ * or decimal field, 16, or of an integer field, 9); always when digits is 0 or more than an
+ * int64 holds. */
 static bool has_digits_within(const json_t *value, int digits)
 {
     if (digits <= 0 || digits > 18)
@@ -758,6 +759,8 @@ static enum meta_problem check_value(const struct meta_field *f, const json_t *v
     case META_INTEGER:
         if (!json_is_integer(value))
             return META_VALUE_WRONG_TYPE;
+        if (!has_digits_within(value, f->length))
+            return META_VALUE_TOO_LONG; /* Zoho's Number field: at most `length` (9) digits */
         n = json_integer_value(value);
         return n >= INT32_MIN && n <= INT32_MAX ? META_VALUE_OK : META_VALUE_OUT_OF_RANGE;
     case META_BIGINT:

@@ -117,8 +117,9 @@ const char *meta_json_type(const struct meta_field *f);
 enum meta_problem {
     META_VALUE_OK,
     META_VALUE_WRONG_TYPE,   /* not of the field's type or shape (bad date, email, id...) */
-    META_VALUE_TOO_LONG,     /* a string longer than f->length characters, or a currency or
-                              * decimal number with more than f->length integer digits */
+    META_VALUE_TOO_LONG,     /* a string longer than f->length characters, or an integer,
+                              * currency or decimal number with more than f->length integer
+                              * digits */
     META_VALUE_NOT_IN_LIST,  /* a picklist value that is not one of f->picklist */
     META_VALUE_OUT_OF_RANGE, /* a number outside the type's range (percent 0..100, int32) */
     META_VALUE_MISSING,      /* null or "" for a mandatory field */
@@ -127,8 +128,9 @@ enum meta_problem {
 /* Checks one JSON value given for field `f` (both borrowed). Rules: null, and "" for a string
  * type, clear the field and are accepted unless the field is mandatory (META_VALUE_MISSING).
  * text/textarea/phone/website: a string of at most f->length code points; email: such a string
- * shaped local@domain.tld without spaces; integer: a JSON integer within int32; bigint: a JSON
- * integer, or a string of decimal digits with an optional '-', within int64; double/currency:
+ * shaped local@domain.tld without spaces; integer: a JSON integer of at most f->length digits
+ * (9: Zoho's Number field) and within int32; bigint: a JSON integer, or a string of decimal
+ * digits with an optional '-', within int64; double/currency:
  * any JSON number; percent: a JSON number from 0 to 100; boolean: true or false; date:
  * "YYYY-MM-DD", a real calendar date; datetime: "YYYY-MM-DDTHH:MM:SS" then "Z" or "+HH:MM"/
  * "-HH:MM"; picklist: one of the values exactly; multiselectpicklist: an array of such values;

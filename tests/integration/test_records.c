@@ -247,6 +247,8 @@ static const struct {
      "expected_data_type", "picklist"},
     {"Leads", "{\"Last_Name\":\"x\",\"No_of_Employees\":\"many\"}", "No_of_Employees",
      "expected_data_type", "integer"},
+    {"Leads", "{\"Last_Name\":\"x\",\"No_of_Employees\":2147483647}", "No_of_Employees",
+     "maximum_length", NULL},
     {"Leads",
      "{\"Last_Name\":"
      "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"

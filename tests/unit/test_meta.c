@@ -401,13 +401,19 @@ static void rejects_malformed_emails(void **state)
     assert_string_equal(expected_for("Leads", "Email", "\"nope\""), "email");
 }
 
-static void checks_integers_within_int32(void **state)
+/* An integer (Zoho's Number) field holds at most its length, 9, digits: Zoho answers a longer
+ * one INVALID_DATA {maximum_length} (its OAS sample: Number_1, maximum_length 2). Every int32
+ * was accepted, 2147483647 stored although the metadata says length 9. */
+static void checks_integers_within_their_digits(void **state)
 {
     (void)state;
+    assert_int_equal(field("Leads", "No_of_Employees")->length, 9);
     assert_int_equal(check("Leads", "No_of_Employees", "250"), META_VALUE_OK);
-    assert_int_equal(check("Leads", "No_of_Employees", "-2147483648"), META_VALUE_OK);
-    assert_int_equal(check("Leads", "No_of_Employees", "2147483647"), META_VALUE_OK);
-    assert_int_equal(check("Leads", "No_of_Employees", "2147483648"), META_VALUE_OUT_OF_RANGE);
+    assert_int_equal(check("Leads", "No_of_Employees", "999999999"), META_VALUE_OK);
+    assert_int_equal(check("Leads", "No_of_Employees", "-999999999"), META_VALUE_OK);
+    assert_int_equal(check("Leads", "No_of_Employees", "1000000000"), META_VALUE_TOO_LONG);
+    assert_int_equal(check("Leads", "No_of_Employees", "-1000000000"), META_VALUE_TOO_LONG);
+    assert_int_equal(check("Leads", "No_of_Employees", "2147483648"), META_VALUE_TOO_LONG);
     assert_int_equal(check("Leads", "No_of_Employees", "2.5"), META_VALUE_WRONG_TYPE);
     assert_int_equal(check("Leads", "No_of_Employees", "\"250\""), META_VALUE_WRONG_TYPE);
     assert_int_equal(check("Leads", "No_of_Employees", "true"), META_VALUE_WRONG_TYPE);
@@ -782,7 +788,7 @@ int main(void)
         cmocka_unit_test(null_clears_optional_fields_but_not_mandatory_ones),
         cmocka_unit_test(accepts_well_formed_emails),
         cmocka_unit_test(rejects_malformed_emails),
-        cmocka_unit_test(checks_integers_within_int32),
+        cmocka_unit_test(checks_integers_within_their_digits),
         cmocka_unit_test(checks_bigints_as_numbers_or_digit_strings),
         cmocka_unit_test(checks_doubles_and_currencies_as_numbers),
         cmocka_unit_test(rejects_currency_and_decimals_over_their_digits),

@@ -86,6 +86,10 @@ static const struct {
      "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"No_of_Employees\",\"json_path\":"
      "\"$.data[3].No_of_Employees\",\"expected_data_type\":\"integer\"},\"message\":"
      "\"invalid data\",\"status\":\"error\"}"},
+    {"Leads", "{\"Last_Name\":\"x\",\"No_of_Employees\":1234567890}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"No_of_Employees\",\"json_path\":"
+     "\"$.data[3].No_of_Employees\",\"maximum_length\":9},\"message\":\"invalid data\","
+     "\"status\":\"error\"}"},
     /* currency */
     {"Deals", "{\"Deal_Name\":\"d\",\"Stage\":\"Qualification\",\"Amount\":10.5}", NULL},
     {"Deals", "{\"Deal_Name\":\"d\",\"Stage\":\"Qualification\",\"Amount\":\"ten\"}",
