@@ -907,30 +907,6 @@ static json_t *record_json(struct store *s, const struct meta_module *m,
     return out;
 }
 
-void api_record_get(struct http_req *req)
-{
-    struct app *app = req->app;
-    const struct meta_module *m = module_of(req);
-    if (!m)
-        return;
-    int64_t id = path_id(req);
-    if (!id)
-        return;
-    struct store_record r = {0};
-    enum herald_err err = store_record_get(app->store, req->who.org_id, m->id_num, id, &r);
-    if (err == HERALD_ERR_NOT_FOUND) {
-        http_respond_empty(req, 204);
-        return;
-    }
-    if (err) {
-        respond_internal(req);
-        return;
-    }
-    json_t *rec = record_json(app->store, m, &r, NULL);
-    store_record_fini(&r);
-    http_respond_json(req, 200, json_pack("{s:[o]}", "data", rec));
-}
-
 /* Parses `fields` (comma list of the module's api names; "id" is always shown) into selected[].
  * False after answering the error. */
 static bool parse_fields(struct http_req *req, const struct meta_module *m, const char *fields,
@@ -957,6 +933,55 @@ static bool parse_fields(struct http_req *req, const struct meta_module *m, cons
         p += len + (p[len] == ',');
     }
     return true;
+}
+
+/* The fields the query's `fields` selects, into *out (caller frees): NULL, every field, when
+ * the query has none. False after answering the error. */
+static bool select_fields(struct http_req *req, const struct meta_module *m, bool **out)
+{
+    const char *fields = http_req_query(req, "fields");
+    *out = NULL;
+    if (!fields)
+        return true;
+    bool *selected = xcalloc(m->field_count ? m->field_count : 1, sizeof *selected);
+    if (!parse_fields(req, m, fields, selected)) {
+        free(selected);
+        return false;
+    }
+    *out = selected;
+    return true;
+}
+
+void api_record_get(struct http_req *req)
+{
+    struct app *app = req->app;
+    const struct meta_module *m = module_of(req);
+    if (!m)
+        return;
+    int64_t id = path_id(req);
+    if (!id)
+        return;
+    /* `fields` selects what is shown, as on the list (Zoho's get-one takes it too: the SDKs'
+     * GetRecordParam has it); unlike the list's, it is optional on every version. */
+    bool *selected = NULL;
+    if (!select_fields(req, m, &selected))
+        return;
+    struct store_record r = {0};
+    enum herald_err err = store_record_get(app->store, req->who.org_id, m->id_num, id, &r);
+    if (err == HERALD_ERR_NOT_FOUND) {
+        free(selected);
+        http_respond_empty(req, 204);
+        return;
+    }
+    if (err) {
+        free(selected);
+        respond_internal(req);
+        return;
+    }
+    json_t *rec = record_json(app->store, m, &r, selected);
+    free(selected);
+    store_record_fini(&r);
+    http_respond_json(req, 200, json_pack("{s:[o]}", "data", rec));
 }
 
 static const char *const sort_names[] = {"id", "Created_Time", "Modified_Time"};
@@ -1040,13 +1065,8 @@ void api_records_list(struct http_req *req)
     if (!parse_sort(req, &q) || !parse_ids(req, ids, &q.id_count))
         return;
     bool *selected = NULL;
-    if (fields) {
-        selected = xcalloc(m->field_count ? m->field_count : 1, sizeof *selected);
-        if (!parse_fields(req, m, fields, selected)) {
-            free(selected);
-            return;
-        }
-    }
+    if (!select_fields(req, m, &selected))
+        return;
     struct store_record *list = NULL;
     size_t n = 0;
     enum herald_err err = store_record_list(app->store, req->who.org_id, m->id_num, &q, &list, &n);
