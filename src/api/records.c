@@ -995,7 +995,9 @@ static void param_invalid(struct http_req *req, const char *name, json_t *suppor
 }
 
 /* Reads Zoho's sort_by (id, Created_Time, Modified_Time; default id) and sort_order (asc,
- * desc; default asc) into q. False after answering the error. */
+ * desc; default desc, newest first: "desc ... This is the default value" in Zoho's Kaizen #29 on
+ * Get Records' parameters, and its OAS sample answers sort_by id, sort_order desc) into q.
+ * False after answering the error. */
 static bool parse_sort(struct http_req *req, struct store_record_query *q)
 {
     const char *by = http_req_query(req, "sort_by");
@@ -1012,8 +1014,8 @@ static bool parse_sort(struct http_req *req, struct store_record_query *q)
         }
         q->sort = (enum store_record_sort)k;
     }
-    q->is_desc = order && strcmp(order, "desc") == 0;
-    if (order && *order && !q->is_desc && strcmp(order, "asc") != 0) {
+    q->is_desc = !order || !*order || strcmp(order, "desc") == 0;
+    if (!q->is_desc && strcmp(order, "asc") != 0) {
         param_invalid(req, "sort_order", json_pack("[s,s]", "asc", "desc"));
         return false;
     }

@@ -588,11 +588,14 @@ static void get_unknown_id_is_204_and_list_pages(void **state)
         snprintf(rec, sizeof rec, "{\"Vendor_Name\":\"V%d\",\"Email\":\"v%d@x.org\"}", i, i);
         ids[i] = insert_one("Vendors", rec);
     }
+    /* Newest first when no order is asked for, as Zoho lists (sort_by id, sort_order desc). */
     r = call("GET", "/crm/v8/Vendors?fields=Vendor_Name&per_page=2&page=2", NULL);
     expect_status(&r, 200);
     assert_int_equal(json_array_size(json_object_get(r.json, "data")), 2);
     assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "id"), ids[2]);
-    assert_string_equal(hp_str(hp_at(r.json, "data[1]"), "Vendor_Name"), "V3");
+    assert_string_equal(hp_str(hp_at(r.json, "data[1]"), "Vendor_Name"), "V1");
+    assert_string_equal(hp_str(hp_at(r.json, "info"), "sort_by"), "id");
+    assert_string_equal(hp_str(hp_at(r.json, "info"), "sort_order"), "desc");
     /* fields selects what is shown (id always). */
     assert_null(json_object_get(hp_at(r.json, "data[0]"), "Email"));
     assert_true(json_is_true(hp_at(r.json, "info.more_records")));
@@ -604,7 +607,7 @@ static void get_unknown_id_is_204_and_list_pages(void **state)
     expect_status(&r, 200);
     assert_int_equal(json_array_size(json_object_get(r.json, "data")), 1);
     assert_true(json_is_false(hp_at(r.json, "info.more_records")));
-    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "Email"), "v4@x.org");
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "Email"), "v0@x.org");
     hp_resp_free(&r);
     r = call("GET", "/crm/v8/Vendors?per_page=2&page=4&fields=Vendor_Name", NULL);
     expect_status(&r, 204);
@@ -685,7 +688,8 @@ static void list_ids(const char *path, char *out, size_t cap)
 
 /* Zoho's Get Records takes sort_by (id, Created_Time, Modified_Time), sort_order (asc, desc)
  * and ids (at most 100); they were ignored: every list was in ascending id order, of every
- * record, and info claimed sort_order "asc" whatever was asked. */
+ * record, and info claimed sort_order "asc" whatever was asked. The order not given is desc
+ * (Zoho's default): lists were oldest first. */
 static void list_sorts_and_filters_by_ids(void **state)
 {
     (void)state;
@@ -714,12 +718,21 @@ static void list_sorts_and_filters_by_ids(void **state)
     list_ids("/crm/v8/Solutions?fields=Solution_Title&sort_order=desc", got, sizeof got);
     snprintf(want, sizeof want, "%s,%s,%s", c, b, a);
     assert_string_equal(got, want);
+    list_ids("/crm/v8/Solutions?fields=Solution_Title", got, sizeof got);
+    assert_string_equal(got, want); /* desc is the default */
+    list_ids("/crm/v8/Solutions?fields=Solution_Title&sort_order=asc", got, sizeof got);
+    snprintf(want, sizeof want, "%s,%s,%s", a, b, c);
+    assert_string_equal(got, want);
     list_ids("/crm/v8/Solutions?fields=Solution_Title&sort_by=Modified_Time&sort_order=desc&", got,
              sizeof got);
     snprintf(want, sizeof want, "%s,%s,%s", a, c, b);
     assert_string_equal(got, want);
-    list_ids("/crm/v8/Solutions?fields=Solution_Title&sort_by=Created_Time", got, sizeof got);
+    list_ids("/crm/v8/Solutions?fields=Solution_Title&sort_by=Created_Time&sort_order=asc", got,
+             sizeof got);
     snprintf(want, sizeof want, "%s,%s,%s", a, b, c);
+    assert_string_equal(got, want);
+    list_ids("/crm/v8/Solutions?fields=Solution_Title&sort_by=Created_Time", got, sizeof got);
+    snprintf(want, sizeof want, "%s,%s,%s", c, b, a);
     assert_string_equal(got, want);
     snprintf(path, sizeof path,
              "/crm/v8/Solutions?fields=Solution_Title&ids=%s,%s&sort_order=desc&per_page=1", a, c);
