@@ -133,8 +133,8 @@ static json_t *parse_notify_url(const json_t *v, size_t index, struct watch_item
     if (!json_is_string(v))
         return werr_type("notify_url", "text", path);
     const char *url = json_string_value(v);
-    if (json_string_length(v) > URL_MAX_LEN)
-        return werr_max("notify_url", path, URL_MAX_LEN);
+    if (meta_utf8_length(url, json_string_length(v)) > WATCH_URL_MAX_CHARS)
+        return werr_max("notify_url", path, WATCH_URL_MAX_CHARS);
     if (strlen(url) != json_string_length(v) || url_parse(url, &out->url) != HERALD_OK)
         return werr_invalid("notify_url", path);
     out->notify_url = xstrdup(url);
