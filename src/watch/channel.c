@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/timefmt.h"
 #include "core/xmalloc.h"
@@ -67,7 +68,9 @@ static const char *key_path(char *out, size_t len, size_t index, const char *key
     return out;
 }
 
-/* "Module.op" → module and event bits. */
+/* "Module.op" → module and event bits. Both parts compare case-insensitively, as module API
+ * names do everywhere (Zoho's events samples write "Deals.edit" and "users.all"); GET renders
+ * the module's API name and the verb in lowercase, the way `all` comes back expanded. */
 static bool parse_event(const char *text, struct watch_module_events *out)
 {
     const char *dot = strrchr(text, '.');
@@ -78,13 +81,13 @@ static bool parse_event(const char *text, struct watch_module_events *out)
     name[dot - text] = '\0';
     const char *verb = dot + 1;
     unsigned bits;
-    if (strcmp(verb, "create") == 0)
+    if (strcasecmp(verb, "create") == 0)
         bits = WATCH_EV_CREATE;
-    else if (strcmp(verb, "edit") == 0)
+    else if (strcasecmp(verb, "edit") == 0)
         bits = WATCH_EV_EDIT;
-    else if (strcmp(verb, "delete") == 0)
+    else if (strcasecmp(verb, "delete") == 0)
         bits = WATCH_EV_DELETE;
-    else if (strcmp(verb, "all") == 0)
+    else if (strcasecmp(verb, "all") == 0)
         bits = WATCH_EV_ALL;
     else
         return false;

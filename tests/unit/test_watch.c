@@ -150,6 +150,37 @@ static void all_expands_and_modules_merge_in_order(void **state)
     watch_item_fini(&it);
 }
 
+/* Module names compare case-insensitively, and so do the verbs: "deals.EDIT" is Deals.edit, and
+ * GET renders it so; a verb that is no verb in any case is still refused. */
+static void event_verbs_compare_case_insensitively(void **state)
+{
+    (void)state;
+    struct watch_item it;
+    expect_item_ok("{\"channel_id\":7,\"events\":[\"deals.EDIT\",\"Leads.Create\",\"LEADS.Delete\","
+                   "\"Users.ALL\"],\"notify_url\":\"http://example.com/\"}",
+                   WATCH_POST, "v8", &it);
+    assert_int_equal(it.mod_count, 3);
+    assert_string_equal(it.mods[0].module->api_name, "Deals");
+    assert_int_equal(it.mods[0].events, WATCH_EV_EDIT);
+    assert_string_equal(it.mods[1].module->api_name, "Leads");
+    assert_int_equal(it.mods[1].events, WATCH_EV_CREATE | WATCH_EV_DELETE);
+    assert_string_equal(it.mods[2].module->api_name, "users");
+    assert_int_equal(it.mods[2].events, WATCH_EV_ALL);
+    json_t *arr = json_array();
+    watch_events_render(it.mods[0].module, it.mods[0].events, arr);
+    char *text = dump(arr);
+    assert_string_equal(text, "[\"Deals.edit\"]");
+    free(text);
+    json_decref(arr);
+    watch_item_fini(&it);
+    expect_item_error("{\"channel_id\":1,\"events\":[\"Leads.EDITS\"],\"notify_url\":"
+                      "\"http://e.io\"}",
+                      0, WATCH_POST, "v8",
+                      "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"events\","
+                      "\"json_path\":\"$.watch[0].events[0]\"},\"message\":\"invalid data\","
+                      "\"status\":\"error\"}");
+}
+
 static void mandatory_keys_are_reported_with_json_path(void **state)
 {
     (void)state;
@@ -1131,6 +1162,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_the_seed_item),
         cmocka_unit_test(all_expands_and_modules_merge_in_order),
+        cmocka_unit_test(event_verbs_compare_case_insensitively),
         cmocka_unit_test(mandatory_keys_are_reported_with_json_path),
         cmocka_unit_test(patch_on_v2_needs_only_channel_id),
         cmocka_unit_test(rejects_token_longer_than_50),
