@@ -286,8 +286,11 @@ static json_t *parse_item(const json_t *item, size_t index, const struct watch_p
         if (json_is_string(v) &&
             meta_utf8_length(json_string_value(v), json_string_length(v)) > WATCH_TOKEN_MAX_CHARS)
             return werr_max("token", path, WATCH_TOKEN_MAX_CHARS);
+        /* An empty token is no token, as Zoho stores an empty text value (records do the same):
+         * callbacks and GET say null, and a PATCH with "" clears it. */
         out->has_token = true;
-        out->token = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+        out->token =
+            json_is_string(v) && json_string_length(v) > 0 ? xstrdup(json_string_value(v)) : NULL;
     }
     v = json_object_get(item, "channel_expiry");
     if (is_given(v) && (err = parse_expiry(v, index, ctx, out)))

@@ -181,6 +181,22 @@ static void event_verbs_compare_case_insensitively(void **state)
                       "\"status\":\"error\"}");
 }
 
+/* "token": "" is no token (an empty text is null in Zoho, as in Herald's records): POST stores
+ * none, and a PATCH with "" clears it as null does. */
+static void an_empty_token_is_no_token(void **state)
+{
+    (void)state;
+    struct watch_item it;
+    expect_item_ok(ITEM(",\"token\":\"\""), WATCH_POST, "v8", &it);
+    assert_true(it.has_token);
+    assert_null(it.token);
+    watch_item_fini(&it);
+    expect_item_ok("{\"channel_id\":\"5\",\"token\":\"\"}", WATCH_PATCH, "v2", &it);
+    assert_true(it.has_token);
+    assert_null(it.token);
+    watch_item_fini(&it);
+}
+
 static void mandatory_keys_are_reported_with_json_path(void **state)
 {
     (void)state;
@@ -1163,6 +1179,7 @@ int main(void)
         cmocka_unit_test(accepts_the_seed_item),
         cmocka_unit_test(all_expands_and_modules_merge_in_order),
         cmocka_unit_test(event_verbs_compare_case_insensitively),
+        cmocka_unit_test(an_empty_token_is_no_token),
         cmocka_unit_test(mandatory_keys_are_reported_with_json_path),
         cmocka_unit_test(patch_on_v2_needs_only_channel_id),
         cmocka_unit_test(rejects_token_longer_than_50),
