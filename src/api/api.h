@@ -57,7 +57,8 @@ bool api_scope_known(const char *scope);
 json_t *api_body_array(struct http_req *req, const char *key, size_t max, json_t **root_out);
 
 /* A list's `page` (1..100000, default 1) and `per_page` (1..200, default 200), decimal digits
- * only, as record lists and GET /users take them. False after answering 400 INVALID_DATA
+ * only, as record lists, GET /users and GET actions/watch take them. False after answering 400
+ * INVALID_DATA
  * {"param_name": "page" or "per_page"} for the first one that is out of range or not a number. */
 bool api_page_params(struct http_req *req, long *page, long *per_page);
 

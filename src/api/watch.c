@@ -26,7 +26,6 @@
 #define MSG_REMOVED "Successfully removed the subscribe details"
 #define MSG_UNSUBSCRIBED "Successfully un-subscribed from actions-watch"
 #define MAX_DELETE_IDS 100
-#define GET_MAX_PER_PAGE 200
 
 static int64_t now_s(void)
 {
@@ -819,23 +818,14 @@ static json_t *row_json(const struct app *app, const struct store_channel *r,
     return o;
 }
 
-static long query_long(struct http_req *req, const char *key, long fallback)
-{
-    const char *v = http_req_query(req, key);
-    if (!v || !*v)
-        return fallback;
-    char *end = NULL;
-    long n = strtol(v, &end, 10);
-    return *end || n < 1 ? fallback : n;
-}
-
 void api_watch_get(struct http_req *req)
 {
     struct app *app = req->app;
-    long page = query_long(req, "page", 1);
-    long per_page = query_long(req, "per_page", GET_MAX_PER_PAGE);
-    if (per_page > GET_MAX_PER_PAGE)
-        per_page = GET_MAX_PER_PAGE;
+    /* page 1..100000 and per_page 1..200 (default 200), checked as record and user lists
+     * check them: anything else is 400 INVALID_DATA {"param_name"}. */
+    long page, per_page;
+    if (!api_page_params(req, &page, &per_page))
+        return;
     int64_t channel_id = 0, module_id = 0;
     const char *cid = http_req_query(req, "channel_id");
     if (cid && *cid && !(channel_id = zjson_long_parse(cid, strlen(cid)))) {
@@ -853,8 +843,6 @@ void api_watch_get(struct http_req *req)
         }
         module_id = m->id_num;
     }
-    if (page > 1000000)
-        page = 1000000;
     struct store_channel *rows = NULL;
     size_t n = 0;
     enum herald_err err =

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/timefmt.h"
 #include "core/xmalloc.h"
@@ -67,7 +68,9 @@ static const char *key_path(char *out, size_t len, size_t index, const char *key
     return out;
 }
 
-/* "Module.op" → module and event bits. */
+/* "Module.op" → module and event bits. Both parts compare case-insensitively, as module API
+ * names do everywhere (Zoho's events samples write "Deals.edit" and "users.all"); GET renders
+ * the module's API name and the verb in lowercase, the way `all` comes back expanded. */
 static bool parse_event(const char *text, struct watch_module_events *out)
 {
     const char *dot = strrchr(text, '.');
@@ -78,13 +81,13 @@ static bool parse_event(const char *text, struct watch_module_events *out)
     name[dot - text] = '\0';
     const char *verb = dot + 1;
     unsigned bits;
-    if (strcmp(verb, "create") == 0)
+    if (strcasecmp(verb, "create") == 0)
         bits = WATCH_EV_CREATE;
-    else if (strcmp(verb, "edit") == 0)
+    else if (strcasecmp(verb, "edit") == 0)
         bits = WATCH_EV_EDIT;
-    else if (strcmp(verb, "delete") == 0)
+    else if (strcasecmp(verb, "delete") == 0)
         bits = WATCH_EV_DELETE;
-    else if (strcmp(verb, "all") == 0)
+    else if (strcasecmp(verb, "all") == 0)
         bits = WATCH_EV_ALL;
     else
         return false;
@@ -133,8 +136,8 @@ static json_t *parse_notify_url(const json_t *v, size_t index, struct watch_item
     if (!json_is_string(v))
         return werr_type("notify_url", "text", path);
     const char *url = json_string_value(v);
-    if (json_string_length(v) > URL_MAX_LEN)
-        return werr_max("notify_url", path, URL_MAX_LEN);
+    if (meta_utf8_length(url, json_string_length(v)) > WATCH_URL_MAX_CHARS)
+        return werr_max("notify_url", path, WATCH_URL_MAX_CHARS);
     if (strlen(url) != json_string_length(v) || url_parse(url, &out->url) != HERALD_OK)
         return werr_invalid("notify_url", path);
     out->notify_url = xstrdup(url);
@@ -283,8 +286,11 @@ static json_t *parse_item(const json_t *item, size_t index, const struct watch_p
         if (json_is_string(v) &&
             meta_utf8_length(json_string_value(v), json_string_length(v)) > WATCH_TOKEN_MAX_CHARS)
             return werr_max("token", path, WATCH_TOKEN_MAX_CHARS);
+        /* An empty token is no token, as Zoho stores an empty text value (records do the same):
+         * callbacks and GET say null, and a PATCH with "" clears it. */
         out->has_token = true;
-        out->token = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+        out->token =
+            json_is_string(v) && json_string_length(v) > 0 ? xstrdup(json_string_value(v)) : NULL;
     }
     v = json_object_get(item, "channel_expiry");
     if (is_given(v) && (err = parse_expiry(v, index, ctx, out)))

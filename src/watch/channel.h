@@ -19,6 +19,7 @@
 #define WATCH_MAX_ITEMS 50          /* watch[] entries per request */
 #define WATCH_MAX_EVENTS 50         /* events per item */
 #define WATCH_TOKEN_MAX_CHARS 50    /* token length in characters */
+#define WATCH_URL_MAX_CHARS 255     /* notify_url length in characters (Zoho's OAS: maxLength) */
 #define WATCH_DEFAULT_EXPIRY_S 3600 /* missing or too far: now + 1 hour */
 
 enum watch_verb {

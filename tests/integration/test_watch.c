@@ -280,6 +280,22 @@ static void get_details_replays_the_reference_sample(void **state)
     r = send_status("GET", "v8", "?module=Nope", NULL, 400);
     hp_assert_error(&r, 400, "INVALID_DATA");
     hp_resp_free(&r);
+    /* page 1..100000 and per_page 1..200, checked as record lists check them */
+    static const struct {
+        const char *query, *param;
+    } bad_pages[] = {{"?per_page=201", "per_page"}, {"?per_page=0", "per_page"},
+                     {"?page=0", "page"},           {"?page=abc&per_page=1", "page"},
+                     {"?page=-1", "page"},          {"?page=100001", "page"}};
+    for (size_t i = 0; i < sizeof bad_pages / sizeof bad_pages[0]; i++) {
+        char want[256];
+        snprintf(want, sizeof want,
+                 "{\"code\":\"INVALID_DATA\",\"details\":{\"param_name\":\"%s\"},\"message\":"
+                 "\"invalid data\",\"status\":\"error\"}",
+                 bad_pages[i].param);
+        r = call("GET", "v8", bad_pages[i].query, NULL);
+        expect(&r, 400, want, NULL, NULL);
+        hp_resp_free(&r);
+    }
 }
 
 /* §4.3 Update Details (PUT): full replace; unknown channels are created. */

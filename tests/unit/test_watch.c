@@ -150,6 +150,53 @@ static void all_expands_and_modules_merge_in_order(void **state)
     watch_item_fini(&it);
 }
 
+/* Module names compare case-insensitively, and so do the verbs: "deals.EDIT" is Deals.edit, and
+ * GET renders it so; a verb that is no verb in any case is still refused. */
+static void event_verbs_compare_case_insensitively(void **state)
+{
+    (void)state;
+    struct watch_item it;
+    expect_item_ok("{\"channel_id\":7,\"events\":[\"deals.EDIT\",\"Leads.Create\",\"LEADS.Delete\","
+                   "\"Users.ALL\"],\"notify_url\":\"http://example.com/\"}",
+                   WATCH_POST, "v8", &it);
+    assert_int_equal(it.mod_count, 3);
+    assert_string_equal(it.mods[0].module->api_name, "Deals");
+    assert_int_equal(it.mods[0].events, WATCH_EV_EDIT);
+    assert_string_equal(it.mods[1].module->api_name, "Leads");
+    assert_int_equal(it.mods[1].events, WATCH_EV_CREATE | WATCH_EV_DELETE);
+    assert_string_equal(it.mods[2].module->api_name, "users");
+    assert_int_equal(it.mods[2].events, WATCH_EV_ALL);
+    json_t *arr = json_array();
+    watch_events_render(it.mods[0].module, it.mods[0].events, arr);
+    char *text = dump(arr);
+    assert_string_equal(text, "[\"Deals.edit\"]");
+    free(text);
+    json_decref(arr);
+    watch_item_fini(&it);
+    expect_item_error("{\"channel_id\":1,\"events\":[\"Leads.EDITS\"],\"notify_url\":"
+                      "\"http://e.io\"}",
+                      0, WATCH_POST, "v8",
+                      "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"events\","
+                      "\"json_path\":\"$.watch[0].events[0]\"},\"message\":\"invalid data\","
+                      "\"status\":\"error\"}");
+}
+
+/* "token": "" is no token (an empty text is null in Zoho, as in Herald's records): POST stores
+ * none, and a PATCH with "" clears it as null does. */
+static void an_empty_token_is_no_token(void **state)
+{
+    (void)state;
+    struct watch_item it;
+    expect_item_ok(ITEM(",\"token\":\"\""), WATCH_POST, "v8", &it);
+    assert_true(it.has_token);
+    assert_null(it.token);
+    watch_item_fini(&it);
+    expect_item_ok("{\"channel_id\":\"5\",\"token\":\"\"}", WATCH_PATCH, "v2", &it);
+    assert_true(it.has_token);
+    assert_null(it.token);
+    watch_item_fini(&it);
+}
+
 static void mandatory_keys_are_reported_with_json_path(void **state)
 {
     (void)state;
@@ -373,13 +420,20 @@ static void notify_url_must_be_absolute_http(void **state)
     }
     struct buf b;
     buf_init(&b);
+    /* at most 255 characters (Zoho's OAS: notify_url maxLength 255): exactly 255 passes */
     buf_puts(&b, "{\"channel_id\":1,\"events\":[\"Leads.edit\"],\"notify_url\":\"http://e.io/");
-    for (int i = 0; i < 2048; i++)
+    for (size_t i = strlen("http://e.io/"); i < 255; i++)
         buf_putc(&b, 'a');
     buf_puts(&b, "\"}");
+    struct watch_item it;
+    expect_item_ok(b.data, WATCH_POST, "v8", &it);
+    assert_int_equal(strlen(it.notify_url), 255);
+    watch_item_fini(&it);
+    b.len -= 2;
+    buf_puts(&b, "a\"}");
     expect_item_error(b.data, 0, WATCH_POST, "v8",
                       "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"notify_url\","
-                      "\"json_path\":\"$.watch[0].notify_url\",\"maximum_length\":2048},"
+                      "\"json_path\":\"$.watch[0].notify_url\",\"maximum_length\":255},"
                       "\"message\":\"invalid data\",\"status\":\"error\"}");
     buf_fini(&b);
 }
@@ -1124,6 +1178,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_the_seed_item),
         cmocka_unit_test(all_expands_and_modules_merge_in_order),
+        cmocka_unit_test(event_verbs_compare_case_insensitively),
+        cmocka_unit_test(an_empty_token_is_no_token),
         cmocka_unit_test(mandatory_keys_are_reported_with_json_path),
         cmocka_unit_test(patch_on_v2_needs_only_channel_id),
         cmocka_unit_test(rejects_token_longer_than_50),
