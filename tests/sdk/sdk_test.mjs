@@ -8,10 +8,13 @@ import path from "node:path";
 import crypto from "node:crypto";
 import { check, describe, apiError, actionItems, wrapper, isBigInt, detailId, env, heraldCli, callbacks, waitForCallback,
     run } from "./harness.mjs";
+import { watchAnswers } from "./model.mjs";
 
 const R = ZOHOCRMSDK.Record;
 const N = ZOHOCRMSDK.Notifications;
 const F = ZOHOCRMSDK.Fields;
+// Every JSON answer the SDK parses is checked against the SDK's model of it (model.mjs), at the end of main.
+const answers = await watchAnswers("@zohocrm/nodejs-sdk-8.0");
 
 // --- the SDK's set-up ----------------------------------------------------------------------------------------
 async function initialize() {
@@ -711,6 +714,9 @@ async function main(notifyUrl) {
     await options();
     await usersChannel();
     await errors();
+    check(answers.answers > 50 && answers.problems.length === 0,
+        `each of the ${answers.answers} JSON answers the SDK parsed has the types of its model`,
+        answers.problems.slice(0, 20).join("; "));
 }
 
 await run("herald-sdk", main, 90000);
