@@ -82,10 +82,11 @@ void api_users_create(struct http_req *req);
 void api_users_update(struct http_req *req);
 void api_user_update(struct http_req *req);
 void api_user_delete(struct http_req *req);
-/* /crm/{v}/settings/modules[/{name}] and /settings/fields (api/metadata.c). */
+/* /crm/{v}/settings/modules[/{name or id}] and /settings/fields[/{id}] (api/metadata.c). */
 void api_modules_list(struct http_req *req);
 void api_module_get(struct http_req *req);
 void api_fields_list(struct http_req *req);
+void api_field_get(struct http_req *req);
 
 /* /crm/{v}/actions/watch (api/watch.c). */
 void api_watch_get(struct http_req *req);

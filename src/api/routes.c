@@ -62,6 +62,7 @@ const struct http_route api_routes[] = {
     {"GET", "crm/{v}/settings/modules", api_modules_list, SCOPES_SETTINGS_MODULES},
     {"GET", "crm/{v}/settings/modules/*", api_module_get, SCOPES_SETTINGS_MODULES},
     {"GET", "crm/{v}/settings/fields", api_fields_list, SCOPES_SETTINGS_FIELDS},
+    {"GET", "crm/{v}/settings/fields/*", api_field_get, SCOPES_SETTINGS_FIELDS},
     {"GET", "crm/{v}/*", api_records_list, SCOPES_REC_READ},
     {"POST", "crm/{v}/*", api_records_insert, SCOPES_REC_CREATE},
     {"PUT", "crm/{v}/*", api_records_update, SCOPES_REC_UPDATE},

@@ -1087,6 +1087,17 @@ static void metadata_answers_in_zoho_shapes(void **state)
     r = call("GET", "/crm/v8/settings/modules/Nope", NULL);
     hp_assert_error(&r, 400, "INVALID_MODULE");
     hp_resp_free(&r);
+    /* by id, as the SDKs' ModulesOperations.getModule(id) asks */
+    char deals_path[96];
+    snprintf(deals_path, sizeof deals_path, "/crm/v8/settings/modules/%lld", module_id("Deals"));
+    r = call("GET", deals_path, NULL);
+    expect_status(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "modules")), 1);
+    assert_string_equal(hp_str(hp_at(r.json, "modules[0]"), "api_name"), "Deals");
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/settings/modules/1234567", NULL);
+    hp_assert_error(&r, 400, "INVALID_MODULE");
+    hp_resp_free(&r);
 
     r = call("GET", "/crm/v2/settings/fields?module=Deals", NULL);
     expect_status(&r, 200);
@@ -1157,6 +1168,42 @@ static void metadata_answers_in_zoho_shapes(void **state)
     r = call("GET", "/crm/v8/settings/fields?module=Nope", NULL);
     hp_assert_error(&r, 400, "INVALID_MODULE");
     hp_resp_free(&r);
+
+    /* One field by its id (Zoho's settings/fields/{id}?module=X, the SDKs' getField): the list's
+     * element for it, alone. */
+    r = call("GET", "/crm/v8/settings/fields?module=Deals", NULL);
+    expect_status(&r, 200);
+    json_t *stage = NULL;
+    json_array_foreach(json_object_get(r.json, "fields"), i, f)
+    {
+        if (strcmp(hp_str(f, "api_name"), "Stage") == 0)
+            stage = json_incref(f);
+    }
+    hp_resp_free(&r);
+    assert_non_null(stage);
+    char field_path[128];
+    snprintf(field_path, sizeof field_path, "/crm/v8/settings/fields/%s?module=Deals",
+             hp_str(stage, "id"));
+    r = call("GET", field_path, NULL);
+    expect_status(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "fields")), 1);
+    assert_true(json_equal(hp_at(r.json, "fields[0]"), stage));
+    hp_resp_free(&r);
+    /* the id of another module's field, an unknown id, no module */
+    snprintf(field_path, sizeof field_path, "/crm/v8/settings/fields/%s?module=Leads",
+             hp_str(stage, "id"));
+    r = call("GET", field_path, NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_int_equal(json_integer_value(hp_at(r.json, "details.resource_path_index")), 2);
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/settings/fields/42?module=Deals", NULL);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    hp_resp_free(&r);
+    snprintf(field_path, sizeof field_path, "/crm/v8/settings/fields/%s", hp_str(stage, "id"));
+    r = call("GET", field_path, NULL);
+    hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
+    hp_resp_free(&r);
+    json_decref(stage);
 
     char tok[256];
     hp_token(&srv, "ZohoCRM.settings.fields.READ", tok, sizeof tok);

@@ -16,6 +16,7 @@ import * as SDK6 from "@zohocrm/nodejs-sdk-6.0";
 import * as SDK7 from "@zohocrm/nodejs-sdk-7.0";
 import fs from "node:fs";
 import path from "node:path";
+import { watchAnswers } from "./model.mjs";
 import { check, describe, apiError, actionItems, wrapper, isBigInt, detailId, env, heraldCli, callbacks,
     waitForCallback, run, channel, watch, seconds, NOT_SUBSCRIBED_CHANNEL } from "./harness.mjs";
 
@@ -708,6 +709,14 @@ async function drive(S, notifyUrl) {
     check(errors.length === 0, `${V} the SDK logged no error`, errors.join(" | ").slice(0, 2000));
 }
 
+// Every JSON answer each SDK parses is checked against that SDK's model of it (model.mjs).
+for (const S of SDKS) S.answers = await watchAnswers(S.package);
+
 await run("herald-sdk67", async (notifyUrl) => {
-    for (const S of SDKS) await drive(S, notifyUrl);
+    for (const S of SDKS) {
+        await drive(S, notifyUrl);
+        check(S.answers.answers > 50 && S.answers.problems.length === 0,
+            `${S.version} each of the ${S.answers.answers} JSON answers the SDK parsed has the types of its model`,
+            S.answers.problems.slice(0, 20).join("; "));
+    }
 }, 60000);
