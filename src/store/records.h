@@ -52,6 +52,9 @@ struct store_record_query {
     bool is_desc;
     const int64_t *ids;
     size_t id_count;
+    /* Only records modified at or after modified_since_s (Unix seconds), when set. */
+    bool has_modified_since;
+    int64_t modified_since_s;
 };
 
 /* Lists a module's records as `q` says. Caller frees with store_record_list_free (also when

@@ -1,6 +1,7 @@
 /* Records and users in SQLite. A record's user fields are one JSON text column; the system
  * fields are columns, and reads join the users table for the names the API shows. Upsert's
  * duplicate check is the only query that reads inside the JSON (json_extract, a module scan). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,12 +78,13 @@ out:
 
 /* One statement per order and filter, so each is prepared once per connection (the cache is
  * keyed by the text's address). */
-#define LIST_SQL(filter, order)                                                                \
-    "SELECT " RECORD_COLS ", json_extract(o.data, '$.full_name'), o.email, "                   \
-    "json_extract(c.data, '$.full_name'), json_extract(m.data, '$.full_name') FROM records r " \
-    "LEFT JOIN users o ON o.id = r.owner_id LEFT JOIN users c ON c.id = r.created_by "         \
-    "LEFT JOIN users m ON m.id = r.modified_by "                                               \
-    "WHERE r.org_id = ?1 AND r.module_id = ?2" filter " ORDER BY " order " LIMIT ?3 OFFSET ?4"
+#define LIST_SQL(filter, order)                                                                  \
+    "SELECT " RECORD_COLS ", json_extract(o.data, '$.full_name'), o.email, "                     \
+    "json_extract(c.data, '$.full_name'), json_extract(m.data, '$.full_name') FROM records r "   \
+    "LEFT JOIN users o ON o.id = r.owner_id LEFT JOIN users c ON c.id = r.created_by "           \
+    "LEFT JOIN users m ON m.id = r.modified_by "                                                 \
+    "WHERE r.org_id = ?1 AND r.module_id = ?2 AND r.modified_at >= ?6" filter " ORDER BY " order \
+    " LIMIT ?3 OFFSET ?4"
 #define LIST_IDS " AND r.id IN (SELECT value FROM json_each(?5))"
 #define LIST_ORDERS(filter)                                        \
     {                                                              \
@@ -135,6 +137,7 @@ static enum herald_err rec_list(struct store *base, int64_t org_id, int64_t modu
     sqlite3_bind_int64(st, 4, (sqlite3_int64)q->offset);
     if (q->id_count)
         sqlite3_bind_text(st, 5, ids_json(q), -1, free);
+    sqlite3_bind_int64(st, 6, q->has_modified_since ? q->modified_since_s : INT64_MIN);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {

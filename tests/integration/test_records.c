@@ -686,6 +686,79 @@ static void list_ids(const char *path, char *out, size_t cap)
     hp_resp_free(&r);
 }
 
+/* The ids of a Price_Books list sent with If-Modified-Since: `since`, into out; the status. */
+static long list_since(const char *since, char *out, size_t cap)
+{
+    char header[128];
+    snprintf(header, sizeof header, "If-Modified-Since: %s", since);
+    const char *const headers[] = {header, NULL};
+    struct hp_resp r =
+        hp_req(&srv, "GET", "/crm/v8/Price_Books?fields=Price_Book_Name", NULL, srv.token, headers);
+    long status = r.status;
+    out[0] = '\0';
+    json_t *data = json_object_get(r.json, "data");
+    for (size_t i = 0; i < json_array_size(data); i++) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s", i ? "," : "", hp_str(json_array_get(data, i), "id"));
+    }
+    if (status == 304)
+        assert_true(!r.body || !*r.body);
+    hp_resp_free(&r);
+    return status;
+}
+
+/* Zoho's If-Modified-Since on Get Records (how integrators poll for changes): only the records
+ * modified at or after it, 304 Not Modified when there are none. It was ignored: every record,
+ * every time. */
+static void list_takes_if_modified_since(void **state)
+{
+    (void)state;
+    char *old = insert_one("Price_Books", "{\"Price_Book_Name\":\"Old\"}");
+    char *edited = insert_one("Price_Books", "{\"Price_Book_Name\":\"Edited\"}");
+    json_t *rec = get_one("Price_Books", old);
+    char *old_modified = strdup(hp_str(rec, "Modified_Time"));
+    json_decref(rec);
+    /* Edit until the edit's Modified_Time is later than Old's (times have whole seconds). */
+    char path[128], since[64] = "", got[256];
+    snprintf(path, sizeof path, "/crm/v8/Price_Books/%s", edited);
+    int64_t deadline = hp_now_ms() + 5000;
+    for (int i = 0; !*since && hp_now_ms() < deadline; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"data\":[{\"Price_Book_Name\":\"Edited %d\"}]}", i);
+        struct hp_resp r = call("PUT", path, body);
+        expect_status(&r, 200);
+        const char *at = hp_str(hp_at(r.json, "data[0].details"), "Modified_Time");
+        if (strcmp(at, old_modified) > 0)
+            snprintf(since, sizeof since, "%s", at);
+        hp_resp_free(&r);
+    }
+    assert_true(*since);
+
+    assert_int_equal(list_since(since, got, sizeof got), 200);
+    assert_string_equal(got, edited);
+    /* At or after: the time Old was written includes both. */
+    char want[128];
+    snprintf(want, sizeof want, "%s,%s", edited, old);
+    assert_int_equal(list_since(old_modified, got, sizeof got), 200);
+    assert_string_equal(got, want);
+    /* An earlier time, written in UTC. */
+    assert_int_equal(list_since("2000-01-01T00:00:00Z", got, sizeof got), 200);
+    assert_string_equal(got, want);
+    /* Nothing modified since: 304 without a body. */
+    assert_int_equal(list_since("2999-12-31T23:59:59+05:30", got, sizeof got), 304);
+    assert_string_equal(got, "");
+
+    const char *const bad[] = {"If-Modified-Since: yesterday", NULL};
+    struct hp_resp r =
+        hp_req(&srv, "GET", "/crm/v8/Price_Books?fields=Price_Book_Name", NULL, srv.token, bad);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "header_name"), "If-Modified-Since");
+    hp_resp_free(&r);
+    free(old_modified);
+    free(old);
+    free(edited);
+}
+
 /* Zoho's Get Records takes sort_by (id, Created_Time, Modified_Time), sort_order (asc, desc)
  * and ids (at most 100); they were ignored: every list was in ascending id order, of every
  * record, and info claimed sort_order "asc" whatever was asked. The order not given is desc
@@ -1653,6 +1726,7 @@ int main(void)
         cmocka_unit_test(get_unknown_id_is_204_and_list_pages),
         cmocka_unit_test(get_one_shows_the_fields_asked_for),
         cmocka_unit_test(list_sorts_and_filters_by_ids),
+        cmocka_unit_test(list_takes_if_modified_since),
         cmocka_unit_test(lookups_take_ids_and_show_names),
         cmocka_unit_test(deal_stage_sets_probability),
         cmocka_unit_test(deal_expected_revenue_follows_amount_and_probability),
