@@ -386,6 +386,20 @@ static void expect_100_continue_comes_before_the_body_and_not_for_a_too_large_on
     raw_close(c);
     free(head);
 
+    /* Chunked, its length unknown: 100 Continue, then 413 as soon as a chunk's size line
+     * announces more than the limit, before any of its data (which never comes here). */
+    head =
+        head_for("POST", "/crm/v8/Leads", "Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n");
+    c = raw_open(srv.port);
+    raw_puts(c, head);
+    raw_answer(c, false, &a);
+    expect_status(&a, 100);
+    answer_free(&a);
+    raw_puts(c, "b\r\n{\"data\":[]}\r\n200000\r\n");
+    expect_refusal(c, 413, "REQUEST_ENTITY_TOO_LARGE");
+    raw_close(c);
+    free(head);
+
     /* An expectation other than 100-continue is refused. */
     head = head_for("POST", "/crm/v8/Leads", "Expect: 200-ok\r\nContent-Length: 2\r\n");
     c = raw_open(srv.port);

@@ -305,6 +305,26 @@ static void bad_or_oversized_chunked_bodies_are_caught(void **state)
     assert_true(is_too_big);
     assert_int_equal(out.len, 0); /* what was kept is dropped */
     buf_fini(&out);
+
+    /* A chunk whose size takes the body past max is too big at its size line, before any of
+     * its data; one that fills max exactly is not. */
+    static const struct {
+        const char *text;
+        bool is_too_big;
+    } sizes[] = {{"401\r\n", true},
+                 {"400\r\n", false},
+                 {"fffffffffffffff\r\n", true},
+                 {"3\r\nabc\r\n3fe\r\n", true},
+                 {"3\r\nabc\r\n3fd\r\n", false}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (size_t step = 0; step < 3; step++) {
+            dechunk(sizes[i].text, step, &c, &out, 1024, &is_too_big);
+            assert_int_equal(c.state, H1REQ_CHUNK_DATA);
+            if (is_too_big != sizes[i].is_too_big)
+                fail_msg("%s in steps of %zu: is_too_big %d", sizes[i].text, step, is_too_big);
+            buf_fini(&out);
+        }
+    }
 }
 
 int main(void)
