@@ -433,6 +433,47 @@ static void a_bad_token_is_refused_before_the_body(void **state)
     }
 }
 
+/* Every 401 (no token, an unknown one, one without the scope) carries WWW-Authenticate with
+ * the schemes Herald takes, as RFC 9110 §15.5.2 requires of a 401; other answers do not. A 401
+ * to a request without a body keeps the connection. */
+static void a_401_names_the_schemes_it_takes(void **state)
+{
+    (void)state;
+    char org_only[256], auth[320];
+    hp_token(&srv, "ZohoCRM.org.READ", org_only, sizeof org_only);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", org_only);
+    static const struct {
+        const char *path, *auth;
+        int status;
+        const char *code;
+    } cases[] = {{"/crm/v8/org", "", 401, "AUTHENTICATION_FAILURE"},
+                 {"/crm/v8/org", "Authorization: Zoho-oauthtoken nope\r\n", 401, "INVALID_TOKEN"},
+                 {"/crm/v8/Leads?fields=Last_Name", NULL, 401, "OAUTH_SCOPE_MISMATCH"},
+                 {"/crm/v8/org", NULL, 200, NULL}};
+    struct raw *c = raw_open(srv.port);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[1024];
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: h\r\n%s\r\n", cases[i].path,
+                 cases[i].auth ? cases[i].auth : auth);
+        raw_puts(c, req);
+        struct answer a;
+        raw_answer(c, false, &a);
+        expect_status(&a, cases[i].status);
+        char v[128];
+        if (cases[i].status == 401) {
+            assert_string_equal(hp_str(a.json, "code"), cases[i].code);
+            if (!header(&a, "WWW-Authenticate", v, sizeof v))
+                fail_msg("a 401 without WWW-Authenticate\n%s", a.head);
+            assert_string_equal(v, "Zoho-oauthtoken, Bearer");
+        } else {
+            assert_false(has_header(&a, "WWW-Authenticate"));
+        }
+        assert_false(has_header(&a, "Connection"));
+        answer_free(&a);
+    }
+    raw_close(c);
+}
+
 /* On one connection (one request thread): the token, then the same token with its last
  * character changed or cut, then the token again. Only the real one is let in. */
 static void a_token_one_byte_off_the_last_one_is_refused(void **state)
@@ -1229,6 +1270,7 @@ int main(void)
         cmocka_unit_test(expect_100_continue_comes_before_the_body_and_not_for_a_too_large_one),
         cmocka_unit_test(a_bad_token_is_refused_before_the_body),
         cmocka_unit_test(a_token_one_byte_off_the_last_one_is_refused),
+        cmocka_unit_test(a_401_names_the_schemes_it_takes),
         cmocka_unit_test(expect_100_continue_is_ignored_for_http_1_0),
         cmocka_unit_test(pipelined_requests_are_answered_in_order),
         cmocka_unit_test(a_request_fed_byte_by_byte_is_served),
