@@ -163,6 +163,21 @@ static int content_length(struct h1req_head *h, const char *v, const char **why)
     return 0;
 }
 
+/* Host is uri-host [":" port] (RFC 9112 §3.2), and a server must refuse one that is not. Its
+ * form is not parsed, as Herald does not use it; only bytes that no host name, IP literal or
+ * port has are refused (space, '/', '?', '#', '@', '\\', quotes, non-ASCII), as Go's server
+ * does (httpguts.ValidHostHeader). Empty is valid: a target without an authority has it. */
+static bool is_host_value(const char *v)
+{
+    for (; *v; v++) {
+        unsigned char ch = (unsigned char)*v;
+        if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') && !(ch >= '0' && ch <= '9') &&
+            !strchr("!$%&'()*+,-.:;=[]_~", ch))
+            return false;
+    }
+    return true;
+}
+
 /* What the fields before the current one held. */
 struct seen {
     bool has_host;
@@ -236,6 +251,10 @@ static int field_line(struct h1req_head *h, char *s, struct seen *seen, const ch
     } else if (strcasecmp(s, "host") == 0) {
         if (seen->has_host) {
             *why = "more than one Host header field";
+            return 400;
+        }
+        if (!is_host_value(v)) {
+            *why = "the Host header field is not a host and port";
             return 400;
         }
         seen->has_host = true;

@@ -681,6 +681,8 @@ static void protocol_errors_answer_the_zoho_envelope_and_close(void **state)
     refuse_str("GET /herald/v1/health HTTP/2.0\r\nHost: x\r\n\r\n", 505,
                "HTTP_VERSION_NOT_SUPPORTED");
     refuse_str("GET /herald/v1/health HTTP/1.1\r\n\r\n", 400, "INVALID_REQUEST"); /* no Host */
+    refuse_str("GET /herald/v1/health HTTP/1.1\r\nHost: evil.example/x@h\r\n\r\n", 400,
+               "INVALID_REQUEST");
     refuse_str("GET /herald/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
                "Content-Length: 2\r\n\r\n",
                400, "INVALID_REQUEST");

@@ -95,6 +95,16 @@ static void a_request_is_parsed_in_place(void **state)
     assert_string_equal(h1req_field(&h, "x-empty"), "");
     assert_null(h1req_field(&h, "Cookie"));
 
+    /* Host is a name, an IP literal or an address, with or without a port, or empty. */
+    static const char *const hosts[] = {
+        "127.0.0.1:8080", "[::1]:80", "crm_1.example.com", "h:", "xn--caf-dma.example", ""};
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", hosts[i]);
+        if (parse(&h, text, copy, sizeof copy, &why) != 0)
+            fail_msg("Host: %s refused: %s", hosts[i], why);
+    }
+
     assert_int_equal(parse(&h, "GET / HTTP/1.0\r\n\r\n", copy, sizeof copy, &why), 0);
     assert_true(h.is_close); /* 1.0 closes by default */
     assert_int_equal(
@@ -136,6 +146,14 @@ static void bad_requests_are_refused_with_their_status(void **state)
         {"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\n\r\n", 400}, /* no Host */
         {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+        /* A Host that is no host and port (RFC 9112 §3.2: a server must refuse it). */
+        {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: user@h\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: h?x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: h#x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: h\\x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", 400},
         {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
         {"GET / HTTPS/1.1\r\nHost: h\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400},
