@@ -163,6 +163,21 @@ static int content_length(struct h1req_head *h, const char *v, const char **why)
     return 0;
 }
 
+/* Host is uri-host [":" port] (RFC 9112 §3.2), and a server must refuse one that is not. Its
+ * form is not parsed, as Herald does not use it; only bytes that no host name, IP literal or
+ * port has are refused (space, '/', '?', '#', '@', '\\', quotes, non-ASCII), as Go's server
+ * does (httpguts.ValidHostHeader). Empty is valid: a target without an authority has it. */
+static bool is_host_value(const char *v)
+{
+    for (; *v; v++) {
+        unsigned char ch = (unsigned char)*v;
+        if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') && !(ch >= '0' && ch <= '9') &&
+            !strchr("!$%&'()*+,-.:;=[]_~", ch))
+            return false;
+    }
+    return true;
+}
+
 /* What the fields before the current one held. */
 struct seen {
     bool has_host;
@@ -238,6 +253,10 @@ static int field_line(struct h1req_head *h, char *s, struct seen *seen, const ch
             *why = "more than one Host header field";
             return 400;
         }
+        if (!is_host_value(v)) {
+            *why = "the Host header field is not a host and port";
+            return 400;
+        }
         seen->has_host = true;
     }
     return 0;
@@ -298,14 +317,21 @@ const char *h1req_field(const struct h1req_head *h, const char *name)
     return NULL;
 }
 
-static void chunk_size_done(struct h1req_chunked *c)
+/* The size line is read: the chunk's data follows, or the trailers after the last chunk. A
+ * chunk larger than what is left of `max` makes the body too large now: its size says so, and
+ * the client (which may be waiting on 100 Continue's promise) need not send a megabyte first. */
+static void chunk_size_done(struct h1req_chunked *c, struct buf *out, size_t max, bool *is_too_big)
 {
     c->line_len = 0;
     if (c->remaining == 0) {
         c->is_last = true;
         c->state = H1REQ_CHUNK_TRAILER;
-    } else {
-        c->state = H1REQ_CHUNK_DATA;
+        return;
+    }
+    c->state = H1REQ_CHUNK_DATA;
+    if (!*is_too_big && c->remaining > max - out->len) {
+        *is_too_big = true;
+        buf_fini(out);
     }
 }
 
@@ -343,7 +369,7 @@ size_t h1req_chunked_feed(struct h1req_chunked *c, const char *p, size_t n, stru
             else if (ch == '\r')
                 c->state = H1REQ_CHUNK_SIZE_LF;
             else if (ch == '\n')
-                chunk_size_done(c);
+                chunk_size_done(c, out, max, is_too_big);
             else if (ch != ' ' && ch != '\t')
                 c->state = H1REQ_CHUNK_ERROR;
             else if (++c->line_len > CHUNK_LINE_MAX)
@@ -354,7 +380,7 @@ size_t h1req_chunked_feed(struct h1req_chunked *c, const char *p, size_t n, stru
             if (ch == '\r')
                 c->state = H1REQ_CHUNK_SIZE_LF;
             else if (ch == '\n')
-                chunk_size_done(c);
+                chunk_size_done(c, out, max, is_too_big);
             else if (((unsigned char)ch < 0x20 && ch != '\t') || ch == 0x7f)
                 c->state = H1REQ_CHUNK_ERROR;
             else if (++c->line_len > CHUNK_LINE_MAX)
@@ -363,7 +389,7 @@ size_t h1req_chunked_feed(struct h1req_chunked *c, const char *p, size_t n, stru
         case H1REQ_CHUNK_SIZE_LF:
             i++;
             if (ch == '\n')
-                chunk_size_done(c);
+                chunk_size_done(c, out, max, is_too_big);
             else
                 c->state = H1REQ_CHUNK_ERROR;
             break;
@@ -371,11 +397,7 @@ size_t h1req_chunked_feed(struct h1req_chunked *c, const char *p, size_t n, stru
             size_t k = n - i;
             if (k > c->remaining)
                 k = (size_t)c->remaining;
-            if (!*is_too_big && out->len + k > max) {
-                *is_too_big = true;
-                buf_fini(out);
-            }
-            if (!*is_too_big)
+            if (!*is_too_big) /* the chunk fits: chunk_size_done checked its size */
                 buf_append(out, p + i, k);
             i += k;
             c->remaining -= k;

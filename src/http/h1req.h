@@ -78,7 +78,8 @@ struct h1req_chunked {
 
 /* Decodes up to n bytes of a chunked body, appending the data to `out` while it stays within
  * `max` bytes. Returns how many bytes were used: fewer than n once DONE (the rest is the next
- * request) or ERROR. *is_too_big is set (and decoding goes on without keeping data) past max. */
+ * request) or ERROR. *is_too_big is set (`out` emptied, and decoding goes on without keeping
+ * data) as soon as a chunk's size line takes the body past max, before its data comes. */
 size_t h1req_chunked_feed(struct h1req_chunked *c, const char *p, size_t n, struct buf *out,
                           size_t max, bool *is_too_big);
 

@@ -653,6 +653,10 @@ static void answer_head(struct conn *c, struct http_conn *r)
     buf_putc(o, ' ');
     buf_puts(o, reason_phrase(r->status));
     buf_puts(o, "\r\nContent-Type: " CONTENT_TYPE "\r\n");
+    /* A 401 names the authentication schemes the server takes (RFC 9110 §15.5.2 requires
+     * one): Zoho's, and Bearer, which Herald also accepts. */
+    if (r->status == 401)
+        buf_puts(o, "WWW-Authenticate: Zoho-oauthtoken, Bearer\r\n");
     if (r->status != 204 && r->status != 304 && r->status >= 200) {
         buf_puts(o, "Content-Length: ");
         buf_put_i64(o, (int64_t)r->resp_len);

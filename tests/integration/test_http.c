@@ -386,6 +386,20 @@ static void expect_100_continue_comes_before_the_body_and_not_for_a_too_large_on
     raw_close(c);
     free(head);
 
+    /* Chunked, its length unknown: 100 Continue, then 413 as soon as a chunk's size line
+     * announces more than the limit, before any of its data (which never comes here). */
+    head =
+        head_for("POST", "/crm/v8/Leads", "Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n");
+    c = raw_open(srv.port);
+    raw_puts(c, head);
+    raw_answer(c, false, &a);
+    expect_status(&a, 100);
+    answer_free(&a);
+    raw_puts(c, "b\r\n{\"data\":[]}\r\n200000\r\n");
+    expect_refusal(c, 413, "REQUEST_ENTITY_TOO_LARGE");
+    raw_close(c);
+    free(head);
+
     /* An expectation other than 100-continue is refused. */
     head = head_for("POST", "/crm/v8/Leads", "Expect: 200-ok\r\nContent-Length: 2\r\n");
     c = raw_open(srv.port);
@@ -417,6 +431,47 @@ static void a_bad_token_is_refused_before_the_body(void **state)
         expect_refusal(c, 401, codes[i]);
         raw_close(c);
     }
+}
+
+/* Every 401 (no token, an unknown one, one without the scope) carries WWW-Authenticate with
+ * the schemes Herald takes, as RFC 9110 §15.5.2 requires of a 401; other answers do not. A 401
+ * to a request without a body keeps the connection. */
+static void a_401_names_the_schemes_it_takes(void **state)
+{
+    (void)state;
+    char org_only[256], auth[320];
+    hp_token(&srv, "ZohoCRM.org.READ", org_only, sizeof org_only);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", org_only);
+    static const struct {
+        const char *path, *auth;
+        int status;
+        const char *code;
+    } cases[] = {{"/crm/v8/org", "", 401, "AUTHENTICATION_FAILURE"},
+                 {"/crm/v8/org", "Authorization: Zoho-oauthtoken nope\r\n", 401, "INVALID_TOKEN"},
+                 {"/crm/v8/Leads?fields=Last_Name", NULL, 401, "OAUTH_SCOPE_MISMATCH"},
+                 {"/crm/v8/org", NULL, 200, NULL}};
+    struct raw *c = raw_open(srv.port);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char req[1024];
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: h\r\n%s\r\n", cases[i].path,
+                 cases[i].auth ? cases[i].auth : auth);
+        raw_puts(c, req);
+        struct answer a;
+        raw_answer(c, false, &a);
+        expect_status(&a, cases[i].status);
+        char v[128];
+        if (cases[i].status == 401) {
+            assert_string_equal(hp_str(a.json, "code"), cases[i].code);
+            if (!header(&a, "WWW-Authenticate", v, sizeof v))
+                fail_msg("a 401 without WWW-Authenticate\n%s", a.head);
+            assert_string_equal(v, "Zoho-oauthtoken, Bearer");
+        } else {
+            assert_false(has_header(&a, "WWW-Authenticate"));
+        }
+        assert_false(has_header(&a, "Connection"));
+        answer_free(&a);
+    }
+    raw_close(c);
 }
 
 /* On one connection (one request thread): the token, then the same token with its last
@@ -626,6 +681,8 @@ static void protocol_errors_answer_the_zoho_envelope_and_close(void **state)
     refuse_str("GET /herald/v1/health HTTP/2.0\r\nHost: x\r\n\r\n", 505,
                "HTTP_VERSION_NOT_SUPPORTED");
     refuse_str("GET /herald/v1/health HTTP/1.1\r\n\r\n", 400, "INVALID_REQUEST"); /* no Host */
+    refuse_str("GET /herald/v1/health HTTP/1.1\r\nHost: evil.example/x@h\r\n\r\n", 400,
+               "INVALID_REQUEST");
     refuse_str("GET /herald/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
                "Content-Length: 2\r\n\r\n",
                400, "INVALID_REQUEST");
@@ -1215,6 +1272,7 @@ int main(void)
         cmocka_unit_test(expect_100_continue_comes_before_the_body_and_not_for_a_too_large_one),
         cmocka_unit_test(a_bad_token_is_refused_before_the_body),
         cmocka_unit_test(a_token_one_byte_off_the_last_one_is_refused),
+        cmocka_unit_test(a_401_names_the_schemes_it_takes),
         cmocka_unit_test(expect_100_continue_is_ignored_for_http_1_0),
         cmocka_unit_test(pipelined_requests_are_answered_in_order),
         cmocka_unit_test(a_request_fed_byte_by_byte_is_served),

@@ -95,6 +95,16 @@ static void a_request_is_parsed_in_place(void **state)
     assert_string_equal(h1req_field(&h, "x-empty"), "");
     assert_null(h1req_field(&h, "Cookie"));
 
+    /* Host is a name, an IP literal or an address, with or without a port, or empty. */
+    static const char *const hosts[] = {
+        "127.0.0.1:8080", "[::1]:80", "crm_1.example.com", "h:", "xn--caf-dma.example", ""};
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", hosts[i]);
+        if (parse(&h, text, copy, sizeof copy, &why) != 0)
+            fail_msg("Host: %s refused: %s", hosts[i], why);
+    }
+
     assert_int_equal(parse(&h, "GET / HTTP/1.0\r\n\r\n", copy, sizeof copy, &why), 0);
     assert_true(h.is_close); /* 1.0 closes by default */
     assert_int_equal(
@@ -136,6 +146,14 @@ static void bad_requests_are_refused_with_their_status(void **state)
         {"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\n\r\n", 400}, /* no Host */
         {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+        /* A Host that is no host and port (RFC 9112 §3.2: a server must refuse it). */
+        {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: user@h\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: h?x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: h#x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: h\\x\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", 400},
         {"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
         {"GET / HTTPS/1.1\r\nHost: h\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400},
@@ -305,6 +323,26 @@ static void bad_or_oversized_chunked_bodies_are_caught(void **state)
     assert_true(is_too_big);
     assert_int_equal(out.len, 0); /* what was kept is dropped */
     buf_fini(&out);
+
+    /* A chunk whose size takes the body past max is too big at its size line, before any of
+     * its data; one that fills max exactly is not. */
+    static const struct {
+        const char *text;
+        bool is_too_big;
+    } sizes[] = {{"401\r\n", true},
+                 {"400\r\n", false},
+                 {"fffffffffffffff\r\n", true},
+                 {"3\r\nabc\r\n3fe\r\n", true},
+                 {"3\r\nabc\r\n3fd\r\n", false}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (size_t step = 0; step < 3; step++) {
+            dechunk(sizes[i].text, step, &c, &out, 1024, &is_too_big);
+            assert_int_equal(c.state, H1REQ_CHUNK_DATA);
+            if (is_too_big != sizes[i].is_too_big)
+                fail_msg("%s in steps of %zu: is_too_big %d", sizes[i].text, step, is_too_big);
+            buf_fini(&out);
+        }
+    }
 }
 
 int main(void)
