@@ -1,14 +1,18 @@
 /* `herald serve`: resolves the configuration, opens the store, starts the HTTP server (and, as
  * they join, the matcher and the dispatcher), then waits for SIGINT/SIGTERM and stops in order:
  * stop accepting, finish requests, finish the writer's queue, close the store. */
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "api/token_cache.h"
@@ -151,6 +155,31 @@ static void raise_open_files_limit(void)
                  (unsigned long long)want);
 }
 
+/* One server owns a database. Its channel index lives in memory, so a second server on the same
+ * file would match changes against the channels it loaded, not those subscribed through the
+ * other since: changes it acknowledged would never notify them. And its start would void the
+ * first one's live leases, sending the notifications in flight a second time at once. The lock
+ * is the kernel's (flock, which SQLite's fcntl locks do not touch), taken before the schema is
+ * read or migrated, and ends with the process: a restart after a crash takes it at once. The
+ * other commands (token, secret, deliveries) work beside a server and take no lock. Returns the
+ * descriptor holding the lock, or -1 with one line on stderr. */
+static int db_lock(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "herald serve: --db: cannot open '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return fd;
+    if (errno == EWOULDBLOCK)
+        fprintf(stderr, "herald serve: --db: '%s' is in use by another herald serve\n", path);
+    else
+        fprintf(stderr, "herald serve: --db: cannot lock '%s': %s\n", path, strerror(errno));
+    close(fd);
+    return -1;
+}
+
 int cli_serve(int argc, char **argv)
 {
     struct config cfg;
@@ -197,6 +226,9 @@ int cli_serve(int argc, char **argv)
     struct workq *lookups = NULL;
     char *domain = NULL;
     rc = 1;
+    int db_fd = db_lock(cfg.db_path);
+    if (db_fd < 0)
+        goto out;
     if (meta_init()) {
         log_error("msg=\"module definitions are invalid\"");
         goto out;
@@ -332,6 +364,8 @@ out:
     token_cache_free(tokens); /* after the HTTP server stopped: requests use it */
     meta_fini();
     free(domain);
+    if (db_fd >= 0)
+        close(db_fd); /* after the store closed: the next server may start now */
     config_fini(&cfg);
     if (rc == 0)
         log_info("msg=\"stopped cleanly\"");

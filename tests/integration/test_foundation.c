@@ -553,6 +553,33 @@ static void sigterm_stops_cleanly_with_exit_0(void **state)
     hp_cleanup(&other);
 }
 
+/* A second `herald serve` on a database a server is using exits 1 at once, naming --db: with both
+ * running, changes acknowledged by one never notified the channels subscribed through the other
+ * (each matches against the channels it loaded), and its start voided the other's live leases.
+ * The lock ends with the process: after kill -9 a server starts on the database at once. */
+static void a_second_server_on_the_same_database_is_refused(void **state)
+{
+    (void)state;
+    struct hp first;
+    hp_start(&first, NULL);
+    char out[256], err[2048];
+    int rc = hp_cli_within(10000, out, sizeof out, err, sizeof err, "serve", "--listen",
+                           "127.0.0.1:0", "--db", first.db, NULL);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "--db"));
+    assert_non_null(strstr(err, "in use by another herald serve"));
+    assert_null(strstr(err, "listening on"));
+    struct hp_resp r = hp_req(&first, "GET", "/crm/v8/org", NULL, first.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    hp_kill(&first);
+    hp_restart(&first); /* fails the test when serve exits before listening */
+    r = hp_req(&first, "GET", "/crm/v8/org", NULL, first.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    hp_cleanup(&first);
+}
+
 /* `herald serve` and `herald token create` started together on a database that does not exist
  * yet: both migrate it, and each must find what the other did (it failed every time while the
  * schema version was read before the migration's write lock). */
@@ -605,6 +632,7 @@ int main(void)
         cmocka_unit_test(help_takes_help_like_every_command),
         cmocka_unit_test(secret_rotation_keeps_the_previous_secret),
         cmocka_unit_test(sigterm_stops_cleanly_with_exit_0),
+        cmocka_unit_test(a_second_server_on_the_same_database_is_refused),
         cmocka_unit_test(serve_and_token_create_at_once_on_a_new_database_both_work),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
