@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -442,12 +443,18 @@ static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
     assert_int_equal(rc, 2);
     rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "frobnicate", NULL);
     assert_int_equal(rc, 2);
-    /* A --db no command can open (its directory is missing, or it is a directory) is a bad
-     * value: it exited 1 with two log lines naming no flag. */
-    char missing[400];
+    /* A --db no command can open (its directory is missing, it is a directory, or a file that
+     * is not a SQLite database) is a bad value: it exited 1 with two log lines naming no flag.
+     * The text file is left as it was. */
+    char missing[400], text[400];
     snprintf(missing, sizeof missing, "%s/no-such-dir/h.db", srv.dir);
-    const char *const dbs[] = {missing, srv.dir};
-    for (size_t i = 0; i < 2; i++) {
+    snprintf(text, sizeof text, "%s/notes.txt", srv.dir);
+    FILE *f = fopen(text, "w");
+    assert_non_null(f);
+    fputs("not a database\n", f);
+    fclose(f);
+    const char *const dbs[] = {missing, srv.dir, text};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--listen", "127.0.0.1:0",
                     "--db", dbs[i], NULL);
         if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
@@ -456,7 +463,15 @@ static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
                     "--db", dbs[i], NULL);
         if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
             fail_msg("token create --db %s: exit %d, err '%s'", dbs[i], rc, err);
+        rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "deliveries", "list", "--db", dbs[i],
+                    NULL);
+        if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
+            fail_msg("deliveries list --db %s: exit %d, err '%s'", dbs[i], rc, err);
     }
+    assert_non_null(strstr(err, "is not a SQLite database"));
+    struct stat st;
+    assert_int_equal(stat(text, &st), 0);
+    assert_int_equal(st.st_size, strlen("not a database\n"));
 }
 
 /* --scopes that names no scope (",", " , ") made a token refused everything; it is a bad value.
