@@ -180,6 +180,26 @@ static int db_lock(const char *path)
     return -1;
 }
 
+/* SIGINT and SIGTERM, blocked in every thread and taken by sigwait. */
+static sigset_t stop_signals;
+
+/* The stop waits for the requests and the delivery attempts in flight (up to 10 s each). A second
+ * SIGINT/SIGTERM meanwhile ends the process at once, as one pressing Ctrl-C twice expects (it was
+ * ignored, and the wait went on). Like a crash it loses nothing acknowledged: changes and their
+ * notifications are committed, and attempts cut short are sent again after the restart, which
+ * voids their leases. The status, 1, says the stop was not clean. */
+static void *second_signal_wait(void *arg)
+{
+    (void)arg;
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log_warn("msg=\"second stop signal: exiting at once; attempts in flight are sent again after "
+             "the restart\" signal=%s",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    _exit(1);
+    return NULL;
+}
+
 int cli_serve(int argc, char **argv)
 {
     struct config cfg;
@@ -201,7 +221,6 @@ int cli_serve(int argc, char **argv)
     }
     /* Signals are taken by sigwait in this thread only; every thread started later inherits
      * the mask. SIGPIPE is ignored: a peer closing early is an ordinary error. */
-    sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
@@ -350,6 +369,9 @@ int cli_serve(int argc, char **argv)
     int sig = 0;
     sigwait(&stop_signals, &sig);
     log_info("msg=\"stopping\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    pthread_t second;
+    if (pthread_create(&second, NULL, second_signal_wait, NULL) == 0)
+        pthread_detach(second);
     rc = 0;
 out:
     http_server_stop(srv, 10000);
