@@ -1,6 +1,6 @@
-/* `herald serve`: resolves the configuration, opens the store, starts the HTTP server (and, as
- * they join, the matcher and the dispatcher), then waits for SIGINT/SIGTERM and stops in order:
- * stop accepting, finish requests, finish the writer's queue, close the store. */
+/* `herald serve`: resolves the configuration, locks and opens the store, starts the HTTP server
+ * (and, as they join, the matcher and the dispatcher), then waits for SIGINT/SIGTERM and stops in
+ * order: stop accepting, finish requests, finish the writer's queue, close the store. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
