@@ -1,6 +1,6 @@
 /* `herald serve`: resolves the configuration, locks and opens the store, starts the HTTP server
- * (and, as they join, the matcher and the dispatcher), then waits for SIGINT/SIGTERM and stops in
- * order: stop accepting, finish requests, finish the writer's queue, close the store. */
+ * (and, as they join, the matcher and the dispatcher), then waits for SIGINT/SIGTERM/SIGHUP and
+ * stops in order: stop accepting, finish requests, finish the writer's queue, close the store. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -180,7 +180,9 @@ static int db_lock(const char *path)
     return -1;
 }
 
-/* SIGINT and SIGTERM, blocked in every thread and taken by sigwait. */
+/* SIGINT, SIGTERM and SIGHUP, blocked in every thread and taken by sigwait. SIGHUP (the terminal
+ * that started the server went away) stops it cleanly too: by default it killed the process
+ * on the spot, ending requests in flight unanswered after their changes committed. */
 static sigset_t stop_signals;
 
 /* The stop waits for the requests and the delivery attempts in flight (up to 10 s each). A second
@@ -188,6 +190,11 @@ static sigset_t stop_signals;
  * ignored, and the wait went on). Like a crash it loses nothing acknowledged: changes and their
  * notifications are committed, and attempts cut short are sent again after the restart, which
  * voids their leases. The status, 1, says the stop was not clean. */
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM";
+}
+
 static void *second_signal_wait(void *arg)
 {
     (void)arg;
@@ -195,7 +202,7 @@ static void *second_signal_wait(void *arg)
     sigwait(&stop_signals, &sig);
     log_warn("msg=\"second stop signal: exiting at once; attempts in flight are sent again after "
              "the restart\" signal=%s",
-             sig == SIGINT ? "SIGINT" : "SIGTERM");
+             signal_name(sig));
     _exit(1);
     return NULL;
 }
@@ -224,6 +231,7 @@ int cli_serve(int argc, char **argv)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_open_files_limit();
@@ -368,7 +376,7 @@ int cli_serve(int argc, char **argv)
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    log_info("msg=\"stopping\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    log_info("msg=\"stopping\" signal=%s", signal_name(sig));
     pthread_t second;
     if (pthread_create(&second, NULL, second_signal_wait, NULL) == 0)
         pthread_detach(second);

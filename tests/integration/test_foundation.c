@@ -2,6 +2,8 @@
  * type, CLI tokens and revocation, configuration errors, and clean shutdown. */
 #include "harness.h"
 
+#include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -568,6 +570,31 @@ static void sigterm_stops_cleanly_with_exit_0(void **state)
     hp_cleanup(&other);
 }
 
+/* SIGHUP (the terminal that started the server went away) stops it cleanly, exit 0, like SIGTERM:
+ * by default it killed the process at once, answering no request in flight. */
+static void sighup_stops_cleanly_with_exit_0(void **state)
+{
+    (void)state;
+    struct hp other;
+    hp_start(&other, NULL);
+    kill(other.pid, SIGHUP);
+    int status = 0;
+    int64_t deadline = hp_now_ms() + 20000;
+    pid_t got = 0;
+    while ((got = waitpid(other.pid, &status, WNOHANG)) != other.pid && hp_now_ms() < deadline)
+        poll(NULL, 0, 5);
+    if (got != other.pid) {
+        hp_kill(&other);
+        fail_msg("SIGHUP: still running after 20 s");
+    }
+    other.pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("SIGHUP: status %#x, see %s", status, other.log);
+    assert_true(hp_log_wait(&other, "signal=SIGHUP", 1000));
+    assert_true(hp_log_wait(&other, "stopped cleanly", 1000));
+    hp_cleanup(&other);
+}
+
 /* A second `herald serve` on a database a server is using exits 1 at once, naming --db: with both
  * running, changes acknowledged by one never notified the channels subscribed through the other
  * (each matches against the channels it loaded), and its start voided the other's live leases.
@@ -647,6 +674,7 @@ int main(void)
         cmocka_unit_test(help_takes_help_like_every_command),
         cmocka_unit_test(secret_rotation_keeps_the_previous_secret),
         cmocka_unit_test(sigterm_stops_cleanly_with_exit_0),
+        cmocka_unit_test(sighup_stops_cleanly_with_exit_0),
         cmocka_unit_test(a_second_server_on_the_same_database_is_refused),
         cmocka_unit_test(serve_and_token_create_at_once_on_a_new_database_both_work),
     };
