@@ -3,10 +3,12 @@
 #include "cli/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/timefmt.h"
 #include "core/xmalloc.h"
@@ -403,13 +405,35 @@ const char *config_db_default(config_getenv_fn *getenv_fn, char *err, size_t err
     return config_cli_value("db", getenv_fn, NULL, err, err_len);
 }
 
+/* Whether a file may be opened as a database: empty (SQLite makes a new database of it) or
+ * starting with SQLite's header. Any other file SQLite refuses with "file is not a database"
+ * only once opened, which serve logged as two lines naming no flag. A file that cannot be read
+ * here passes: opening it reports why. */
+static bool is_sqlite_file(const char *path, const struct stat *st)
+{
+    static const char magic[16] = "SQLite format 3";
+    if (st->st_size == 0 || !S_ISREG(st->st_mode))
+        return true;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    char head[sizeof magic];
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    return n == (ssize_t)sizeof head && memcmp(head, magic, sizeof magic) == 0;
+}
+
 bool config_db_path_usable(const char *path, char *err, size_t err_len)
 {
     struct stat st;
     if (stat(path, &st) == 0) {
-        if (!S_ISDIR(st.st_mode))
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(err, err_len, "--db: '%s' is a directory (expected a file's path)", path);
+            return false;
+        }
+        if (is_sqlite_file(path, &st))
             return true;
-        snprintf(err, err_len, "--db: '%s' is a directory (expected a file's path)", path);
+        snprintf(err, err_len, "--db: '%s' is not a SQLite database", path);
         return false;
     }
     char *dir = xstrdup(path);

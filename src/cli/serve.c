@@ -1,14 +1,18 @@
-/* `herald serve`: resolves the configuration, opens the store, starts the HTTP server (and, as
- * they join, the matcher and the dispatcher), then waits for SIGINT/SIGTERM and stops in order:
- * stop accepting, finish requests, finish the writer's queue, close the store. */
+/* `herald serve`: resolves the configuration, locks and opens the store, starts the HTTP server
+ * (and, as they join, the matcher and the dispatcher), then waits for SIGINT/SIGTERM/SIGHUP and
+ * stops in order: stop accepting, finish requests, finish the writer's queue, close the store. */
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "api/token_cache.h"
@@ -151,6 +155,58 @@ static void raise_open_files_limit(void)
                  (unsigned long long)want);
 }
 
+/* One server owns a database. Its channel index lives in memory, so a second server on the same
+ * file would match changes against the channels it loaded, not those subscribed through the
+ * other since: changes it acknowledged would never notify them. And its start would void the
+ * first one's live leases, sending the notifications in flight a second time at once. The lock
+ * is the kernel's (flock, which SQLite's fcntl locks do not touch), taken before the schema is
+ * read or migrated, and ends with the process: a restart after a crash takes it at once. The
+ * other commands (token, secret, deliveries) work beside a server and take no lock. Returns the
+ * descriptor holding the lock, or -1 with one line on stderr. */
+static int db_lock(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "herald serve: --db: cannot open '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return fd;
+    if (errno == EWOULDBLOCK)
+        fprintf(stderr, "herald serve: --db: '%s' is in use by another herald serve\n", path);
+    else
+        fprintf(stderr, "herald serve: --db: cannot lock '%s': %s\n", path, strerror(errno));
+    close(fd);
+    return -1;
+}
+
+/* SIGINT, SIGTERM and SIGHUP, blocked in every thread and taken by sigwait. SIGHUP (the terminal
+ * that started the server went away) stops it cleanly too: by default it killed the process
+ * on the spot, ending requests in flight unanswered after their changes committed. */
+static sigset_t stop_signals;
+
+/* The stop waits for the requests and the delivery attempts in flight (up to 10 s each). A second
+ * SIGINT/SIGTERM meanwhile ends the process at once, as one pressing Ctrl-C twice expects (it was
+ * ignored, and the wait went on). Like a crash it loses nothing acknowledged: changes and their
+ * notifications are committed, and attempts cut short are sent again after the restart, which
+ * voids their leases. The status, 1, says the stop was not clean. */
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM";
+}
+
+static void *second_signal_wait(void *arg)
+{
+    (void)arg;
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    log_warn("msg=\"second stop signal: exiting at once; attempts in flight are sent again after "
+             "the restart\" signal=%s",
+             signal_name(sig));
+    _exit(1);
+    return NULL;
+}
+
 int cli_serve(int argc, char **argv)
 {
     struct config cfg;
@@ -172,10 +228,10 @@ int cli_serve(int argc, char **argv)
     }
     /* Signals are taken by sigwait in this thread only; every thread started later inherits
      * the mask. SIGPIPE is ignored: a peer closing early is an ordinary error. */
-    sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     raise_open_files_limit();
@@ -197,6 +253,9 @@ int cli_serve(int argc, char **argv)
     struct workq *lookups = NULL;
     char *domain = NULL;
     rc = 1;
+    int db_fd = db_lock(cfg.db_path);
+    if (db_fd < 0)
+        goto out;
     if (meta_init()) {
         log_error("msg=\"module definitions are invalid\"");
         goto out;
@@ -317,7 +376,10 @@ int cli_serve(int argc, char **argv)
 
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    log_info("msg=\"stopping\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    log_info("msg=\"stopping\" signal=%s", signal_name(sig));
+    pthread_t second;
+    if (pthread_create(&second, NULL, second_signal_wait, NULL) == 0)
+        pthread_detach(second);
     rc = 0;
 out:
     http_server_stop(srv, 10000);
@@ -332,6 +394,8 @@ out:
     token_cache_free(tokens); /* after the HTTP server stopped: requests use it */
     meta_fini();
     free(domain);
+    if (db_fd >= 0)
+        close(db_fd); /* after the store closed: the next server may start now */
     config_fini(&cfg);
     if (rc == 0)
         log_info("msg=\"stopped cleanly\"");

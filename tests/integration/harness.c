@@ -42,7 +42,10 @@ static const char *bin(void)
     return b ? b : "build/herald";
 }
 
-static int run_argv(char *const argv[], char *out, size_t out_len, char *err, size_t err_len)
+/* Runs argv, gathering its output for up to timeout_ms; a command still running then is
+ * killed (status -1). */
+static int run_argv(char *const argv[], int timeout_ms, char *out, size_t out_len, char *err,
+                    size_t err_len)
 {
     int po[2], pe[2];
     if (pipe(po) || pipe(pe))
@@ -67,7 +70,7 @@ static int run_argv(char *const argv[], char *out, size_t out_len, char *err, si
         err[0] = '\0';
     struct pollfd fds[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
     int open_fds = 2;
-    int64_t deadline = hp_now_ms() + 30000;
+    int64_t deadline = hp_now_ms() + timeout_ms;
     while (open_fds > 0 && hp_now_ms() < deadline) {
         if (poll(fds, 2, 1000) <= 0)
             continue;
@@ -99,24 +102,41 @@ static int run_argv(char *const argv[], char *out, size_t out_len, char *err, si
             close(fds[i].fd);
     }
     int status = 0;
+    if (open_fds > 0)
+        kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int cli_va(int timeout_ms, char *out, size_t out_len, char *err, size_t err_len, va_list ap)
+{
+    char *argv[32];
+    int n = 0;
+    argv[n++] = (char *)bin();
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 31)
+        argv[n++] = (char *)a;
+    argv[n] = NULL;
+    return run_argv(argv, timeout_ms, out, out_len, err, err_len);
 }
 
 int hp_cli(const struct hp *p, char *out, size_t out_len, char *err, size_t err_len, ...)
 {
     (void)p;
-    char *argv[32];
-    int n = 0;
-    argv[n++] = (char *)bin();
     va_list ap;
     va_start(ap, err_len);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && n < 31)
-        argv[n++] = (char *)a;
+    int rc = cli_va(30000, out, out_len, err, err_len, ap);
     va_end(ap);
-    argv[n] = NULL;
-    return run_argv(argv, out, out_len, err, err_len);
+    return rc;
+}
+
+int hp_cli_within(int timeout_ms, char *out, size_t out_len, char *err, size_t err_len, ...)
+{
+    va_list ap;
+    va_start(ap, err_len);
+    int rc = cli_va(timeout_ms, out, out_len, err, err_len, ap);
+    va_end(ap);
+    return rc;
 }
 
 void hp_token(const struct hp *p, const char *scopes, char *out, size_t out_len)

@@ -37,6 +37,9 @@ struct hp_resp {
 /* Runs `herald ARGS...` (NULL-terminated) and returns its exit status; its stdout is copied into
  * out (may be NULL) and its stderr into err (may be NULL). */
 int hp_cli(const struct hp *p, char *out, size_t out_len, char *err, size_t err_len, ...);
+/* The same for a command that may not end by itself (such as serve): one still running after
+ * timeout_ms is killed, and the status is -1. */
+int hp_cli_within(int timeout_ms, char *out, size_t out_len, char *err, size_t err_len, ...);
 /* Creates a temp dir and database, a token with every scope, and starts the server with
  * `extra_flags` (space-separated, may be NULL). Fails the test if it does not start in 20 s. */
 void hp_start(struct hp *p, const char *extra_flags);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1937,6 +1938,40 @@ static void sigterm_waits_for_attempts_in_flight_not_the_queue(void **state)
     hp_cleanup(&p);
 }
 
+/* A second SIGTERM while the stop waits for an attempt in flight ends the process at once (it
+ * was ignored: the stop waited its whole 10 s), with status 1; nothing is lost: the attempt cut
+ * short is sent again after the restart. */
+static void a_second_sigterm_ends_the_stop_at_once(void **state)
+{
+    (void)state;
+    struct hp p;
+    struct receiver *rx = limited_burst(&p, "8,8,64", -1, "7960", 1);
+    assert_int_equal(rx_wait(rx, 1, 10000), 1); /* in flight, held by the receiver */
+    int64_t t0 = hp_now_ms();
+    kill(p.pid, SIGTERM);
+    assert_true(hp_log_wait(&p, "msg=\"stopping\"", 5000));
+    kill(p.pid, SIGTERM);
+    int status = 0;
+    while (waitpid(p.pid, &status, WNOHANG) != p.pid && hp_now_ms() - t0 < 20000)
+        poll(NULL, 0, 5);
+    int64_t took = hp_now_ms() - t0;
+    if (took > 5000)
+        fail_msg("the stop took %lld ms after the second SIGTERM", (long long)took);
+    p.pid = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    assert_true(hp_log_wait(&p, "second stop signal", 1000));
+    rx_set_delay(rx, 0);
+    hp_restart(&p);
+    assert_true(rx_wait(rx, 2, 10000) >= 2);
+    char first[64], again[64];
+    assert_true(rx_header(rx_get(rx, 0), "webhook-id", first, sizeof first));
+    assert_true(rx_header(rx_get(rx, 1), "webhook-id", again, sizeof again));
+    assert_string_equal(first, again);
+    rx_stop(rx);
+    hp_cleanup(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1978,6 +2013,7 @@ int main(void)
         cmocka_unit_test(past_ten_retired_secrets_the_oldest_stops_signing),
         cmocka_unit_test(idle_connections_are_bounded_across_destinations),
         cmocka_unit_test(sigterm_waits_for_attempts_in_flight_not_the_queue),
+        cmocka_unit_test(a_second_sigterm_ends_the_stop_at_once),
     };
     /* HERALD_TEST_FILTER=pattern runs only the matching cases (while iterating on one). */
     if (getenv("HERALD_TEST_FILTER"))

@@ -2,11 +2,14 @@
  * type, CLI tokens and revocation, configuration errors, and clean shutdown. */
 #include "harness.h"
 
+#include <poll.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -442,12 +445,18 @@ static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
     assert_int_equal(rc, 2);
     rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "frobnicate", NULL);
     assert_int_equal(rc, 2);
-    /* A --db no command can open (its directory is missing, or it is a directory) is a bad
-     * value: it exited 1 with two log lines naming no flag. */
-    char missing[400];
+    /* A --db no command can open (its directory is missing, it is a directory, or a file that
+     * is not a SQLite database) is a bad value: it exited 1 with two log lines naming no flag.
+     * The text file is left as it was. */
+    char missing[400], text[400];
     snprintf(missing, sizeof missing, "%s/no-such-dir/h.db", srv.dir);
-    const char *const dbs[] = {missing, srv.dir};
-    for (size_t i = 0; i < 2; i++) {
+    snprintf(text, sizeof text, "%s/notes.txt", srv.dir);
+    FILE *f = fopen(text, "w");
+    assert_non_null(f);
+    fputs("not a database\n", f);
+    fclose(f);
+    const char *const dbs[] = {missing, srv.dir, text};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--listen", "127.0.0.1:0",
                     "--db", dbs[i], NULL);
         if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
@@ -456,7 +465,15 @@ static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
                     "--db", dbs[i], NULL);
         if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
             fail_msg("token create --db %s: exit %d, err '%s'", dbs[i], rc, err);
+        rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "deliveries", "list", "--db", dbs[i],
+                    NULL);
+        if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
+            fail_msg("deliveries list --db %s: exit %d, err '%s'", dbs[i], rc, err);
     }
+    assert_non_null(strstr(err, "is not a SQLite database"));
+    struct stat st;
+    assert_int_equal(stat(text, &st), 0);
+    assert_int_equal(st.st_size, strlen("not a database\n"));
 }
 
 /* --scopes that names no scope (",", " , ") made a token refused everything; it is a bad value.
@@ -553,6 +570,58 @@ static void sigterm_stops_cleanly_with_exit_0(void **state)
     hp_cleanup(&other);
 }
 
+/* SIGHUP (the terminal that started the server went away) stops it cleanly, exit 0, like SIGTERM:
+ * by default it killed the process at once, answering no request in flight. */
+static void sighup_stops_cleanly_with_exit_0(void **state)
+{
+    (void)state;
+    struct hp other;
+    hp_start(&other, NULL);
+    kill(other.pid, SIGHUP);
+    int status = 0;
+    int64_t deadline = hp_now_ms() + 20000;
+    pid_t got = 0;
+    while ((got = waitpid(other.pid, &status, WNOHANG)) != other.pid && hp_now_ms() < deadline)
+        poll(NULL, 0, 5);
+    if (got != other.pid) {
+        hp_kill(&other);
+        fail_msg("SIGHUP: still running after 20 s");
+    }
+    other.pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("SIGHUP: status %#x, see %s", status, other.log);
+    assert_true(hp_log_wait(&other, "signal=SIGHUP", 1000));
+    assert_true(hp_log_wait(&other, "stopped cleanly", 1000));
+    hp_cleanup(&other);
+}
+
+/* A second `herald serve` on a database a server is using exits 1 at once, naming --db: with both
+ * running, changes acknowledged by one never notified the channels subscribed through the other
+ * (each matches against the channels it loaded), and its start voided the other's live leases.
+ * The lock ends with the process: after kill -9 a server starts on the database at once. */
+static void a_second_server_on_the_same_database_is_refused(void **state)
+{
+    (void)state;
+    struct hp first;
+    hp_start(&first, NULL);
+    char out[256], err[2048];
+    int rc = hp_cli_within(10000, out, sizeof out, err, sizeof err, "serve", "--listen",
+                           "127.0.0.1:0", "--db", first.db, NULL);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "--db"));
+    assert_non_null(strstr(err, "in use by another herald serve"));
+    assert_null(strstr(err, "listening on"));
+    struct hp_resp r = hp_req(&first, "GET", "/crm/v8/org", NULL, first.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    hp_kill(&first);
+    hp_restart(&first); /* fails the test when serve exits before listening */
+    r = hp_req(&first, "GET", "/crm/v8/org", NULL, first.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    hp_cleanup(&first);
+}
+
 /* `herald serve` and `herald token create` started together on a database that does not exist
  * yet: both migrate it, and each must find what the other did (it failed every time while the
  * schema version was read before the migration's write lock). */
@@ -605,6 +674,8 @@ int main(void)
         cmocka_unit_test(help_takes_help_like_every_command),
         cmocka_unit_test(secret_rotation_keeps_the_previous_secret),
         cmocka_unit_test(sigterm_stops_cleanly_with_exit_0),
+        cmocka_unit_test(sighup_stops_cleanly_with_exit_0),
+        cmocka_unit_test(a_second_server_on_the_same_database_is_refused),
         cmocka_unit_test(serve_and_token_create_at_once_on_a_new_database_both_work),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
