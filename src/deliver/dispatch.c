@@ -78,6 +78,9 @@
  * 17 µs of a fast one. A claim or a deferral waits for the flush, which it must see. */
 #define RESULTS_BATCH 64
 #define RESULTS_WAIT_MS 10
+/* Outcomes the store could not record (a full disk, an I/O error) are recorded again this long
+ * after, for as long as their notifications' leases last; then their callbacks go again. */
+#define RECORD_RETRY_MS 1000
 #define ATTEMPT_MAX_MS 16000
 /* Vetted addresses (or a failed lookup) are reused this long before the host is resolved and
  * checked again. */
@@ -250,6 +253,15 @@ struct secret_cache {
     int64_t loaded_ms;
 };
 
+/* One flush of outcomes, until the store has recorded it. */
+struct record_batch {
+    struct dispatcher *d;
+    struct store_attempt *attempts; /* with their strings, owned */
+    size_t count;
+    int64_t first_ms; /* when the store first refused it (0: not yet) */
+    struct record_batch *next;
+};
+
 struct dispatcher {
     struct dispatch_config cfg;
     pthread_t thread;
@@ -272,6 +284,11 @@ struct dispatcher {
     /* Notifications handed off by the writer (under inbox_mu), taken by the loop. */
     struct store_claim *handed;
     size_t handed_count, handed_cap;
+    /* Flushes the store refused to record (under inbox_mu), recorded again from refused_at_ms
+     * on: notifications that were delivered, and would otherwise be sent again at their lease's
+     * end, as if they had not been. */
+    struct record_batch *refused;
+    int64_t refused_at_ms;
     atomic_bool is_claim_asked; /* dispatch_wake: claim from the outbox */
     bool is_backlog;            /* the last claim filled its room: more may be due */
     bool is_claim_by_ids;       /* the claim in progress takes spilled ids */
@@ -837,16 +854,81 @@ static void add_result(struct dispatcher *d, const struct store_attempt *a)
     d->result_count++;
 }
 
+static void record_batch_free(struct record_batch *b)
+{
+    for (size_t i = 0; i < b->count; i++) {
+        free((char *)b->attempts[i].error);
+        free((char *)b->attempts[i].response);
+    }
+    free(b->attempts);
+    free(b);
+}
+
+/* The store recorded a flush, or could not (on the writer's side): a refused one is kept for
+ * retry_refused. */
+static void on_recorded(void *arg, enum herald_err err)
+{
+    struct record_batch *b = arg;
+    if (!err) {
+        record_batch_free(b);
+        return;
+    }
+    struct dispatcher *d = b->d;
+    int64_t now = now_ms();
+    if (!b->first_ms) {
+        b->first_ms = now;
+        log_warn("msg=\"outcomes of attempts not recorded: recorded again every %d ms, for "
+                 "as long as their leases last\" count=%zu error=%s",
+                 RECORD_RETRY_MS, b->count, herald_err_name(err));
+    }
+    pthread_mutex_lock(&d->inbox_mu);
+    b->next = d->refused;
+    d->refused = b;
+    if (!d->refused_at_ms)
+        d->refused_at_ms = now + RECORD_RETRY_MS;
+    pthread_mutex_unlock(&d->inbox_mu);
+}
+
 static void flush_results(struct dispatcher *d)
 {
     if (!d->result_count)
         return;
-    store_outbox_record(d->cfg.store, d->results, d->result_count, NULL, NULL);
-    for (size_t i = 0; i < d->result_count; i++) {
-        free((char *)d->results[i].error);
-        free((char *)d->results[i].response);
-    }
+    struct record_batch *b = xcalloc(1, sizeof *b);
+    b->d = d;
+    b->count = d->result_count;
+    b->attempts = xmalloc(b->count * sizeof *b->attempts);
+    memcpy(b->attempts, d->results, b->count * sizeof *b->attempts); /* strings move too */
     d->result_count = 0;
+    store_outbox_record(d->cfg.store, b->attempts, b->count, on_recorded, b);
+}
+
+/* Submits again the flushes the store refused, once their time has come; those refused for
+ * longer than a lease are dropped: their notifications are due to be sent again anyway. */
+static void retry_refused(struct dispatcher *d, int64_t now)
+{
+    pthread_mutex_lock(&d->inbox_mu);
+    struct record_batch *list = NULL;
+    if (d->refused && now >= d->refused_at_ms) {
+        list = d->refused;
+        d->refused = NULL;
+        d->refused_at_ms = 0;
+    }
+    pthread_mutex_unlock(&d->inbox_mu);
+    size_t dropped = 0;
+    for (struct record_batch *b = list, *next; b; b = next) {
+        next = b->next;
+        b->next = NULL;
+        if (now - b->first_ms >= d->cfg.lease_ms) {
+            dropped += b->count;
+            record_batch_free(b);
+            continue;
+        }
+        store_outbox_record(d->cfg.store, b->attempts, b->count, on_recorded, b);
+    }
+    if (dropped)
+        log_warn("msg=\"outcomes of attempts still not recorded after a lease: their "
+                 "callbacks go again\" count=%zu",
+                 dropped);
 }
 
 static void flight_free(struct flight *f)
@@ -2242,6 +2324,7 @@ static void *dispatch_main(void *arg)
                             atomic_load(&d->is_stopping);
         if (is_flush_due)
             flush_results(d);
+        retry_refused(d, now);
         if (!atomic_load(&d->is_stopping))
             defer_blocked(d, now);
         /* A retry or deferral just decided is due on its own schedule, not at the next claim's
@@ -2433,6 +2516,20 @@ void dispatch_stop(struct dispatcher *d, int grace_ms)
     atomic_store(&d->is_stopping, true);
     dispatch_wake(d);
     pthread_join(d->thread, NULL);
+    /* Every flush's answer has come once a job queued after the last one is done (the writer
+     * answers in order): on_recorded no longer runs, and what it kept is dropped. */
+    store_exec(d->cfg.store, barrier_run, NULL);
+    size_t unrecorded = 0;
+    while (d->refused) {
+        struct record_batch *b = d->refused;
+        d->refused = b->next;
+        unrecorded += b->count;
+        record_batch_free(b);
+    }
+    if (unrecorded)
+        log_warn("msg=\"outcomes of attempts not recorded at the stop: their callbacks go again "
+                 "after the restart\" count=%zu",
+                 unrecorded);
     resolver_stop(d->resolver); /* a lookup in progress is not waited for */
     while (d->flights) {
         struct flight *f = d->flights;

@@ -110,9 +110,10 @@ static void fill(const char *path, long long keep)
     close(fd);
 }
 
-static void a_full_disk_fails_writes_until_space_is_freed_and_loses_nothing(void **state)
+/* Starts the server on a database in a 4 MiB tmpfs (skips the test when none can be mounted),
+ * with one channel on Leads.all pointing at a new receiver, which it returns. */
+static struct receiver *start_on_small_disk(void)
 {
-    (void)state;
     hp_prepare(&srv, "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,200ms,500ms");
     snprintf(mounted, sizeof mounted, "%s/small", srv.dir);
     assert_int_equal(mkdir(mounted, 0700), 0);
@@ -129,6 +130,13 @@ static void a_full_disk_fails_writes_until_space_is_freed_and_loses_nothing(void
     char url[256];
     rx_url(rx, "/full", url, sizeof url);
     hp_watch_many(&srv, 1, 1, "Leads.all", url);
+    return rx;
+}
+
+static void a_full_disk_fails_writes_until_space_is_freed_and_loses_nothing(void **state)
+{
+    (void)state;
+    struct receiver *rx = start_on_small_disk();
 
     fill(mounted, 256 * 1024);
     static char description[20001];
@@ -183,6 +191,38 @@ static void a_full_disk_fails_writes_until_space_is_freed_and_loses_nothing(void
     rx_stop(rx);
 }
 
+/* A callback delivered while the disk is full: its outcome cannot be recorded then, and is
+ * recorded once space is freed, instead of the callback going again when its lease (30 s)
+ * ends. The outcome was dropped: the notification stayed pending and was sent twice. */
+static void an_outcome_the_disk_refused_is_recorded_once_space_is_freed(void **state)
+{
+    (void)state;
+    struct receiver *rx = start_on_small_disk();
+    rx_set_delay(rx, -1); /* held: answered once the disk is full */
+    char id[32];
+    assert_int_equal(create_lead("Held", NULL, id, sizeof id), 201);
+    assert_int_equal(rx_wait(rx, 1, 5000), 1);
+    fill(mounted, 0);
+    rx_set_delay(rx, 0);
+    assert_true(hp_log_wait(&srv, "outcomes of attempts not recorded: recorded again", 10000));
+    char filler[400];
+    snprintf(filler, sizeof filler, "%s/filler", mounted);
+    assert_int_equal(unlink(filler), 0);
+
+    int64_t deadline = hp_now_ms() + 10000;
+    long long delivered = 0;
+    while (delivered != 1 && hp_now_ms() < deadline) {
+        delivered = hp_db_value(&srv, "SELECT count(*) FROM notifications WHERE status = 1");
+        if (delivered != 1)
+            rx_wait(rx, 2, 100);
+    }
+    assert_int_equal(delivered, 1);
+    assert_int_equal(hp_db_value(&srv, "SELECT attempts FROM notifications"), 1);
+    assert_int_equal(rx_count(rx), 1);
+    assert_int_equal(hp_stop(&srv), 0);
+    rx_stop(rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +230,8 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(a_replaced_database_refuses_writes, teardown),
         cmocka_unit_test_teardown(a_full_disk_fails_writes_until_space_is_freed_and_loses_nothing,
+                                  teardown),
+        cmocka_unit_test_teardown(an_outcome_the_disk_refused_is_recorded_once_space_is_freed,
                                   teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
