@@ -68,8 +68,9 @@ const char config_serve_usage[] =
     "10,000 client connections, closed after 30 s without progress on a request or 120 s idle.\n"
     "Callbacks: 5 s to connect (then the next address) and 15 s in all per attempt, 128 in\n"
     "flight per destination, kept-alive connections reused for 60 s of idleness;\n"
-    "after 5 failures in a row a destination rests 5 s (doubling up to 5 min); 64 MiB of\n"
-    "callback bodies held in memory, the rest waiting in the database.\n";
+    "after 5 failures in a row a destination rests 5 s (doubling up to 5 min; both cut to\n"
+    "the retry schedule's first and longest delay); 64 MiB of callback bodies held in memory,\n"
+    "the rest waiting in the database.\n";
 
 static void set(char **slot, const char *v)
 {

@@ -311,6 +311,17 @@ int cli_serve(int argc, char **argv)
         dc.is_curl_only = true;
         log_warn("msg=\"every callback through libcurl, for a test\"");
     }
+    /* Test hook, not a setting: HERALD_TEST_CIRCUIT_MS="OPEN,MAX" fixes how long a failing
+     * destination's circuit rests (otherwise cut to the retry schedule), so a test can keep it
+     * open for seconds while retries are due every 100 ms. */
+    const char *circuit = getenv("HERALD_TEST_CIRCUIT_MS");
+    long long circuit_open = 0, circuit_max = 0;
+    if (circuit && sscanf(circuit, "%lld,%lld", &circuit_open, &circuit_max) == 2) {
+        dc.circuit_open_ms = circuit_open;
+        dc.circuit_max_ms = circuit_max;
+        log_warn("msg=\"circuit rest set for a test\" open_ms=%lld max_ms=%lld", circuit_open,
+                 circuit_max);
+    }
     /* Test hook, not a setting: every DNS lookup of a notify host waits this long first. */
     const char *resolve_delay = getenv("HERALD_TEST_RESOLVE_DELAY_MS");
     if (resolve_delay) {

@@ -49,10 +49,15 @@
 #define HOST_CHANNELS 10000
 /* Circuit: opens after this many consecutive failures (no answer or 5xx), for a delay that
  * doubles on each failed probe, from CIRCUIT_OPEN_MS up to CIRCUIT_MAX_MS. Attempts started
- * before it opened and failing after are not probes: they neither extend nor double it. */
+ * before it opened and failing after are not probes: they neither extend nor double it. Both
+ * bounds are cut to the retry schedule's (its first delay that is not 0, and its longest, but
+ * never under CIRCUIT_FLOOR_MS): a circuit never holds a notification longer than the schedule
+ * the operator chose would, so 0s,200ms,500ms retries a failing receiver within the second
+ * even when five channels failed on it at once (they waited 5 s). */
 #define CIRCUIT_THRESHOLD 5
 #define CIRCUIT_OPEN_MS 5000
 #define CIRCUIT_MAX_MS 300000
+#define CIRCUIT_FLOOR_MS 100
 /* An attempt's time limits: to connect (per address: a destination with several addresses
  * tries the next one when one times out) and in all. */
 #define CONNECT_MS 5000
@@ -341,7 +346,8 @@ struct dispatcher {
     size_t exclude_count, exclude_cap;
     int64_t *open; /* build_exclude's scratch: channels of destinations not blocked */
     size_t open_count, open_cap;
-    bool is_defer_due; /* some host's is_defer_due is set */
+    bool is_defer_due;                       /* some host's is_defer_due is set */
+    int64_t circuit_open_ms, circuit_max_ms; /* CIRCUIT_OPEN_MS and _MAX_MS, cut to the schedule */
 };
 
 /* "scheme://host:port" into key (320 bytes), without printf: this runs per notification. */
@@ -578,6 +584,25 @@ static void build_exclude(struct dispatcher *d, int64_t now)
     d->exclude_count = kept;
 }
 
+void circuit_bounds(const struct retry_schedule *retry, int64_t *open_ms, int64_t *max_ms)
+{
+    int64_t first = 0, longest = 0;
+    for (size_t i = 0; retry && i < retry->len; i++) {
+        if (!first && retry->delays_ms[i] > 0)
+            first = retry->delays_ms[i];
+        if (retry->delays_ms[i] > longest)
+            longest = retry->delays_ms[i];
+    }
+    *open_ms = first && first < CIRCUIT_OPEN_MS ? first : CIRCUIT_OPEN_MS;
+    *max_ms = longest && longest < CIRCUIT_MAX_MS ? longest : CIRCUIT_MAX_MS;
+    if (retry && retry->len && !first) /* every delay 0: retries at once */
+        *open_ms = *max_ms = CIRCUIT_FLOOR_MS;
+    if (*open_ms < CIRCUIT_FLOOR_MS)
+        *open_ms = CIRCUIT_FLOOR_MS;
+    if (*max_ms < *open_ms)
+        *max_ms = *open_ms;
+}
+
 /* Updates the destination's circuit after an attempt that reached it (or failed to).
  * `is_probe`: the attempt was the half-open circuit's probe. The circuit opens for
  * CIRCUIT_OPEN_MS on the failure that reaches the threshold, and only a failed probe opens it
@@ -598,15 +623,15 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
     }
     h->failures++;
     if (h->failures == CIRCUIT_THRESHOLD) {
-        h->open_ms = CIRCUIT_OPEN_MS;
+        h->open_ms = d->circuit_open_ms;
         h->open_until_ms = now + h->open_ms;
         h->is_defer_due = d->is_defer_due = true;
         log_warn("msg=\"circuit opened\" destination=%s open_ms=%lld", h->key,
                  (long long)h->open_ms);
     } else if (h->failures > CIRCUIT_THRESHOLD && is_probe) {
-        h->open_ms = h->open_ms ? h->open_ms * 2 : CIRCUIT_OPEN_MS;
-        if (h->open_ms > CIRCUIT_MAX_MS)
-            h->open_ms = CIRCUIT_MAX_MS;
+        h->open_ms = h->open_ms ? h->open_ms * 2 : d->circuit_open_ms;
+        if (h->open_ms > d->circuit_max_ms)
+            h->open_ms = d->circuit_max_ms;
         h->open_until_ms = now + h->open_ms;
         h->is_defer_due = d->is_defer_due = true;
     }
@@ -2451,6 +2476,11 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
         d->cfg.max_queued = QUEUE_MAX;
     if (!d->cfg.max_bytes)
         d->cfg.max_bytes = DISPATCH_BYTES_MAX;
+    circuit_bounds(d->cfg.retry, &d->circuit_open_ms, &d->circuit_max_ms);
+    if (d->cfg.circuit_open_ms > 0 && d->cfg.circuit_max_ms >= d->cfg.circuit_open_ms) {
+        d->circuit_open_ms = d->cfg.circuit_open_ms;
+        d->circuit_max_ms = d->cfg.circuit_max_ms;
+    }
     d->budget.max_bytes = d->cfg.max_bytes;
     if (!d->cfg.lease_ms)
         d->cfg.lease_ms = 30000;

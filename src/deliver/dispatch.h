@@ -33,6 +33,8 @@ struct dispatch_config {
     int attempt_ms;         /* per attempt in all, 0: 15 s (tests shorten it) */
     int idle_ms;            /* a kept-alive connection idle this long is not reused, 0: 60 s */
     bool is_curl_only;      /* tests only: http:// through libcurl too, as https:// goes */
+    /* tests only: a destination's circuit rests these (0: circuit_bounds of the schedule) */
+    int64_t circuit_open_ms, circuit_max_ms;
     /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL).
      * `notify_url` (borrowed for the call) is the URL that answered: the channel may have moved
      * to another one since the notification was committed. */
@@ -55,5 +57,11 @@ void dispatch_wake(struct dispatcher *d);
  * their outcomes, stops. Unfinished attempts stay pending (their leases are void after a restart).
  * NULL is a no-op. */
 void dispatch_stop(struct dispatcher *d, int grace_ms);
+
+/* Pure, exposed for tests: how long a destination's circuit rests when it opens (*open_ms) and
+ * at most after failed probes double it (*max_ms), for the retry schedule `retry` (NULL: the
+ * defaults, 5 s and 5 min, each cut to the schedule's first delay that is not 0 and its
+ * longest one, never under 100 ms). */
+void circuit_bounds(const struct retry_schedule *retry, int64_t *open_ms, int64_t *max_ms);
 
 #endif

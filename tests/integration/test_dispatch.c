@@ -974,8 +974,10 @@ static void a_down_destination_of_many_channels_is_not_claimed_row_by_row(void *
 {
     (void)state;
     struct hp p;
+    setenv("HERALD_TEST_CIRCUIT_MS", "5000,300000", 1); /* open 5 s, retries due every 100 ms */
     hp_start_with(&p, "HERALD_TEST_OWN_LIMITS_MS", "200,600",
                   "--allow-network 127.0.0.0/8 --retry-schedule 0s,100ms,100ms,100ms,100ms");
+    unsetenv("HERALD_TEST_CIRCUIT_MS");
     struct receiver *rx = rx_start(NULL);
     rx_set_delay(rx, -1); /* accepts, never answers: each attempt fails after 600 ms */
     char url[256], body[8192];
@@ -1047,6 +1049,36 @@ static void attempts_that_hang_fail_at_their_limits_and_are_retried(void **state
     assert_non_null(strstr(first, "Operation timed out after"));
     json_decref(list);
     multi_stop(&m);
+}
+
+/* Six channels on one receiver fail once each: the sixth failure in a row opens the
+ * destination's circuit, which rests no longer than the retry schedule's first delay (200 ms
+ * here), so the retries come on schedule and all six are delivered within a second. The
+ * circuit rested 5 s whatever the schedule: the retries came after 5.4 s. */
+static void a_circuit_rests_no_longer_than_the_retry_schedule(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 0s,200ms,500ms,1s");
+    struct receiver *rx = rx_start("500,500,500,500,500,500");
+    char url[256];
+    rx_url(rx, "/rest", url, sizeof url);
+    hp_watch_many(&p, 7400, 6, "Leads.create", url);
+    int64_t start = hp_now_ms();
+    insert_at(&p, "Leads", "Last_Name");
+    assert_true(hp_log_wait(&p, "circuit opened", 5000));
+    long long delivered = 0;
+    while (delivered < 6 && hp_now_ms() < start + 3500) {
+        delivered = hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 1");
+        if (delivered < 6)
+            rx_wait(rx, rx_count(rx) + 1, 100);
+    }
+    fprintf(stderr, "%lld of 6 delivered after %lld ms\n", delivered,
+            (long long)(hp_now_ms() - start));
+    assert_int_equal(delivered, 6); /* on the old 5 s rest: none of the retries before 5 s */
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
 }
 
 /* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
@@ -1527,8 +1559,10 @@ static void a_dead_destinations_backlog_leaves_the_writer_idle(void **state)
     /* Limits shrunk (64 in flight, 32 queued): a claim takes 96 rows, so the backlog is larger
      * than what one claim at a window's end takes and gives back to the next window's end.
      * Retries 1 s apart: a failed probe's notification is not left for 5 minutes. */
+    setenv("HERALD_TEST_CIRCUIT_MS", "5000,300000", 1); /* windows of 5 s, then 10 s */
     hp_start_with(&p, "HERALD_TEST_DISPATCH", "64,64,32",
                   "--allow-network 127.0.0.0/8 --retry-schedule 0s,1s,1s,1s,1s,1s,1s,1s");
+    unsetenv("HERALD_TEST_CIRCUIT_MS");
     enum { CHANNELS = 20, THREADS = 4, INSERTS = 40, N = CHANNELS * THREADS * INSERTS };
     int port = watch_dead_port(&p, 7900, CHANNELS, "/backlog");
     struct inserters ins;
@@ -2000,6 +2034,7 @@ int main(void)
         cmocka_unit_test(a_connect_timeout_moves_on_to_the_next_address),
         cmocka_unit_test(a_down_destination_of_many_channels_is_not_claimed_row_by_row),
         cmocka_unit_test(attempts_that_hang_fail_at_their_limits_and_are_retried),
+        cmocka_unit_test(a_circuit_rests_no_longer_than_the_retry_schedule),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(a_receiver_up_late_gets_every_notification),
         cmocka_unit_test(a_dead_destinations_backlog_leaves_the_writer_idle),

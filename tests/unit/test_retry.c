@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "deliver/dispatch.h"
 #include "deliver/retry.h"
 
 #define NOW_S 1795754700LL /* 2026-11-27T04:45:00Z, a Friday */
@@ -218,6 +219,40 @@ static void retry_after_refuses_unparsable_values(void **state)
     assert_int_equal(retry_after_parse_ms(NULL, NOW_S), -1);
 }
 
+static void circuit_of(const char *schedule, int64_t *open_ms, int64_t *max_ms)
+{
+    struct retry_schedule s;
+    assert_int_equal(retry_schedule_parse(schedule, &s), HERALD_OK);
+    circuit_bounds(&s, open_ms, max_ms);
+    retry_schedule_fini(&s);
+}
+
+/* A destination's circuit rests no longer than the retry schedule waits: with 0s,200ms,500ms,1s
+ * five channels failing once each on one receiver had their retries held 5 s. */
+static void circuit_rests_within_the_retry_schedule(void **state)
+{
+    (void)state;
+    int64_t open_ms, max_ms;
+    circuit_of("0s,5s,5m,30m,2h,5h,10h,10h", &open_ms, &max_ms); /* the default: unchanged */
+    assert_int_equal(open_ms, 5000);
+    assert_int_equal(max_ms, 300000);
+    circuit_of("0s,200ms,500ms,1s", &open_ms, &max_ms);
+    assert_int_equal(open_ms, 200);
+    assert_int_equal(max_ms, 1000);
+    circuit_of("1s,10m", &open_ms, &max_ms);
+    assert_int_equal(open_ms, 1000);
+    assert_int_equal(max_ms, 300000);
+    circuit_of("0s,20ms", &open_ms, &max_ms); /* never under 100 ms */
+    assert_int_equal(open_ms, 100);
+    assert_int_equal(max_ms, 100);
+    circuit_of("0s,0s", &open_ms, &max_ms);
+    assert_int_equal(open_ms, 100);
+    assert_int_equal(max_ms, 100);
+    circuit_bounds(NULL, &open_ms, &max_ms);
+    assert_int_equal(open_ms, 5000);
+    assert_int_equal(max_ms, 300000);
+}
+
 static void classifies_attempt_outcomes(void **state)
 {
     (void)state;
@@ -242,6 +277,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_default_schedule),
+        cmocka_unit_test(circuit_rests_within_the_retry_schedule),
         cmocka_unit_test(parses_millisecond_units_and_spaces),
         cmocka_unit_test(refuses_malformed_schedules),
         cmocka_unit_test(allows_up_to_100_entries_and_a_week_per_entry),
