@@ -403,14 +403,33 @@ const char *config_db_default(config_getenv_fn *getenv_fn, char *err, size_t err
     return config_cli_value("db", getenv_fn, NULL, err, err_len);
 }
 
+/* Whether the file at path can be an SQLite database: empty (SQLite makes it one) or starting
+ * with SQLite's header. A file that cannot be read is left for SQLite to report. */
+static bool is_sqlite_file(const char *path)
+{
+    static const char magic[16] = "SQLite format 3";
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return true;
+    char head[sizeof magic];
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == 0 || (n == sizeof head && memcmp(head, magic, sizeof magic) == 0);
+}
+
 bool config_db_path_usable(const char *path, char *err, size_t err_len)
 {
     struct stat st;
     if (stat(path, &st) == 0) {
-        if (!S_ISDIR(st.st_mode))
-            return true;
-        snprintf(err, err_len, "--db: '%s' is a directory (expected a file's path)", path);
-        return false;
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(err, err_len, "--db: '%s' is a directory (expected a file's path)", path);
+            return false;
+        }
+        if (!is_sqlite_file(path)) {
+            snprintf(err, err_len, "--db: '%s' is not a database (expected an SQLite file)", path);
+            return false;
+        }
+        return true;
     }
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');

@@ -55,9 +55,10 @@ const char *config_cli_value(const char *key, config_getenv_fn *getenv_fn, const
 /* Splits "HOST:PORT" or "[V6]:PORT". Returns false when malformed. host_out is a new string. */
 bool config_parse_listen(const char *s, char **host_out, int *port_out);
 
-/* Whether the database path can name a file: its directory exists and it is not a directory
- * itself. False with one line in err naming --db: a path no command can open is a bad value
- * (status 2), told before anything is opened. */
+/* Whether the database path can name a file: its directory exists, it is not a directory
+ * itself, and a file already there is an SQLite database (or empty). False with one line in err
+ * naming --db: a path no command can open is a bad value (status 2), told before anything is
+ * opened. */
 bool config_db_path_usable(const char *path, char *err, size_t err_len);
 
 /* The serve options, for --help. */

@@ -442,12 +442,17 @@ static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
     assert_int_equal(rc, 2);
     rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "frobnicate", NULL);
     assert_int_equal(rc, 2);
-    /* A --db no command can open (its directory is missing, or it is a directory) is a bad
-     * value: it exited 1 with two log lines naming no flag. */
-    char missing[400];
+    /* A --db no command can open (its directory is missing, it is a directory, or it is a file
+     * that is not a database) is a bad value: it exited 1 with two log lines naming no flag. */
+    char missing[400], not_db[400];
     snprintf(missing, sizeof missing, "%s/no-such-dir/h.db", srv.dir);
-    const char *const dbs[] = {missing, srv.dir};
-    for (size_t i = 0; i < 2; i++) {
+    snprintf(not_db, sizeof not_db, "%s/notes.txt", srv.dir);
+    FILE *f = fopen(not_db, "w");
+    assert_non_null(f);
+    fputs("listen = 127.0.0.1:9000\n", f);
+    fclose(f);
+    const char *const dbs[] = {missing, srv.dir, not_db};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
         rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "serve", "--listen", "127.0.0.1:0",
                     "--db", dbs[i], NULL);
         if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
@@ -457,6 +462,13 @@ static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
         if (rc != 2 || !strstr(err, "--db") || strchr(err, '\n') - err + 1 != (long)strlen(err))
             fail_msg("token create --db %s: exit %d, err '%s'", dbs[i], rc, err);
     }
+    /* An ID past LLONG_MAX was read as LLONG_MAX: "no live token with ID 9223372036854775807",
+     * exit 1. */
+    rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", "99999999999999999999",
+                "--db", srv.db, NULL);
+    if (rc != 2 || strstr(err, "9223372036854775807") ||
+        strchr(err, '\n') - err + 1 != (long)strlen(err))
+        fail_msg("token revoke 99999999999999999999: exit %d, err '%s'", rc, err);
 }
 
 /* --scopes that names no scope (",", " , ") made a token refused everything; it is a bad value.
