@@ -133,8 +133,17 @@ static int load_ini(const char *path, const char *label, char **vals, bool *from
         }
         lineno++;
         char *s = trim(line);
-        if (!*s || *s == '#' || *s == ';' || *s == '[')
+        if (!*s || *s == '#' || *s == ';')
             continue;
+        /* Sections are allowed and ignored (every key is serve's); a header left open ("[serve")
+         * is a typo, not a section. */
+        if (*s == '[') {
+            if (s[strlen(s) - 1] == ']')
+                continue;
+            snprintf(err, err_len, "%s: %s:%d: expected '[section]'", label, path, lineno);
+            fclose(f);
+            return 2;
+        }
         char *eq = strchr(s, '=');
         if (!eq) {
             snprintf(err, err_len, "%s: %s:%d: expected 'key = value'", label, path, lineno);

@@ -169,6 +169,24 @@ static void bad_values_name_where_they_were_set(void **state)
     unlink(path);
 }
 
+/* A section header left open was skipped as a section; it is a typo in the file. */
+static void an_unclosed_section_header_is_refused(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/herald-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char ini[] = "[serve]\nlisten = 127.0.0.1:0\n[other\n";
+    assert_int_equal(write(fd, ini, sizeof ini - 1), (ssize_t)(sizeof ini - 1));
+    close(fd);
+    struct config cfg;
+    char err[256];
+    const char *argv[] = {"--config", path};
+    assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, ":3: expected '[section]'"));
+    unlink(path);
+}
+
 /* "--db --listen X": --db's value is missing; it was taken to be "--listen", and the error then
  * blamed X as an unexpected argument, naming no flag. */
 static void a_flag_in_place_of_a_value_is_a_missing_value(void **state)
@@ -407,6 +425,7 @@ int main(void)
         cmocka_unit_test(repeated_allow_network_lines_in_the_file_accumulate),
         cmocka_unit_test(bad_values_name_their_flag),
         cmocka_unit_test(bad_values_name_where_they_were_set),
+        cmocka_unit_test(an_unclosed_section_header_is_refused),
         cmocka_unit_test(a_flag_in_place_of_a_value_is_a_missing_value),
         cmocka_unit_test(an_unknown_flag_without_a_value_is_an_unknown_flag),
         cmocka_unit_test(listen_accepts_ipv6_and_port_zero),
