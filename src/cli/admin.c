@@ -1,6 +1,7 @@
 /* `herald token ...` and `herald secret ...`: administration on the database file, safe to run
  * while a server uses it (SQLite serializes the writers; a revocation changes the marker the
  * server checks before using a cached token, so it applies from its next request on). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,8 +218,10 @@ static int token_list(struct admin_args *a)
 static int token_revoke(struct admin_args *a)
 {
     char *end = NULL;
+    errno = 0;
     long long id = a->positional ? strtoll(a->positional, &end, 10) : 0;
-    if (!a->positional || *end || id <= 0) {
+    /* Past LLONG_MAX strtoll() saturates: the ID is not one, not the largest. */
+    if (!a->positional || *end || errno == ERANGE || id <= 0) {
         fprintf(stderr, "herald token revoke: expected a token ID (see herald token list)\n");
         return 2;
     }

@@ -112,11 +112,15 @@ static char *trim(char *s)
     return s;
 }
 
-static int load_ini(const char *path, char **vals, char *err, size_t err_len)
+/* Reads the INI file at path into vals, marking in from_file (if not NULL) the options it sets.
+ * Errors start with label: "--config", or "--config (HERALD_CONFIG)" when the variable named the
+ * file. */
+static int load_ini(const char *path, const char *label, char **vals, bool *from_file, char *err,
+                    size_t err_len)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, err_len, "--config: cannot read '%s': %s", path, strerror(errno));
+        snprintf(err, err_len, "%s: cannot read '%s': %s", label, path, strerror(errno));
         return 2;
     }
     char line[4096];
@@ -126,17 +130,26 @@ static int load_ini(const char *path, char **vals, char *err, size_t err_len)
      * must not pass for an empty file, which would serve with the defaults. */
     while (fgets(line, sizeof line, f) || ferror(f)) {
         if (ferror(f)) {
-            snprintf(err, err_len, "--config: cannot read '%s': %s", path, strerror(errno));
+            snprintf(err, err_len, "%s: cannot read '%s': %s", label, path, strerror(errno));
             fclose(f);
             return 2;
         }
         lineno++;
         char *s = trim(line);
-        if (!*s || *s == '#' || *s == ';' || *s == '[')
+        if (!*s || *s == '#' || *s == ';')
             continue;
+        /* Sections are allowed and ignored (every key is serve's); a header left open ("[serve")
+         * is a typo, not a section. */
+        if (*s == '[') {
+            if (s[strlen(s) - 1] == ']')
+                continue;
+            snprintf(err, err_len, "%s: %s:%d: expected '[section]'", label, path, lineno);
+            fclose(f);
+            return 2;
+        }
         char *eq = strchr(s, '=');
         if (!eq) {
-            snprintf(err, err_len, "--config: %s:%d: expected 'key = value'", path, lineno);
+            snprintf(err, err_len, "%s: %s:%d: expected 'key = value'", label, path, lineno);
             fclose(f);
             return 2;
         }
@@ -145,7 +158,7 @@ static int load_ini(const char *path, char **vals, char *err, size_t err_len)
         char *value = trim(eq + 1);
         int o = find_opt(key, strlen(key));
         if (o < 0) {
-            snprintf(err, err_len, "--config: %s:%d: unknown key '%s'", path, lineno, key);
+            snprintf(err, err_len, "%s: %s:%d: unknown key '%s'", label, path, lineno, key);
             fclose(f);
             return 2;
         }
@@ -154,6 +167,8 @@ static int load_ini(const char *path, char **vals, char *err, size_t err_len)
         else
             set(&vals[o], value);
         has_allow = has_allow || o == OPT_ALLOW;
+        if (from_file)
+            from_file[o] = true;
     }
     fclose(f);
     return 0;
@@ -194,15 +209,21 @@ bool config_parse_listen(const char *s, char **host_out, int *port_out)
     return true;
 }
 
-static int validate(char **vals, struct config *cfg, char *err, size_t err_len)
+/* What a bad value's message starts with: the flag, and where the value came from when it was
+ * not the flag ("--timezone (HERALD_TIMEZONE)", "--listen (in /etc/herald.ini)"), so a value set
+ * in a unit file's environment or in the INI file is found where it was written. */
+#define LABEL_MAX 640
+
+static int validate(char **vals, char (*label)[LABEL_MAX], struct config *cfg, char *err,
+                    size_t err_len)
 {
     if (!config_parse_listen(vals[OPT_LISTEN], &cfg->listen_host, &cfg->listen_port)) {
-        snprintf(err, err_len, "--listen: invalid address '%s' (expected HOST:PORT)",
+        snprintf(err, err_len, "%s: invalid address '%s' (expected HOST:PORT)", label[OPT_LISTEN],
                  vals[OPT_LISTEN]);
         return 2;
     }
     if (!vals[OPT_DB][0]) {
-        snprintf(err, err_len, "--db: the path is empty");
+        snprintf(err, err_len, "%s: the path is empty", label[OPT_DB]);
         return 2;
     }
     cfg->db_path = xstrdup(vals[OPT_DB]);
@@ -214,8 +235,8 @@ static int validate(char **vals, struct config *cfg, char *err, size_t err_len)
         if (!*cidr)
             continue;
         if (ssrf_allowlist_add(&cfg->allow, cidr)) {
-            snprintf(err, err_len, "--allow-network: invalid CIDR '%s' (expected e.g. 127.0.0.0/8)",
-                     cidr);
+            snprintf(err, err_len, "%s: invalid CIDR '%s' (expected e.g. 127.0.0.0/8)",
+                     label[OPT_ALLOW], cidr);
             free(list);
             return 2;
         }
@@ -223,14 +244,13 @@ static int validate(char **vals, struct config *cfg, char *err, size_t err_len)
     free(list);
     if (retry_schedule_parse(vals[OPT_RETRY], &cfg->retry)) {
         snprintf(err, err_len,
-                 "--retry-schedule: invalid schedule '%s' (expected e.g. 0s,5s,5m with units "
-                 "ms s m h)",
-                 vals[OPT_RETRY]);
+                 "%s: invalid schedule '%s' (expected e.g. 0s,5s,5m with units ms s m h)",
+                 label[OPT_RETRY], vals[OPT_RETRY]);
         return 2;
     }
     cfg->retry_text = xstrdup(vals[OPT_RETRY]);
     if (time_zone_set(vals[OPT_TZ])) {
-        snprintf(err, err_len, "--timezone: unknown time zone '%s'", vals[OPT_TZ]);
+        snprintf(err, err_len, "%s: unknown time zone '%s'", label[OPT_TZ], vals[OPT_TZ]);
         return 2;
     }
     cfg->timezone = xstrdup(vals[OPT_TZ]);
@@ -244,10 +264,8 @@ static int validate(char **vals, struct config *cfg, char *err, size_t err_len)
                             : strncmp(d, "http://", 7) == 0 ? 7
                                                             : 0;
         if (!scheme_len || n <= scheme_len || strchr(d, ' ') || strchr(d, '?')) {
-            snprintf(err, err_len,
-                     "--api-domain: invalid URL '%s' (expected e.g. "
-                     "https://www.zohoapis.com)",
-                     d);
+            snprintf(err, err_len, "%s: invalid URL '%s' (expected e.g. https://www.zohoapis.com)",
+                     label[OPT_DOMAIN], d);
             return 2;
         }
         cfg->api_domain = xstrndup(d, n);
@@ -256,15 +274,14 @@ static int validate(char **vals, struct config *cfg, char *err, size_t err_len)
     errno = 0;
     long n = strtol(vals[OPT_MAXCH], &end, 10);
     if (errno || *end || !vals[OPT_MAXCH][0] || n < 1 || n > 100000000) {
-        snprintf(err, err_len, "--max-channels: invalid number '%s' (expected 1..100000000)",
+        snprintf(err, err_len, "%s: invalid number '%s' (expected 1..100000000)", label[OPT_MAXCH],
                  vals[OPT_MAXCH]);
         return 2;
     }
     cfg->max_channels = n;
     if (prune_retention_parse(vals[OPT_RETENTION], &cfg->retention_ms)) {
-        snprintf(err, err_len,
-                 "--retention: invalid duration '%s' (expected e.g. 7d, 36h, 90m, 30s)",
-                 vals[OPT_RETENTION]);
+        snprintf(err, err_len, "%s: invalid duration '%s' (expected e.g. 7d, 36h, 90m, 30s)",
+                 label[OPT_RETENTION], vals[OPT_RETENTION]);
         return 2;
     }
     cfg->retention_text = xstrdup(vals[OPT_RETENTION]);
@@ -329,23 +346,38 @@ int config_resolve(int argc, char **argv, config_getenv_fn *getenv_fn, struct co
         else
             set(&flag_vals[o], value);
     }
+    bool config_from_flag = cfg->config_path != NULL;
     if (!cfg->config_path && getenv_fn("HERALD_CONFIG"))
         cfg->config_path = xstrdup(getenv_fn("HERALD_CONFIG"));
+    char label[OPT__N][LABEL_MAX];
+    for (int i = 0; i < OPT__N; i++)
+        snprintf(label[i], sizeof label[i], "--%s", opts[i].flag);
     if (cfg->config_path) {
-        rc = load_ini(cfg->config_path, vals, err, err_len);
+        bool from_file[OPT__N] = {0};
+        rc = load_ini(cfg->config_path, config_from_flag ? "--config" : "--config (HERALD_CONFIG)",
+                      vals, from_file, err, err_len);
         if (rc)
             goto out;
+        for (int i = 0; i < OPT__N; i++) {
+            if (from_file[i])
+                snprintf(label[i], sizeof label[i], "--%s (in %.500s)", opts[i].flag,
+                         cfg->config_path);
+        }
     }
     for (int i = 0; i < OPT__N; i++) {
         const char *e = getenv_fn(opts[i].env);
-        if (e)
+        if (e) {
             set(&vals[i], e);
+            snprintf(label[i], sizeof label[i], "--%s (%s)", opts[i].flag, opts[i].env);
+        }
     }
     for (int i = 0; i < OPT__N; i++) {
-        if (flag_vals[i])
+        if (flag_vals[i]) {
             set(&vals[i], flag_vals[i]);
+            snprintf(label[i], sizeof label[i], "--%s", opts[i].flag);
+        }
     }
-    rc = validate(vals, cfg, err, err_len);
+    rc = validate(vals, label, cfg, err, err_len);
 out:
     for (int i = 0; i < OPT__N; i++) {
         free(vals[i]);
@@ -384,7 +416,7 @@ const char *config_cli_value(const char *key, config_getenv_fn *getenv_fn, const
         *source = "default";
     if (ini) {
         char *vals[OPT__N] = {0};
-        bool is_ok = load_ini(ini, vals, err, err_len) == 0;
+        bool is_ok = load_ini(ini, "HERALD_CONFIG", vals, NULL, err, err_len) == 0;
         if (is_ok && vals[o]) {
             snprintf(values[o], sizeof values[o], "%s", vals[o]);
             value = values[o];

@@ -767,7 +767,8 @@ static void cli_usage_errors_exit_2_naming_the_flag(void **state)
             fail_msg("case %zu: more than one line: '%s'", i, err);
     }
     /* A config file serve would refuse is refused by the other commands too: a token went into
-     * ./herald.db while the server used the file's database. */
+     * ./herald.db while the server used the file's database. These commands take no --config:
+     * the message names the variable. */
     setenv("HERALD_CONFIG", "/nonexistent/herald.ini", 1);
     static const char *const bad_config[][3] = {{"token", "create", "--scopes=all"},
                                                 {"secret", "show", NULL},
@@ -776,7 +777,7 @@ static void cli_usage_errors_exit_2_naming_the_flag(void **state)
         char out[256] = "", err[512] = "";
         const char *const *a = bad_config[i];
         int rc = hp_cli(&srv, out, sizeof out, err, sizeof err, a[0], a[1], a[2], NULL);
-        if (rc != 2 || !strstr(err, "--config: cannot read '/nonexistent/herald.ini'"))
+        if (rc != 2 || !strstr(err, "HERALD_CONFIG: cannot read '/nonexistent/herald.ini'"))
             fail_msg("%s %s: rc %d, stderr '%s'", a[0], a[1], rc, err);
     }
     unsetenv("HERALD_CONFIG");

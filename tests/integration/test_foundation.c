@@ -474,6 +474,13 @@ static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
     struct stat st;
     assert_int_equal(stat(text, &st), 0);
     assert_int_equal(st.st_size, strlen("not a database\n"));
+    /* An ID past LLONG_MAX was read as LLONG_MAX: "no live token with ID 9223372036854775807",
+     * exit 1. */
+    rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", "99999999999999999999",
+                "--db", srv.db, NULL);
+    if (rc != 2 || strstr(err, "9223372036854775807") ||
+        strchr(err, '\n') - err + 1 != (long)strlen(err))
+        fail_msg("token revoke 99999999999999999999: exit %d, err '%s'", rc, err);
 }
 
 /* --scopes that names no scope (",", " , ") made a token refused everything; it is a bad value.

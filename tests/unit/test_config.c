@@ -133,6 +133,60 @@ static void bad_values_name_their_flag(void **state)
     assert_non_null(strstr(err, "--api-domain"));
 }
 
+/* A bad value set in the environment or the INI file named only its flag ("--timezone: unknown
+ * time zone 'X'"), which the user had not typed: it now names where it was set too. */
+static void bad_values_name_where_they_were_set(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/herald-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char ini[] = "listen = nowhere\nmax-channels = 0\n";
+    assert_int_equal(write(fd, ini, sizeof ini - 1), (ssize_t)(sizeof ini - 1));
+    close(fd);
+    struct config cfg;
+    char err[256], want[256];
+    const char *const env_tz[] = {"HERALD_TIMEZONE", "Mars/Base", NULL};
+    assert_int_equal(resolve(NULL, 0, env_tz, &cfg, err), 2);
+    assert_string_equal(err, "--timezone (HERALD_TIMEZONE): unknown time zone 'Mars/Base'");
+    const char *argv[] = {"--config", path};
+    assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 2);
+    snprintf(want, sizeof want, "--listen (in %s): invalid address 'nowhere'", path);
+    assert_memory_equal(err, want, strlen(want));
+    /* The environment's value is the one that is bad once it beats the file's. */
+    const char *const env_listen[] = {"HERALD_LISTEN", "127.0.0.1:0", NULL};
+    assert_int_equal(resolve(argv, 2, env_listen, &cfg, err), 2);
+    snprintf(want, sizeof want, "--max-channels (in %s): invalid number '0'", path);
+    assert_memory_equal(err, want, strlen(want));
+    const char *const env_max[] = {"HERALD_LISTEN", "127.0.0.1:0", "HERALD_MAX_CHANNELS", "-1",
+                                   NULL};
+    assert_int_equal(resolve(argv, 2, env_max, &cfg, err), 2);
+    assert_memory_equal(err, "--max-channels (HERALD_MAX_CHANNELS): invalid number '-1'", 57);
+    /* A flag's value is named by the flag alone, as before. */
+    const char *argv2[] = {"--config", path, "--listen", "127.0.0.1:0", "--max-channels", "x"};
+    assert_int_equal(resolve(argv2, 6, env_max, &cfg, err), 2);
+    assert_memory_equal(err, "--max-channels: invalid number 'x'", 34);
+    unlink(path);
+}
+
+/* A section header left open was skipped as a section; it is a typo in the file. */
+static void an_unclosed_section_header_is_refused(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/herald-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char ini[] = "[serve]\nlisten = 127.0.0.1:0\n[other\n";
+    assert_int_equal(write(fd, ini, sizeof ini - 1), (ssize_t)(sizeof ini - 1));
+    close(fd);
+    struct config cfg;
+    char err[256];
+    const char *argv[] = {"--config", path};
+    assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, ":3: expected '[section]'"));
+    unlink(path);
+}
+
 /* "--db --listen X": --db's value is missing; it was taken to be "--listen", and the error then
  * blamed X as an unexpected argument, naming no flag. */
 static void a_flag_in_place_of_a_value_is_a_missing_value(void **state)
@@ -220,7 +274,7 @@ static void a_config_that_cannot_be_read_is_refused(void **state)
     assert_null(strchr(err, '\n'));
     const char *const env[] = {"HERALD_CONFIG", dir, NULL};
     assert_int_equal(resolve(NULL, 0, env, &cfg, err), 2);
-    assert_non_null(strstr(err, "--config: cannot read"));
+    assert_non_null(strstr(err, "--config (HERALD_CONFIG): cannot read"));
     env_table = env;
     assert_null(config_db_default(fake_getenv, err, sizeof err));
     assert_non_null(strstr(err, "cannot read"));
@@ -370,6 +424,8 @@ int main(void)
         cmocka_unit_test(repeated_allow_network_flags_accumulate),
         cmocka_unit_test(repeated_allow_network_lines_in_the_file_accumulate),
         cmocka_unit_test(bad_values_name_their_flag),
+        cmocka_unit_test(bad_values_name_where_they_were_set),
+        cmocka_unit_test(an_unclosed_section_header_is_refused),
         cmocka_unit_test(a_flag_in_place_of_a_value_is_a_missing_value),
         cmocka_unit_test(an_unknown_flag_without_a_value_is_an_unknown_flag),
         cmocka_unit_test(listen_accepts_ipv6_and_port_zero),
