@@ -111,6 +111,10 @@ static bool listen_host_resolves(const struct config *cfg, char *err, size_t err
     return false;
 }
 
+/* How long a stop may take in all, and the least of it left to delivery attempts in flight. */
+#define STOP_MS 8500
+#define STOP_ATTEMPTS_MS 1000
+
 /* The default api_domain, the base of resource_uri: it names the port bound, known only after
  * binding with port 0. */
 struct own_domain {
@@ -185,7 +189,7 @@ static int db_lock(const char *path)
  * on the spot, ending requests in flight unanswered after their changes committed. */
 static sigset_t stop_signals;
 
-/* The stop waits for the requests and the delivery attempts in flight (up to 10 s each). A second
+/* The stop waits for the requests and the delivery attempts in flight (STOP_MS in all). A second
  * SIGINT/SIGTERM meanwhile ends the process at once, as one pressing Ctrl-C twice expects (it was
  * ignored, and the wait went on). Like a crash it loses nothing acknowledged: changes and their
  * notifications are committed, and attempts cut short are sent again after the restart, which
@@ -392,12 +396,18 @@ int cli_serve(int argc, char **argv)
     if (pthread_create(&second, NULL, second_signal_wait, NULL) == 0)
         pthread_detach(second);
     rc = 0;
-out:
-    http_server_stop(srv, 10000);
+out:;
+    /* The whole stop fits in STOP_MS, inside the 10 s a container runtime waits before its
+     * SIGKILL (docker stop's default): requests in flight get up to STOP_MS - STOP_ATTEMPTS_MS,
+     * delivery attempts (which go on meanwhile) what is left, at least STOP_ATTEMPTS_MS. It was
+     * 10 s each, one after the other: up to 20 s. */
+    int64_t stop_by = time_mono_ms() + STOP_MS;
+    http_server_stop(srv, STOP_MS - STOP_ATTEMPTS_MS);
     workq_stop(lookups); /* its jobs go to the store: before the store goes */
     if (store)
         store_on_commit(store, NULL, NULL); /* before the dispatcher it wakes goes away */
-    dispatch_stop(dispatcher, 10000);
+    int64_t left_ms = stop_by - time_mono_ms();
+    dispatch_stop(dispatcher, (int)(left_ms > STOP_ATTEMPTS_MS ? left_ms : STOP_ATTEMPTS_MS));
     api_watch_purger_stop(purger);
     prune_stop(pruner);
     store_free(store);
