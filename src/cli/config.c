@@ -2,11 +2,13 @@
  * row: its flag, its variable, its default. Values are strings until validated once at the end. */
 #include "cli/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -259,16 +261,19 @@ static int validate(char **vals, char (*label)[LABEL_MAX], struct config *cfg, c
         size_t n = strlen(d);
         while (n && d[n - 1] == '/')
             n--;
-        /* A host must follow the scheme: "http://a" names one, "https://" alone does not. */
-        size_t scheme_len = strncmp(d, "https://", 8) == 0  ? 8
-                            : strncmp(d, "http://", 7) == 0 ? 7
-                                                            : 0;
+        /* A host must follow the scheme: "http://a" names one, "https://" alone does not. The
+         * scheme's case does not matter (RFC 3986); resource_uri shows it in lowercase. */
+        size_t scheme_len = strncasecmp(d, "https://", 8) == 0  ? 8
+                            : strncasecmp(d, "http://", 7) == 0 ? 7
+                                                                : 0;
         if (!scheme_len || n <= scheme_len || strchr(d, ' ') || strchr(d, '?')) {
             snprintf(err, err_len, "%s: invalid URL '%s' (expected e.g. https://www.zohoapis.com)",
                      label[OPT_DOMAIN], d);
             return 2;
         }
         cfg->api_domain = xstrndup(d, n);
+        for (size_t i = 0; i < scheme_len; i++)
+            cfg->api_domain[i] = (char)tolower((unsigned char)cfg->api_domain[i]);
     }
     char *end;
     errno = 0;

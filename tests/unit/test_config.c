@@ -295,6 +295,11 @@ static void api_domain_loses_trailing_slash(void **state)
     assert_int_equal(resolve(short_host, 2, NULL, &cfg, err), 0);
     assert_string_equal(cfg.api_domain, "http://a");
     config_fini(&cfg);
+    /* The scheme in any case (RFC 3986), shown in lowercase; it was refused. */
+    const char *upper[] = {"--api-domain", "HTTPS://CRM.Example.com"};
+    assert_int_equal(resolve(upper, 2, NULL, &cfg, err), 0);
+    assert_string_equal(cfg.api_domain, "https://CRM.Example.com");
+    config_fini(&cfg);
 }
 
 static void error_envelope_has_zoho_key_order(void **state)
