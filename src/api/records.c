@@ -307,7 +307,7 @@ static enum herald_err do_insert(struct store_txn *txn, struct rec_job *job, str
     r->created_by_name = user_name_copy(txn, job, job->user_id, &err);
     r->modified_by_name = r->created_by_name ? xstrdup(r->created_by_name) : NULL;
     r->has_change = true;
-    r->change_values = json_incref(r->in.values);
+    r->change_values = records_notified(job->module, r->in.values);
     collect_lookups(job->module, r->in.values, r);
     return err;
 }
@@ -368,7 +368,7 @@ static enum herald_err do_update(struct store_txn *txn, struct rec_job *job, str
     }
     if (!err) {
         r->has_change = true;
-        r->change_values = json_incref(changed);
+        r->change_values = records_notified(job->module, changed);
         collect_lookups(job->module, now_data, r);
         collect_lookups(job->module, old_data, r);
         r->created_by_name = user_name_copy(txn, job, r->created_by, &err);
@@ -730,7 +730,7 @@ void api_records_upsert(struct http_req *req)
             const struct meta_field *f =
                 json_is_string(v) ? meta_field_by_name(m, json_string_value(v)) : NULL;
             if (!f || f->is_read_only || f->type == META_LOOKUP || f->type == META_OWNERLOOKUP ||
-                f->type == META_MULTISELECT) {
+                f->type == META_MULTISELECT || f->type == META_ITEMS) {
                 char path[64];
                 snprintf(path, sizeof path, "$.duplicate_check_fields[%zu]", i);
                 json_decref(root);

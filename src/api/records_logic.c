@@ -66,12 +66,17 @@ bool records_value_equal(const json_t *a, const json_t *b)
         json_object_get(b, "id"))
         return ref_id(a) != 0 && ref_id(a) == ref_id(b);
     if (json_is_array(a) && json_is_array(b)) {
-        /* Arrays are multiselect values, sets of options in Zoho: the same options in another
-         * order are no change. Sizes first: a request's value has no repeats (normalize) so it
-         * holds at most the picklist's options, and only arrays of that size are compared
-         * element by element. */
         if (json_array_size(a) != json_array_size(b))
             return false;
+        /* Arrays of objects are line items or participants (META_ITEMS): a list, whose order
+         * counts, of objects compared whole (a line item keeps its id when its quantity
+         * changes). Sizes were compared first, so this costs one walk of both. */
+        if (json_is_object(json_array_get(a, 0)) || json_is_object(json_array_get(b, 0)))
+            return json_equal(a, b) != 0;
+        /* Other arrays are multiselect values, sets of options in Zoho: the same options in
+         * another order are no change. A request's value has no repeats (normalize) so it
+         * holds at most the picklist's options, and only arrays of that size are compared
+         * element by element. */
         return array_within(a, b) && array_within(b, a);
     }
     return json_equal(a, b) != 0;
@@ -103,6 +108,28 @@ json_t *records_changed(const json_t *old_data, const json_t *values)
             json_object_set(changed, key, v);
     }
     return changed;
+}
+
+json_t *records_notified(const struct meta_module *module, json_t *values)
+{
+    bool is_kept = true;
+    const char *key;
+    json_t *v;
+    json_object_foreach(values, key, v)
+    {
+        const struct meta_field *f = meta_field_by_name(module, key);
+        is_kept = is_kept && (!f || meta_field_is_notified(f));
+    }
+    if (is_kept)
+        return json_incref(values);
+    json_t *out = json_object();
+    json_object_foreach(values, key, v)
+    {
+        const struct meta_field *f = meta_field_by_name(module, key);
+        if (!f || meta_field_is_notified(f))
+            json_object_set(out, key, v);
+    }
+    return out;
 }
 
 json_t *records_merge(const json_t *old_data, const json_t *changed)
@@ -170,8 +197,50 @@ static json_t *distinct_options(const struct meta_field *f, json_t *v)
     return out;
 }
 
+/* An id given as a JSON integer, as the string Zoho shows ids as; anything else as it is.
+ * New reference. */
+static json_t *id_string(json_t *v)
+{
+    if (json_is_integer(v) && json_integer_value(v) > 0)
+        return zjson_id(json_integer_value(v));
+    return json_incref(v);
+}
+
+/* An array of objects (checked by meta_value_problem) as sent, but with its ids as strings: each
+ * element's "id", the "id" of the objects it holds (a line item's product {"id","name"}, its
+ * price book), and a participant's "participant" (the id of the contact, lead or user).
+ * New reference. */
+static json_t *items_with_string_ids(json_t *v)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *elem;
+    json_array_foreach(v, i, elem)
+    {
+        json_t *copy = json_object();
+        const char *key;
+        json_t *value;
+        json_object_foreach(elem, key, value)
+        {
+            json_t *shown;
+            if (strcmp(key, "id") == 0 || strcmp(key, "participant") == 0) {
+                shown = id_string(value);
+            } else if (json_is_object(value) && json_object_get(value, "id")) {
+                shown = json_copy(value);
+                json_object_set_new(shown, "id", id_string(json_object_get(value, "id")));
+            } else {
+                shown = json_incref(value);
+            }
+            json_object_set_new(copy, key, shown);
+        }
+        json_array_append_new(out, copy);
+    }
+    return out;
+}
+
 /* A value as stored: lookups keep only their id (as a string), "" becomes null, bigint strings
- * become integers, a multiselect keeps each option once. New reference. */
+ * become integers, a multiselect keeps each option once, line items and participants show
+ * their ids as strings. New reference. */
 static json_t *normalize(const struct meta_field *f, json_t *v)
 {
     if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
@@ -197,20 +266,35 @@ static json_t *normalize(const struct meta_field *f, json_t *v)
     }
     case META_MULTISELECT:
         return distinct_options(f, v);
+    case META_ITEMS:
+        return items_with_string_ids(v);
     default:
         return json_incref(v);
     }
 }
 
-static json_t *problem_error(const struct meta_field *f, enum meta_problem p, const char *expected,
-                             const char *array, size_t index)
+static json_t *problem_error(const struct meta_field *f, const json_t *value, enum meta_problem p,
+                             const char *expected, const char *array, size_t index)
 {
     if (p == META_VALUE_MISSING)
         return records_field_error("MANDATORY_NOT_FOUND", "required field not found", array,
                                    f->api_name, index);
     json_t *e = records_field_error("INVALID_DATA", "invalid data", array, f->api_name, index);
     json_t *d = json_object_get(e, "details");
-    if (p == META_VALUE_TOO_LONG)
+    if (f->type == META_ITEMS && p == META_VALUE_WRONG_TYPE && json_is_array(value)) {
+        /* An array whose element k is not an object: the path names that element. */
+        size_t k = 0;
+        while (k < json_array_size(value) && json_is_object(json_array_get(value, k)))
+            k++;
+        char path[224];
+        snprintf(path, sizeof path, "%s[%zu]", json_string_value(json_object_get(d, "json_path")),
+                 k);
+        json_object_set_new(d, "json_path", json_string(path));
+        expected = "jsonobject";
+    }
+    if (p == META_VALUE_TOO_LONG && f->type == META_ITEMS)
+        json_object_set_new(d, "maximum_length", json_integer(META_ITEMS_MAX));
+    else if (p == META_VALUE_TOO_LONG)
         json_object_set_new(d, "maximum_length", json_integer(f->length));
     else
         json_object_set_new(d, "expected_data_type",
@@ -259,7 +343,7 @@ json_t *records_check_in(const struct meta_module *module, const json_t *element
         enum meta_problem p = meta_value_problem(f, v, &expected);
         if (p != META_VALUE_OK) {
             records_input_fini(out);
-            return problem_error(f, p, expected, array, index);
+            return problem_error(f, v, p, expected, array, index);
         }
         json_t *value = normalize(f, v);
         if (json_is_null(value) && mode != RECORDS_UPDATE) {

@@ -80,6 +80,12 @@ void records_rezone(const struct meta_module *module, json_t *data);
  * reference; empty object when nothing changes). */
 json_t *records_changed(const json_t *old_data, const json_t *values);
 
+/* What a change event says a record's fields became: `values` (borrowed) without the fields
+ * Zoho's callbacks ignore (meta_field_is_notified: Product_Details, Participants), so they are
+ * in neither affected_fields nor affected_values; an update that changes only them notifies
+ * with no field. New reference (the same object, referenced again, when none is left out). */
+json_t *records_notified(const struct meta_module *module, json_t *values);
+
 /* Applies `changed` onto `old_data` (both borrowed): a null value removes the field. New
  * reference. */
 json_t *records_merge(const json_t *old_data, const json_t *changed);

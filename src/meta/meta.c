@@ -172,9 +172,19 @@ static enum herald_err load_field(const struct meta_module *m, const json_t *jf,
     if (!f->label)
         return bad(m->api_name, name, "missing field_label");
     const char *type = get_str(jf, "data_type");
-    if (!type || !type_from_name(type, &f->type))
+    const json_t *json_type = json_object_get(jf, "json_type");
+    if (json_type &&
+        (!json_is_string(json_type) || strcmp(json_string_value(json_type), "jsonarray") != 0))
+        return bad(m->api_name, name, "json_type is given only as \"jsonarray\"");
+    if (type && json_type && strcmp(type, type_names[META_MULTISELECT]) != 0) {
+        /* An array of objects, under Zoho's own data_type for it (see META_ITEMS). */
+        f->type = META_ITEMS;
+        f->type_name = type;
+    } else if (type && type_from_name(type, &f->type)) {
+        f->type_name = type_names[f->type];
+    } else {
         return bad(m->api_name, name, "unknown data_type");
-    f->type_name = type_names[f->type];
+    }
     const json_t *length = json_object_get(jf, "length");
     if (!json_is_integer(length) || json_integer_value(length) < 0 ||
         json_integer_value(length) > 1000000)
@@ -527,6 +537,7 @@ const char *meta_json_type(const struct meta_field *f)
     case META_BOOLEAN:
         return "boolean";
     case META_MULTISELECT:
+    case META_ITEMS:
         return "jsonarray";
     case META_LOOKUP:
     case META_OWNERLOOKUP:
@@ -534,6 +545,11 @@ const char *meta_json_type(const struct meta_field *f)
     default:
         return "string";
     }
+}
+
+bool meta_field_is_notified(const struct meta_field *f)
+{
+    return f->type != META_ITEMS;
 }
 
 json_t *meta_field_to_json(const struct meta_field *f)
@@ -799,19 +815,30 @@ static enum meta_problem check_value(const struct meta_field *f, const json_t *v
         if (!json_is_object(value) || !zjson_id_value(json_object_get(value, "id")))
             return META_VALUE_WRONG_TYPE;
         return META_VALUE_OK;
+    case META_ITEMS:
+        if (!json_is_array(value))
+            return META_VALUE_WRONG_TYPE;
+        if (json_array_size(value) > META_ITEMS_MAX)
+            return META_VALUE_TOO_LONG;
+        for (size_t i = 0; i < json_array_size(value); i++) {
+            if (!json_is_object(json_array_get(value, i)))
+                return META_VALUE_WRONG_TYPE;
+        }
+        return META_VALUE_OK;
     }
     return META_VALUE_WRONG_TYPE;
 }
 
 /* True for the values that leave a field empty: null, "" for a type given as a string, and []
- * for a multiselect. */
+ * for a multiselect or an array of objects. */
 static bool is_empty_value(const struct meta_field *f, const json_t *value)
 {
     if (json_is_null(value))
         return true;
     if (json_is_string(value) && json_string_length(value) == 0)
         return takes_string(f->type);
-    return f->type == META_MULTISELECT && json_is_array(value) && json_array_size(value) == 0;
+    return (f->type == META_MULTISELECT || f->type == META_ITEMS) && json_is_array(value) &&
+           json_array_size(value) == 0;
 }
 
 enum meta_problem meta_value_problem(const struct meta_field *f, const json_t *value,
@@ -825,7 +852,7 @@ enum meta_problem meta_value_problem(const struct meta_field *f, const json_t *v
     else
         problem = check_value(f, value);
     if (problem && expected_out) {
-        if (f->type == META_MULTISELECT)
+        if (f->type == META_MULTISELECT || f->type == META_ITEMS)
             *expected_out = "jsonarray";
         else if (f->type == META_LOOKUP || f->type == META_OWNERLOOKUP)
             *expected_out = "jsonobject";

@@ -30,7 +30,16 @@ enum meta_type {
     META_MULTISELECT,
     META_LOOKUP,
     META_OWNERLOOKUP,
+    /* An array of objects: the inventory modules' line items (Product_Details) and Events'
+     * Participants. Its data_type is Zoho's, given in data/modules.json beside "json_type":
+     * "jsonarray" ("lineitem", and "bigint" as Zoho's metadata names Participants'), so it is
+     * recognised by that json_type, not by its data_type. Zoho's callbacks ignore these fields
+     * ("the subforms, participants, and product_details fields will be ignored"). */
+    META_ITEMS,
 };
+
+/* At most this many elements in a META_ITEMS value. */
+#define META_ITEMS_MAX 200
 
 struct meta_module;
 
@@ -109,6 +118,10 @@ json_t *meta_module_to_json(const struct meta_module *m);
  * "lookup":{} or {"display_label","module":{"api_name","id"}},...}. New reference. */
 json_t *meta_field_to_json(const struct meta_field *f);
 
+/* False for the fields Zoho's callbacks ignore (META_ITEMS): never in affected_fields nor in
+ * affected_values, and not usable in a notification condition. */
+bool meta_field_is_notified(const struct meta_field *f);
+
 /* Zoho's json_type for a field: "string", "integer", "double", "boolean", "jsonobject" or
  * "jsonarray". Static string. */
 const char *meta_json_type(const struct meta_field *f);
@@ -134,12 +147,14 @@ enum meta_problem {
  * any JSON number; percent: a JSON number from 0 to 100; boolean: true or false; date:
  * "YYYY-MM-DD", a real calendar date; datetime: "YYYY-MM-DDTHH:MM:SS" then "Z" or "+HH:MM"/
  * "-HH:MM"; picklist: one of the values exactly; multiselectpicklist: an array of such values;
- * lookup/ownerlookup: an object whose "id" is a positive id (digits string or integer).
+ * lookup/ownerlookup: an object whose "id" is a positive id (digits string or integer);
+ * META_ITEMS: an array of at most META_ITEMS_MAX objects ([] clears the field, as null does;
+ * META_VALUE_TOO_LONG past the limit).
  * Read-only fields are not refused here: ignoring them is the caller's policy.
  * Returns META_VALUE_OK or the problem; then *expected_out (when not NULL) is set to the type Zoho
  * names in "expected_data_type": the field's data_type name for scalars ("integer", "double",
- * "email", "date", "datetime", "picklist", ...), "jsonarray" for multiselect, "jsonobject" for
- * lookups. Static string. */
+ * "email", "date", "datetime", "picklist", ...), "jsonarray" for multiselect and META_ITEMS,
+ * "jsonobject" for lookups. Static string. */
 enum meta_problem meta_value_problem(const struct meta_field *f, const json_t *value,
                                      const char **expected_out);
 

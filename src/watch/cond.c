@@ -84,6 +84,11 @@ static json_t *parse_entry(struct parser *p, const json_t *entry, const char *pa
     char ipath[WATCH_PATH_MAX + 16];
     switch (watch_ref_field(p->module, field, &f)) {
     case WREF_OK:
+        /* A field Zoho's callbacks ignore (Product_Details, Participants) is never among an
+         * update's changed fields, so a condition on it could never hold: refused as a field
+         * that cannot be watched, rather than accepted and silently never met. */
+        if (!meta_field_is_notified(f))
+            return werr_invalid("field", sub);
         break;
     case WREF_NONE:
         return werr_expected_name_or_id(sub);

@@ -334,6 +334,163 @@ static void a_multiselect_in_another_order_is_no_change(void **state)
     rx_stop(rx_days);
 }
 
+/* The fields in an update's affected_fields of record `id` in callback `cb`, as one
+ * comma-separated text ("" when none), for assertions. */
+static const char *affected_of(const struct rx_request *cb, const char *id)
+{
+    static char text[256];
+    text[0] = '\0';
+    json_t *fields = json_object_get(hp_at(cb->json, "affected_fields[0]"), id);
+    if (!json_is_array(fields))
+        fail_msg("no affected_fields for %s in %s", id, cb->body);
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f)
+    {
+        size_t n = strlen(text);
+        snprintf(text + n, sizeof text - n, "%s%s", n ? "," : "", json_string_value(f));
+    }
+    return text;
+}
+
+/* Zoho's page for actions/watch: "the subforms, participants, and product_details fields will
+ * be ignored" in affected_fields. Quotes' line items and Events' participants are accepted,
+ * stored and shown as sent, but never reported, while the other fields of the same request
+ * are; an update of line items alone still notifies, with no field. */
+static void line_items_and_participants_are_never_affected_fields(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    rx_url(rx, "/items", url, sizeof url);
+    watch("5040", "[\"Quotes.all\",\"Events.edit\"]", url,
+          ",\"return_affected_field_values\":true");
+
+    /* Not a field a condition can watch: it is never among an update's changed fields. */
+    char body[2048];
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"5041\",\"events\":[\"Quotes.edit\"],\"notify_url\":"
+             "\"%s\",\"notification_condition\":[{\"type\":\"field_selection\",\"module\":{"
+             "\"api_name\":\"Quotes\"},\"field_selection\":{\"field\":{\"api_name\":"
+             "\"Product_Details\"}}}]}]}",
+             url);
+    struct hp_resp r = hp_req(&srv, "POST", "/crm/v8/actions/watch", body, srv.token, NULL);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0].details"), "api_name"), "field");
+    hp_resp_free(&r);
+
+    records("POST", "/crm/v8/Quotes",
+            "{\"data\":[{\"Subject\":\"Q1\",\"Product_Details\":[{\"product\":{\"id\":"
+            "554023000000555001,\"name\":\"Pen\"},\"quantity\":2,\"list_price\":10.5}]}]}",
+            201);
+    char quote[24];
+    snprintf(quote, sizeof quote, "%s", ids[0]);
+    size_t seen = 0;
+    const struct rx_request *cb = next(rx, &seen);
+    assert_string_equal(hp_str(cb->json, "operation"), "insert");
+    assert_int_equal(json_array_size(json_object_get(cb->json, "affected_fields")), 0);
+    json_t *values = hp_at(cb->json, "affected_values[0].values");
+    assert_int_equal(json_object_size(values), 1);
+    assert_string_equal(hp_str(values, "Subject"), "Q1");
+    assert_null(strstr(cb->body, "Product_Details"));
+
+    /* Stored and shown as sent, the product's id as a string. */
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/Quotes/%s", quote);
+    r = hp_req(&srv, "GET", path, NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0].Product_Details[0].product"), "id"),
+                        "554023000000555001");
+    assert_string_equal(hp_str(hp_at(r.json, "data[0].Product_Details[0].product"), "name"), "Pen");
+    assert_int_equal(json_integer_value(hp_at(r.json, "data[0].Product_Details[0].quantity")), 2);
+    hp_resp_free(&r);
+    r = hp_req(&srv, "GET", "/crm/v8/Quotes?fields=Subject,Product_Details", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(hp_at(r.json, "data[0].Product_Details")), 1);
+    hp_resp_free(&r);
+
+    /* Line items and the subject change: only the subject is reported. */
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"id\":\"%s\",\"Subject\":\"Q2\",\"Product_Details\":[{\"product\":"
+             "{\"id\":\"554023000000555001\"},\"quantity\":3}]}]}",
+             quote);
+    records("PUT", "/crm/v8/Quotes", body, 200);
+    cb = next(rx, &seen);
+    assert_string_equal(hp_str(cb->json, "operation"), "update");
+    assert_string_equal(affected_of(cb, quote), "Subject");
+    values = hp_at(cb->json, "affected_values[0].values");
+    assert_int_equal(json_object_size(values), 1);
+    assert_string_equal(hp_str(values, "Subject"), "Q2");
+
+    /* Line items alone: the update still notifies, with no field, and is stored. */
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"id\":\"%s\",\"Product_Details\":[{\"product\":{\"id\":"
+             "\"554023000000555001\"},\"quantity\":4}]}]}",
+             quote);
+    records("PUT", "/crm/v8/Quotes", body, 200);
+    cb = next(rx, &seen);
+    assert_string_equal(hp_str(cb->json, "operation"), "update");
+    assert_string_equal(json_string_value(hp_at(cb->json, "ids[0]")), quote);
+    assert_string_equal(affected_of(cb, quote), "");
+    assert_int_equal(json_object_size(hp_at(cb->json, "affected_values[0].values")), 0);
+    r = hp_req(&srv, "GET", path, NULL, srv.token, NULL);
+    assert_int_equal(json_integer_value(hp_at(r.json, "data[0].Product_Details[0].quantity")), 4);
+    hp_resp_free(&r);
+
+    /* Not an array of objects: Zoho's INVALID_DATA, naming the element. */
+    snprintf(body, sizeof body, "{\"data\":[{\"id\":\"%s\",\"Product_Details\":[{},\"Pen\"]}]}",
+             quote);
+    r = hp_req(&srv, "PUT", "/crm/v8/Quotes", body, srv.token, NULL);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "data[0].details"), "json_path"),
+                        "$.data[0].Product_Details[1]");
+    assert_string_equal(hp_str(hp_at(r.json, "data[0].details"), "expected_data_type"),
+                        "jsonobject");
+    hp_resp_free(&r);
+
+    /* Events' participants the same way, beside a venue that changes. */
+    records("POST", "/crm/v8/Events",
+            "{\"data\":[{\"Event_Title\":\"Demo\",\"Start_DateTime\":\"2030-01-01T10:00:00Z\","
+            "\"End_DateTime\":\"2030-01-01T11:00:00Z\"}]}",
+            201);
+    char event[24];
+    snprintf(event, sizeof event, "%s", ids[0]);
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"id\":\"%s\",\"Venue\":\"Room 1\",\"Participants\":[{\"type\":"
+             "\"email\",\"participant\":\"ada@example.com\"}]}]}",
+             event);
+    records("PUT", "/crm/v8/Events", body, 200);
+    cb = next(rx, &seen);
+    assert_string_equal(hp_str(cb->json, "module"), "Events");
+    assert_string_equal(affected_of(cb, event), "Venue");
+    assert_null(strstr(cb->body, "Participants"));
+    snprintf(path, sizeof path, "/crm/v8/Events/%s", event);
+    r = hp_req(&srv, "GET", path, NULL, srv.token, NULL);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0].Participants[0]"), "participant"),
+                        "ada@example.com");
+    hp_resp_free(&r);
+
+    /* The metadata: Zoho's data_type, json_type jsonarray. */
+    r = hp_req(&srv, "GET", "/crm/v8/settings/fields?module=Quotes", NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *fields = json_object_get(r.json, "fields");
+    bool is_found = false;
+    for (size_t i = 0; i < json_array_size(fields); i++) {
+        json_t *f = json_array_get(fields, i);
+        if (strcmp(hp_str(f, "api_name"), "Product_Details") != 0)
+            continue;
+        is_found = true;
+        assert_string_equal(hp_str(f, "data_type"), "lineitem");
+        assert_string_equal(hp_str(f, "json_type"), "jsonarray");
+    }
+    assert_true(is_found);
+    hp_resp_free(&r);
+    assert_int_equal(rx_count(rx), seen);
+    rx_stop(rx);
+}
+
 static void failed_attempts_retry_with_the_same_webhook_id(void **state)
 {
     (void)state;
@@ -814,6 +971,7 @@ int main(void)
         cmocka_unit_test(conditions_filter_edits_by_changed_fields),
         cmocka_unit_test(a_condition_on_full_name_holds_when_a_name_changes),
         cmocka_unit_test(a_multiselect_in_another_order_is_no_change),
+        cmocka_unit_test(line_items_and_participants_are_never_affected_fields),
         cmocka_unit_test(failed_attempts_retry_with_the_same_webhook_id),
         cmocka_unit_test(related_action_notifies_the_looked_up_record),
         cmocka_unit_test(related_action_skips_a_deleted_looked_up_record),

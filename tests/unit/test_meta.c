@@ -584,6 +584,53 @@ static void checks_lookups_as_objects_with_an_id(void **state)
     assert_string_equal(expected_for("Leads", "Owner", "\"1\""), "jsonobject");
 }
 
+/* Line items and participants: arrays of objects under Zoho's own data_type, json_type
+ * jsonarray, and the fields callbacks ignore. */
+static void checks_line_items_and_participants_as_arrays_of_objects(void **state)
+{
+    (void)state;
+    static const char *const items[][2] = {
+        {"Quotes", "Product_Details"},
+        {"Sales_Orders", "Product_Details"},
+        {"Purchase_Orders", "Product_Details"},
+        {"Invoices", "Product_Details"},
+        {"Events", "Participants"},
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        const struct meta_field *f = field(items[i][0], items[i][1]);
+        assert_int_equal(f->type, META_ITEMS);
+        assert_false(meta_field_is_notified(f));
+        assert_string_equal(meta_json_type(f), "jsonarray");
+        assert_int_equal(check(items[i][0], items[i][1], "[{\"a\":1},{}]"), META_VALUE_OK);
+        assert_int_equal(check(items[i][0], items[i][1], "[]"), META_VALUE_OK);
+        assert_int_equal(check(items[i][0], items[i][1], "null"), META_VALUE_OK);
+        assert_int_equal(check(items[i][0], items[i][1], "{\"a\":1}"), META_VALUE_WRONG_TYPE);
+        assert_int_equal(check(items[i][0], items[i][1], "[{},1]"), META_VALUE_WRONG_TYPE);
+        assert_int_equal(check(items[i][0], items[i][1], "[[]]"), META_VALUE_WRONG_TYPE);
+        assert_int_equal(check(items[i][0], items[i][1], "\"x\""), META_VALUE_WRONG_TYPE);
+        assert_string_equal(expected_for(items[i][0], items[i][1], "1"), "jsonarray");
+    }
+    assert_string_equal(field("Quotes", "Product_Details")->type_name, "lineitem");
+    assert_string_equal(field("Events", "Participants")->type_name, "bigint"); /* Zoho's */
+    assert_true(meta_field_is_notified(field("Quotes", "Subject")));
+    assert_true(meta_field_is_notified(field("Products", "Tax")));
+
+    /* At most META_ITEMS_MAX elements. */
+    json_t *many = json_array();
+    for (int i = 0; i < META_ITEMS_MAX; i++)
+        json_array_append_new(many, json_object());
+    const struct meta_field *f = field("Quotes", "Product_Details");
+    assert_int_equal(meta_value_problem(f, many, NULL), META_VALUE_OK);
+    json_array_append_new(many, json_object());
+    assert_int_equal(meta_value_problem(f, many, NULL), META_VALUE_TOO_LONG);
+    json_decref(many);
+
+    json_t *j = meta_field_to_json(field("Events", "Participants"));
+    assert_string_equal(json_string_value(json_object_get(j, "data_type")), "bigint");
+    assert_string_equal(json_string_value(json_object_get(j, "json_type")), "jsonarray");
+    json_decref(j);
+}
+
 static void maps_deal_stages_to_probability(void **state)
 {
     (void)state;
@@ -744,6 +791,8 @@ static void rejects_malformed_definitions(void **state)
         ONE(MODULE("A", "1",
                    "{\"api_name\":\"N\",\"id\":\"2\",\"field_label\":\"N\","
                    "\"data_type\":\"text\"}")),
+        ONE(MODULE("A", "1", FIELD("2", ",\"data_type\":\"text\",\"json_type\":\"string\""))),
+        ONE(MODULE("A", "1", FIELD("2", ",\"json_type\":\"jsonarray\""))),
     };
     assert_int_equal(meta_init_json(good, strlen(good)), HERALD_OK);
     assert_int_equal(meta_module_count(), 2);
@@ -798,6 +847,7 @@ int main(void)
         cmocka_unit_test(rejects_bad_calendar_dates),
         cmocka_unit_test(checks_iso_datetimes_with_zone),
         cmocka_unit_test(rejects_picklist_value_not_in_list),
+        cmocka_unit_test(checks_line_items_and_participants_as_arrays_of_objects),
         cmocka_unit_test(checks_multiselect_as_array_of_listed_values),
         cmocka_unit_test(checks_lookups_as_objects_with_an_id),
         cmocka_unit_test(maps_deal_stages_to_probability),

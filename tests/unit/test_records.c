@@ -132,6 +132,26 @@ static const struct {
      "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Account_Name\",\"json_path\":"
      "\"$.data[3].Account_Name\",\"expected_data_type\":\"jsonobject\"},\"message\":"
      "\"invalid data\",\"status\":\"error\"}"},
+    /* line items and participants: an array of objects */
+    {"Quotes", "{\"Subject\":\"q\",\"Product_Details\":[{\"product\":{\"id\":\"1\"}}]}", NULL},
+    {"Events",
+     "{\"Event_Title\":\"e\",\"Start_DateTime\":\"2024-01-01T10:00:00Z\",\"End_DateTime\":\"2024-"
+     "01-01T11:00:00Z\",\"Participants\":[{\"type\":\"email\"}]}",
+     NULL},
+    {"Quotes", "{\"Subject\":\"q\",\"Product_Details\":{\"product\":{\"id\":\"1\"}}}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Product_Details\",\"json_path\":"
+     "\"$.data[3].Product_Details\",\"expected_data_type\":\"jsonarray\"},\"message\":"
+     "\"invalid data\",\"status\":\"error\"}"},
+    {"Invoices", "{\"Subject\":\"i\",\"Product_Details\":[{},{},\"x\",7]}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Product_Details\",\"json_path\":"
+     "\"$.data[3].Product_Details[2]\",\"expected_data_type\":\"jsonobject\"},\"message\":"
+     "\"invalid data\",\"status\":\"error\"}"},
+    {"Events",
+     "{\"Event_Title\":\"e\",\"Start_DateTime\":\"2024-01-01T10:00:00Z\",\"End_DateTime\":\"2024-"
+     "01-01T11:00:00Z\",\"Participants\":\"x@y.z\"}",
+     "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Participants\",\"json_path\":"
+     "\"$.data[3].Participants\",\"expected_data_type\":\"jsonarray\"},\"message\":"
+     "\"invalid data\",\"status\":\"error\"}"},
     /* unknown field */
     {"Leads", "{\"Last_Name\":\"x\",\"Shoe_Size\":44}",
      "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Shoe_Size\",\"json_path\":"
@@ -266,6 +286,86 @@ static void many_repeated_options_keep_each_once(void **state)
     json_decref(want);
     records_input_fini(&in);
     json_decref(element);
+}
+
+/* Line items and participants are stored as sent, their ids as strings; more than
+ * META_ITEMS_MAX elements is INVALID_DATA with maximum_length. */
+static void line_items_keep_their_shape_with_string_ids(void **state)
+{
+    (void)state;
+    struct records_input in;
+    json_t *err = check("Quotes",
+                        "{\"Subject\":\"q\",\"Product_Details\":[{\"product\":{\"id\":"
+                        "554023000000555001,\"name\":\"Pen\"},\"quantity\":2,\"list_price\":1.5,"
+                        "\"id\":7,\"line_tax\":[{\"name\":\"VAT\",\"percentage\":5}]},"
+                        "{\"product\":{\"id\":\"9\"},\"Discount\":\"5%\"}]}",
+                        RECORDS_INSERT, &in);
+    assert_null(err);
+    assert_json(in.values,
+                "{\"Subject\":\"q\",\"Product_Details\":[{\"product\":{\"id\":"
+                "\"554023000000555001\",\"name\":\"Pen\"},\"quantity\":2,"
+                "\"list_price\":1.5,\"id\":\"7\",\"line_tax\":[{\"name\":\"VAT\","
+                "\"percentage\":5}]},{\"product\":{\"id\":\"9\"},\"Discount\":\"5%\"}]}");
+    records_input_fini(&in);
+
+    err = check("Events",
+                "{\"Event_Title\":\"e\",\"Participants\":[{\"type\":\"contact\",\"participant\":"
+                "554023000000777001},{\"type\":\"email\",\"participant\":\"a@b.co\"}]}",
+                RECORDS_UPDATE, &in);
+    assert_null(err);
+    assert_json(json_object_get(in.values, "Participants"),
+                "[{\"type\":\"contact\",\"participant\":\"554023000000777001\"},"
+                "{\"type\":\"email\",\"participant\":\"a@b.co\"}]");
+    records_input_fini(&in);
+
+    /* [] empties the field, as for a multiselect (it equals unset: records_value_equal). */
+    err = check("Quotes", "{\"Product_Details\":[]}", RECORDS_UPDATE, &in);
+    assert_null(err);
+    assert_json(in.values, "{\"Product_Details\":[]}");
+    records_input_fini(&in);
+
+    json_t *element = parse("{\"Subject\":\"q\"}");
+    json_t *many = json_array();
+    for (int i = 0; i <= META_ITEMS_MAX; i++)
+        json_array_append_new(many, json_object());
+    json_object_set_new(element, "Product_Details", many);
+    err = records_check(meta_module_by_name("Quotes"), element, 0, RECORDS_INSERT, &in);
+    assert_json(err, "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"Product_Details\","
+                     "\"json_path\":\"$.data[0].Product_Details\",\"maximum_length\":200},"
+                     "\"message\":\"invalid data\",\"status\":\"error\"}");
+    json_decref(err);
+    json_decref(element);
+}
+
+/* The values a change event reports leave out the fields callbacks ignore. */
+static void notified_values_leave_out_line_items_and_participants(void **state)
+{
+    (void)state;
+    const struct meta_module *quotes = meta_module_by_name("Quotes");
+    json_t *values = parse("{\"Subject\":\"q\",\"Product_Details\":[{\"quantity\":1}],"
+                           "\"Quote_Stage\":\"Draft\"}");
+    json_t *notified = records_notified(quotes, values);
+    assert_json(notified, "{\"Subject\":\"q\",\"Quote_Stage\":\"Draft\"}");
+    json_decref(notified);
+    json_decref(values);
+
+    values = parse("{\"Product_Details\":null}");
+    notified = records_notified(quotes, values);
+    assert_int_equal(json_object_size(notified), 0);
+    json_decref(notified);
+    json_decref(values);
+
+    values = parse("{\"Subject\":\"q\"}");
+    notified = records_notified(quotes, values);
+    assert_ptr_equal(notified, values);
+    json_decref(notified);
+    json_decref(values);
+
+    values = parse("{\"Event_Title\":\"e\",\"Participants\":[]}");
+    notified = records_notified(meta_module_by_name("Events"), values);
+    assert_json(notified, "{\"Event_Title\":\"e\"}");
+    json_decref(notified);
+    json_decref(values);
 }
 
 static void update_needs_nothing_but_cannot_clear_mandatory(void **state)
@@ -407,6 +507,14 @@ static void value_equality_is_by_meaning(void **state)
         {"[]", "[\"a\"]", false},
         {"true", "null", false},
         {"[false]", "[null]", true},
+        /* Arrays of objects are line items or participants: a list compared whole, in order,
+         * each object by every key (not by its id as a lookup is). */
+        {"[{\"id\":\"1\",\"quantity\":1}]", "[{\"id\":\"1\",\"quantity\":1}]", true},
+        {"[{\"id\":\"1\",\"quantity\":1}]", "[{\"id\":\"1\",\"quantity\":2}]", false},
+        {"[{\"a\":1},{\"b\":2}]", "[{\"b\":2},{\"a\":1}]", false},
+        {"[{\"a\":1}]", "[{\"a\":1},{\"a\":1}]", false},
+        {"[{\"a\":1}]", "null", false},
+        {"[{\"a\":1}]", "[\"a\"]", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *a = parse(cases[i].a), *b = parse(cases[i].b);
@@ -528,6 +636,8 @@ int main(void)
         cmocka_unit_test(checks_each_data_type_with_zoho_errors),
         cmocka_unit_test(picklist_error_lists_supported_values),
         cmocka_unit_test(normalizes_values_and_collects_lookups),
+        cmocka_unit_test(line_items_keep_their_shape_with_string_ids),
+        cmocka_unit_test(notified_values_leave_out_line_items_and_participants),
         cmocka_unit_test(update_needs_nothing_but_cannot_clear_mandatory),
         cmocka_unit_test(upsert_defers_the_mandatory_check),
         cmocka_unit_test(deal_stage_derives_probability),
