@@ -78,8 +78,16 @@ static void check_raw(const uint8_t *d, size_t n)
     static const uint8_t loopback6[16] = {[15] = 1};
     if (memcmp(v6, loopback6, 16) == 0 && c6 != SSRF_LOOPBACK)
         abort();
+    /* Outside 2000::/3 only the IPv4 embeddings (judged as their IPv4 address above) may be
+     * public: ::/96 compatible, ::ffff:0:0/96 mapped, ::ffff:0:0:0/96 translated, 64:ff9b::/96. */
+    static const uint8_t zero[12] = {0}, nat64[12] = {0, 0x64, 0xff, 0x9b};
+    bool is_embedding = memcmp(v6, zero, 12) == 0 ||
+                        (memcmp(v6, zero, 10) == 0 && v6[10] == 0xff && v6[11] == 0xff) ||
+                        (memcmp(v6, zero, 8) == 0 && v6[8] == 0xff && v6[9] == 0xff &&
+                         v6[10] == 0 && v6[11] == 0) ||
+                        memcmp(v6, nat64, 12) == 0;
     bool never6 = (v6[0] & 0xfe) == 0xfc || (v6[0] == 0xfe && (v6[1] & 0x80) == 0x80) ||
-                  v6[0] == 0xff || (v6[0] & 0xe0) != 0x20;
+                  v6[0] == 0xff || ((v6[0] & 0xe0) != 0x20 && !is_embedding);
     if (never6 && c6 == SSRF_PUBLIC)
         abort();
     struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
