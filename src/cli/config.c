@@ -130,13 +130,24 @@ static int load_ini(const char *path, const char *label, char **vals, bool *from
     bool has_allow = false;
     /* fopen() opens a directory for reading; only the first read fails (EISDIR). A read error
      * must not pass for an empty file, which would serve with the defaults. */
-    while (fgets(line, sizeof line, f) || ferror(f)) {
+    for (;;) {
+        line[sizeof line - 1] = '!'; /* fgets writes a NUL here only when the line filled it */
+        if (!fgets(line, sizeof line, f) && !ferror(f))
+            break;
         if (ferror(f)) {
             snprintf(err, err_len, "%s: cannot read '%s': %s", label, path, strerror(errno));
             fclose(f);
             return 2;
         }
         lineno++;
+        /* A longer line would be read as two, its tail taken for a line of its own: the end of
+         * a long comment could set a key. */
+        if (line[sizeof line - 1] == '\0' && line[sizeof line - 2] != '\n') {
+            snprintf(err, err_len, "%s: %s:%d: line longer than %zu bytes", label, path, lineno,
+                     sizeof line - 2);
+            fclose(f);
+            return 2;
+        }
         char *s = trim(line);
         if (!*s || *s == '#' || *s == ';')
             continue;

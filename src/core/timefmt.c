@@ -140,7 +140,12 @@ enum herald_err time_parse_iso8601(const char *s, int64_t *epoch_s)
     int64_t t;
     if (time_from_civil(y, mo, d, h, mi, sec, &t))
         return HERALD_ERR_INVALID;
-    *epoch_s = t - offset_s;
+    /* Only instants that render back exactly: year 0000, or an offset pushing the instant past
+     * 9999, would come out clamped to another instant. */
+    t -= offset_s;
+    if (t < EPOCH_MIN_S || t > EPOCH_MAX_S)
+        return HERALD_ERR_INVALID;
+    *epoch_s = t;
     return HERALD_OK;
 }
 
@@ -163,6 +168,11 @@ void time_format_offset(int64_t epoch_s, int offset_s, char out[TIME_ISO_MAX])
     if (offset_s < -OFFSET_MAX_S)
         offset_s = -OFFSET_MAX_S;
     offset_s -= offset_s % 60; /* C division truncates toward zero, for either sign */
+    /* The wall clock of the last hours of 9999 at a positive offset is in year 10000, which four
+     * digits cannot write: the offset shrinks (whole minutes) until it fits, so the text still
+     * denotes epoch_s. (A negative offset at the start of 0001 gives year 0000, which parses.) */
+    if (epoch_s + offset_s > EPOCH_MAX_S)
+        offset_s = (int)((EPOCH_MAX_S - epoch_s) / 60 * 60);
 
     int64_t local_s = epoch_s + offset_s;
     int64_t days = local_s / SECS_PER_DAY;

@@ -16,14 +16,18 @@
 /* Parses "YYYY-MM-DDTHH:MM:SS" followed by "Z", "+HH:MM", "-HH:MM", "+HHMM" or "-HHMM"; optional
  * fractional seconds (".123", one or more digits) after the seconds are accepted and dropped.
  * Only real calendar dates and times (month 1-12, day within the month, 00:00:00-23:59:59,
- * offset up to 23:59) pass, with nothing before or after. Returns HERALD_OK with *epoch_s set,
+ * offset up to 23:59) pass, with nothing before or after, and only instants from
+ * 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z (the ones time_format_offset renders exactly:
+ * "0000-06-01T00:00:00Z" is refused). Returns HERALD_OK with *epoch_s set,
  * or HERALD_ERR_INVALID (then *epoch_s is untouched). `s` is borrowed. */
 enum herald_err time_parse_iso8601(const char *s, int64_t *epoch_s);
 
 /* Renders epoch_s at the fixed UTC offset offset_s: "2026-11-27T10:15:00+05:30" ("+00:00" for 0,
  * never "Z"). An offset that is not whole minutes is truncated to whole minutes and the wall
  * time follows it, so the text always denotes exactly epoch_s. epoch_s is clamped to years
- * 0001-9999 and offset_s to +-23:59. out must hold TIME_ISO_MAX bytes. */
+ * 0001-9999 (UTC) and offset_s to +-23:59; where the wall clock would pass 9999-12-31 the offset
+ * is lowered so it does not ("9999-12-31T23:59:59+00:00", not year 10000 at +05:30). out must hold
+ * TIME_ISO_MAX bytes. */
 void time_format_offset(int64_t epoch_s, int offset_s, char out[TIME_ISO_MAX]);
 
 /* Renders epoch_s in the configured zone (time_zone_set) with that zone's offset at that instant

@@ -169,6 +169,39 @@ static void bad_values_name_where_they_were_set(void **state)
     unlink(path);
 }
 
+/* Found by fuzz_config_ini: a line longer than the 4 KiB buffer was read as two lines, so the
+ * tail of a long comment could set a key ("db" here) silently. */
+static void an_overlong_line_is_refused_not_split(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/herald-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static char ini[8192];
+    memset(ini, 'x', 4095);
+    ini[0] = '#';
+    strcpy(ini + 4095, "db = /tmp/from-a-comment.db\n");
+    assert_int_equal(write(fd, ini, strlen(ini)), (ssize_t)strlen(ini));
+    close(fd);
+    struct config cfg;
+    char err[256];
+    const char *argv[] = {"--config", path};
+    assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, ":1: line longer than 4094 bytes"));
+    /* A line that just fits (4094 bytes and its newline) is still one line. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    memset(ini, 'x', 4094);
+    ini[0] = '#';
+    strcpy(ini + 4094, "\ndb = /tmp/h.db\n");
+    assert_int_equal(write(fd, ini, strlen(ini)), (ssize_t)strlen(ini));
+    close(fd);
+    assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 0);
+    assert_string_equal(cfg.db_path, "/tmp/h.db");
+    config_fini(&cfg);
+    unlink(path);
+}
+
 /* A section header left open was skipped as a section; it is a typo in the file. */
 static void an_unclosed_section_header_is_refused(void **state)
 {
@@ -436,6 +469,7 @@ int main(void)
         cmocka_unit_test(listen_accepts_ipv6_and_port_zero),
         cmocka_unit_test(a_listen_port_is_digits_only),
         cmocka_unit_test(a_config_that_cannot_be_read_is_refused),
+        cmocka_unit_test(an_overlong_line_is_refused_not_split),
         cmocka_unit_test(api_domain_loses_trailing_slash),
         cmocka_unit_test(error_envelope_has_zoho_key_order),
         cmocka_unit_test(ids_read_from_strings_or_numbers),

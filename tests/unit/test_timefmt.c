@@ -145,6 +145,37 @@ static void clamps_out_of_range_instants(void **state)
     assert_true(strlen(out) < TIME_ISO_MAX);
 }
 
+/* Found by fuzz_text_parsers: "0000-01-27T10:15:00+0530" parsed, then rendered as year 0001 (the
+ * clamp), another instant; and the last hours of 9999 at a positive offset rendered as year
+ * "0000" (10000 cut to four digits). */
+static void parses_only_instants_that_render_back(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "0000-01-27T10:15:00+0530",  "0000-12-31T23:59:59Z",      "0001-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59-00:01", "0000-01-01T05:29:59+05:30", /* what 9999-12-31T23:59:59Z
+                                                                     rendered as at +05:30 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t t;
+        if (time_parse_iso8601(bad[i], &t) != HERALD_ERR_INVALID)
+            fail_msg("accepted '%s'", bad[i]);
+    }
+    assert_int_equal(parse_ok("0001-01-01T00:00:00Z"), -62135596800LL);
+    assert_int_equal(parse_ok("0000-12-31T23:00:00-01:00"), -62135596800LL);
+    assert_int_equal(parse_ok("9999-12-31T23:59:59Z"), 253402300799LL);
+    char out[TIME_ISO_MAX];
+    time_format_offset(253402300799LL, 19800, out);
+    assert_string_equal(out, "9999-12-31T23:59:59+00:00");
+    time_format_offset(253402300799LL - 3600, 19800, out);
+    assert_string_equal(out, "9999-12-31T23:59:59+01:00");
+    time_format_offset(253402300799LL - 19800, 19800, out);
+    assert_string_equal(out, "9999-12-31T23:59:59+05:30");
+    time_format_offset(-62135596800LL, -3600, out);
+    assert_string_equal(out, "0000-12-31T23:00:00-01:00");
+    assert_int_equal(parse_ok(out), -62135596800LL);
+}
+
 static void rendering_round_trips_through_parsing(void **state)
 {
     (void)state;
@@ -278,6 +309,7 @@ int main(void)
         cmocka_unit_test(formats_fixed_offsets_never_with_z),
         cmocka_unit_test(truncates_offsets_to_whole_minutes_keeping_the_instant),
         cmocka_unit_test(clamps_out_of_range_instants),
+        cmocka_unit_test(parses_only_instants_that_render_back),
         cmocka_unit_test(rendering_round_trips_through_parsing),
         cmocka_unit_test(local_rendering_follows_named_zone_and_dst),
         cmocka_unit_test(local_rendering_uses_fixed_offset_zone),
