@@ -223,3 +223,17 @@ export function watch(S, list) {
     b.setWatch(list);
     return b;
 }
+
+// A notification channel of the SDK's Notifications namespace `N`, from {Name: value} (setName).
+export function sdkChannel(N, fields) {
+    const n = new N.Notification();
+    for (const [k, v] of Object.entries(fields)) n[`set${k}`](v);
+    return n;
+}
+
+// The SDK's watch body holding `list`.
+export function sdkWatch(N, list) {
+    const b = new N.BodyWrapper();
+    b.setWatch(list);
+    return b;
+}

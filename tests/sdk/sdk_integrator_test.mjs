@@ -10,8 +10,8 @@
 import * as Z from "@zohocrm/nodejs-sdk-8.0";
 import fs from "node:fs";
 import path from "node:path";
-import { check, describe, apiError, actionItems, wrapper, isBigInt, detailId, env, callbacks, waitForCallback, run }
-    from "./harness.mjs";
+import { check, describe, apiError, actionItems, wrapper, isBigInt, detailId, env, callbacks, waitForCallback, run,
+    sdkChannel, sdkWatch } from "./harness.mjs";
 import { sdkDetails, shape, value, watchAnswers } from "./model.mjs";
 
 const R = Z.Record;
@@ -309,17 +309,8 @@ async function records(module, make, change, dupField) {
 }
 
 // --- watch ------------------------------------------------------------------------------------------------------
-function channel(fields) {
-    const n = new N.Notification();
-    for (const [k, v] of Object.entries(fields)) n[`set${k}`](v);
-    return n;
-}
-
-function watch(list) {
-    const b = new N.BodyWrapper();
-    b.setWatch(list);
-    return b;
-}
+const channel = (fields) => sdkChannel(N, fields);
+const watch = (list) => sdkWatch(N, list);
 
 const SUBSCRIBED = "Successfully subscribed for actions-watch of the given module";
 

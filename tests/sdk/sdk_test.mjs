@@ -7,7 +7,7 @@ import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import path from "node:path";
 import crypto from "node:crypto";
 import { check, describe, apiError, actionItems, wrapper, isBigInt, detailId, env, heraldCli, callbacks, waitForCallback,
-    run } from "./harness.mjs";
+    run, sdkChannel, sdkWatch } from "./harness.mjs";
 import { watchAnswers } from "./model.mjs";
 
 const R = ZOHOCRMSDK.Record;
@@ -174,17 +174,8 @@ async function records(module, extra) {
 }
 
 // --- notifications -------------------------------------------------------------------------------------------
-function channel(fields) {
-    const n = new N.Notification();
-    for (const [k, v] of Object.entries(fields)) n[`set${k}`](v);
-    return n;
-}
-
-function watch(list) {
-    const b = new N.BodyWrapper();
-    b.setWatch(list);
-    return b;
-}
+const channel = (fields) => sdkChannel(N, fields);
+const watch = (list) => sdkWatch(N, list);
 
 async function getChannel(ops, channelId, what) {
     const params = new ZOHOCRMSDK.ParameterMap();
