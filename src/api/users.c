@@ -199,6 +199,8 @@ static enum herald_err create_user(struct store_txn *txn, struct user_job *job, 
             json_object_set_new(u, keys[i], json_string(time_zone_name()));
         else if (strcmp(keys[i], "full_name") == 0)
             json_object_set_new(u, keys[i], json_string(""));
+        else /* shown as null, as Zoho's users and Herald's records show an unset field */
+            json_object_set_new(u, keys[i], json_null());
     }
     json_object_set_new(u, "confirm", json_false());
     static const char *const locales[] = {"locale", "country_locale"};

@@ -1355,6 +1355,10 @@ static void users_create_read_update_delete_with_events(void **state)
     assert_string_equal(hp_str(u, "email"), "ada@example.com");
     assert_string_equal(hp_str(u, "status"), "active");
     assert_non_null(hp_str(hp_at(u, "role"), "id"));
+    /* What the user was not given is shown as null, as records show an unset field (the keys
+     * were missing). */
+    assert_true(json_is_null(json_object_get(u, "phone")));
+    assert_true(json_is_null(json_object_get(u, "mobile")));
     hp_resp_free(&r);
 
     /* Ids are unique per installation (contract §3): the admin, its role and its profile too. */
