@@ -112,17 +112,11 @@ json_t *records_changed(const json_t *old_data, const json_t *values)
 
 json_t *records_notified(const struct meta_module *module, json_t *values)
 {
-    bool is_kept = true;
-    const char *key;
-    json_t *v;
-    json_object_foreach(values, key, v)
-    {
-        const struct meta_field *f = meta_field_by_name(module, key);
-        is_kept = is_kept && (!f || meta_field_is_notified(f));
-    }
-    if (is_kept)
+    if (!module->has_unnotified) /* most modules: nothing to look up per create */
         return json_incref(values);
     json_t *out = json_object();
+    const char *key;
+    json_t *v;
     json_object_foreach(values, key, v)
     {
         const struct meta_field *f = meta_field_by_name(module, key);

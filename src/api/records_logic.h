@@ -83,7 +83,8 @@ json_t *records_changed(const json_t *old_data, const json_t *values);
 /* What a change event says a record's fields became: `values` (borrowed) without the fields
  * Zoho's callbacks ignore (meta_field_is_notified: Product_Details, Participants), so they are
  * in neither affected_fields nor affected_values; an update that changes only them notifies
- * with no field. New reference (the same object, referenced again, when none is left out). */
+ * with no field. New reference (the same object, referenced again, in a module without such
+ * fields). */
 json_t *records_notified(const struct meta_module *module, json_t *values);
 
 /* Applies `changed` onto `old_data` (both borrowed): a null value removes the field. New

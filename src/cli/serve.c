@@ -189,16 +189,16 @@ static int db_lock(const char *path)
  * on the spot, ending requests in flight unanswered after their changes committed. */
 static sigset_t stop_signals;
 
-/* The stop waits for the requests and the delivery attempts in flight (STOP_MS in all). A second
- * SIGINT/SIGTERM meanwhile ends the process at once, as one pressing Ctrl-C twice expects (it was
- * ignored, and the wait went on). Like a crash it loses nothing acknowledged: changes and their
- * notifications are committed, and attempts cut short are sent again after the restart, which
- * voids their leases. The status, 1, says the stop was not clean. */
 static const char *signal_name(int sig)
 {
     return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM";
 }
 
+/* The stop waits for the requests and the delivery attempts in flight (STOP_MS in all). A second
+ * SIGINT/SIGTERM meanwhile ends the process at once, as one pressing Ctrl-C twice expects (it was
+ * ignored, and the wait went on). Like a crash it loses nothing acknowledged: changes and their
+ * notifications are committed, and attempts cut short are sent again after the restart, which
+ * voids their leases. The status, 1, says the stop was not clean. */
 static void *second_signal_wait(void *arg)
 {
     (void)arg;

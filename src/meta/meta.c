@@ -245,6 +245,7 @@ static enum herald_err load_module(const json_t *jm, struct meta_module *m)
         enum herald_err err = load_field(m, json_array_get(fields, i), &m->fields[i]);
         if (err)
             return err;
+        m->has_unnotified = m->has_unnotified || !meta_field_is_notified(&m->fields[i]);
     }
     return HERALD_OK;
 }

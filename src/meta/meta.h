@@ -72,6 +72,7 @@ struct meta_module {
     struct meta_field *fields; /* in definition order: Owner first, system fields last */
     size_t field_count;
     bool is_api_supported; /* false only for the "users" pseudo-module */
+    bool has_unnotified;   /* some field is not meta_field_is_notified (line items, participants) */
     unsigned index;        /* position in the module list */
 };
 

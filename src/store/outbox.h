@@ -161,7 +161,8 @@ struct store_attempt {
 };
 
 /* Records attempts (and their notifications' new state) in one writer job, asynchronously;
- * `done` (may be NULL) runs after the commit. Strings are copied before returning. */
+ * `done` runs after the commit (or the failure). `attempts` and their strings are borrowed until
+ * then, not copied: the dispatcher keeps them to record them again when the store refused. */
 void store_outbox_record(struct store *s, const struct store_attempt *attempts, size_t count,
                          store_done_fn *done, void *arg);
 /* The earliest next_at_ms of a pending notification, or -1 when none is pending. */

@@ -289,7 +289,7 @@ static void claim_ids(struct store *s, const int64_t *ids, size_t count, int64_t
 }
 
 struct record_job {
-    struct store_attempt *attempts;
+    const struct store_attempt *attempts; /* borrowed until done */
     size_t count;
     store_done_fn *done;
     void *arg;
@@ -387,13 +387,7 @@ static enum herald_err record_run(struct store_txn *t, void *arg)
 static void record_done(void *arg, enum herald_err err)
 {
     struct record_job *j = arg;
-    if (j->done)
-        j->done(j->arg, err);
-    for (size_t i = 0; i < j->count; i++) {
-        free((char *)j->attempts[i].error);
-        free((char *)j->attempts[i].response);
-    }
-    free(j->attempts);
+    j->done(j->arg, err);
     free(j);
 }
 
@@ -401,15 +395,7 @@ static void record(struct store *s, const struct store_attempt *attempts, size_t
                    store_done_fn *done, void *arg)
 {
     struct record_job *j = xmalloc(sizeof *j);
-    j->attempts = xmalloc((count ? count : 1) * sizeof *j->attempts);
-    j->count = count;
-    j->done = done;
-    j->arg = arg;
-    for (size_t i = 0; i < count; i++) {
-        j->attempts[i] = attempts[i];
-        j->attempts[i].error = xstrdup(attempts[i].error);
-        j->attempts[i].response = xstrdup(attempts[i].response);
-    }
+    *j = (struct record_job){.attempts = attempts, .count = count, .done = done, .arg = arg};
     store_submit(s, record_run, j, record_done);
 }
 
