@@ -1,6 +1,7 @@
 /* `herald serve`: resolves the configuration, locks and opens the store, starts the HTTP server
  * (and, as they join, the matcher and the dispatcher), then waits for SIGINT/SIGTERM/SIGHUP and
  * stops in order: stop accepting, finish requests, finish the writer's queue, close the store. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -189,6 +190,14 @@ static int db_lock(const char *path)
  * on the spot, ending requests in flight unanswered after their changes committed. */
 static sigset_t stop_signals;
 
+/* The allocator serving this process: the release build links mimalloc, which takes malloc
+ * over for every library (the test build keeps glibc's, under the sanitizers); an
+ * LD_PRELOAD can change it too, so it is looked up rather than assumed. */
+static const char *allocator_name(void)
+{
+    return dlsym(RTLD_DEFAULT, "mi_version") ? "mimalloc" : "glibc";
+}
+
 static const char *signal_name(int sig)
 {
     return sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM";
@@ -245,7 +254,9 @@ int cli_serve(int argc, char **argv)
      * 1 MB callback bodies (100 records with affected values, rendered once per channel) left
      * several hundred MB resident after it was delivered. Small blocks, the hot path's, are
      * not affected. */
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    const char *allocator = allocator_name();
+    if (strcmp(allocator, "glibc") == 0)
+        mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
     struct store *store = NULL;
     struct http_server *srv = NULL;
@@ -384,9 +395,10 @@ int cli_serve(int argc, char **argv)
     if (http_server_start(&hc, api_routes, &app, &srv))
         goto out;
     log_info("msg=\"herald started\" version=%s db=\"%s\" timezone=%s api_domain=%s "
-             "allow_network=\"%s\" retry_schedule=\"%s\" max_channels=%ld retention=%s",
+             "allow_network=\"%s\" retry_schedule=\"%s\" max_channels=%ld retention=%s "
+             "allocator=%s",
              HERALD_VERSION, cfg.db_path, cfg.timezone, app.api_domain, cfg.allow_text,
-             cfg.retry_text, cfg.max_channels, cfg.retention_text);
+             cfg.retry_text, cfg.max_channels, cfg.retention_text, allocator);
     fprintf(stderr, "listening on %s\n", domain);
 
     int sig = 0;

@@ -577,6 +577,27 @@ static void sigterm_stops_cleanly_with_exit_0(void **state)
     hp_cleanup(&other);
 }
 
+/* The start line names the allocator, and it is the one the build promised
+ * (HERALD_EXPECT_ALLOCATOR, set by tests/CMakeLists.txt): the release binary links mimalloc,
+ * which a linker's --as-needed once dropped without a word; the sanitized one keeps glibc's. */
+static void the_start_line_names_the_allocator_the_build_links(void **state)
+{
+    (void)state;
+    const char *want = getenv("HERALD_EXPECT_ALLOCATOR");
+    char rest[512];
+    assert_true(hp_log_wait_line(&srv, "msg=\"herald started\"", rest, sizeof rest, 2000));
+    const char *got = strstr(rest, "allocator=");
+    assert_non_null(got);
+    got += strlen("allocator=");
+    if (want && *want) {
+        assert_memory_equal(got, want, strlen(want));
+        assert_true(got[strlen(want)] == '\0' || got[strlen(want)] == ' ' ||
+                    got[strlen(want)] == '\n');
+    } else {
+        assert_true(strncmp(got, "glibc", 5) == 0 || strncmp(got, "mimalloc", 8) == 0);
+    }
+}
+
 /* SIGHUP (the terminal that started the server went away) stops it cleanly, exit 0, like SIGTERM:
  * by default it killed the process at once, answering no request in flight. */
 static void sighup_stops_cleanly_with_exit_0(void **state)
@@ -663,6 +684,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(answers_org_and_current_user_with_zoho_shapes),
+        cmocka_unit_test(the_start_line_names_the_allocator_the_build_links),
         cmocka_unit_test(missing_authorization_is_authentication_failure),
         cmocka_unit_test(unknown_token_is_invalid_token),
         cmocka_unit_test(token_without_scope_is_scope_mismatch),
