@@ -1,6 +1,7 @@
 /* Allocation wrappers that abort with a message instead of returning NULL. */
 #include "core/xmalloc.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,4 +49,16 @@ char *xstrndup(const char *s, size_t len)
     memcpy(p, s, len);
     p[len] = '\0';
     return p;
+}
+
+/* mimalloc's, when it is in the process; NULL under glibc's malloc (the sanitized tests). */
+extern void mi_collect(bool force) __attribute__((weak));
+
+void xmalloc_collect(int64_t now_ms)
+{
+    static _Thread_local int64_t last_ms = INT64_MIN;
+    if (!mi_collect || (last_ms != INT64_MIN && now_ms - last_ms < 1000))
+        return;
+    last_ms = now_ms;
+    mi_collect(true);
 }

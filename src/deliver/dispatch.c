@@ -2367,6 +2367,7 @@ static void *dispatch_main(void *arg)
             int64_t due = store_outbox_next_due(d->cfg.store);
             if (due >= 0 && (d->next_due_ms < 0 || due < d->next_due_ms))
                 d->next_due_ms = due;
+            xmalloc_collect(now);
         }
         if (now - d->swept_ms >= HOST_IDLE_MS / 10) {
             d->swept_ms = now;

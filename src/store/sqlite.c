@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/timefmt.h"
 #include "core/xmalloc.h"
 
 /* Jobs per transaction: enough to amortize the fsync, small enough to keep latency flat. */
@@ -263,6 +264,11 @@ static void *writer_main(void *arg)
     pthread_setname_np(pthread_self(), "herald-writer");
     for (;;) {
         pthread_mutex_lock(&s->mu);
+        if (!s->head && !s->is_stopping) {
+            pthread_mutex_unlock(&s->mu);
+            xmalloc_collect(time_mono_ms());
+            pthread_mutex_lock(&s->mu);
+        }
         while (!s->head && !s->is_stopping)
             pthread_cond_wait(&s->cv, &s->mu);
         if (!s->head) {
