@@ -1089,8 +1089,25 @@ static void flight_start(struct dispatcher *d, struct store_claim *claim, struct
     launch(d, f);
 }
 
+/* A notification that comes due while its destination's circuit is open (before the window's
+ * end; its probe decides at the end): counted as a failed attempt without being sent, and
+ * retried on its own schedule or failed when that is exhausted. Given back uncounted, a dead
+ * destination's backlog ran out of attempts one probe per window: 12 notifications on a 4-step
+ * schedule took some 48 windows instead of the schedule's 1.7 s. The circuit does not count it:
+ * the destination was not tried. */
+static void refuse_open(struct dispatcher *d, struct store_claim *claim)
+{
+    struct flight *f = xcalloc(1, sizeof *f);
+    f->claim = *claim;
+    claim->url = claim->body = NULL; /* taken */
+    f->started_ms = now_ms();
+    finish(d, f, 0, "not sent: the destination failed repeatedly and its circuit is open");
+    flight_drop(d, f);
+}
+
 /* Takes one claimed notification (its strings are taken): sends it now, queues it behind its
- * destination's attempts in flight, or gives it back when the destination's circuit is open. */
+ * destination's attempts in flight, counts a failure when the destination's circuit is open,
+ * or gives it back while the circuit's probe is out. */
 static void take(struct dispatcher *d, struct store_claim *claim)
 {
     /* Held already: its lease ran out while it waited in a queue and a claim took it again.
@@ -1114,12 +1131,14 @@ static void take(struct dispatcher *d, struct store_claim *claim)
     host_note_channel(host, claim);
     int64_t now = now_ms();
     host->used_ms = now;
-    if (host_is_open(host, now)) {
-        waiting_give_back(d, claim,
-                          host->open_until_ms > now ? host->open_until_ms : now + BUSY_DEFER_MS);
+    if (host_is_open(host, now) && host->open_until_ms > now) {
+        refuse_open(d, claim);
         return;
     }
-    if (!host_is_resolved(d, host, now) || host->in_flight >= (size_t)d->cfg.max_per_host) {
+    /* Queued also while the half-open circuit's probe is out: its outcome decides (drain_host
+     * after it): sent if it got through, counted as failed if the circuit opened again. */
+    if (host_is_open(host, now) || !host_is_resolved(d, host, now) ||
+        host->in_flight >= (size_t)d->cfg.max_per_host) {
         struct waiting *w = xmalloc(sizeof *w);
         w->next = NULL;
         w->claim = *claim;
@@ -1148,6 +1167,8 @@ static void drain_host(struct dispatcher *d, struct host *host)
         return;
     host->is_draining = true;
     while (host->queue_head && host->in_flight < (size_t)d->cfg.max_per_host) {
+        if (host->is_probing && !atomic_load(&d->is_stopping))
+            break; /* the probe's outcome drains them */
         struct waiting *w = host->queue_head;
         host->queue_head = w->next;
         if (!host->queue_head)
@@ -1156,9 +1177,7 @@ static void drain_host(struct dispatcher *d, struct host *host)
         if (atomic_load(&d->is_stopping)) /* only the attempts in flight are waited for */
             waiting_give_back(d, &w->claim, now);
         else if (host_is_open(host, now))
-            waiting_give_back(d, &w->claim,
-                              host->open_until_ms > now ? host->open_until_ms
-                                                        : now + BUSY_DEFER_MS);
+            refuse_open(d, &w->claim);
         else if (now + ATTEMPT_MAX_MS > w->claim.lease_until_ms)
             waiting_give_back(d, &w->claim, now); /* the lease no longer covers an attempt */
         else

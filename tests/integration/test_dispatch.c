@@ -1081,6 +1081,45 @@ static void a_circuit_rests_no_longer_than_the_retry_schedule(void **state)
     rx_stop(rx);
 }
 
+/* A destination that only fails, with more notifications than the circuit lets probes through:
+ * while the circuit is open each one that comes due counts a failed attempt without being sent
+ * (its history says why) and follows its own schedule, so all of them end failed about when
+ * the schedule says. The circuit let one probe through per window and gave the rest back
+ * uncounted: 12 notifications on a 4-step schedule needed some 48 windows (up to 1 s each). */
+static void a_dead_destination_fails_its_backlog_on_the_schedule(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 0s,200ms,500ms,1s");
+    char statuses[400] = "500";
+    for (int i = 1; i < 99; i++)
+        strcat(statuses, ",500"); /* 99 failures: more than the 48 attempts in all */
+    struct receiver *rx = rx_start(statuses);
+    char url[256];
+    rx_url(rx, "/always500", url, sizeof url);
+    hp_watch_many(&p, 7600, 12, "Leads.create", url);
+    int64_t start = hp_now_ms();
+    insert_at(&p, "Leads", "Last_Name");
+    long long failed = 0;
+    while (failed < 12 && hp_now_ms() < start + 8000) {
+        failed = hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 2");
+        if (failed < 12)
+            rx_wait(rx, rx_count(rx) + 1, 100);
+    }
+    fprintf(stderr, "%lld of 12 failed after %lld ms, %zu requests sent\n", failed,
+            (long long)(hp_now_ms() - start), rx_count(rx));
+    assert_int_equal(failed, 12);
+    assert_int_equal(hp_db_value(&p, "SELECT min(attempts) FROM notifications"), 4);
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE a_error LIKE "
+                                     "'%circuit%' OR id IN (SELECT notification_id FROM "
+                                     "attempts WHERE error LIKE '%circuit%')") > 0,
+                     1);
+    assert_true(rx_count(rx) < 48); /* the circuit still spares the destination */
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
  * keeps its schedule (100 ms here) instead of waiting for the dead URL's circuit. */
 static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **state)
@@ -2073,6 +2112,7 @@ int main(void)
         cmocka_unit_test(a_down_destination_of_many_channels_is_not_claimed_row_by_row),
         cmocka_unit_test(attempts_that_hang_fail_at_their_limits_and_are_retried),
         cmocka_unit_test(a_circuit_rests_no_longer_than_the_retry_schedule),
+        cmocka_unit_test(a_dead_destination_fails_its_backlog_on_the_schedule),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(a_receiver_up_late_gets_every_notification),
         cmocka_unit_test(a_dead_destinations_backlog_leaves_the_writer_idle),
