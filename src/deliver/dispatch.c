@@ -617,6 +617,13 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
     if (is_probe || !is_failure)
         h->is_probing = false;
     if (!is_failure) {
+        /* The circuit closes: what failed while it was open, counted, waits for its next
+         * retry (up to hours away); a receiver that is back gets it now. */
+        if (h->failures >= CIRCUIT_THRESHOLD) {
+            log_info("msg=\"circuit closed\" destination=%s", h->key);
+            store_outbox_hasten(d->cfg.store, h->channels, h->channel_count, now);
+            d->is_claim_due = true;
+        }
         h->failures = 0;
         h->open_ms = 0;
         return;

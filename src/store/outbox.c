@@ -114,6 +114,12 @@ void store_outbox_defer(struct store *s, const struct store_channel_url *chs, si
     s->ops->outbox->defer(s, chs, count, now_ms, until_ms);
 }
 
+void store_outbox_hasten(struct store *s, const struct store_channel_url *chs, size_t count,
+                         int64_t now_ms)
+{
+    s->ops->outbox->hasten(s, chs, count, now_ms);
+}
+
 void store_outbox_handoff(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms,
                           struct store_budget *budget)
 {

@@ -127,6 +127,13 @@ struct store_channel_url {
 void store_outbox_defer(struct store *s, const struct store_channel_url *chs, size_t count,
                         int64_t now_ms, int64_t until_ms);
 
+/* The reverse, for a destination whose circuit closed (its probe got through): the pending,
+ * unleased notifications of these channels to these URLs due after now_ms are due at now_ms,
+ * in one writer job, asynchronously. Their retries had been pushed out by failures counted
+ * while the destination was down; a receiver that is back gets its backlog at once. */
+void store_outbox_hasten(struct store *s, const struct store_channel_url *chs, size_t count,
+                         int64_t now_ms);
+
 /* Called on the writer thread right after a batch committed, with the notifications its jobs
  * added due at once (is_due_now): they are stored leased until lease_until_ms, so no claim takes
  * them meanwhile, and are the callee's to send or give back (store_outbox_record, is_deferred)
@@ -276,6 +283,8 @@ struct store_outbox_ops {
                    store_done_fn *done, void *arg);
     void (*defer)(struct store *s, const struct store_channel_url *chs, size_t count,
                   int64_t now_ms, int64_t until_ms);
+    void (*hasten)(struct store *s, const struct store_channel_url *chs, size_t count,
+                   int64_t now_ms);
     void (*handoff)(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms,
                     struct store_budget *budget);
     int64_t (*next_due)(struct store *s);

@@ -407,6 +407,7 @@ struct defer_job {
     size_t org_count;
     int64_t now_ms;
     int64_t until_ms;
+    bool is_hasten; /* due after now_ms → now_ms, instead of due before until_ms → until_ms */
 };
 
 /* One walk of the pending rows due before the window's end (notifications_due: not the
@@ -417,11 +418,19 @@ static enum herald_err defer_run(struct store_txn *t, void *arg)
     struct defer_job *j = arg;
     for (size_t i = 0; i < j->org_count; i++) {
         sqlite3_stmt *st =
-            sq_stmt(txn->c, "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
-                            "notifications INDEXED BY notifications_due WHERE status = 0 AND "
-                            "next_at_ms < ?3 AND org_id = ?1 AND lease_until_ms <= ?2 "
-                            "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
-                            "json_extract(value, '$[1]') FROM json_each(?4)))");
+            j->is_hasten
+                ? sq_stmt(txn->c,
+                          "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
+                          "notifications INDEXED BY notifications_due WHERE status = 0 AND "
+                          "next_at_ms > ?3 AND org_id = ?1 AND lease_until_ms <= ?2 "
+                          "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
+                          "json_extract(value, '$[1]') FROM json_each(?4)))")
+                : sq_stmt(txn->c,
+                          "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
+                          "notifications INDEXED BY notifications_due WHERE status = 0 AND "
+                          "next_at_ms < ?3 AND org_id = ?1 AND lease_until_ms <= ?2 "
+                          "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
+                          "json_extract(value, '$[1]') FROM json_each(?4)))");
         if (!st)
             return HERALD_ERR_STORE;
         sqlite3_bind_int64(st, 1, j->org_ids[i]);
@@ -431,7 +440,9 @@ static enum herald_err defer_run(struct store_txn *t, void *arg)
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
-            return sq_fail(txn->c, rc, "defer the notifications of a blocked destination");
+            return sq_fail(txn->c, rc,
+                           j->is_hasten ? "make a recovered destination's notifications due"
+                                        : "defer the notifications of a blocked destination");
     }
     return HERALD_OK;
 }
@@ -447,8 +458,8 @@ static void defer_done(void *arg, enum herald_err err)
     free(j);
 }
 
-static void defer(struct store *s, const struct store_channel_url *chs, size_t count,
-                  int64_t now_ms, int64_t until_ms)
+static void move_due(struct store *s, const struct store_channel_url *chs, size_t count,
+                     int64_t now_ms, int64_t until_ms, bool is_hasten)
 {
     if (!count)
         return;
@@ -457,6 +468,7 @@ static void defer(struct store *s, const struct store_channel_url *chs, size_t c
     j->pairs_json = xmalloc(count * sizeof *j->pairs_json);
     j->now_ms = now_ms;
     j->until_ms = until_ms;
+    j->is_hasten = is_hasten;
     for (size_t i = 0; i < count; i++) {
         size_t k = 0;
         while (k < j->org_count && j->org_ids[k] != chs[i].org_id)
@@ -474,6 +486,18 @@ static void defer(struct store *s, const struct store_channel_url *chs, size_t c
         json_decref(pairs);
     }
     store_submit(s, defer_run, j, defer_done);
+}
+
+static void defer(struct store *s, const struct store_channel_url *chs, size_t count,
+                  int64_t now_ms, int64_t until_ms)
+{
+    move_due(s, chs, count, now_ms, until_ms, false);
+}
+
+static void hasten(struct store *s, const struct store_channel_url *chs, size_t count,
+                   int64_t now_ms)
+{
+    move_due(s, chs, count, now_ms, now_ms, true);
 }
 
 static int64_t next_due(struct store *base)
@@ -999,6 +1023,7 @@ const struct store_outbox_ops sqlite_outbox_ops = {
     .claim_ids = claim_ids,
     .record = record,
     .defer = defer,
+    .hasten = hasten,
     .handoff = sq_handoff,
     .next_due = next_due,
     .list = list,

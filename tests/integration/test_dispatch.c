@@ -1120,6 +1120,44 @@ static void a_dead_destination_fails_its_backlog_on_the_schedule(void **state)
     rx_stop(rx);
 }
 
+/* A destination comes back: once an attempt gets through and its circuit closes, what had
+ * failed while it was down is sent at once, not at each notification's next retry (20 s away
+ * here, hours on the default schedule). */
+static void a_destination_back_gets_its_backlog_when_its_circuit_closes(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 0s,200ms,20s");
+    char statuses[100] = "500";
+    for (int i = 1; i < 13; i++)
+        strcat(statuses, ",500"); /* the first attempts and one probe fail, then 200 */
+    struct receiver *rx = rx_start(statuses);
+    char url[256];
+    rx_url(rx, "/back", url, sizeof url);
+    hp_watch_many(&p, 7700, 12, "Leads.create", url);
+    int64_t start = hp_now_ms();
+    insert_at(&p, "Leads", "Last_Name");
+    /* Every one has failed twice: the next retry is 20 s away. */
+    while (hp_db_value(&p, "SELECT count(*) FROM notifications WHERE attempts = 2") < 12 &&
+           hp_now_ms() < start + 5000)
+        rx_wait(rx, rx_count(rx) + 1, 100);
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE attempts = 2"), 12);
+    insert_at(&p, "Leads", "Last_Name"); /* the next attempt there gets through */
+    long long delivered = 0;
+    while (delivered < 24 && hp_now_ms() < start + 8000) {
+        delivered = hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 1");
+        if (delivered < 24)
+            rx_wait(rx, rx_count(rx) + 1, 100);
+    }
+    fprintf(stderr, "%lld of 24 delivered after %lld ms\n", delivered,
+            (long long)(hp_now_ms() - start));
+    assert_int_equal(delivered, 24);
+    assert_true(hp_log_wait(&p, "circuit closed", 1000));
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
  * keeps its schedule (100 ms here) instead of waiting for the dead URL's circuit. */
 static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **state)
@@ -2113,6 +2151,7 @@ int main(void)
         cmocka_unit_test(attempts_that_hang_fail_at_their_limits_and_are_retried),
         cmocka_unit_test(a_circuit_rests_no_longer_than_the_retry_schedule),
         cmocka_unit_test(a_dead_destination_fails_its_backlog_on_the_schedule),
+        cmocka_unit_test(a_destination_back_gets_its_backlog_when_its_circuit_closes),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(a_receiver_up_late_gets_every_notification),
         cmocka_unit_test(a_dead_destinations_backlog_leaves_the_writer_idle),
