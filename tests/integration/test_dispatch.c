@@ -1110,10 +1110,10 @@ static void a_dead_destination_fails_its_backlog_on_the_schedule(void **state)
             (long long)(hp_now_ms() - start), rx_count(rx));
     assert_int_equal(failed, 12);
     assert_int_equal(hp_db_value(&p, "SELECT min(attempts) FROM notifications"), 4);
-    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE a_error LIKE "
-                                     "'%circuit%' OR id IN (SELECT notification_id FROM "
-                                     "attempts WHERE error LIKE '%circuit%')") > 0,
-                     1);
+    /* Attempts counted without a request say so in the history. */
+    assert_true(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE a_error LIKE "
+                                "'%circuit%' OR id IN (SELECT notification_id FROM attempts "
+                                "WHERE error LIKE '%circuit%')") > 0);
     assert_true(rx_count(rx) < 48); /* the circuit still spares the destination */
     assert_int_equal(hp_stop(&p), 0);
     hp_cleanup(&p);
