@@ -71,8 +71,9 @@ const char config_serve_usage[] =
     "Callbacks: 5 s to connect (then the next address) and 15 s in all per attempt, 128 in\n"
     "flight per destination, kept-alive connections reused for 60 s of idleness;\n"
     "after 5 failures in a row a destination rests 5 s (doubling up to 5 min; both cut to\n"
-    "the retry schedule's first and longest delay); 64 MiB of callback bodies held in memory,\n"
-    "the rest waiting in the database.\n";
+    "the retry schedule's first and longest delay): callbacks due meanwhile count as failed\n"
+    "attempts without being sent, and once it answers again its backlog goes at once;\n"
+    "64 MiB of callback bodies held in memory, the rest waiting in the database.\n";
 
 static void set(char **slot, const char *v)
 {
