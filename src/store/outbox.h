@@ -128,7 +128,8 @@ void store_outbox_defer(struct store *s, const struct store_channel_url *chs, si
                         int64_t now_ms, int64_t until_ms);
 
 /* The reverse, for a destination whose circuit closed (its probe got through): the pending,
- * unleased notifications of these channels to these URLs due after now_ms are due at now_ms,
+ * unleased notifications of these channels to these URLs that were attempted (not those a
+ * first delay in the retry schedule holds) and are due after now_ms are due at now_ms,
  * in one writer job, asynchronously. Their retries had been pushed out by failures counted
  * while the destination was down; a receiver that is back gets its backlog at once. */
 void store_outbox_hasten(struct store *s, const struct store_channel_url *chs, size_t count,

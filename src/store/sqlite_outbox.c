@@ -422,7 +422,8 @@ static enum herald_err defer_run(struct store_txn *t, void *arg)
                 ? sq_stmt(txn->c,
                           "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
                           "notifications INDEXED BY notifications_due WHERE status = 0 AND "
-                          "next_at_ms > ?3 AND org_id = ?1 AND lease_until_ms <= ?2 "
+                          "next_at_ms > ?3 AND attempts > 0 AND org_id = ?1 AND "
+                          "lease_until_ms <= ?2 "
                           "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
                           "json_extract(value, '$[1]') FROM json_each(?4)))")
                 : sq_stmt(txn->c,
