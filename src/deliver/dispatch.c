@@ -125,6 +125,7 @@ struct host {
     int failures; /* consecutive */
     int64_t open_until_ms;
     int64_t open_ms; /* the current open delay */
+    size_t refused;  /* callbacks not sent while open, since the last line that said so */
     bool is_probing;
     /* Channels seen going to this host, each with its organization and URL (a channel may
      * have moved; ids of several organizations may be equal), found through an open-addressed
@@ -220,6 +221,7 @@ struct flight {
     bool is_resent;    /* sent again on another connection after the one it went on failed */
     size_t addr_tries; /* addresses whose connect failed, in this start (own_start) */
     bool is_probe;     /* started while the circuit was half-open: its outcome decides it */
+    bool is_refused;   /* not sent: its destination's circuit was open (refuse_open) */
 };
 
 /* A notification waiting for a free slot of its destination: just the claim (a flight, with
@@ -616,6 +618,12 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
     bool is_failure = http_status == 0 || http_status >= 500;
     if (is_probe || !is_failure)
         h->is_probing = false;
+    if (h->refused && (is_probe || !is_failure)) {
+        log_info("msg=\"callbacks not sent while the circuit was open\" destination=%s "
+                 "count=%zu",
+                 h->key, h->refused);
+        h->refused = 0;
+    }
     if (!is_failure) {
         /* The circuit closes: what failed while it was open, counted, waits for its next
          * retry (up to hours away); a receiver that is back gets it now. */
@@ -1027,7 +1035,7 @@ static void finish(struct dispatcher *d, struct flight *f, int http_status, cons
         break;
     }
     }
-    if (a.new_status != STORE_NTF_DELIVERED)
+    if (a.new_status != STORE_NTF_DELIVERED && !f->is_refused) /* those: one line a window */
         log_info("msg=\"delivery attempt failed\" notification=%lld channel=%lld status=%d "
                  "error=\"%s\" next=%s",
                  (long long)a.notification_id, (long long)a.channel_id, http_status,
@@ -1102,12 +1110,14 @@ static void flight_start(struct dispatcher *d, struct store_claim *claim, struct
  * destination's backlog ran out of attempts one probe per window: 12 notifications on a 4-step
  * schedule took some 48 windows instead of the schedule's 1.7 s. The circuit does not count it:
  * the destination was not tried. */
-static void refuse_open(struct dispatcher *d, struct store_claim *claim)
+static void refuse_open(struct dispatcher *d, struct host *host, struct store_claim *claim)
 {
     struct flight *f = xcalloc(1, sizeof *f);
     f->claim = *claim;
     claim->url = claim->body = NULL; /* taken */
     f->started_ms = now_ms();
+    f->is_refused = true;
+    host->refused++;
     finish(d, f, 0, "not sent: the destination failed repeatedly and its circuit is open");
     flight_drop(d, f);
 }
@@ -1139,7 +1149,7 @@ static void take(struct dispatcher *d, struct store_claim *claim)
     int64_t now = now_ms();
     host->used_ms = now;
     if (host_is_open(host, now) && host->open_until_ms > now) {
-        refuse_open(d, claim);
+        refuse_open(d, host, claim);
         return;
     }
     /* Queued also while the half-open circuit's probe is out: its outcome decides (drain_host
@@ -1184,7 +1194,7 @@ static void drain_host(struct dispatcher *d, struct host *host)
         if (atomic_load(&d->is_stopping)) /* only the attempts in flight are waited for */
             waiting_give_back(d, &w->claim, now);
         else if (host_is_open(host, now))
-            refuse_open(d, &w->claim);
+            refuse_open(d, host, &w->claim);
         else if (now + ATTEMPT_MAX_MS > w->claim.lease_until_ms)
             waiting_give_back(d, &w->claim, now); /* the lease no longer covers an attempt */
         else

@@ -1115,6 +1115,9 @@ static void a_dead_destination_fails_its_backlog_on_the_schedule(void **state)
                                 "'%circuit%' OR id IN (SELECT notification_id FROM attempts "
                                 "WHERE error LIKE '%circuit%')") > 0);
     assert_true(rx_count(rx) < 48); /* the circuit still spares the destination */
+    /* One line per attempt sent; those not sent are summed up once a window. */
+    assert_true(hp_log_count(&p, "msg=\"delivery attempt failed\"") <= rx_count(rx));
+    assert_true(hp_log_wait(&p, "msg=\"callbacks not sent while the circuit was open\"", 1000));
     assert_int_equal(hp_stop(&p), 0);
     hp_cleanup(&p);
     rx_stop(rx);
