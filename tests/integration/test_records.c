@@ -952,6 +952,42 @@ static void deal_expected_revenue_follows_amount_and_probability(void **state)
     free(id);
 }
 
+/* A decimal value is shown as it was sent (and a computed one rounded to cents as a client wrote
+ * it): json_dumps' 17 digits showed a currency of 0.1 as 0.10000000000000001, 12.345 as
+ * 12.345000000000001 and an Expected_Revenue of 900.09 as 900.09000000000003. */
+static void decimals_read_back_as_written(void **state)
+{
+    (void)state;
+    char *lead = insert_one("Leads", "{\"Last_Name\":\"Dec\",\"Annual_Revenue\":12.345}");
+    char path[160];
+    snprintf(path, sizeof path, "/crm/v8/Leads/%s?fields=Annual_Revenue", lead);
+    struct hp_resp r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    if (!strstr(r.body, "\"Annual_Revenue\":12.345}"))
+        fail_msg("expected Annual_Revenue 12.345, got %s", r.body);
+    hp_resp_free(&r);
+    snprintf(path, sizeof path, "/crm/v8/Leads/%s", lead);
+    r = call("PUT", path, "{\"data\":[{\"Annual_Revenue\":0.1}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    snprintf(path, sizeof path, "/crm/v8/Leads?fields=Annual_Revenue&ids=%s", lead);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    if (!strstr(r.body, "\"Annual_Revenue\":0.1}"))
+        fail_msg("expected Annual_Revenue 0.1, got %s", r.body);
+    hp_resp_free(&r);
+    char *deal = insert_one("Deals", "{\"Deal_Name\":\"Dec\",\"Stage\":\"Negotiation/Review\","
+                                     "\"Amount\":1000.1}");
+    snprintf(path, sizeof path, "/crm/v8/Deals/%s?fields=Amount,Expected_Revenue", deal);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    if (!strstr(r.body, "\"Amount\":1000.1,\"Expected_Revenue\":900.09}"))
+        fail_msg("expected Amount 1000.1 and Expected_Revenue 900.09, got %s", r.body);
+    hp_resp_free(&r);
+    free(lead);
+    free(deal);
+}
+
 /* ---- change events ---- */
 
 static void each_mutation_commits_exactly_its_change_event(void **state)
@@ -1734,6 +1770,7 @@ int main(void)
         cmocka_unit_test(lookups_take_ids_and_show_names),
         cmocka_unit_test(deal_stage_sets_probability),
         cmocka_unit_test(deal_expected_revenue_follows_amount_and_probability),
+        cmocka_unit_test(decimals_read_back_as_written),
         cmocka_unit_test(each_mutation_commits_exactly_its_change_event),
         cmocka_unit_test(kill_9_loses_no_acknowledged_record),
         cmocka_unit_test(metadata_answers_in_zoho_shapes),
