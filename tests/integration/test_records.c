@@ -1566,6 +1566,37 @@ static void users_take_role_and_profile_as_objects(void **state)
     hp_resp_free(&r);
 }
 
+/* The organization's first user shows the keys, in the order, of a user added through the API:
+ * it lacked phone and mobile (null on every other user), created_by and Modified_By (Zoho
+ * shows its first user as created and modified by itself), so one GET /users listed two
+ * shapes. */
+static void the_first_user_has_the_shape_of_every_user(void **state)
+{
+    (void)state;
+    char path[128];
+    user_add("{\"users\":[{\"last_name\":\"Shape\",\"email\":\"shape@example.com\"}]}", path,
+             sizeof path);
+    struct hp_resp added = call("GET", path, NULL);
+    expect_status(&added, 200);
+    struct hp_resp first = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
+    expect_status(&first, 200);
+    json_t *a = hp_at(added.json, "users[0]"), *f = hp_at(first.json, "users[0]");
+    void *ia = json_object_iter(a), *jf = json_object_iter(f);
+    for (; ia && jf; ia = json_object_iter_next(a, ia), jf = json_object_iter_next(f, jf))
+        assert_string_equal(json_object_iter_key(jf), json_object_iter_key(ia));
+    if (ia || jf)
+        fail_msg("the first user shows %zu keys, an added one %zu", json_object_size(f),
+                 json_object_size(a));
+    assert_true(json_is_null(json_object_get(f, "phone")));
+    assert_string_equal(hp_str(hp_at(f, "created_by"), "id"), hp_str(f, "id"));
+    assert_string_equal(hp_str(hp_at(f, "Modified_By"), "id"), hp_str(f, "id"));
+    hp_resp_free(&first);
+    hp_resp_free(&added);
+    struct hp_resp r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+}
+
 /* A user read with GET, edited and sent back: the keys it shows that no client sets (created_by,
  * created_time, confirm; full_name and Modified_* too) are ignored as a record's read-only fields
  * are, so only the edited field changes. created_by and the others were unknown fields, and the
@@ -1778,6 +1809,7 @@ int main(void)
         cmocka_unit_test(users_create_read_update_delete_with_events),
         cmocka_unit_test(users_take_role_and_profile_as_objects),
         cmocka_unit_test(a_user_read_and_sent_back_changes_only_what_was_edited),
+        cmocka_unit_test(the_first_user_has_the_shape_of_every_user),
         cmocka_unit_test(users_write_locale_and_country_locale),
         cmocka_unit_test(users_list_checks_page_and_per_page_as_record_lists_do),
         cmocka_unit_test(users_list_only_the_type_asked_for),
