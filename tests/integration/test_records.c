@@ -1597,6 +1597,43 @@ static void the_first_user_has_the_shape_of_every_user(void **state)
     hp_resp_free(&r);
 }
 
+/* Asserts that a user's created_time and Modified_Time are shown with offset `offset`. */
+static void user_times_show(const json_t *u, const char *offset)
+{
+    static const char *const keys[] = {"created_time", "Modified_Time"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *t = hp_str(u, keys[i]);
+        assert_non_null(t);
+        if (strlen(t) != 25 || strcmp(t + 19, offset) != 0)
+            fail_msg("%s %s is not shown in %s", keys[i], t, offset);
+    }
+}
+
+/* Users' times show in --timezone as records' do, whatever zone wrote them: the first user,
+ * written when the database was created (by `token create`, in UTC), showed +00:00 under
+ * --timezone Asia/Kolkata, beside records and the org in +05:30. */
+static void user_times_show_in_the_server_zone(void **state)
+{
+    (void)state;
+    struct hp tz;
+    hp_start(&tz, "--timezone Asia/Kolkata");
+    struct hp_resp r = hp_req(&tz, "GET", "/crm/v8/users?type=CurrentUser", NULL, tz.token, NULL);
+    expect_status(&r, 200);
+    user_times_show(hp_at(r.json, "users[0]"), "+05:30");
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/users/%s", hp_str(hp_at(r.json, "users[0]"), "id"));
+    hp_resp_free(&r);
+    r = hp_req(&tz, "GET", path, NULL, tz.token, NULL);
+    expect_status(&r, 200);
+    user_times_show(hp_at(r.json, "users[0]"), "+05:30");
+    hp_resp_free(&r);
+    r = hp_req(&tz, "GET", "/crm/v8/users?type=AllUsers", NULL, tz.token, NULL);
+    expect_status(&r, 200);
+    user_times_show(hp_at(r.json, "users[0]"), "+05:30");
+    hp_resp_free(&r);
+    hp_cleanup(&tz);
+}
+
 /* A user read with GET, edited and sent back: the keys it shows that no client sets (created_by,
  * created_time, confirm; full_name and Modified_* too) are ignored as a record's read-only fields
  * are, so only the edited field changes. created_by and the others were unknown fields, and the
@@ -1810,6 +1847,7 @@ int main(void)
         cmocka_unit_test(users_take_role_and_profile_as_objects),
         cmocka_unit_test(a_user_read_and_sent_back_changes_only_what_was_edited),
         cmocka_unit_test(the_first_user_has_the_shape_of_every_user),
+        cmocka_unit_test(user_times_show_in_the_server_zone),
         cmocka_unit_test(users_write_locale_and_country_locale),
         cmocka_unit_test(users_list_checks_page_and_per_page_as_record_lists_do),
         cmocka_unit_test(users_list_only_the_type_asked_for),
