@@ -77,6 +77,10 @@ void api_record_get(struct http_req *req);
 void api_record_update(struct http_req *req);
 void api_record_delete(struct http_req *req);
 /* /crm/{v}/users writes and GET /users/{id} (api/users.c). */
+/* A stored user as GET shows it (new reference; {} when text is not an object): its
+ * created_time and Modified_Time rendered in the current --timezone, as records' times are,
+ * whatever zone they were written in. */
+json_t *api_user_shown(const char *text);
 void api_user_get(struct http_req *req);
 void api_users_create(struct http_req *req);
 void api_users_update(struct http_req *req);

@@ -45,12 +45,6 @@ void api_org_get(struct http_req *req)
     http_respond_json(req, 200, json_pack("{s:[o]}", "org", o));
 }
 
-static json_t *user_json(const char *text)
-{
-    json_t *u = text ? json_loads(text, 0, NULL) : NULL;
-    return u ? u : json_object();
-}
-
 /* GET /users?type=: Zoho's user types. Users are deleted for good here, so DeletedUsers lists
  * none; every user has the organization's one profile (its admin's), so AdminUsers are those
  * whose profile is the Administrator profile. */
@@ -118,8 +112,8 @@ static void users_current(struct http_req *req)
         http_respond_error(req, 500, "INTERNAL_ERROR", "Internal Server Error", NULL);
         return;
     }
-    json_t *body = json_pack("{s:[o], s:{s:i, s:i, s:i, s:b}}", "users", user_json(u.json), "info",
-                             "per_page", 200, "count", 1, "page", 1, "more_records", 0);
+    json_t *body = json_pack("{s:[o], s:{s:i, s:i, s:i, s:b}}", "users", api_user_shown(u.json),
+                             "info", "per_page", 200, "count", 1, "page", 1, "more_records", 0);
     free(u.json);
     http_respond_json(req, 200, body);
 }
@@ -165,7 +159,7 @@ void api_users_get(struct http_req *req)
     size_t passed = 0;
     bool has_more = false;
     for (size_t i = 0; i < n; i++) {
-        json_t *u = user_json(list[i].json);
+        json_t *u = api_user_shown(list[i].json);
         free(list[i].json);
         if (!user_is(u, type) || (is_filtered && passed++ < skip)) {
             json_decref(u);

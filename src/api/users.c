@@ -500,6 +500,26 @@ void api_user_delete(struct http_req *req)
     submit(job);
 }
 
+json_t *api_user_shown(const char *text)
+{
+    json_t *u = text ? json_loads(text, 0, NULL) : NULL;
+    if (!json_is_object(u)) {
+        json_decref(u);
+        return json_object();
+    }
+    static const char *const times[] = {"created_time", "Modified_Time"};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        const char *stored = json_string_value(json_object_get(u, times[i]));
+        int64_t epoch_s;
+        if (stored && !time_parse_iso8601(stored, &epoch_s)) {
+            char ts[TIME_ISO_MAX];
+            time_format_local(epoch_s, ts);
+            json_object_set_new(u, times[i], json_string(ts));
+        }
+    }
+    return u;
+}
+
 void api_user_get(struct http_req *req)
 {
     struct app *app = req->app;
@@ -512,11 +532,11 @@ void api_user_get(struct http_req *req)
         http_respond_empty(req, 204);
         return;
     }
-    json_t *user = err ? NULL : json_loads(u.json, 0, NULL);
-    free(u.json);
-    if (!user) {
+    if (err) {
         respond_internal(req);
         return;
     }
+    json_t *user = api_user_shown(u.json);
+    free(u.json);
     http_respond_json(req, 200, json_pack("{s:[o]}", "users", user));
 }

@@ -171,6 +171,23 @@ void zjson_dump_except(struct buf *out, const json_t *object, const char *skip)
     buf_putc(out, '}');
 }
 
+/* The shortest of jansson's renderings with 15, 16 and 17 significant digits that reads back as
+ * the same double: jansson's default (17) shows 0.1 as 0.10000000000000001 and a currency of
+ * 12.345 as 12.345000000000001, which no client sent and Zoho never shows. */
+static void put_real(struct buf *out, const json_t *real)
+{
+    double value = json_real_value(real);
+    char *text = NULL;
+    for (int digits = 15; digits <= 17; digits++) {
+        free(text);
+        text = json_dumps(real, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
+        if (!text || strtod(text, NULL) == value)
+            break;
+    }
+    buf_puts(out, text ? text : "null");
+    free(text);
+}
+
 void zjson_dump(struct buf *out, const json_t *v)
 {
     if (!v)
@@ -203,12 +220,9 @@ void zjson_dump(struct buf *out, const json_t *v)
     case JSON_NULL:
         buf_puts(out, "null");
         return;
-    case JSON_REAL: {
-        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        buf_puts(out, text ? text : "null");
-        free(text);
+    case JSON_REAL:
+        put_real(out, v);
         return;
-    }
     }
 }
 

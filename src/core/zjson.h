@@ -35,7 +35,8 @@ void zjson_put_id(struct buf *out, int64_t id);
 void zjson_put_str(struct buf *out, const char *s);
 /* Appends the text json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) gives, byte for byte (keys in
  * insertion order, jansson's escapes), without its per-container loop-check allocations. A
- * NULL v appends nothing. Reals are rendered by jansson itself. */
+ * NULL v appends nothing. Reals are rendered by jansson with the fewest significant digits (15 to
+ * 17) that read back as the same double, where json_dumps always uses 17. */
 void zjson_dump(struct buf *out, const json_t *v);
 /* zjson_dump of an object without its top-level key `skip`. */
 void zjson_dump_except(struct buf *out, const json_t *object, const char *skip);

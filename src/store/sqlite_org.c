@@ -45,6 +45,9 @@ int64_t sq_max_id(struct sq_conn *c)
     return max;
 }
 
+/* The organization's first user, with the keys and order a user added through the API shows
+ * (api/users.c create_user), so every user of GET /users has one shape; Zoho shows its first
+ * user as created and last modified by itself. */
 static char *admin_user_json(int64_t user_id, int64_t org_id, int64_t created_s)
 {
     char id[24], role_id[24], profile_id[24], ts[32];
@@ -56,13 +59,15 @@ static char *admin_user_json(int64_t user_id, int64_t org_id, int64_t created_s)
     time_t t = (time_t)created_s;
     gmtime_r(&t, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-    json_t *u = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:s, s:b, "
-                          "s:s, s:s, s:s, s:s, s:s}",
+    json_t *u = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:n, s:{s:s, s:s}, s:{s:s, s:s}, s:s, "
+                          "s:s, s:b, s:s, s:s, s:{s:s, s:s}, s:s, s:{s:s, s:s}, s:s}",
                           "id", id, "first_name", "Herald", "last_name", "Admin", "full_name",
-                          "Herald Admin", "email", "admin@herald.local", "role", "name", "CEO",
-                          "id", role_id, "profile", "name", "Administrator", "id", profile_id,
-                          "status", "active", "confirm", 1, "time_zone", "UTC", "locale", "en_US",
-                          "country_locale", "en_US", "created_time", ts, "Modified_Time", ts);
+                          "Herald Admin", "email", "admin@herald.local", "phone", "mobile", "role",
+                          "name", "CEO", "id", role_id, "profile", "name", "Administrator", "id",
+                          profile_id, "status", "active", "time_zone", "UTC", "confirm", 1,
+                          "locale", "en_US", "country_locale", "en_US", "created_by", "name",
+                          "Herald Admin", "id", id, "created_time", ts, "Modified_By", "name",
+                          "Herald Admin", "id", id, "Modified_Time", ts);
     char *text = json_dumps(u, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(u);
     char *copy = xstrdup(text);

@@ -952,6 +952,42 @@ static void deal_expected_revenue_follows_amount_and_probability(void **state)
     free(id);
 }
 
+/* A decimal value is shown as it was sent (and a computed one rounded to cents as a client wrote
+ * it): json_dumps' 17 digits showed a currency of 0.1 as 0.10000000000000001, 12.345 as
+ * 12.345000000000001 and an Expected_Revenue of 900.09 as 900.09000000000003. */
+static void decimals_read_back_as_written(void **state)
+{
+    (void)state;
+    char *lead = insert_one("Leads", "{\"Last_Name\":\"Dec\",\"Annual_Revenue\":12.345}");
+    char path[160];
+    snprintf(path, sizeof path, "/crm/v8/Leads/%s?fields=Annual_Revenue", lead);
+    struct hp_resp r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    if (!strstr(r.body, "\"Annual_Revenue\":12.345}"))
+        fail_msg("expected Annual_Revenue 12.345, got %s", r.body);
+    hp_resp_free(&r);
+    snprintf(path, sizeof path, "/crm/v8/Leads/%s", lead);
+    r = call("PUT", path, "{\"data\":[{\"Annual_Revenue\":0.1}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    snprintf(path, sizeof path, "/crm/v8/Leads?fields=Annual_Revenue&ids=%s", lead);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    if (!strstr(r.body, "\"Annual_Revenue\":0.1}"))
+        fail_msg("expected Annual_Revenue 0.1, got %s", r.body);
+    hp_resp_free(&r);
+    char *deal = insert_one("Deals", "{\"Deal_Name\":\"Dec\",\"Stage\":\"Negotiation/Review\","
+                                     "\"Amount\":1000.1}");
+    snprintf(path, sizeof path, "/crm/v8/Deals/%s?fields=Amount,Expected_Revenue", deal);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    if (!strstr(r.body, "\"Amount\":1000.1,\"Expected_Revenue\":900.09}"))
+        fail_msg("expected Amount 1000.1 and Expected_Revenue 900.09, got %s", r.body);
+    hp_resp_free(&r);
+    free(lead);
+    free(deal);
+}
+
 /* ---- change events ---- */
 
 static void each_mutation_commits_exactly_its_change_event(void **state)
@@ -1530,6 +1566,74 @@ static void users_take_role_and_profile_as_objects(void **state)
     hp_resp_free(&r);
 }
 
+/* The organization's first user shows the keys, in the order, of a user added through the API:
+ * it lacked phone and mobile (null on every other user), created_by and Modified_By (Zoho
+ * shows its first user as created and modified by itself), so one GET /users listed two
+ * shapes. */
+static void the_first_user_has_the_shape_of_every_user(void **state)
+{
+    (void)state;
+    char path[128];
+    user_add("{\"users\":[{\"last_name\":\"Shape\",\"email\":\"shape@example.com\"}]}", path,
+             sizeof path);
+    struct hp_resp added = call("GET", path, NULL);
+    expect_status(&added, 200);
+    struct hp_resp first = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
+    expect_status(&first, 200);
+    json_t *a = hp_at(added.json, "users[0]"), *f = hp_at(first.json, "users[0]");
+    void *ia = json_object_iter(a), *jf = json_object_iter(f);
+    for (; ia && jf; ia = json_object_iter_next(a, ia), jf = json_object_iter_next(f, jf))
+        assert_string_equal(json_object_iter_key(jf), json_object_iter_key(ia));
+    if (ia || jf)
+        fail_msg("the first user shows %zu keys, an added one %zu", json_object_size(f),
+                 json_object_size(a));
+    assert_true(json_is_null(json_object_get(f, "phone")));
+    assert_string_equal(hp_str(hp_at(f, "created_by"), "id"), hp_str(f, "id"));
+    assert_string_equal(hp_str(hp_at(f, "Modified_By"), "id"), hp_str(f, "id"));
+    hp_resp_free(&first);
+    hp_resp_free(&added);
+    struct hp_resp r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+}
+
+/* Asserts that a user's created_time and Modified_Time are shown with offset `offset`. */
+static void user_times_show(const json_t *u, const char *offset)
+{
+    static const char *const keys[] = {"created_time", "Modified_Time"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *t = hp_str(u, keys[i]);
+        assert_non_null(t);
+        if (strlen(t) != 25 || strcmp(t + 19, offset) != 0)
+            fail_msg("%s %s is not shown in %s", keys[i], t, offset);
+    }
+}
+
+/* Users' times show in --timezone as records' do, whatever zone wrote them: the first user,
+ * written when the database was created (by `token create`, in UTC), showed +00:00 under
+ * --timezone Asia/Kolkata, beside records and the org in +05:30. */
+static void user_times_show_in_the_server_zone(void **state)
+{
+    (void)state;
+    struct hp tz;
+    hp_start(&tz, "--timezone Asia/Kolkata");
+    struct hp_resp r = hp_req(&tz, "GET", "/crm/v8/users?type=CurrentUser", NULL, tz.token, NULL);
+    expect_status(&r, 200);
+    user_times_show(hp_at(r.json, "users[0]"), "+05:30");
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/users/%s", hp_str(hp_at(r.json, "users[0]"), "id"));
+    hp_resp_free(&r);
+    r = hp_req(&tz, "GET", path, NULL, tz.token, NULL);
+    expect_status(&r, 200);
+    user_times_show(hp_at(r.json, "users[0]"), "+05:30");
+    hp_resp_free(&r);
+    r = hp_req(&tz, "GET", "/crm/v8/users?type=AllUsers", NULL, tz.token, NULL);
+    expect_status(&r, 200);
+    user_times_show(hp_at(r.json, "users[0]"), "+05:30");
+    hp_resp_free(&r);
+    hp_cleanup(&tz);
+}
+
 /* A user read with GET, edited and sent back: the keys it shows that no client sets (created_by,
  * created_time, confirm; full_name and Modified_* too) are ignored as a record's read-only fields
  * are, so only the edited field changes. created_by and the others were unknown fields, and the
@@ -1734,6 +1838,7 @@ int main(void)
         cmocka_unit_test(lookups_take_ids_and_show_names),
         cmocka_unit_test(deal_stage_sets_probability),
         cmocka_unit_test(deal_expected_revenue_follows_amount_and_probability),
+        cmocka_unit_test(decimals_read_back_as_written),
         cmocka_unit_test(each_mutation_commits_exactly_its_change_event),
         cmocka_unit_test(kill_9_loses_no_acknowledged_record),
         cmocka_unit_test(metadata_answers_in_zoho_shapes),
@@ -1741,6 +1846,8 @@ int main(void)
         cmocka_unit_test(users_create_read_update_delete_with_events),
         cmocka_unit_test(users_take_role_and_profile_as_objects),
         cmocka_unit_test(a_user_read_and_sent_back_changes_only_what_was_edited),
+        cmocka_unit_test(the_first_user_has_the_shape_of_every_user),
+        cmocka_unit_test(user_times_show_in_the_server_zone),
         cmocka_unit_test(users_write_locale_and_country_locale),
         cmocka_unit_test(users_list_checks_page_and_per_page_as_record_lists_do),
         cmocka_unit_test(users_list_only_the_type_asked_for),
