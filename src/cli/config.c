@@ -66,7 +66,7 @@ const char config_serve_usage[] =
     "                           'listen = 127.0.0.1:9000' (HERALD_CONFIG)\n"
     "  -h, --help               this help\n"
     "\n"
-    "Fixed limits: a request head of 32 KiB (URL 8 KiB, 100 fields) and a body of 1 MiB;\n"
+    "Fixed limits: a request head of 32 KiB (URL 8 KiB, 100 fields) and a body of 16 MiB;\n"
     "10,000 client connections, closed after 30 s without progress on a request or 120 s idle.\n"
     "Callbacks: 5 s to connect (then the next address) and 15 s in all per attempt, 128 in\n"
     "flight per destination, kept-alive connections reused for 60 s of idleness;\n"

@@ -364,7 +364,9 @@ int cli_serve(int argc, char **argv)
     struct http_config hc = {
         .host = cfg.listen_host,
         .port = cfg.listen_port,
-        .max_body_bytes = 1024 * 1024,
+        /* Every request Zoho takes fits: 100 records with a full 32,000-character textarea
+         * each is 3.2 MB in ASCII and up to 12.8 MB in 4-byte UTF-8 (1 MiB refused them). */
+        .max_body_bytes = 16 * 1024 * 1024,
         .threads = 0, /* one per CPU */
         .authenticate = api_authenticate,
     };

@@ -189,7 +189,7 @@ static void unknown_path_is_404_and_wrong_method_400(void **state)
 static void oversized_body_is_413(void **state)
 {
     (void)state;
-    size_t n = 2 * 1024 * 1024;
+    size_t n = 17 * 1024 * 1024;
     char *big = malloc(n + 1);
     memset(big, 'a', n);
     big[n] = '\0';

@@ -378,8 +378,9 @@ static void expect_100_continue_comes_before_the_body_and_not_for_a_too_large_on
     raw_close(c);
     free(head);
 
-    /* Over the 1 MiB limit: 413 at once, never 100 Continue. */
-    head = head_for("POST", "/crm/v8/Leads", "Expect: 100-continue\r\nContent-Length: 2000000\r\n");
+    /* Over the 16 MiB limit: 413 at once, never 100 Continue. */
+    head =
+        head_for("POST", "/crm/v8/Leads", "Expect: 100-continue\r\nContent-Length: 17000000\r\n");
     c = raw_open(srv.port);
     raw_puts(c, head);
     expect_refusal(c, 413, "REQUEST_ENTITY_TOO_LARGE");
@@ -395,7 +396,7 @@ static void expect_100_continue_comes_before_the_body_and_not_for_a_too_large_on
     raw_answer(c, false, &a);
     expect_status(&a, 100);
     answer_free(&a);
-    raw_puts(c, "b\r\n{\"data\":[]}\r\n200000\r\n");
+    raw_puts(c, "b\r\n{\"data\":[]}\r\n1000000\r\n"); /* 16 MiB more than the limit allows */
     expect_refusal(c, 413, "REQUEST_ENTITY_TOO_LARGE");
     raw_close(c);
     free(head);
@@ -740,12 +741,12 @@ static void protocol_errors_answer_the_zoho_envelope_and_close(void **state)
     hp_resp_free(&r);
 }
 
-/* A Content-Length over the 1 MiB limit is too large (413, with the limit), however many digits
+/* A Content-Length over the 16 MiB limit is too large (413, with the limit), however many digits
  * it has, up to and past what 64 bits hold; one that is not a number at all is malformed (400). */
 static void a_content_length_of_any_size_over_the_limit_is_413(void **state)
 {
     (void)state;
-    static const char *const huge[] = {"1048577",
+    static const char *const huge[] = {"16777217",
                                        "1234567890123456",
                                        "9223372036854775807",
                                        "9223372036854775808",
@@ -762,7 +763,7 @@ static void a_content_length_of_any_size_over_the_limit_is_413(void **state)
         if (a.status != 413 || !a.json)
             fail_msg("Content-Length %s: %d %s", huge[i], a.status, a.body);
         assert_string_equal(hp_str(a.json, "code"), "REQUEST_ENTITY_TOO_LARGE");
-        assert_int_equal(json_integer_value(hp_at(a.json, "details.maximum_length")), 1048576);
+        assert_int_equal(json_integer_value(hp_at(a.json, "details.maximum_length")), 16777216);
         answer_free(&a);
         assert_true(raw_ends(c, WAIT_MS));
         raw_close(c);

@@ -952,6 +952,42 @@ static void deal_expected_revenue_follows_amount_and_probability(void **state)
     free(id);
 }
 
+/* The largest request Zoho takes is served: 100 records, each with a full 32,000-character
+ * Description of 4-byte characters, 12.8 MB of body (a 1 MiB limit refused it with 413). */
+static void a_hundred_records_with_full_textareas_are_created(void **state)
+{
+    (void)state;
+    static const char emoji[] = "\xF0\x9F\x98\x80"; /* one character, 4 bytes of UTF-8 */
+    size_t chars = 32000, per = 64 + chars * 4, cap = 100 * per + 64;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    size_t n = (size_t)snprintf(body, cap, "{\"data\":[");
+    for (int i = 0; i < 100; i++) {
+        n += (size_t)snprintf(body + n, cap - n, "%s{\"Last_Name\":\"Big%d\",\"Description\":\"",
+                              i ? "," : "", i);
+        for (size_t c = 0; c < chars; c++, n += 4)
+            memcpy(body + n, emoji, 4);
+        n += (size_t)snprintf(body + n, cap - n, "\"}");
+    }
+    n += (size_t)snprintf(body + n, cap - n, "]}");
+    assert_true(n > 12 * 1000 * 1000);
+    struct hp_resp r = call("POST", "/crm/v8/Leads", body);
+    free(body);
+    expect_status(&r, 201);
+    assert_int_equal(json_array_size(json_object_get(r.json, "data")), 100);
+    const char *id = hp_str(hp_at(hp_at(r.json, "data[99]"), "details"), "id");
+    assert_non_null(id);
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/Leads/%s", id);
+    struct hp_resp g = call("GET", path, NULL);
+    expect_status(&g, 200);
+    const char *desc = hp_str(hp_at(g.json, "data[0]"), "Description");
+    assert_non_null(desc);
+    assert_int_equal(strlen(desc), chars * 4);
+    hp_resp_free(&g);
+    hp_resp_free(&r);
+}
+
 /* A decimal value is shown as it was sent (and a computed one rounded to cents as a client wrote
  * it): json_dumps' 17 digits showed a currency of 0.1 as 0.10000000000000001, 12.345 as
  * 12.345000000000001 and an Expected_Revenue of 900.09 as 900.09000000000003. */
@@ -1839,6 +1875,7 @@ int main(void)
         cmocka_unit_test(deal_stage_sets_probability),
         cmocka_unit_test(deal_expected_revenue_follows_amount_and_probability),
         cmocka_unit_test(decimals_read_back_as_written),
+        cmocka_unit_test(a_hundred_records_with_full_textareas_are_created),
         cmocka_unit_test(each_mutation_commits_exactly_its_change_event),
         cmocka_unit_test(kill_9_loses_no_acknowledged_record),
         cmocka_unit_test(metadata_answers_in_zoho_shapes),
