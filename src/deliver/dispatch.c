@@ -251,13 +251,15 @@ struct signer {
     int64_t until_s;      /* signs callbacks whose timestamp is before this; INT64_MAX: current */
 };
 
-/* The organization's secrets, read from the store at most once a second, never per callback:
- * the current one first, then the retired ones still signing, newest first. */
+/* The organization's secrets, the current one first, then the retired ones still signing,
+ * newest first. Read from the store again when a rotation was announced (the marker beside the
+ * database changed: one fstat() per attempt) and at least once a second, never per callback. */
 struct secret_cache {
     int64_t org_id;
     struct signer signers[1 + STORE_RETIRED_SECRETS_MAX];
     size_t count; /* 0: not read yet */
     int64_t loaded_ms;
+    struct store_token_mark mark; /* read before the secrets were */
 };
 
 /* One flush of outcomes, until the store has recorded it. */
@@ -853,10 +855,18 @@ static void signers_free(struct secret_cache *c)
     c->count = 0;
 }
 
+/* A rotation commits, then changes the marker (store_org_rotate_secret), so a mark read before
+ * the secrets that still reads the same means no rotation committed since. Without the marker a
+ * callback sent within the second after `herald secret rotate` returned lacked the new secret's
+ * signature. An unreadable marker announces nothing: the once-a-second read remains. */
 static void secret_refresh(struct dispatcher *d, int64_t org_id)
 {
     struct secret_cache *c = &d->secret;
-    if (c->count && c->org_id == org_id && now_ms() - c->loaded_ms < SECRET_REFRESH_MS)
+    struct store_token_mark mark;
+    store_token_mark_read(d->cfg.store, &mark);
+    bool is_announced = mark.is_known && !store_token_mark_equal(&mark, &c->mark);
+    if (c->count && c->org_id == org_id && !is_announced &&
+        now_ms() - c->loaded_ms < SECRET_REFRESH_MS)
         return;
     struct store_org org;
     if (store_org_get(d->cfg.store, org_id, &org))
@@ -875,6 +885,7 @@ static void secret_refresh(struct dispatcher *d, int64_t org_id)
     c->count = n;
     c->org_id = org_id;
     c->loaded_ms = now_ms();
+    c->mark = mark;
 }
 
 static void add_result(struct dispatcher *d, const struct store_attempt *a)

@@ -264,6 +264,8 @@ static enum herald_err rotate_run(struct store_txn *t, void *arg)
                        j->org_id, STORE_RETIRED_SECRETS_MAX, &j->cut);
 }
 
+static enum herald_err mark_bump(const struct sq_store *s);
+
 enum herald_err sq_org_rotate_secret(struct store *base, int64_t org_id, int64_t grace_s,
                                      size_t *cut_out)
 {
@@ -271,6 +273,11 @@ enum herald_err sq_org_rotate_secret(struct store *base, int64_t org_id, int64_t
     enum herald_err err = store_exec(base, rotate_run, &j);
     free(j.secret);
     *cut_out = j.cut;
+    /* Announced as a revocation is, after the commit: servers sign with the new secret from
+     * their next attempt on (dispatch.c, secret_refresh). A failure to announce is logged and
+     * leaves them the once-a-second read: the rotation itself stands. */
+    if (!err)
+        (void)mark_bump(sq_of(base));
     return err;
 }
 

@@ -87,8 +87,9 @@ void store_org_fini(struct store_org *o);
 /* Replaces the signing secret; the old one keeps signing for `grace_s` seconds, and so do the
  * secrets retired before it until their own ends, but only the STORE_RETIRED_SECRETS_MAX newest:
  * *cut_out (may be NULL) gets how many older ones stopped before their end because of that
- * bound. Expired ones are deleted. HERALD_ERR_NOT_FOUND for an unknown organization, or
- * HERALD_ERR_STORE. */
+ * bound. Expired ones are deleted. Once committed, the rotation is announced through the
+ * revocation marker (store_token_mark_read), which servers read before signing.
+ * HERALD_ERR_NOT_FOUND for an unknown organization, or HERALD_ERR_STORE. */
 enum herald_err store_org_rotate_secret(struct store *s, int64_t org_id, int64_t grace_s,
                                         size_t *cut_out);
 
