@@ -63,7 +63,8 @@ const char config_serve_usage[] =
     "  --retention DURATION     keep delivered notifications this long, units s m h d; failed\n"
     "                           ones are kept until resent (HERALD_RETENTION, default 7d)\n"
     "  --config FILE            INI file with the same keys without dashes' prefix, e.g.\n"
-    "                           'listen = 127.0.0.1:9000' (HERALD_CONFIG)\n"
+    "                           'listen = 127.0.0.1:9000', 'retry-schedule' or\n"
+    "                           'retry_schedule = 0s,5s' (HERALD_CONFIG)\n"
     "  -h, --help               this help\n"
     "\n"
     "Fixed limits: a request head of 32 KiB (URL 8 KiB, 100 fields) and a body of 16 MiB;\n"
@@ -170,6 +171,10 @@ static int load_ini(const char *path, const char *label, char **vals, bool *from
         *eq = '\0';
         char *key = trim(s);
         char *value = trim(eq + 1);
+        /* retry_schedule as well as retry-schedule: INI files often spell keys so. */
+        for (char *k = key; *k; k++)
+            if (*k == '_')
+                *k = '-';
         int o = find_opt(key, strlen(key));
         if (o < 0) {
             snprintf(err, err_len, "%s: %s:%d: unknown key '%s'", label, path, lineno, key);

@@ -74,6 +74,29 @@ static void flags_beat_environment_beats_file(void **state)
     unlink(path);
 }
 
+/* INI keys may be spelled with underscores (retry_schedule), as many INI files spell them. */
+static void ini_keys_take_underscores_for_dashes(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/herald-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char ini[] = "retry_schedule = 0s,1s\nmax_channels = 5\napi_domain = http://h:1\n";
+    assert_int_equal(write(fd, ini, sizeof ini - 1), (ssize_t)(sizeof ini - 1));
+    close(fd);
+    const char *argv[] = {"--config", path};
+    struct config cfg;
+    char err[256];
+    int rc = resolve(argv, 2, NULL, &cfg, err);
+    if (rc)
+        fail_msg("%s", err);
+    assert_int_equal(cfg.max_channels, 5);
+    assert_string_equal(cfg.retry_text, "0s,1s");
+    assert_string_equal(cfg.api_domain, "http://h:1");
+    config_fini(&cfg);
+    unlink(path);
+}
+
 static void repeated_allow_network_flags_accumulate(void **state)
 {
     (void)state;
@@ -459,6 +482,7 @@ int main(void)
         cmocka_unit_test(other_commands_take_the_timezone_from_the_environment_then_the_ini),
         cmocka_unit_test(defaults_apply_without_flags),
         cmocka_unit_test(flags_beat_environment_beats_file),
+        cmocka_unit_test(ini_keys_take_underscores_for_dashes),
         cmocka_unit_test(repeated_allow_network_flags_accumulate),
         cmocka_unit_test(repeated_allow_network_lines_in_the_file_accumulate),
         cmocka_unit_test(bad_values_name_their_flag),
