@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/timefmt.h"
+#include "core/url.h"
 #include "core/xmalloc.h"
 #include "deliver/prune.h"
 
@@ -278,12 +279,15 @@ static int validate(char **vals, char (*label)[LABEL_MAX], struct config *cfg, c
         size_t n = strlen(d);
         while (n && d[n - 1] == '/')
             n--;
-        /* A host must follow the scheme: "http://a" names one, "https://" alone does not. The
-         * scheme's case does not matter (RFC 3986); resource_uri shows it in lowercase. */
+        /* A host must follow the scheme: "http://a" names one, "https://" alone does not, and
+         * a port must be one (url_parse: 1..65535). The scheme's case does not matter (RFC
+         * 3986); resource_uri shows it in lowercase. */
         size_t scheme_len = strncasecmp(d, "https://", 8) == 0  ? 8
                             : strncasecmp(d, "http://", 7) == 0 ? 7
                                                                 : 0;
-        if (!scheme_len || n <= scheme_len || strchr(d, ' ') || strchr(d, '?')) {
+        struct url_parts parts;
+        if (!scheme_len || n <= scheme_len || strchr(d, ' ') || strchr(d, '?') ||
+            url_parse(d, &parts) != HERALD_OK) {
             snprintf(err, err_len, "%s: invalid URL '%s' (expected e.g. https://www.zohoapis.com)",
                      label[OPT_DOMAIN], d);
             return 2;

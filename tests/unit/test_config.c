@@ -154,6 +154,19 @@ static void bad_values_name_their_flag(void **state)
     const char *a6[] = {"--api-domain", "https://"};
     assert_int_equal(resolve(a6, 2, NULL, &cfg, err), 2);
     assert_non_null(strstr(err, "--api-domain"));
+    /* A port past 65535, or a host that is not one, is no URL a client can use. */
+    static const char *const bad[] = {"http://h:99999", "http://h:", "https://us er.com",
+                                      "http://a@b.com"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *a7[] = {"--api-domain", bad[i]};
+        if (resolve(a7, 2, NULL, &cfg, err) != 2)
+            fail_msg("--api-domain %s was accepted", bad[i]);
+        assert_non_null(strstr(err, "--api-domain"));
+    }
+    const char *a8[] = {"--api-domain", "https://proxy.example.com:8443/zoho"};
+    assert_int_equal(resolve(a8, 2, NULL, &cfg, err), 0);
+    assert_string_equal(cfg.api_domain, "https://proxy.example.com:8443/zoho");
+    config_fini(&cfg);
 }
 
 /* A bad value set in the environment or the INI file named only its flag ("--timezone: unknown
