@@ -253,7 +253,7 @@ struct signer {
 
 /* The organization's secrets, the current one first, then the retired ones still signing,
  * newest first. Read from the store again when a rotation was announced (the marker beside the
- * database changed: one fstat() per attempt) and at least once a second, never per callback. */
+ * database changed: one fstat() per loop round) and at least once a second, never per callback. */
 struct secret_cache {
     int64_t org_id;
     struct signer signers[1 + STORE_RETIRED_SECRETS_MAX];
@@ -330,6 +330,9 @@ struct dispatcher {
     size_t result_count, result_cap;
     int64_t results_since_ms; /* when the oldest of them was added */
     struct secret_cache secret;
+    uint64_t round;      /* of the loop: the rotation marker is read once a round */
+    uint64_t mark_round; /* the round mark was read in */
+    struct store_token_mark mark;
     unsigned rnd_state;
     struct host *hosts[HOST_BUCKETS];
     int64_t swept_ms;    /* the last look for idle destinations */
@@ -862,8 +865,13 @@ static void signers_free(struct secret_cache *c)
 static void secret_refresh(struct dispatcher *d, int64_t org_id)
 {
     struct secret_cache *c = &d->secret;
-    struct store_token_mark mark;
-    store_token_mark_read(d->cfg.store, &mark);
+    /* Once a loop round, not per attempt (an fstat each): a rotation that committed before
+     * the commit whose callbacks this round sends is seen by the round's first read. */
+    if (d->mark_round != d->round || !d->mark_round) {
+        store_token_mark_read(d->cfg.store, &d->mark);
+        d->mark_round = d->round;
+    }
+    struct store_token_mark mark = d->mark;
     bool is_announced = mark.is_known && !store_token_mark_equal(&mark, &c->mark);
     if (c->count && c->org_id == org_id && !is_announced &&
         now_ms() - c->loaded_ms < SECRET_REFRESH_MS)
@@ -2383,6 +2391,7 @@ static void *dispatch_main(void *arg)
     struct epoll_event events[64];
     d->is_claim_due = true;
     while (!atomic_load(&d->is_stopping) || d->in_flight > 0) {
+        d->round++;
         int64_t now = now_ms();
         if (atomic_load(&d->is_stopping) && now >= atomic_load(&d->stop_deadline_ms)) {
             log_warn("msg=\"stopping with deliveries in flight\" count=%zu", d->in_flight);
