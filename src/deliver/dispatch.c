@@ -865,8 +865,9 @@ static void signers_free(struct secret_cache *c)
 static void secret_refresh(struct dispatcher *d, int64_t org_id)
 {
     struct secret_cache *c = &d->secret;
-    /* Once a loop round, not per attempt (an fstat each): a rotation that committed before
-     * the commit whose callbacks this round sends is seen by the round's first read. */
+    /* Once a loop round and once per batch of work from the writer (hand-offs, a claim), not
+     * per attempt (an fstat each): a rotation that committed before the commit of a callback
+     * is seen by the read after that commit's hand-off was taken. */
     if (d->mark_round != d->round || !d->mark_round) {
         store_token_mark_read(d->cfg.store, &d->mark);
         d->mark_round = d->round;
@@ -2199,6 +2200,7 @@ static void take_handed(struct dispatcher *d)
     pthread_mutex_unlock(&d->inbox_mu);
     if (!n)
         return;
+    d->mark_round = 0; /* committed after a rotation, maybe: read the marker again */
     bool is_stopping = atomic_load(&d->is_stopping);
     int64_t now = now_ms();
     for (size_t i = 0; i < n; i++) {
@@ -2337,6 +2339,7 @@ static void take_claimed(struct dispatcher *d, int64_t wait_ms)
     d->inbox_count = 0;
     d->has_inbox = false;
     pthread_mutex_unlock(&d->inbox_mu);
+    d->mark_round = 0; /* claimed after a rotation, maybe: read the marker again */
     d->is_claiming = false;
     bool was_by_ids = d->is_claim_by_ids;
     d->is_claim_by_ids = false;
