@@ -212,7 +212,7 @@ static int open_store(const char *path, struct store **out)
 
 static void print_json(json_t *root)
 {
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = zjson_dumps_indented(root); /* 0.1 as 0.1, as the API shows it */
     if (text)
         printf("%s\n", text);
     free(text);

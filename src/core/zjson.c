@@ -235,3 +235,65 @@ char *zjson_dumps(const json_t *v)
     zjson_dump(&b, v);
     return buf_steal(&b, NULL);
 }
+
+static void put_newline(struct buf *out, int depth)
+{
+    buf_putc(out, '\n');
+    for (int i = 0; i < depth * 2; i++)
+        buf_putc(out, ' ');
+}
+
+char *zjson_dumps_indented(const json_t *v)
+{
+    char *flat = zjson_dumps(v);
+    if (!flat)
+        return NULL;
+    /* Re-indents the compact text as jansson's JSON_INDENT(2) lays it out: a newline and the
+     * depth's indent after an opening bracket and after each comma, before a closing one; ": "
+     * between key and value; empty containers stay "{}" and "[]". Strings are copied as they
+     * are (their escapes included). */
+    struct buf out;
+    buf_init(&out);
+    int depth = 0;
+    bool is_in_string = false;
+    for (const char *c = flat; *c; c++) {
+        if (is_in_string) {
+            buf_putc(&out, *c);
+            if (*c == '\\' && c[1])
+                buf_putc(&out, *++c);
+            else if (*c == '"')
+                is_in_string = false;
+            continue;
+        }
+        switch (*c) {
+        case '"':
+            is_in_string = true;
+            buf_putc(&out, '"');
+            break;
+        case '{':
+        case '[':
+            buf_putc(&out, *c);
+            if (c[1] == (*c == '{' ? '}' : ']'))
+                buf_putc(&out, *++c);
+            else
+                put_newline(&out, ++depth);
+            break;
+        case '}':
+        case ']':
+            put_newline(&out, --depth);
+            buf_putc(&out, *c);
+            break;
+        case ',':
+            buf_putc(&out, ',');
+            put_newline(&out, depth);
+            break;
+        case ':':
+            buf_puts(&out, ": ");
+            break;
+        default:
+            buf_putc(&out, *c);
+        }
+    }
+    free(flat);
+    return buf_steal(&out, NULL);
+}

@@ -42,5 +42,8 @@ void zjson_dump(struct buf *out, const json_t *v);
 void zjson_dump_except(struct buf *out, const json_t *object, const char *skip);
 /* zjson_dump into a new string (free() it); NULL when v is NULL. */
 char *zjson_dumps(const json_t *v);
+/* The text json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER) gives, with zjson_dump's reals
+ * (for people: the CLI). A new string (free() it); NULL when v is NULL. */
+char *zjson_dumps_indented(const json_t *v);
 
 #endif

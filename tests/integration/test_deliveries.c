@@ -602,6 +602,33 @@ static void cli_lists_shows_and_resends(void **state)
     assert_string_equal(hp_str(hp_at(j, "deliveries[0].payload"), "channel_id"), "401");
     json_decref(j);
 
+    /* A decimal in a callback shows as the API shows it (jansson's dumper wrote 17 digits). */
+    struct receiver *rx2 = rx_start(NULL);
+    char url[256], body[1024];
+    rx_url(rx2, "/hook", url, sizeof url);
+    snprintf(body, sizeof body,
+             "{\"watch\":[{\"channel_id\":\"402\",\"events\":[\"Deals.create\"],"
+             "\"notify_url\":\"%s\",\"return_affected_field_values\":true}]}",
+             url);
+    struct hp_resp w = hp_req(&srv, "POST", "/crm/v8/actions/watch", body, srv.token, NULL);
+    assert_int_equal(w.status, 201);
+    hp_resp_free(&w);
+    w = hp_req(&srv, "POST", "/crm/v8/Deals",
+               "{\"data\":[{\"Deal_Name\":\"d\",\"Stage\":\"Qualification\",\"Amount\":0.1}]}",
+               srv.token, NULL);
+    assert_int_equal(w.status, 201);
+    hp_resp_free(&w);
+    await_count(&srv, "channel_id=402", 1, 10000);
+    char id402[32];
+    snprintf(id402, sizeof id402, "%s", first_id(&srv, "channel_id=402"));
+    rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "deliveries", "show", id402, "--json",
+                "--db", srv.db, NULL);
+    assert_int_equal(rc, 0);
+    if (!strstr(out, "\"Amount\": 0.1,") && !strstr(out, "\"Amount\": 0.1\n"))
+        fail_msg("no \"Amount\": 0.1 in %s", out);
+    assert_null(strstr(out, "0.1000000"));
+    rx_stop(rx2);
+
     /* A resend from the CLI reaches the running server's dispatcher. */
     rc = hp_cli(&srv, out, sizeof out, err, sizeof err, "deliveries", "resend", id, "--db", srv.db,
                 NULL);

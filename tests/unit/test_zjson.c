@@ -167,6 +167,34 @@ static void random_trees_render_as_jansson_does(void **state)
         same_as_jansson(random_value(&seed, 0));
 }
 
+/* The CLI's indented form is jansson's JSON_INDENT(2), byte for byte, but for reals. */
+static void indented_text_is_janssons_but_for_reals(void **state)
+{
+    (void)state;
+    unsigned seed = 777;
+    for (int i = 0; i < 2000; i++) {
+        json_t *v = random_value(&seed, 0);
+        if (!json_is_object(v) && !json_is_array(v)) {
+            json_decref(v);
+            continue;
+        }
+        char *want = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *got = zjson_dumps_indented(v);
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        free(want);
+        free(got);
+        json_decref(v);
+    }
+    json_t *o = json_pack("{s:f, s:[f, {}, []], s:s}", "rate", 0.1, "list", 12.345, "text",
+                          "a\"b,c:{d}[e]\\");
+    char *got = zjson_dumps_indented(o);
+    assert_string_equal(got, "{\n  \"rate\": 0.1,\n  \"list\": [\n    12.345,\n    {},\n"
+                             "    []\n  ],\n  \"text\": \"a\\\"b,c:{d}[e]\\\\\"\n}");
+    free(got);
+    json_decref(o);
+}
+
 static void dump_except_leaves_out_one_top_level_key(void **state)
 {
     (void)state;
@@ -238,6 +266,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scalars_render_as_jansson_does),
         cmocka_unit_test(reals_take_the_fewest_digits_that_read_back),
+        cmocka_unit_test(indented_text_is_janssons_but_for_reals),
         cmocka_unit_test(every_control_byte_is_escaped_as_jansson_does),
         cmocka_unit_test(containers_keep_insertion_order),
         cmocka_unit_test(random_trees_render_as_jansson_does),
