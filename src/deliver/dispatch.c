@@ -610,6 +610,8 @@ void circuit_bounds(const struct retry_schedule *retry, int64_t *open_ms, int64_
         *max_ms = *open_ms;
 }
 
+static void flush_results(struct dispatcher *d);
+
 /* Updates the destination's circuit after an attempt that reached it (or failed to).
  * `is_probe`: the attempt was the half-open circuit's probe. The circuit opens for
  * CIRCUIT_OPEN_MS on the failure that reaches the threshold, and only a failed probe opens it
@@ -634,6 +636,11 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
          * retry (up to hours away); a receiver that is back gets it now. */
         if (h->failures >= CIRCUIT_THRESHOLD) {
             log_info("msg=\"circuit closed\" destination=%s", h->key);
+            /* The outcomes not yet flushed go first, in the writer's order: their rows are
+             * still leased and their retries not yet pushed out, so the hasten would skip them
+             * and they would keep their schedule (an attempt that failed in the same few ms as
+             * the probe got through waited its 30 s retry). */
+            flush_results(d);
             store_outbox_hasten(d->cfg.store, h->channels, h->channel_count, now);
             d->is_claim_due = true;
         }
