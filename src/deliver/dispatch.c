@@ -1019,6 +1019,32 @@ static void flight_drop(struct dispatcher *d, struct flight *f)
     flight_free(f);
 }
 
+static void waiting_give_back(struct dispatcher *d, struct store_claim *c, int64_t at);
+
+/* The subscriber answered 410 Gone to `gone`: the notifications of the same channel and URL
+ * waiting in the destination's queue (behind a half-open circuit's probe, or for a free slot)
+ * are not sent. The store fails them with the gone one ("channel disabled: 410 Gone", recorded
+ * just before): they are only let go here. They used to be sent after the 410, and their
+ * outcome overwrote that. */
+static void queue_drop_gone(struct dispatcher *d, struct host *host, const struct store_claim *gone)
+{
+    struct waiting **at = &host->queue_head, *last = NULL;
+    while (*at) {
+        struct waiting *w = *at;
+        if (w->claim.org_id != gone->org_id || w->claim.channel_id != gone->channel_id ||
+            strcmp(w->claim.url, gone->url) != 0) {
+            last = w;
+            at = &w->next;
+            continue;
+        }
+        *at = w->next;
+        d->queued--;
+        waiting_give_back(d, &w->claim, now_ms());
+        free(w);
+    }
+    host->queue_tail = last;
+}
+
 /* Decides what happens after an attempt and queues its record. */
 static void finish(struct dispatcher *d, struct flight *f, int http_status, const char *error)
 {
@@ -1070,6 +1096,8 @@ static void finish(struct dispatcher *d, struct flight *f, int http_status, cons
     if (a.is_gone && d->cfg.on_gone)
         d->cfg.on_gone(d->cfg.on_gone_arg, a.org_id, a.channel_id, f->claim.url);
     add_result(d, &a);
+    if (a.is_gone && f->host)
+        queue_drop_gone(d, f->host, &f->claim);
 }
 
 static void launch(struct dispatcher *d, struct flight *f);

@@ -1310,6 +1310,38 @@ static void the_attempt_failing_as_the_probe_gets_through_is_hastened_too(void *
     close(pr.listen_fd);
 }
 
+/* The half-open circuit's probe is answered 410 Gone while notifications of the same channel
+ * wait behind it: they are not sent (the channel is disabled, and the store failed them with the
+ * gone one), instead of going out after the subscriber asked to stop. */
+static void a_gone_probe_sends_nothing_more_of_its_channel(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_CIRCUIT_MS", "300,300",
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,300ms,1s,2s");
+    struct receiver *rx = rx_start("500,500,500,500,500,410");
+    char url[256];
+    rx_url(rx, "/gone", url, sizeof url);
+    watch_at(&p, "7900", "Leads.create", url);
+    for (int i = 0; i < 5; i++)
+        insert_at(&p, "Leads", "Last_Name");
+    assert_int_equal(rx_wait(rx, 5, 5000), 5); /* five failures: the circuit opens */
+    rx_set_delay(rx, -1);                      /* the probe is held */
+    assert_int_equal(rx_wait(rx, 6, 5000), 6);
+    insert_at(&p, "Leads", "Last_Name"); /* queued behind the probe, as are the retries */
+    insert_at(&p, "Leads", "Last_Name");
+    usleep(400000);
+    rx_set_delay(rx, 0); /* the probe is answered 410 */
+    rx_wait(rx, 7, 2000);
+    fprintf(stderr, "%zu requests\n", rx_count(rx));
+    assert_int_equal(rx_count(rx), 6);
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 2"), 7);
+    assert_true(hp_log_wait(&p, "answered 410 Gone", 1000));
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
  * keeps its schedule (100 ms here) instead of waiting for the dead URL's circuit. */
 static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **state)
@@ -2328,6 +2360,7 @@ int main(void)
         cmocka_unit_test(a_dead_destination_fails_its_backlog_on_the_schedule),
         cmocka_unit_test(a_destination_back_gets_its_backlog_when_its_circuit_closes),
         cmocka_unit_test(the_attempt_failing_as_the_probe_gets_through_is_hastened_too),
+        cmocka_unit_test(a_gone_probe_sends_nothing_more_of_its_channel),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(a_receiver_up_late_gets_every_notification),
         cmocka_unit_test(a_dead_destinations_backlog_leaves_the_writer_idle),
