@@ -355,6 +355,8 @@ struct dispatcher {
     size_t open_count, open_cap;
     bool is_defer_due;                       /* some host's is_defer_due is set */
     int64_t circuit_open_ms, circuit_max_ms; /* CIRCUIT_OPEN_MS and _MAX_MS, cut to the schedule */
+    int64_t host_idle_ms;                    /* HOST_IDLE_MS, or a test's */
+    int64_t retry_longest_ms;                /* the retry schedule's longest delay */
 };
 
 /* "scheme://host:port" into key (320 bytes), without printf: this runs per notification. */
@@ -518,14 +520,21 @@ static void apply_answers(struct dispatcher *d)
 
 static void conn_close(struct dispatcher *d, struct conn *c);
 
-/* Forgets destinations unused for HOST_IDLE_MS with nothing pending on them. */
+/* Forgets destinations unused for HOST_IDLE_MS with nothing pending on them. One whose circuit
+ * has not closed since it opened is kept while its backlog may still come due (the schedule's
+ * longest delay on top): forgotten, it came back as a fresh destination, and the attempt that
+ * got through closed no circuit, so its backlog was not hastened and waited for its retries
+ * (30 min to 10 h apart on the default schedule, longer than HOST_IDLE_MS). */
 static void sweep_hosts(struct dispatcher *d, int64_t now)
 {
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         for (struct host **slot = &d->hosts[b]; *slot;) {
             struct host *h = *slot;
+            int64_t idle_ms = d->host_idle_ms;
+            if (h->failures >= CIRCUIT_THRESHOLD)
+                idle_ms += d->retry_longest_ms + d->retry_longest_ms / 5; /* its jitter */
             if (!h->in_flight && !h->queue_head && !h->is_resolving && !host_is_open(h, now) &&
-                now - h->used_ms > HOST_IDLE_MS) {
+                now - h->used_ms > idle_ms) {
                 *slot = h->next;
                 while (h->idle)
                     conn_close(d, h->idle);
@@ -2463,7 +2472,7 @@ static void *dispatch_main(void *arg)
                 d->next_due_ms = due;
             xmalloc_collect(now);
         }
-        if (now - d->swept_ms >= HOST_IDLE_MS / 10) {
+        if (now - d->swept_ms >= d->host_idle_ms / 10) {
             d->swept_ms = now;
             sweep_hosts(d, now);
         }
@@ -2575,6 +2584,11 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
     if (d->cfg.circuit_open_ms > 0 && d->cfg.circuit_max_ms >= d->cfg.circuit_open_ms) {
         d->circuit_open_ms = d->cfg.circuit_open_ms;
         d->circuit_max_ms = d->cfg.circuit_max_ms;
+    }
+    d->host_idle_ms = d->cfg.host_idle_ms > 0 ? d->cfg.host_idle_ms : HOST_IDLE_MS;
+    for (size_t i = 0; d->cfg.retry && i < d->cfg.retry->len; i++) {
+        if (d->cfg.retry->delays_ms[i] > d->retry_longest_ms)
+            d->retry_longest_ms = d->cfg.retry->delays_ms[i];
     }
     d->budget.max_bytes = d->cfg.max_bytes;
     if (!d->cfg.lease_ms)

@@ -1342,6 +1342,49 @@ static void a_gone_probe_sends_nothing_more_of_its_channel(void **state)
     rx_stop(rx);
 }
 
+/* A dead destination unused past the idle time (10 min; HERALD_TEST_HOST_IDLE_MS here) while
+ * its backlog waits for retries further apart than that (30 min to 10 h on the default schedule)
+ * is not forgotten: when an attempt gets through, its circuit closes and the backlog is sent at
+ * once, instead of at each notification's next retry (10 s here). */
+static void a_dead_destination_idle_between_retries_still_gets_its_backlog_when_back(void **state)
+{
+    (void)state;
+    struct receiver *gone = rx_start(NULL);
+    int port = rx_port(gone);
+    rx_stop(gone); /* connections refused */
+    setenv("HERALD_TEST_HOST_IDLE_MS", "300", 1);
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_CIRCUIT_MS", "200,200",
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,200ms,10s");
+    unsetenv("HERALD_TEST_HOST_IDLE_MS");
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/idle", port);
+    hp_watch_many(&p, 7950, 6, "Leads.create", url);
+    int64_t start = insert_at(&p, "Leads", "Last_Name");
+    /* Both attempts fail (the second refused by the circuit or its failed probe): the next
+     * retry is 10 s away, and the destination is unused meanwhile. */
+    while (hp_db_value(&p, "SELECT count(*) FROM notifications WHERE attempts = 2") < 6 &&
+           hp_now_ms() < start + 5000)
+        usleep(20000);
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE attempts = 2"), 6);
+    usleep(1000000); /* past the idle time, several sweeps */
+    struct receiver *rx = rx_start_at(NULL, port);
+    insert_at(&p, "Leads", "Last_Name"); /* gets through: the circuit closes */
+    long long delivered = 0;
+    while (delivered < 12 && hp_now_ms() < start + 6000) {
+        delivered = hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 1");
+        if (delivered < 12)
+            rx_wait(rx, rx_count(rx) + 1, 100);
+    }
+    fprintf(stderr, "%lld of 12 delivered after %lld ms\n", delivered,
+            (long long)(hp_now_ms() - start));
+    assert_int_equal(delivered, 12);
+    assert_true(hp_log_wait(&p, "circuit closed", 1000));
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
  * keeps its schedule (100 ms here) instead of waiting for the dead URL's circuit. */
 static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **state)
@@ -2361,6 +2404,7 @@ int main(void)
         cmocka_unit_test(a_destination_back_gets_its_backlog_when_its_circuit_closes),
         cmocka_unit_test(the_attempt_failing_as_the_probe_gets_through_is_hastened_too),
         cmocka_unit_test(a_gone_probe_sends_nothing_more_of_its_channel),
+        cmocka_unit_test(a_dead_destination_idle_between_retries_still_gets_its_backlog_when_back),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(a_receiver_up_late_gets_every_notification),
         cmocka_unit_test(a_dead_destinations_backlog_leaves_the_writer_idle),
