@@ -337,6 +337,11 @@ int cli_serve(int argc, char **argv)
         log_warn("msg=\"circuit rest set for a test\" open_ms=%lld max_ms=%lld", circuit_open,
                  circuit_max);
     }
+    /* Test hook, not a setting: HERALD_TEST_HOST_IDLE_MS shortens the 10 minutes after which
+     * an unused destination is forgotten. */
+    const char *host_idle = getenv("HERALD_TEST_HOST_IDLE_MS");
+    if (host_idle)
+        dc.host_idle_ms = atoll(host_idle);
     /* Test hook, not a setting: every DNS lookup of a notify host waits this long first. */
     const char *resolve_delay = getenv("HERALD_TEST_RESOLVE_DELAY_MS");
     if (resolve_delay) {

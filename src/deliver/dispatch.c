@@ -355,6 +355,8 @@ struct dispatcher {
     size_t open_count, open_cap;
     bool is_defer_due;                       /* some host's is_defer_due is set */
     int64_t circuit_open_ms, circuit_max_ms; /* CIRCUIT_OPEN_MS and _MAX_MS, cut to the schedule */
+    int64_t host_idle_ms;                    /* HOST_IDLE_MS, or a test's */
+    int64_t retry_longest_ms;                /* the retry schedule's longest delay */
 };
 
 /* "scheme://host:port" into key (320 bytes), without printf: this runs per notification. */
@@ -518,14 +520,21 @@ static void apply_answers(struct dispatcher *d)
 
 static void conn_close(struct dispatcher *d, struct conn *c);
 
-/* Forgets destinations unused for HOST_IDLE_MS with nothing pending on them. */
+/* Forgets destinations unused for HOST_IDLE_MS with nothing pending on them. One whose circuit
+ * has not closed since it opened is kept while its backlog may still come due (the schedule's
+ * longest delay on top): forgotten, it came back as a fresh destination, and the attempt that
+ * got through closed no circuit, so its backlog was not hastened and waited for its retries
+ * (30 min to 10 h apart on the default schedule, longer than HOST_IDLE_MS). */
 static void sweep_hosts(struct dispatcher *d, int64_t now)
 {
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         for (struct host **slot = &d->hosts[b]; *slot;) {
             struct host *h = *slot;
+            int64_t idle_ms = d->host_idle_ms;
+            if (h->failures >= CIRCUIT_THRESHOLD)
+                idle_ms += d->retry_longest_ms + d->retry_longest_ms / 5; /* its jitter */
             if (!h->in_flight && !h->queue_head && !h->is_resolving && !host_is_open(h, now) &&
-                now - h->used_ms > HOST_IDLE_MS) {
+                now - h->used_ms > idle_ms) {
                 *slot = h->next;
                 while (h->idle)
                     conn_close(d, h->idle);
@@ -610,6 +619,8 @@ void circuit_bounds(const struct retry_schedule *retry, int64_t *open_ms, int64_
         *max_ms = *open_ms;
 }
 
+static void flush_results(struct dispatcher *d);
+
 /* Updates the destination's circuit after an attempt that reached it (or failed to).
  * `is_probe`: the attempt was the half-open circuit's probe. The circuit opens for
  * CIRCUIT_OPEN_MS on the failure that reaches the threshold, and only a failed probe opens it
@@ -634,6 +645,11 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
          * retry (up to hours away); a receiver that is back gets it now. */
         if (h->failures >= CIRCUIT_THRESHOLD) {
             log_info("msg=\"circuit closed\" destination=%s", h->key);
+            /* The outcomes not yet flushed go first, in the writer's order: their rows are
+             * still leased and their retries not yet pushed out, so the hasten would skip them
+             * and they would keep their schedule (an attempt that failed in the same few ms as
+             * the probe got through waited its 30 s retry). */
+            flush_results(d);
             store_outbox_hasten(d->cfg.store, h->channels, h->channel_count, now);
             d->is_claim_due = true;
         }
@@ -1012,6 +1028,32 @@ static void flight_drop(struct dispatcher *d, struct flight *f)
     flight_free(f);
 }
 
+static void waiting_give_back(struct dispatcher *d, struct store_claim *c, int64_t at);
+
+/* The subscriber answered 410 Gone to `gone`: the notifications of the same channel and URL
+ * waiting in the destination's queue (behind a half-open circuit's probe, or for a free slot)
+ * are not sent. The store fails them with the gone one ("channel disabled: 410 Gone", recorded
+ * just before): they are only let go here. They used to be sent after the 410, and their
+ * outcome overwrote that. */
+static void queue_drop_gone(struct dispatcher *d, struct host *host, const struct store_claim *gone)
+{
+    struct waiting **at = &host->queue_head, *last = NULL;
+    while (*at) {
+        struct waiting *w = *at;
+        if (w->claim.org_id != gone->org_id || w->claim.channel_id != gone->channel_id ||
+            strcmp(w->claim.url, gone->url) != 0) {
+            last = w;
+            at = &w->next;
+            continue;
+        }
+        *at = w->next;
+        d->queued--;
+        waiting_give_back(d, &w->claim, now_ms());
+        free(w);
+    }
+    host->queue_tail = last;
+}
+
 /* Decides what happens after an attempt and queues its record. */
 static void finish(struct dispatcher *d, struct flight *f, int http_status, const char *error)
 {
@@ -1063,6 +1105,8 @@ static void finish(struct dispatcher *d, struct flight *f, int http_status, cons
     if (a.is_gone && d->cfg.on_gone)
         d->cfg.on_gone(d->cfg.on_gone_arg, a.org_id, a.channel_id, f->claim.url);
     add_result(d, &a);
+    if (a.is_gone && f->host)
+        queue_drop_gone(d, f->host, &f->claim);
 }
 
 static void launch(struct dispatcher *d, struct flight *f);
@@ -2428,7 +2472,7 @@ static void *dispatch_main(void *arg)
                 d->next_due_ms = due;
             xmalloc_collect(now);
         }
-        if (now - d->swept_ms >= HOST_IDLE_MS / 10) {
+        if (now - d->swept_ms >= d->host_idle_ms / 10) {
             d->swept_ms = now;
             sweep_hosts(d, now);
         }
@@ -2540,6 +2584,11 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
     if (d->cfg.circuit_open_ms > 0 && d->cfg.circuit_max_ms >= d->cfg.circuit_open_ms) {
         d->circuit_open_ms = d->cfg.circuit_open_ms;
         d->circuit_max_ms = d->cfg.circuit_max_ms;
+    }
+    d->host_idle_ms = d->cfg.host_idle_ms > 0 ? d->cfg.host_idle_ms : HOST_IDLE_MS;
+    for (size_t i = 0; d->cfg.retry && i < d->cfg.retry->len; i++) {
+        if (d->cfg.retry->delays_ms[i] > d->retry_longest_ms)
+            d->retry_longest_ms = d->cfg.retry->delays_ms[i];
     }
     d->budget.max_bytes = d->cfg.max_bytes;
     if (!d->cfg.lease_ms)

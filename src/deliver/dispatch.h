@@ -35,6 +35,8 @@ struct dispatch_config {
     bool is_curl_only;      /* tests only: http:// through libcurl too, as https:// goes */
     /* tests only: a destination's circuit rests these (0: circuit_bounds of the schedule) */
     int64_t circuit_open_ms, circuit_max_ms;
+    int64_t
+        host_idle_ms; /* tests only: an unused destination is forgotten after this (0: 10 min) */
     /* Called on the dispatcher thread when a subscriber answered 410 Gone (may be NULL).
      * `notify_url` (borrowed for the call) is the URL that answered: the channel may have moved
      * to another one since the notification was committed. */

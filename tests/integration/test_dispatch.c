@@ -576,8 +576,9 @@ struct one_shot {
     pthread_t thread;
 };
 
-/* Reads one request head and its Content-Length body; false at EOF or on an error. */
-static bool read_request(int fd)
+/* Reads one request head and its Content-Length body, keeping its target in `path` (when not
+ * NULL); false at EOF or on an error. */
+static bool read_request_path(int fd, char *path, size_t path_len)
 {
     char in[65536];
     size_t len = 0;
@@ -592,9 +593,20 @@ static bool read_request(int fd)
         in[len] = '\0';
         char *end = strstr(in, "\r\n\r\n");
         const char *cl = strstr(in, "Content-Length: ");
-        if (end && cl && len >= (size_t)(end + 4 - in) + (size_t)atol(cl + 16))
+        if (end && cl && len >= (size_t)(end + 4 - in) + (size_t)atol(cl + 16)) {
+            if (path) {
+                const char *target = strchr(in, ' ');
+                size_t target_len = target ? strcspn(target + 1, " ") : 0;
+                snprintf(path, path_len, "%.*s", (int)target_len, target ? target + 1 : "");
+            }
             return true;
+        }
     }
+}
+
+static bool read_request(int fd)
+{
+    return read_request_path(fd, NULL, 0);
 }
 
 static void *one_shot_main(void *arg)
@@ -1155,6 +1167,218 @@ static void a_destination_back_gets_its_backlog_when_its_circuit_closes(void **s
     fprintf(stderr, "%lld of 24 delivered after %lld ms\n", delivered,
             (long long)(hp_now_ms() - start));
     assert_int_equal(delivered, 24);
+    assert_true(hp_log_wait(&p, "circuit closed", 1000));
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
+/* A receiver for the_attempt_failing_as_the_probe_gets_through_is_hastened_too: /fail answers
+ * 500 five times, then holds its sixth request (the half-open circuit's probe) until /hang has
+ * answered, and answers it 200 2 ms later; /hang answers its first request 500, holds its
+ * second until the probe arrives, then answers it 500; everything after is 200. One thread per
+ * connection, as /hang and the probe wait on each other. */
+struct prober {
+    int listen_fd;
+    int port;
+    atomic_bool is_stopping;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int fails, hangs; /* requests seen on each path */
+    bool is_probe_in, is_hang_answered;
+};
+
+struct prober_conn {
+    struct prober *p;
+    int fd;
+};
+
+/* Waits (up to 10 s) for *flag; under p->mu. */
+static void prober_await(struct prober *p, const bool *flag)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while (!*flag && pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0)
+        ;
+}
+
+static void *prober_conn_main(void *arg)
+{
+    struct prober_conn *pc = arg;
+    struct prober *p = pc->p;
+    char path[256];
+    while (read_request_path(pc->fd, path, sizeof path)) {
+        int status = 200;
+        pthread_mutex_lock(&p->mu);
+        if (strcmp(path, "/hang") == 0) {
+            int n = ++p->hangs;
+            if (n <= 2)
+                status = 500;
+            if (n == 2) {
+                prober_await(p, &p->is_probe_in);
+                p->is_hang_answered = true;
+                pthread_cond_broadcast(&p->cv);
+            }
+        } else {
+            int n = ++p->fails;
+            if (n <= 5)
+                status = 500;
+            if (n == 6) {
+                p->is_probe_in = true;
+                pthread_cond_broadcast(&p->cv);
+                prober_await(p, &p->is_hang_answered);
+            }
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (strcmp(path, "/hang") != 0 && status == 200)
+            nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL); /* after /hang's answer */
+        char out[128];
+        int len = snprintf(out, sizeof out, "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", status);
+        if (send(pc->fd, out, (size_t)len, MSG_NOSIGNAL) != len)
+            break;
+    }
+    close(pc->fd);
+    free(pc);
+    return NULL;
+}
+
+static void *prober_main(void *arg)
+{
+    struct prober *p = arg;
+    while (!atomic_load(&p->is_stopping)) {
+        struct pollfd pl = {.fd = p->listen_fd, .events = POLLIN};
+        if (poll(&pl, 1, 50) != 1)
+            continue;
+        int fd = accept(p->listen_fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        struct prober_conn *pc = malloc(sizeof *pc);
+        *pc = (struct prober_conn){.p = p, .fd = fd};
+        pthread_t t;
+        if (pthread_create(&t, NULL, prober_conn_main, pc) == 0)
+            pthread_detach(t);
+        else {
+            close(fd);
+            free(pc);
+        }
+    }
+    return NULL;
+}
+
+/* An attempt in flight when the circuit opened fails at the moment its probe gets through: its
+ * outcome, not yet recorded when the circuit closed, is hastened with the rest of the backlog
+ * instead of waiting for its retry (30 s here; hours on the default schedule). */
+static void the_attempt_failing_as_the_probe_gets_through_is_hastened_too(void **state)
+{
+    (void)state;
+    struct prober pr = {0};
+    pthread_mutex_init(&pr.mu, NULL);
+    pthread_cond_init(&pr.cv, NULL);
+    pr.listen_fd = hp_listen_loopback(16, &pr.port);
+    assert_int_equal(pthread_create(&pr.thread, NULL, prober_main, &pr), 0);
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_CIRCUIT_MS", "1000,1000",
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,1s,30s");
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", pr.port);
+    watch_at(&p, "7800", "Contacts.create", url);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/fail", pr.port);
+    hp_watch_many(&p, 7810, 5, "Leads.create", url);
+    int64_t start = insert_at(&p, "Contacts", "Last_Name"); /* fails, then hangs on its retry */
+    for (bool is_hanging = false; !is_hanging && hp_now_ms() < start + 5000; usleep(10000)) {
+        pthread_mutex_lock(&pr.mu);
+        is_hanging = pr.hangs >= 2;
+        pthread_mutex_unlock(&pr.mu);
+    }
+    insert_at(&p, "Leads", "Last_Name"); /* five failures: the circuit opens for 1 s */
+    long long delivered = 0;
+    while (delivered < 6 && hp_now_ms() < start + 8000) {
+        delivered = hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 1");
+        if (delivered < 6)
+            usleep(50000);
+    }
+    fprintf(stderr, "%lld of 6 delivered after %lld ms\n", delivered,
+            (long long)(hp_now_ms() - start));
+    assert_int_equal(delivered, 6);
+    assert_true(hp_log_wait(&p, "circuit closed", 1000));
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    atomic_store(&pr.is_stopping, true);
+    pthread_join(pr.thread, NULL);
+    close(pr.listen_fd);
+}
+
+/* The half-open circuit's probe is answered 410 Gone while notifications of the same channel
+ * wait behind it: they are not sent (the channel is disabled, and the store failed them with the
+ * gone one), instead of going out after the subscriber asked to stop. */
+static void a_gone_probe_sends_nothing_more_of_its_channel(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_CIRCUIT_MS", "300,300",
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,300ms,1s,2s");
+    struct receiver *rx = rx_start("500,500,500,500,500,410");
+    char url[256];
+    rx_url(rx, "/gone", url, sizeof url);
+    watch_at(&p, "7900", "Leads.create", url);
+    for (int i = 0; i < 5; i++)
+        insert_at(&p, "Leads", "Last_Name");
+    assert_int_equal(rx_wait(rx, 5, 5000), 5); /* five failures: the circuit opens */
+    rx_set_delay(rx, -1);                      /* the probe is held */
+    assert_int_equal(rx_wait(rx, 6, 5000), 6);
+    insert_at(&p, "Leads", "Last_Name"); /* queued behind the probe, as are the retries */
+    insert_at(&p, "Leads", "Last_Name");
+    usleep(400000);
+    rx_set_delay(rx, 0); /* the probe is answered 410 */
+    rx_wait(rx, 7, 2000);
+    fprintf(stderr, "%zu requests\n", rx_count(rx));
+    assert_int_equal(rx_count(rx), 6);
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 2"), 7);
+    assert_true(hp_log_wait(&p, "answered 410 Gone", 1000));
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
+/* A dead destination unused past the idle time (10 min; HERALD_TEST_HOST_IDLE_MS here) while
+ * its backlog waits for retries further apart than that (30 min to 10 h on the default schedule)
+ * is not forgotten: when an attempt gets through, its circuit closes and the backlog is sent at
+ * once, instead of at each notification's next retry (10 s here). */
+static void a_dead_destination_idle_between_retries_still_gets_its_backlog_when_back(void **state)
+{
+    (void)state;
+    struct receiver *gone = rx_start(NULL);
+    int port = rx_port(gone);
+    rx_stop(gone); /* connections refused */
+    setenv("HERALD_TEST_HOST_IDLE_MS", "300", 1);
+    struct hp p;
+    hp_start_with(&p, "HERALD_TEST_CIRCUIT_MS", "200,200",
+                  "--allow-network 127.0.0.0/8 --retry-schedule 0s,200ms,10s");
+    unsetenv("HERALD_TEST_HOST_IDLE_MS");
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/idle", port);
+    hp_watch_many(&p, 7950, 6, "Leads.create", url);
+    int64_t start = insert_at(&p, "Leads", "Last_Name");
+    /* Both attempts fail (the second refused by the circuit or its failed probe): the next
+     * retry is 10 s away, and the destination is unused meanwhile. */
+    while (hp_db_value(&p, "SELECT count(*) FROM notifications WHERE attempts = 2") < 6 &&
+           hp_now_ms() < start + 5000)
+        usleep(20000);
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM notifications WHERE attempts = 2"), 6);
+    usleep(1000000); /* past the idle time, several sweeps */
+    struct receiver *rx = rx_start_at(NULL, port);
+    insert_at(&p, "Leads", "Last_Name"); /* gets through: the circuit closes */
+    long long delivered = 0;
+    while (delivered < 12 && hp_now_ms() < start + 6000) {
+        delivered = hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 1");
+        if (delivered < 12)
+            rx_wait(rx, rx_count(rx) + 1, 100);
+    }
+    fprintf(stderr, "%lld of 12 delivered after %lld ms\n", delivered,
+            (long long)(hp_now_ms() - start));
+    assert_int_equal(delivered, 12);
     assert_true(hp_log_wait(&p, "circuit closed", 1000));
     assert_int_equal(hp_stop(&p), 0);
     hp_cleanup(&p);
@@ -2178,6 +2402,9 @@ int main(void)
         cmocka_unit_test(a_circuit_rests_no_longer_than_the_retry_schedule),
         cmocka_unit_test(a_dead_destination_fails_its_backlog_on_the_schedule),
         cmocka_unit_test(a_destination_back_gets_its_backlog_when_its_circuit_closes),
+        cmocka_unit_test(the_attempt_failing_as_the_probe_gets_through_is_hastened_too),
+        cmocka_unit_test(a_gone_probe_sends_nothing_more_of_its_channel),
+        cmocka_unit_test(a_dead_destination_idle_between_retries_still_gets_its_backlog_when_back),
         cmocka_unit_test(a_channel_moved_off_a_dead_destination_retries_on_schedule),
         cmocka_unit_test(a_receiver_up_late_gets_every_notification),
         cmocka_unit_test(a_dead_destinations_backlog_leaves_the_writer_idle),
