@@ -127,6 +127,8 @@ struct host {
     int64_t open_ms; /* the current open delay */
     size_t refused;  /* callbacks not sent while open, since the last line that said so */
     bool is_probing;
+    int64_t probe_asked_until; /* the open_until_ms of the window ask_probes last served */
+    int64_t early_at_ms;       /* the due time ask_probes gave the notification it brought on */
     /* Channels seen going to this host, each with its organization and URL (a channel may
      * have moved; ids of several organizations may be equal), found through an open-addressed
      * index (channel_slots: index + 1, 0 empty), since every notification handled looks its
@@ -222,6 +224,7 @@ struct flight {
     size_t addr_tries; /* addresses whose connect failed, in this start (own_start) */
     bool is_probe;     /* started while the circuit was half-open: its outcome decides it */
     bool is_refused;   /* not sent: its destination's circuit was open (refuse_open) */
+    bool is_early;     /* a probe brought on before its retry was due (ask_probes) */
 };
 
 /* A notification waiting for a free slot of its destination: just the claim (a flight, with
@@ -650,7 +653,7 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
              * and they would keep their schedule (an attempt that failed in the same few ms as
              * the probe got through waited its 30 s retry). */
             flush_results(d);
-            store_outbox_hasten(d->cfg.store, h->channels, h->channel_count, now);
+            store_outbox_hasten(d->cfg.store, h->channels, h->channel_count, now, false);
             d->is_claim_due = true;
         }
         h->failures = 0;
@@ -1082,6 +1085,19 @@ static void finish(struct dispatcher *d, struct flight *f, int http_status, cons
         a.is_gone = true;
         break;
     case RETRY_AGAIN: {
+        if (f->is_early) {
+            /* Sent before its retry was due, to find out whether the destination is back: a
+             * failure does not count, and the retry keeps its place in the schedule (from now:
+             * never earlier than the schedule says). */
+            int64_t delay = retry_delay_ms(d->cfg.retry, (size_t)f->claim.attempts, rnd01(d));
+            a.is_deferred = true;
+            a.next_at_ms = end + (delay > 0 ? delay : d->circuit_open_ms);
+            log_info("msg=\"probe failed\" notification=%lld destination=%s status=%d "
+                     "error=\"%s\" counted=false",
+                     (long long)a.notification_id, f->host->key, http_status, error ? error : "");
+            add_result(d, &a);
+            return;
+        }
         int64_t delay = retry_delay_ms(d->cfg.retry, (size_t)f->claim.attempts + 1, rnd01(d));
         if (delay >= 0 && (http_status == 429 || http_status == 503) && f->retry_after[0]) {
             int64_t after = retry_after_parse_ms(f->retry_after, end / 1000);
@@ -1996,6 +2012,7 @@ static void launch(struct dispatcher *d, struct flight *f)
     if (host->failures >= CIRCUIT_THRESHOLD) {
         f->is_probe = true; /* half-open: this attempt is the probe */
         host->is_probing = true;
+        f->is_early = host->early_at_ms && f->claim.next_at_ms == host->early_at_ms;
     }
     /* take and drain_host start attempts only on a fresh resolution (a failed one included) */
     const char *why = host->resolve_why;
@@ -2299,6 +2316,27 @@ static void defer_blocked(struct dispatcher *d, int64_t now)
     }
 }
 
+/* A destination whose open window ended with nothing of it due gets a probe anyway: the
+ * notification of its channels due first is made due now (once per window), and sent as the
+ * probe when claimed. Counted failures push retries out (5 min, then hours, on the default
+ * schedule), so without this a receiver back after a minute went unnoticed until the next
+ * scheduled retry; when the probe gets through, the circuit closes and hastens the rest. */
+static void ask_probes(struct dispatcher *d, int64_t now)
+{
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        for (struct host *h = d->hosts[b]; h; h = h->next) {
+            if (h->failures < CIRCUIT_THRESHOLD || h->is_probing || h->in_flight || h->queue_head ||
+                now < h->open_until_ms || h->probe_asked_until == h->open_until_ms ||
+                !h->channel_count)
+                continue;
+            h->probe_asked_until = h->open_until_ms;
+            h->early_at_ms = now; /* its next_at_ms: how take knows it when it is claimed */
+            store_outbox_hasten(d->cfg.store, h->channels, h->channel_count, now, true);
+            d->is_claim_due = true;
+        }
+    }
+}
+
 /* Starts a claim unless one is in progress or there is no room for it, in count or in bytes
  * (a claim in progress holds the room it may fill). The dispatcher keeps sending meanwhile. */
 static void claim_more(struct dispatcher *d)
@@ -2470,6 +2508,7 @@ static void *dispatch_main(void *arg)
             int64_t due = store_outbox_next_due(d->cfg.store);
             if (due >= 0 && (d->next_due_ms < 0 || due < d->next_due_ms))
                 d->next_due_ms = due;
+            ask_probes(d, now);
             xmalloc_collect(now);
         }
         if (now - d->swept_ms >= d->host_idle_ms / 10) {

@@ -115,9 +115,9 @@ void store_outbox_defer(struct store *s, const struct store_channel_url *chs, si
 }
 
 void store_outbox_hasten(struct store *s, const struct store_channel_url *chs, size_t count,
-                         int64_t now_ms)
+                         int64_t now_ms, bool is_first_only)
 {
-    s->ops->outbox->hasten(s, chs, count, now_ms);
+    s->ops->outbox->hasten(s, chs, count, now_ms, is_first_only);
 }
 
 void store_outbox_handoff(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms,

@@ -47,6 +47,7 @@ struct store_claim {
     int attempts;     /* attempts made before this one */
     bool has_attempt; /* an attempt is recorded for it already (any round) */
     int64_t lease_until_ms;
+    int64_t next_at_ms; /* when it was due: claims of due rows only (0 by id, in hand-offs) */
     char *url;
     char *body;      /* NULL (and url too) in a hand-off of the id alone (struct store_budget) */
     size_t body_len; /* strlen(body), also when the body was left in the outbox */
@@ -131,9 +132,11 @@ void store_outbox_defer(struct store *s, const struct store_channel_url *chs, si
  * unleased notifications of these channels to these URLs that were attempted (not those a
  * first delay in the retry schedule holds) and are due after now_ms are due at now_ms,
  * in one writer job, asynchronously. Their retries had been pushed out by failures counted
- * while the destination was down; a receiver that is back gets its backlog at once. */
+ * while the destination was down; a receiver that is back gets its backlog at once.
+ * is_first_only: just the one due first (per organization), for a probe of a destination whose
+ * window ended with nothing due (dispatch.c, ask_probes). */
 void store_outbox_hasten(struct store *s, const struct store_channel_url *chs, size_t count,
-                         int64_t now_ms);
+                         int64_t now_ms, bool is_first_only);
 
 /* Called on the writer thread right after a batch committed, with the notifications its jobs
  * added due at once (is_due_now): they are stored leased until lease_until_ms, so no claim takes
@@ -285,7 +288,7 @@ struct store_outbox_ops {
     void (*defer)(struct store *s, const struct store_channel_url *chs, size_t count,
                   int64_t now_ms, int64_t until_ms);
     void (*hasten)(struct store *s, const struct store_channel_url *chs, size_t count,
-                   int64_t now_ms);
+                   int64_t now_ms, bool is_first_only);
     void (*handoff)(struct store *s, store_handoff_fn *fn, void *arg, int64_t lease_ms,
                     struct store_budget *budget);
     int64_t (*next_due)(struct store *s);

@@ -141,7 +141,7 @@ struct claim_job {
     size_t over_bytes;
 };
 
-static struct store_claim *claim_push(struct claim_job *j, sqlite3_stmt *st)
+static struct store_claim *claim_push(struct claim_job *j, sqlite3_stmt *st, bool has_due)
 {
     if (j->count == j->cap) {
         j->cap = j->cap ? j->cap * 2 : 16;
@@ -159,6 +159,7 @@ static struct store_claim *claim_push(struct claim_job *j, sqlite3_stmt *st)
         .created_at_ms = sqlite3_column_int64(st, 6),
         .has_attempt = sqlite3_column_int(st, 7) != 0,
         .lease_until_ms = j->now_ms + j->lease_ms,
+        .next_at_ms = has_due ? sqlite3_column_int64(st, 8) : 0,
     };
     return c;
 }
@@ -177,7 +178,7 @@ static enum herald_err claim_ids_run(struct sq_txn *txn, struct claim_job *j)
     sqlite3_bind_text(st, 3, j->ids_json, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        claim_push(j, st);
+        claim_push(j, st, false);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? HERALD_OK : sq_fail(txn->c, rc, "claim notifications by id");
 }
@@ -188,7 +189,7 @@ static enum herald_err claim_ids_run(struct sq_txn *txn, struct claim_job *j)
 static enum herald_err claim_due_run(struct sq_txn *txn, struct claim_job *j)
 {
     sqlite3_stmt *st = sq_stmt(txn->c, "SELECT id, org_id, channel_id, attempts, url, body, "
-                                       "created_at_ms, a_started_ms IS NOT NULL "
+                                       "created_at_ms, a_started_ms IS NOT NULL, next_at_ms "
                                        "FROM notifications WHERE status = 0 AND next_at_ms <= ?1 "
                                        "AND channel_id NOT IN (SELECT value FROM json_each(?2)) "
                                        "ORDER BY next_at_ms LIMIT ?3");
@@ -206,7 +207,7 @@ static enum herald_err claim_due_run(struct sq_txn *txn, struct claim_job *j)
             j->over_bytes = len ? len : 1;
             break;
         }
-        bytes += claim_push(j, st)->body_len;
+        bytes += claim_push(j, st, true)->body_len;
         if (bytes >= j->max_bytes)
             break; /* the next row, even an empty body, would be past the limit: not read */
     }
@@ -408,6 +409,7 @@ struct defer_job {
     int64_t now_ms;
     int64_t until_ms;
     bool is_hasten; /* due after now_ms → now_ms, instead of due before until_ms → until_ms */
+    bool is_first_only; /* hasten only the one due first */
 };
 
 /* One walk of the pending rows due before the window's end (notifications_due: not the
@@ -418,7 +420,16 @@ static enum herald_err defer_run(struct store_txn *t, void *arg)
     struct defer_job *j = arg;
     for (size_t i = 0; i < j->org_count; i++) {
         sqlite3_stmt *st =
-            j->is_hasten
+            j->is_hasten && j->is_first_only
+                ? sq_stmt(txn->c,
+                          "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
+                          "notifications INDEXED BY notifications_due WHERE status = 0 AND "
+                          "next_at_ms > ?3 AND attempts > 0 AND org_id = ?1 AND "
+                          "lease_until_ms <= ?2 "
+                          "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
+                          "json_extract(value, '$[1]') FROM json_each(?4)) "
+                          "ORDER BY next_at_ms LIMIT 1)")
+            : j->is_hasten
                 ? sq_stmt(txn->c,
                           "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
                           "notifications INDEXED BY notifications_due WHERE status = 0 AND "
@@ -460,7 +471,7 @@ static void defer_done(void *arg, enum herald_err err)
 }
 
 static void move_due(struct store *s, const struct store_channel_url *chs, size_t count,
-                     int64_t now_ms, int64_t until_ms, bool is_hasten)
+                     int64_t now_ms, int64_t until_ms, bool is_hasten, bool is_first_only)
 {
     if (!count)
         return;
@@ -470,6 +481,7 @@ static void move_due(struct store *s, const struct store_channel_url *chs, size_
     j->now_ms = now_ms;
     j->until_ms = until_ms;
     j->is_hasten = is_hasten;
+    j->is_first_only = is_first_only;
     for (size_t i = 0; i < count; i++) {
         size_t k = 0;
         while (k < j->org_count && j->org_ids[k] != chs[i].org_id)
@@ -492,13 +504,13 @@ static void move_due(struct store *s, const struct store_channel_url *chs, size_
 static void defer(struct store *s, const struct store_channel_url *chs, size_t count,
                   int64_t now_ms, int64_t until_ms)
 {
-    move_due(s, chs, count, now_ms, until_ms, false);
+    move_due(s, chs, count, now_ms, until_ms, false, false);
 }
 
 static void hasten(struct store *s, const struct store_channel_url *chs, size_t count,
-                   int64_t now_ms)
+                   int64_t now_ms, bool is_first_only)
 {
-    move_due(s, chs, count, now_ms, now_ms, true);
+    move_due(s, chs, count, now_ms, now_ms, true, is_first_only);
 }
 
 static int64_t next_due(struct store *base)

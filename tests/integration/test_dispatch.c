@@ -1385,6 +1385,39 @@ static void a_dead_destination_idle_between_retries_still_gets_its_backlog_when_
     rx_stop(rx);
 }
 
+/* A destination back while nothing of it is due (every notification failed twice, the next
+ * retry 30 s away) and no new traffic: once its window ends, the notification due first is
+ * sent early as the probe, and its success brings the rest. Without that probe the receiver
+ * went unnoticed until the next scheduled retry (5 min, then hours, on the default schedule). */
+static void a_destination_back_is_probed_though_nothing_is_due(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 0s,200ms,30s");
+    char statuses[100] = "500";
+    for (int i = 1; i < 13; i++)
+        strcat(statuses, ",500"); /* the first attempts and the first probe fail, then 200 */
+    struct receiver *rx = rx_start(statuses);
+    char url[256];
+    rx_url(rx, "/quiet", url, sizeof url);
+    hp_watch_many(&p, 7800, 12, "Leads.create", url);
+    int64_t start = hp_now_ms();
+    insert_at(&p, "Leads", "Last_Name");
+    long long delivered = 0;
+    while (delivered < 12 && hp_now_ms() < start + 8000) {
+        delivered = hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 1");
+        if (delivered < 12)
+            rx_wait(rx, rx_count(rx) + 1, 100);
+    }
+    fprintf(stderr, "%lld of 12 delivered after %lld ms, %zu requests\n", delivered,
+            (long long)(hp_now_ms() - start), rx_count(rx));
+    assert_int_equal(delivered, 12);
+    assert_true(hp_log_wait(&p, "circuit closed", 1000));
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
  * keeps its schedule (100 ms here) instead of waiting for the dead URL's circuit. */
 static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **state)
@@ -2402,6 +2435,7 @@ int main(void)
         cmocka_unit_test(a_circuit_rests_no_longer_than_the_retry_schedule),
         cmocka_unit_test(a_dead_destination_fails_its_backlog_on_the_schedule),
         cmocka_unit_test(a_destination_back_gets_its_backlog_when_its_circuit_closes),
+        cmocka_unit_test(a_destination_back_is_probed_though_nothing_is_due),
         cmocka_unit_test(the_attempt_failing_as_the_probe_gets_through_is_hastened_too),
         cmocka_unit_test(a_gone_probe_sends_nothing_more_of_its_channel),
         cmocka_unit_test(a_dead_destination_idle_between_retries_still_gets_its_backlog_when_back),
