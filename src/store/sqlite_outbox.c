@@ -412,37 +412,28 @@ struct defer_job {
     bool is_first_only; /* hasten only the one due first */
 };
 
-/* One walk of the pending rows due before the window's end (notifications_due: not the
- * delivered history of the channels), per organization. */
+/* The rows of one organization's pending notifications (notifications_due: not the delivered
+ * history of the channels) of the channels and URLs in ?4, unleased at ?2, matching `due`, made
+ * due at ?3. */
+#define MOVE_SQL(due, order)                                                              \
+    "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM notifications " \
+    "INDEXED BY notifications_due WHERE status = 0 AND " due " AND org_id = ?1 AND "      \
+    "lease_until_ms <= ?2 AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), " \
+    "json_extract(value, '$[1]') FROM json_each(?4))" order ")"
+
+/* One walk of the pending rows due before the window's end, or after now (a hasten: all, or the
+ * one due first), per organization. */
 static enum herald_err defer_run(struct store_txn *t, void *arg)
 {
     struct sq_txn *txn = sq_txn_of(t);
     struct defer_job *j = arg;
     for (size_t i = 0; i < j->org_count; i++) {
-        sqlite3_stmt *st =
-            j->is_hasten && j->is_first_only
-                ? sq_stmt(txn->c,
-                          "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
-                          "notifications INDEXED BY notifications_due WHERE status = 0 AND "
-                          "next_at_ms > ?3 AND attempts > 0 AND org_id = ?1 AND "
-                          "lease_until_ms <= ?2 "
-                          "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
-                          "json_extract(value, '$[1]') FROM json_each(?4)) "
-                          "ORDER BY next_at_ms LIMIT 1)")
-            : j->is_hasten
-                ? sq_stmt(txn->c,
-                          "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
-                          "notifications INDEXED BY notifications_due WHERE status = 0 AND "
-                          "next_at_ms > ?3 AND attempts > 0 AND org_id = ?1 AND "
-                          "lease_until_ms <= ?2 "
-                          "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
-                          "json_extract(value, '$[1]') FROM json_each(?4)))")
-                : sq_stmt(txn->c,
-                          "UPDATE notifications SET next_at_ms = ?3 WHERE id IN (SELECT id FROM "
-                          "notifications INDEXED BY notifications_due WHERE status = 0 AND "
-                          "next_at_ms < ?3 AND org_id = ?1 AND lease_until_ms <= ?2 "
-                          "AND (channel_id, url) IN (SELECT json_extract(value, '$[0]'), "
-                          "json_extract(value, '$[1]') FROM json_each(?4)))");
+        sqlite3_stmt *st = j->is_hasten && j->is_first_only
+                               ? sq_stmt(txn->c, MOVE_SQL("next_at_ms > ?3 AND attempts > 0",
+                                                          " ORDER BY next_at_ms LIMIT 1"))
+                           : j->is_hasten
+                               ? sq_stmt(txn->c, MOVE_SQL("next_at_ms > ?3 AND attempts > 0", ""))
+                               : sq_stmt(txn->c, MOVE_SQL("next_at_ms < ?3", ""));
         if (!st)
             return HERALD_ERR_STORE;
         sqlite3_bind_int64(st, 1, j->org_ids[i]);
