@@ -129,6 +129,9 @@ struct host {
     bool is_probing;
     int64_t probe_asked_until; /* the open_until_ms of the window ask_probes last served */
     int64_t early_at_ms;       /* the due time ask_probes gave the notification it brought on */
+    /* The latest time a Retry-After of this destination asked to wait until: neither an early
+     * probe nor a hasten brings a retry on before it (the contract honours Retry-After). */
+    int64_t retry_after_until_ms;
     /* Channels seen going to this host, each with its organization and URL (a channel may
      * have moved; ids of several organizations may be equal), found through an open-addressed
      * index (channel_slots: index + 1, 0 empty), since every notification handled looks its
@@ -653,8 +656,10 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
              * and they would keep their schedule (an attempt that failed in the same few ms as
              * the probe got through waited its 30 s retry). */
             flush_results(d);
-            store_outbox_hasten(d->cfg.store, h->channels, h->channel_count, now, false);
-            d->is_claim_due = true;
+            if (now >= h->retry_after_until_ms) {
+                store_outbox_hasten(d->cfg.store, h->channels, h->channel_count, now, false);
+                d->is_claim_due = true;
+            }
         }
         h->failures = 0;
         h->open_ms = 0;
@@ -1103,6 +1108,8 @@ static void finish(struct dispatcher *d, struct flight *f, int http_status, cons
             int64_t after = retry_after_parse_ms(f->retry_after, end / 1000);
             if (after > 0)
                 delay = after;
+            if (after > 0 && f->host && end + after > f->host->retry_after_until_ms)
+                f->host->retry_after_until_ms = end + after;
         }
         if (delay < 0) {
             a.new_status = STORE_NTF_FAILED;
@@ -2326,8 +2333,8 @@ static void ask_probes(struct dispatcher *d, int64_t now)
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         for (struct host *h = d->hosts[b]; h; h = h->next) {
             if (h->failures < CIRCUIT_THRESHOLD || h->is_probing || h->in_flight || h->queue_head ||
-                now < h->open_until_ms || h->probe_asked_until == h->open_until_ms ||
-                !h->channel_count)
+                now < h->open_until_ms || now < h->retry_after_until_ms ||
+                h->probe_asked_until == h->open_until_ms || !h->channel_count)
                 continue;
             h->probe_asked_until = h->open_until_ms;
             h->early_at_ms = now; /* its next_at_ms: how take knows it when it is claimed */

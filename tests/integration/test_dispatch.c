@@ -1418,6 +1418,38 @@ static void a_destination_back_is_probed_though_nothing_is_due(void **state)
     rx_stop(rx);
 }
 
+/* Retry-After holds when the circuit opens: six 503s asking for 2 s open it (5 failures in a
+ * row), and neither the probe of a window that ends with nothing due nor anything else sends a
+ * retry before the 2 s. */
+static void retry_after_holds_while_the_circuit_is_open(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 0s,200ms,500ms,1s");
+    struct receiver *rx = rx_start("503+2,503+2,503+2,503+2,503+2,503+2");
+    char url[256];
+    rx_url(rx, "/later", url, sizeof url);
+    hp_watch_many(&p, 7900, 6, "Leads.create", url);
+    insert_at(&p, "Leads", "Last_Name");
+    assert_int_equal(rx_wait(rx, 6, 5000), 6);
+    int64_t last_first = rx_get(rx, 5)->at_ms;
+    assert_int_equal(rx_wait(rx, 12, 8000), 12);
+    int64_t first_retry = rx_get(rx, 6)->at_ms;
+    fprintf(stderr, "first retry %lld ms after the last 503\n",
+            (long long)(first_retry - last_first));
+    assert_true(first_retry - last_first >= 1900);
+    long long delivered = 0;
+    while (delivered < 6 && hp_now_ms() < last_first + 8000) {
+        delivered = hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 1");
+        if (delivered < 6)
+            rx_wait(rx, rx_count(rx) + 1, 100);
+    }
+    assert_int_equal(delivered, 6);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* A channel moves from a dead URL (its circuit open) to a live one: a retry at the live URL
  * keeps its schedule (100 ms here) instead of waiting for the dead URL's circuit. */
 static void a_channel_moved_off_a_dead_destination_retries_on_schedule(void **state)
@@ -2436,6 +2468,7 @@ int main(void)
         cmocka_unit_test(a_dead_destination_fails_its_backlog_on_the_schedule),
         cmocka_unit_test(a_destination_back_gets_its_backlog_when_its_circuit_closes),
         cmocka_unit_test(a_destination_back_is_probed_though_nothing_is_due),
+        cmocka_unit_test(retry_after_holds_while_the_circuit_is_open),
         cmocka_unit_test(the_attempt_failing_as_the_probe_gets_through_is_hastened_too),
         cmocka_unit_test(a_gone_probe_sends_nothing_more_of_its_channel),
         cmocka_unit_test(a_dead_destination_idle_between_retries_still_gets_its_backlog_when_back),
