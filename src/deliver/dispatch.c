@@ -336,9 +336,10 @@ struct dispatcher {
     size_t result_count, result_cap;
     int64_t results_since_ms; /* when the oldest of them was added */
     struct secret_cache secret;
-    uint64_t round;      /* of the loop: the rotation marker is read once a round */
-    uint64_t mark_round; /* the round mark was read in */
+    /* The rotation marker as last read, and whether it is to be read again before the next
+     * signature: set at each loop round and on each batch of work from the writer. */
     struct store_token_mark mark;
+    bool is_mark_stale;
     unsigned rnd_state;
     struct host *hosts[HOST_BUCKETS];
     int64_t swept_ms;    /* the last look for idle destinations */
@@ -608,13 +609,9 @@ static void build_exclude(struct dispatcher *d, int64_t now)
 
 void circuit_bounds(const struct retry_schedule *retry, int64_t *open_ms, int64_t *max_ms)
 {
-    int64_t first = 0, longest = 0;
-    for (size_t i = 0; retry && i < retry->len; i++) {
-        if (!first && retry->delays_ms[i] > 0)
-            first = retry->delays_ms[i];
-        if (retry->delays_ms[i] > longest)
-            longest = retry->delays_ms[i];
-    }
+    int64_t first = 0, longest = retry_longest_ms(retry);
+    for (size_t i = 0; retry && i < retry->len && !first; i++)
+        first = retry->delays_ms[i];
     *open_ms = first && first < CIRCUIT_OPEN_MS ? first : CIRCUIT_OPEN_MS;
     *max_ms = longest && longest < CIRCUIT_MAX_MS ? longest : CIRCUIT_MAX_MS;
     if (retry && retry->len && !first) /* every delay 0: retries at once */
@@ -892,9 +889,9 @@ static void secret_refresh(struct dispatcher *d, int64_t org_id)
     /* Once a loop round and once per batch of work from the writer (hand-offs, a claim), not
      * per attempt (an fstat each): a rotation that committed before the commit of a callback
      * is seen by the read after that commit's hand-off was taken. */
-    if (d->mark_round != d->round || !d->mark_round) {
+    if (d->is_mark_stale) {
         store_token_mark_read(d->cfg.store, &d->mark);
-        d->mark_round = d->round;
+        d->is_mark_stale = false;
     }
     struct store_token_mark mark = d->mark;
     bool is_announced = mark.is_known && !store_token_mark_equal(&mark, &c->mark);
@@ -1191,6 +1188,20 @@ static void flight_start(struct dispatcher *d, struct store_claim *claim, struct
     launch(d, f);
 }
 
+/* Records a failed attempt of a claimed notification (its strings are taken) that was not sent,
+ * and why; `is_refused`: for an open circuit (logged once a window, not per notification). */
+static void fail_unsent(struct dispatcher *d, struct store_claim *claim, const char *why,
+                        bool is_refused)
+{
+    struct flight *f = xcalloc(1, sizeof *f);
+    f->claim = *claim;
+    claim->url = claim->body = NULL; /* taken */
+    f->started_ms = now_ms();
+    f->is_refused = is_refused;
+    finish(d, f, 0, why);
+    flight_drop(d, f);
+}
+
 /* A notification that comes due while its destination's circuit is open (before the window's
  * end; its probe decides at the end): counted as a failed attempt without being sent, and
  * retried on its own schedule or failed when that is exhausted. Given back uncounted, a dead
@@ -1199,14 +1210,9 @@ static void flight_start(struct dispatcher *d, struct store_claim *claim, struct
  * the destination was not tried. */
 static void refuse_open(struct dispatcher *d, struct host *host, struct store_claim *claim)
 {
-    struct flight *f = xcalloc(1, sizeof *f);
-    f->claim = *claim;
-    claim->url = claim->body = NULL; /* taken */
-    f->started_ms = now_ms();
-    f->is_refused = true;
     host->refused++;
-    finish(d, f, 0, "not sent: the destination failed repeatedly and its circuit is open");
-    flight_drop(d, f);
+    fail_unsent(d, claim, "not sent: the destination failed repeatedly and its circuit is open",
+                true);
 }
 
 /* Takes one claimed notification (its strings are taken): sends it now, queues it behind its
@@ -1223,12 +1229,7 @@ static void take(struct dispatcher *d, struct store_claim *claim)
     held_add(&d->held, claim->id);
     struct url_parts parts;
     if (url_parse(claim->url, &parts)) {
-        struct flight *f = xcalloc(1, sizeof *f);
-        f->claim = *claim;
-        claim->url = claim->body = NULL;
-        f->started_ms = now_ms();
-        finish(d, f, 0, "invalid notify URL");
-        flight_drop(d, f);
+        fail_unsent(d, claim, "invalid notify URL", false);
         return;
     }
     struct host *host = host_get(d, &parts);
@@ -2268,7 +2269,7 @@ static void take_handed(struct dispatcher *d)
     pthread_mutex_unlock(&d->inbox_mu);
     if (!n)
         return;
-    d->mark_round = 0; /* committed after a rotation, maybe: read the marker again */
+    d->is_mark_stale = true; /* committed after a rotation, maybe */
     bool is_stopping = atomic_load(&d->is_stopping);
     int64_t now = now_ms();
     for (size_t i = 0; i < n; i++) {
@@ -2428,7 +2429,7 @@ static void take_claimed(struct dispatcher *d, int64_t wait_ms)
     d->inbox_count = 0;
     d->has_inbox = false;
     pthread_mutex_unlock(&d->inbox_mu);
-    d->mark_round = 0; /* claimed after a rotation, maybe: read the marker again */
+    d->is_mark_stale = true; /* claimed after a rotation, maybe */
     d->is_claiming = false;
     bool was_by_ids = d->is_claim_by_ids;
     d->is_claim_by_ids = false;
@@ -2483,7 +2484,7 @@ static void *dispatch_main(void *arg)
     struct epoll_event events[64];
     d->is_claim_due = true;
     while (!atomic_load(&d->is_stopping) || d->in_flight > 0) {
-        d->round++;
+        d->is_mark_stale = true;
         int64_t now = now_ms();
         if (atomic_load(&d->is_stopping) && now >= atomic_load(&d->stop_deadline_ms)) {
             log_warn("msg=\"stopping with deliveries in flight\" count=%zu", d->in_flight);
@@ -2632,10 +2633,7 @@ enum herald_err dispatch_start(const struct dispatch_config *cfg, struct dispatc
         d->circuit_max_ms = d->cfg.circuit_max_ms;
     }
     d->host_idle_ms = d->cfg.host_idle_ms > 0 ? d->cfg.host_idle_ms : HOST_IDLE_MS;
-    for (size_t i = 0; d->cfg.retry && i < d->cfg.retry->len; i++) {
-        if (d->cfg.retry->delays_ms[i] > d->retry_longest_ms)
-            d->retry_longest_ms = d->cfg.retry->delays_ms[i];
-    }
+    d->retry_longest_ms = retry_longest_ms(d->cfg.retry);
     d->budget.max_bytes = d->cfg.max_bytes;
     if (!d->cfg.lease_ms)
         d->cfg.lease_ms = 30000;

@@ -88,6 +88,16 @@ void retry_schedule_fini(struct retry_schedule *s)
     s->len = 0;
 }
 
+int64_t retry_longest_ms(const struct retry_schedule *s)
+{
+    int64_t longest = 0;
+    for (size_t i = 0; s && i < s->len; i++) {
+        if (s->delays_ms[i] > longest)
+            longest = s->delays_ms[i];
+    }
+    return longest;
+}
+
 int64_t retry_delay_ms(const struct retry_schedule *s, size_t attempt, double rnd)
 {
     if (!s || attempt >= s->len)

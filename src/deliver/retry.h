@@ -33,6 +33,9 @@ void retry_schedule_fini(struct retry_schedule *s);
  * when attempt >= s->len: no attempts remain. */
 int64_t retry_delay_ms(const struct retry_schedule *s, size_t attempt, double rnd);
 
+/* The schedule's longest delay, without jitter; 0 for an empty or NULL schedule. */
+int64_t retry_longest_ms(const struct retry_schedule *s);
+
 /* Parses a Retry-After header value: delta-seconds ("120"), or an HTTP-date in IMF-fixdate
  * ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT") or asctime
  * ("Sun Nov  6 08:49:37 1994") form, with optional surrounding spaces. now_s is the current time

@@ -229,6 +229,19 @@ static void circuit_of(const char *schedule, int64_t *open_ms, int64_t *max_ms)
 
 /* A destination's circuit rests no longer than the retry schedule waits: with 0s,200ms,500ms,1s
  * five channels failing once each on one receiver had their retries held 5 s. */
+static void longest_delay_of_a_schedule(void **state)
+{
+    (void)state;
+    struct retry_schedule s;
+    assert_int_equal(retry_schedule_parse("0s,5s,5m,30m,2h,5h,10h,10h", &s), HERALD_OK);
+    assert_int_equal(retry_longest_ms(&s), 36000000);
+    retry_schedule_fini(&s);
+    assert_int_equal(retry_schedule_parse("1s,200ms", &s), HERALD_OK);
+    assert_int_equal(retry_longest_ms(&s), 1000);
+    retry_schedule_fini(&s);
+    assert_int_equal(retry_longest_ms(NULL), 0);
+}
+
 static void circuit_rests_within_the_retry_schedule(void **state)
 {
     (void)state;
@@ -277,6 +290,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_default_schedule),
+        cmocka_unit_test(longest_delay_of_a_schedule),
         cmocka_unit_test(circuit_rests_within_the_retry_schedule),
         cmocka_unit_test(parses_millisecond_units_and_spaces),
         cmocka_unit_test(refuses_malformed_schedules),
