@@ -33,6 +33,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/wakes.h"
 #include "core/timefmt.h"
 #include "core/url.h"
 #include "core/xmalloc.h"
@@ -157,9 +158,7 @@ static int64_t now_ms(void)
 
 static void wake(struct worker *w)
 {
-    uint64_t one = 1;
-    while (write(w->evfd, &one, sizeof one) < 0 && errno == EINTR) {
-    }
+    wakes_signal(w->evfd);
 }
 
 /* Records the answer; queues the request for its worker unless the handler is still running

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/wakes.h"
 #include "core/timefmt.h"
 #include "core/xmalloc.h"
 
@@ -296,6 +297,7 @@ static void *writer_main(void *arg)
         run_batch(s, batch);
         /* Before the jobs' answers: the callbacks set off at once (commit→receipt latency). */
         fresh_hand(s, handoff_arg);
+        wakes_hold(); /* each HTTP thread woken once for the batch's answers */
         while (batch) {
             struct sq_job *next = batch->next;
             if (batch->done)
@@ -303,6 +305,7 @@ static void *writer_main(void *arg)
             free(batch);
             batch = next;
         }
+        wakes_release();
         if (hook)
             hook(hook_arg);
     }
