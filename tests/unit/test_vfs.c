@@ -1,6 +1,7 @@
 /* The store's VFS (store/sqlite_vfs.c) on real database files: a commit's log writes reach the
  * file as one write; other connections see every commit at once, under synchronous=FULL and
- * NORMAL; a process that dies keeps what it committed and nothing else. */
+ * NORMAL; a process that dies keeps what it committed and nothing else; a commit fails once the
+ * database is no longer the file at its path, with statx or, where statx is refused, stat. */
 // clang-format off
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,12 +166,74 @@ static void a_dead_writer_keeps_what_it_committed(void **state)
     sqlite3_close(db);
 }
 
+/* Makes statx fail with EPERM in this process, as the seccomp filters of older container
+ * runtimes did (glibc emulates statx itself on ENOSYS, not on EPERM). False when seccomp filters
+ * are not available here. */
+static bool refuse_statx(void)
+{
+#if defined(__x86_64__) && defined(SYS_statx)
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_statx, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+           prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+#else
+    return false;
+#endif
+}
+
+/* In a child (exit 0: as expected, 1: a commit before the removal failed, 2: the commit after
+ * it succeeded, 77: statx could not be refused): the database file is unlinked between two
+ * commits, and the second must fail. */
+static void removed_database_fails_the_next_commit(const char *db_path, bool is_statx_refused)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (is_statx_refused && !refuse_statx())
+            _exit(77);
+        sqlite3 *db = open_shim(db_path, "FULL");
+        if (sqlite3_exec(db, "INSERT INTO t(v) VALUES (1)", NULL, NULL, NULL) != SQLITE_OK)
+            _exit(1);
+        unlink(db_path);
+        int rc = sqlite3_exec(db, "INSERT INTO t(v) VALUES (2)", NULL, NULL, NULL);
+        _exit(rc == SQLITE_OK ? 2 : 0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void a_removed_database_fails_the_next_commit(void **state)
+{
+    struct fixture *f = *state;
+    removed_database_fails_the_next_commit(f->db, false);
+}
+
+static void without_statx_a_removed_database_still_fails_the_next_commit(void **state)
+{
+    struct fixture *f = *state;
+    removed_database_fails_the_next_commit(f->db, true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(a_commit_reaches_the_log_in_one_write, setup, teardown),
         cmocka_unit_test_setup_teardown(other_connections_see_each_commit_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(a_dead_writer_keeps_what_it_committed, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_removed_database_fails_the_next_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            without_statx_a_removed_database_still_fails_the_next_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
