@@ -229,18 +229,20 @@ static void collect_lookups(const struct meta_module *m, const json_t *data, str
         int64_t id = looked_up_id(f, data);
         if (!id)
             continue;
+        const struct meta_module *target = records_lookup_module(f, data);
         bool seen = false;
         for (size_t j = 0; j < r->lookup_count && !seen; j++)
-            seen = r->lookups[j].id == id && r->lookups[j].module == f->lookup;
+            seen = r->lookups[j].id == id && r->lookups[j].module == target;
         if (!seen && r->lookup_count < MAX_CHANGE_LOOKUPS) {
-            r->lookups[r->lookup_count].module = f->lookup;
+            r->lookups[r->lookup_count].module = target;
             r->lookups[r->lookup_count].id = id;
             r->lookup_count++;
         }
     }
 }
 
-/* Removes from a stored record's `data` the lookups whose target has been deleted since: GET
+/* Removes from a stored record's `data` the lookups whose target (for What_Id the module its
+ * $se_module names) has been deleted since, What_Id with its $se_module: GET
  * shows them as null, so they are null to the change too. Otherwise an update or a delete of the
  * record sent a related action (an `update` callback) for the deleted record, and clearing the
  * lookup listed it in affected_fields although it showed null already. One primary-key read per
@@ -254,11 +256,15 @@ static enum herald_err forget_deleted_lookups(struct store_txn *txn, const struc
         if (!id)
             continue;
         char *name = NULL;
-        enum herald_err err = store_txn_record_name(txn, job->org_id, f->lookup->id_num, id, &name);
+        enum herald_err err = store_txn_record_name(
+            txn, job->org_id, records_lookup_module(f, data)->id_num, id, &name);
         if (err)
             return err;
-        if (!name)
+        if (!name) {
             json_object_del(data, f->api_name);
+            if (f->has_se_module)
+                json_object_del(data, RECORDS_SE_MODULE);
+        }
         free(name);
     }
     return HERALD_OK;
@@ -896,6 +902,12 @@ static json_t *record_json(struct store *s, const struct meta_module *m,
             if (id && !store_record_name(s, r->org_id, id, &name) && name)
                 v = json_pack("{s:s, s:o}", "name", name, "id", zjson_id(id));
             free(name);
+            /* Zoho shows the module a "Related To" lookup names beside it. */
+            if (f->has_se_module) {
+                json_object_set_new(out, api, v ? v : json_null());
+                api = RECORDS_SE_MODULE;
+                v = v ? json_string(records_lookup_module(f, data)->api_name) : NULL;
+            }
         } else {
             v = json_incref(json_object_get(data, api));
             if (!v && f->type == META_BOOLEAN)

@@ -112,7 +112,8 @@ json_t *records_changed(const json_t *old_data, const json_t *values)
 
 json_t *records_notified(const struct meta_module *module, json_t *values)
 {
-    if (!module->has_unnotified) /* most modules: nothing to look up per create */
+    /* Most modules: nothing to look up per create. */
+    if (!module->has_unnotified && !json_object_get(values, RECORDS_SE_MODULE))
         return json_incref(values);
     json_t *out = json_object();
     const char *key;
@@ -120,7 +121,7 @@ json_t *records_notified(const struct meta_module *module, json_t *values)
     json_object_foreach(values, key, v)
     {
         const struct meta_field *f = meta_field_by_name(module, key);
-        if (!f || meta_field_is_notified(f))
+        if (strcmp(key, RECORDS_SE_MODULE) != 0 && (!f || meta_field_is_notified(f)))
             json_object_set(out, key, v);
     }
     return out;
@@ -355,6 +356,17 @@ json_t *records_check_in(const struct meta_module *module, const json_t *element
             return records_field_error("MANDATORY_NOT_FOUND", "required field not found", array,
                                        key, index);
         }
+        const struct meta_module *target = f->lookup;
+        if (f->has_se_module && !json_is_null(value)) {
+            const json_t *se = json_object_get(element, RECORDS_SE_MODULE);
+            target = se ? meta_se_module(f, json_string_value(se)) : f->lookup;
+            if (!target) {
+                json_decref(value);
+                records_input_fini(out);
+                return records_field_error("INVALID_DATA", "invalid data", array, RECORDS_SE_MODULE,
+                                           index);
+            }
+        }
         if (f->type == META_LOOKUP || f->type == META_OWNERLOOKUP) {
             if (!json_is_null(value)) {
                 if (out->lookup_count == RECORDS_MAX_LOOKUPS) {
@@ -365,13 +377,16 @@ json_t *records_check_in(const struct meta_module *module, const json_t *element
                 }
                 struct records_lookup_ref *ref = &out->lookups[out->lookup_count++];
                 ref->field = f;
-                ref->target = f->lookup;
+                ref->target = target;
                 ref->id = ref_id(v);
                 if (strcmp(f->api_name, "Owner") == 0)
                     out->owner_id = ref->id;
             }
         }
         json_object_set_new(out->values, key, value);
+        if (f->has_se_module && (target != f->lookup || mode != RECORDS_INSERT))
+            json_object_set_new(out->values, RECORDS_SE_MODULE,
+                                target != f->lookup ? json_string(target->api_name) : json_null());
     }
     for (size_t i = 0; i < module->field_count && mode != RECORDS_UPDATE; i++) {
         const struct meta_field *f = &module->fields[i];
@@ -386,6 +401,13 @@ json_t *records_check_in(const struct meta_module *module, const json_t *element
         break;
     }
     return NULL;
+}
+
+const struct meta_module *records_lookup_module(const struct meta_field *f, const json_t *data)
+{
+    const struct meta_module *m =
+        meta_se_module(f, json_string_value(json_object_get(data, RECORDS_SE_MODULE)));
+    return m ? m : f->lookup;
 }
 
 bool records_derive(const struct meta_module *module, json_t *values)

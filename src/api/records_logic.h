@@ -11,6 +11,11 @@
 
 #include "meta/meta.h"
 
+/* The top-level key naming the module a record's "Related To" lookup (What_Id, a field with
+ * has_se_module) looks up, as Zoho writes and shows it. Stored in the record's data only when
+ * it is not the field's own module (Accounts), so records written before it stay as they were. */
+#define RECORDS_SE_MODULE "$se_module"
+
 /* At most this many lookups one record may hold (a module has a handful of lookup fields). */
 #define RECORDS_MAX_LOOKUPS 16
 
@@ -44,7 +49,11 @@ enum records_mode {
  * mandatory field missing on insert → MANDATORY_NOT_FOUND. Read-only fields (system fields,
  * "id", keys starting with '$') are ignored. Values are normalized as stored (lookups to their
  * id, bigint strings to numbers, date-times into the display zone, a multiselect's repeated
- * options dropped, the first kept). Fills *out and returns NULL, or returns the per-record error
+ * options dropped, the first kept). A "Related To" lookup (What_Id) given a value looks up the
+ * module the element's "$se_module" names (INVALID_DATA naming "$se_module" when that is not
+ * a string naming one of meta_se_module's), or its own without one; the values then hold
+ * RECORDS_SE_MODULE: that module's name, or null (outside inserts) when it is the field's own
+ * or the lookup is cleared. Fills *out and returns NULL, or returns the per-record error
  * object (new reference) with json_path "$.data[index].Field". */
 json_t *records_check(const struct meta_module *module, const json_t *element, size_t index,
                       enum records_mode mode, struct records_input *out);
@@ -52,6 +61,11 @@ json_t *records_check(const struct meta_module *module, const json_t *element, s
 /* The same for an element of another array (users[] of the users API): json_path names it. */
 json_t *records_check_in(const struct meta_module *module, const json_t *element, const char *array,
                          size_t index, enum records_mode mode, struct records_input *out);
+
+/* The module field `f` of a record's `data` (stored fields, or checked values) looks up: for a
+ * "Related To" lookup the one data's RECORDS_SE_MODULE names, else (and when it names none)
+ * f->lookup. */
+const struct meta_module *records_lookup_module(const struct meta_field *f, const json_t *data);
 
 /* Deals: when `values` sets Stage but not Probability, adds Probability from the stage mapping
  * (appended after the request's fields). Returns true when it added it. */
@@ -81,7 +95,8 @@ void records_rezone(const struct meta_module *module, json_t *data);
 json_t *records_changed(const json_t *old_data, const json_t *values);
 
 /* What a change event says a record's fields became: `values` (borrowed) without the fields
- * Zoho's callbacks ignore (meta_field_is_notified: Product_Details, Participants), so they are
+ * Zoho's callbacks ignore (meta_field_is_notified: Product_Details, Participants) and without
+ * RECORDS_SE_MODULE (no field: a move shows as its What_Id), so they are
  * in neither affected_fields nor affected_values; an update that changes only them notifies
  * with no field. New reference (the same object, referenced again, in a module without such
  * fields). */

@@ -25,9 +25,11 @@ static struct {
     json_t *root; /* owns every string the tables point to */
     struct meta_module *modules;
     size_t count;
-    struct meta_module **by_name; /* ASCII case-insensitive order */
-    struct meta_module **by_id;   /* id_num order */
-    struct field_index *fields;   /* one per module, by module->index */
+    struct meta_module **by_name;          /* ASCII case-insensitive order */
+    struct meta_module **by_id;            /* id_num order */
+    struct field_index *fields;            /* one per module, by module->index */
+    const struct meta_module **se_modules; /* what a "$se_module" may name */
+    size_t se_module_count;
 } g;
 
 static const char *const type_names[] = {
@@ -214,6 +216,9 @@ static enum herald_err load_field(const struct meta_module *m, const json_t *jf,
     bool has_target = json_object_get(jf, "lookup_module") != NULL;
     if ((f->type == META_LOOKUP) != has_target)
         return bad(m->api_name, name, "lookup_module belongs to lookups, and only to them");
+    f->has_se_module = get_bool(jf, "se_module", false, &is_ok);
+    if (!is_ok || (f->has_se_module && f->type != META_LOOKUP))
+        return bad(m->api_name, name, "se_module is a boolean, true only for lookups");
     return HERALD_OK;
 }
 
@@ -245,6 +250,11 @@ static enum herald_err load_module(const json_t *jm, struct meta_module *m)
         enum herald_err err = load_field(m, json_array_get(fields, i), &m->fields[i]);
         if (err)
             return err;
+        /* A record has one "$se_module" key, so it can choose for one field only. */
+        for (size_t k = 0; k < i && m->fields[i].has_se_module; k++) {
+            if (m->fields[k].has_se_module)
+                return bad(m->api_name, m->fields[i].api_name, "a second se_module lookup");
+        }
         m->has_unnotified = m->has_unnotified || !meta_field_is_notified(&m->fields[i]);
     }
     return HERALD_OK;
@@ -350,6 +360,16 @@ static enum herald_err resolve_lookups(const json_t *modules)
                 return bad(m->api_name, m->fields[j].api_name, "lookup_module does not exist");
         }
     }
+    const json_t *se = json_object_get(g.root, "se_modules");
+    if (se && !json_is_array(se))
+        return bad(NULL, NULL, "se_modules is not an array");
+    g.se_module_count = json_array_size(se);
+    g.se_modules = xcalloc(g.se_module_count ? g.se_module_count : 1, sizeof *g.se_modules);
+    for (size_t i = 0; i < g.se_module_count; i++) {
+        g.se_modules[i] = meta_module_by_name(json_string_value(json_array_get(se, i)));
+        if (!g.se_modules[i])
+            return bad(NULL, NULL, "an se_modules entry is not a module");
+    }
     return HERALD_OK;
 }
 
@@ -411,6 +431,7 @@ void meta_fini(void)
     free(g.fields);
     free(g.by_name);
     free(g.by_id);
+    free(g.se_modules);
     json_decref(g.root);
     memset(&g, 0, sizeof g);
 }
@@ -466,6 +487,16 @@ const struct meta_module *meta_module_by_id(const char *id)
 {
     int64_t n = parse_id(id);
     return n ? meta_module_by_id_num(n) : NULL;
+}
+
+const struct meta_module *meta_se_module(const struct meta_field *f, const char *name)
+{
+    const struct meta_module *m = f && f->has_se_module ? meta_module_by_name(name) : NULL;
+    for (size_t i = 0; m && i < g.se_module_count; i++) {
+        if (g.se_modules[i] == m)
+            return m;
+    }
+    return NULL;
 }
 
 const struct meta_field *meta_field_by_name(const struct meta_module *m, const char *api_name)

@@ -58,6 +58,10 @@ struct meta_field {
     size_t picklist_len;
     const struct meta_module *lookup; /* META_LOOKUP's target module; NULL for other types,
                                        * including META_OWNERLOOKUP (owners are users) */
+    /* A "Related To" lookup (What_Id of Tasks, Events and Calls): each record names the module
+     * it looks up with its top-level "$se_module" key, one of meta_se_module's; `lookup` is
+     * the module when it names none. At most one such field per module. */
+    bool has_se_module;
     const struct meta_module *module; /* the module this field belongs to */
     unsigned index;                   /* position in module->fields */
 };
@@ -85,11 +89,19 @@ enum herald_err meta_init(void);
  * from an earlier load become invalid. Meant for tests. Returns HERALD_OK or HERALD_ERR_INVALID
  * (logged): bad JSON, an unknown data_type, a duplicate module name or id, a duplicate field name
  * within a module or field id anywhere, a lookup whose module does not exist, a picklist without
- * values. On error nothing stays loaded. */
+ * values, "se_module" on a field that is no lookup or on a second field of a module,
+ * "se_modules" (optional, top level) not an array of module names. On error nothing stays
+ * loaded. */
 enum herald_err meta_init_json(const char *json, size_t len);
 
 /* Frees the tables. Safe to call when nothing is loaded. */
 void meta_fini(void);
+
+/* The module a record's "$se_module" value `name` names for field `f` (compared
+ * case-insensitively, as module names are): one of the modules data/modules.json lists under
+ * "se_modules" (Zoho's "Related To" modules: Leads, Accounts, Deals, ...). NULL when f has no
+ * $se_module (has_se_module false), or name is NULL or names no such module. */
+const struct meta_module *meta_se_module(const struct meta_field *f, const char *name);
 
 /* Modules in definition order; meta_module_at returns NULL past the end. */
 size_t meta_module_count(void);

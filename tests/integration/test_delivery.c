@@ -826,6 +826,60 @@ static const struct rx_request *the_one(struct receiver *rx, size_t n, const cha
     return found;
 }
 
+/* Expects callback `cb` to be the related action for record `id` of `module`: an update whose
+ * affected_fields are [{id: []}]. */
+static void expect_related(const struct rx_request *cb, const char *module, const char *id)
+{
+    assert_string_equal(hp_str(cb->json, "module"), module);
+    assert_string_equal(hp_str(cb->json, "operation"), "update");
+    json_t *af = json_object_get(hp_at(cb->json, "affected_fields[0]"), id);
+    assert_true(json_is_array(af));
+    assert_int_equal(json_array_size(af), 0);
+}
+
+/* A Task's What_Id looks up the module its $se_module names: inserting a Task on a Deal is a
+ * related action for that Deal, and moving it to an Account one for both. It followed Accounts
+ * alone, so a Task could not be put on a Deal at all. */
+static void related_action_follows_se_module(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256], body[512], path[128], deal[24], account[24], task[24];
+    rx_url(rx, "/related-to", url, sizeof url);
+    records("POST", "/crm/v8/Deals",
+            "{\"data\":[{\"Deal_Name\":\"RT Deal\",\"Stage\":\"Qualification\"}]}", 201);
+    snprintf(deal, sizeof deal, "%s", ids[0]);
+    records("POST", "/crm/v8/Accounts", "{\"data\":[{\"Account_Name\":\"RT Account\"}]}", 201);
+    snprintf(account, sizeof account, "%s", ids[0]);
+    watch("5050", "[\"Deals.edit\",\"Accounts.edit\"]", url, "");
+    snprintf(body, sizeof body,
+             "{\"data\":[{\"Subject\":\"Follow up\",\"What_Id\":{\"id\":\"%s\"},"
+             "\"$se_module\":\"Deals\"}]}",
+             deal);
+    records("POST", "/crm/v8/Tasks", body, 201);
+    snprintf(task, sizeof task, "%s", ids[0]);
+    assert_int_equal(rx_wait(rx, 1, 10000), 1);
+    char want[48];
+    snprintf(want, sizeof want, "[\"%s\"]", deal);
+    expect_related(the_one(rx, 1, "5050", want), "Deals", deal);
+
+    /* Moved to an account: the deal it leaves and the account it joins. */
+    snprintf(path, sizeof path, "/crm/v8/Tasks/%s", task);
+    snprintf(body, sizeof body, "{\"data\":[{\"What_Id\":{\"id\":\"%s\"}}]}", account);
+    records("PUT", path, body, 200);
+    assert_int_equal(rx_wait(rx, 3, 10000), 3);
+    bool is_deal_first = strcmp(hp_str(rx_get(rx, 1)->json, "module"), "Deals") == 0;
+    expect_related(rx_get(rx, is_deal_first ? 1 : 2), "Deals", deal);
+    expect_related(rx_get(rx, is_deal_first ? 2 : 1), "Accounts", account);
+
+    /* Deleted: the account alone. */
+    records("DELETE", path, NULL, 200);
+    assert_int_equal(rx_wait(rx, 4, 10000), 4);
+    assert_int_equal(rx_wait(rx, 5, 300), 4);
+    expect_related(rx_get(rx, 3), "Accounts", account);
+    rx_stop(rx);
+}
+
 /* An upsert that inserts some records and updates others is one API request: a looked-up
  * record gets one related-action callback per channel (contract §5: one POST per channel,
  * module, operation and request), its ids in request order, and on the upsert's own module the
@@ -976,6 +1030,7 @@ int main(void)
         cmocka_unit_test(related_action_notifies_the_looked_up_record),
         cmocka_unit_test(related_action_skips_a_deleted_looked_up_record),
         cmocka_unit_test(related_action_skips_a_record_the_same_request_deletes),
+        cmocka_unit_test(related_action_follows_se_module),
         cmocka_unit_test(upsert_sends_one_related_callback_per_channel),
         cmocka_unit_test(users_all_reports_user_changes),
         cmocka_unit_test(a_date_time_written_in_another_zone_is_compared_by_instant),

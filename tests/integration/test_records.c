@@ -891,6 +891,108 @@ static void lookups_take_ids_and_show_names(void **state)
     free(con);
 }
 
+/* Expects data[0] of `r` to be 400 INVALID_DATA naming `api_name` at $.data[0].`api_name`. */
+static void expect_field_error(struct hp_resp *r, const char *api_name)
+{
+    expect_status(r, 400);
+    json_t *e = hp_at(r->json, "data[0]");
+    assert_string_equal(hp_str(e, "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(e, "details"), "api_name"), api_name);
+    char path[64];
+    snprintf(path, sizeof path, "$.data[0].%s", api_name);
+    assert_string_equal(hp_str(hp_at(e, "details"), "json_path"), path);
+    hp_resp_free(r);
+}
+
+/* A Task's What_Id ("Related To") looks up the module its "$se_module" names (a Deal, a Lead,
+ * ...), Accounts without one; GET shows that module beside it, as Zoho does. It was always
+ * Accounts: a Task on a Deal was INVALID_DATA. */
+static void related_to_follows_se_module(void **state)
+{
+    (void)state;
+    char *deal =
+        insert_one("Deals", "{\"Deal_Name\":\"Related Deal\",\"Stage\":\"Qualification\"}");
+    char *acc = insert_one("Accounts", "{\"Account_Name\":\"Related Corp\"}");
+    char rec[256], want[160], path[128];
+    snprintf(rec, sizeof rec,
+             "{\"Subject\":\"Follow up\",\"What_Id\":{\"id\":\"%s\"},\"$se_module\":\"Deals\"}",
+             deal);
+    char *task = insert_one("Tasks", rec);
+    json_t *t = get_one("Tasks", task);
+    snprintf(want, sizeof want, "{\"name\":\"Related Deal\",\"id\":\"%s\"}", deal);
+    assert_json(json_object_get(t, "What_Id"), want);
+    assert_string_equal(hp_str(t, "$se_module"), "Deals");
+    json_decref(t);
+
+    /* Without $se_module the target is Accounts, as before: a Deal's id is no account. */
+    snprintf(rec, sizeof rec, "{\"data\":[{\"Subject\":\"x\",\"What_Id\":{\"id\":\"%s\"}}]}", deal);
+    struct hp_resp r = call("POST", "/crm/v8/Tasks", rec);
+    expect_field_error(&r, "What_Id");
+    snprintf(rec, sizeof rec, "{\"Subject\":\"On account\",\"What_Id\":{\"id\":\"%s\"}}", acc);
+    char *other = insert_one("Tasks", rec);
+    t = get_one("Tasks", other);
+    assert_string_equal(hp_str(hp_at(t, "What_Id"), "name"), "Related Corp");
+    assert_string_equal(hp_str(t, "$se_module"), "Accounts");
+    json_decref(t);
+
+    /* A module that is not a "Related To" module, or no module name, is refused by name. */
+    static const char *const bad[] = {"\"Contacts\"", "\"Nope\"", "7", "null"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(rec, sizeof rec,
+                 "{\"data\":[{\"Subject\":\"x\",\"What_Id\":{\"id\":\"%s\"},\"$se_module\":%s}]}",
+                 deal, bad[i]);
+        r = call("POST", "/crm/v8/Tasks", rec);
+        expect_field_error(&r, "$se_module");
+    }
+    /* An id that is no record of the module named is a missing lookup target. */
+    snprintf(
+        rec, sizeof rec,
+        "{\"data\":[{\"Subject\":\"x\",\"What_Id\":{\"id\":\"%s\"},\"$se_module\":\"Leads\"}]}",
+        deal);
+    r = call("POST", "/crm/v8/Tasks", rec);
+    expect_field_error(&r, "What_Id");
+
+    /* An update moves it to an account (Accounts named or not), and clearing it clears both. */
+    snprintf(path, sizeof path, "/crm/v8/Tasks/%s", task);
+    snprintf(rec, sizeof rec, "{\"data\":[{\"What_Id\":{\"id\":\"%s\"}}]}", acc);
+    r = call("PUT", path, rec);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    t = get_one("Tasks", task);
+    assert_string_equal(hp_str(hp_at(t, "What_Id"), "name"), "Related Corp");
+    assert_string_equal(hp_str(t, "$se_module"), "Accounts");
+    json_decref(t);
+    r = call("PUT", path, "{\"data\":[{\"What_Id\":null}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    t = get_one("Tasks", task);
+    assert_true(json_is_null(json_object_get(t, "What_Id")));
+    assert_true(json_is_null(json_object_get(t, "$se_module")));
+    json_decref(t);
+
+    /* A deleted Deal reads as no Related To. */
+    snprintf(rec, sizeof rec, "{\"data\":[{\"What_Id\":{\"id\":\"%s\"},\"$se_module\":\"deals\"}]}",
+             deal);
+    r = call("PUT", path, rec);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    t = get_one("Tasks", task);
+    assert_string_equal(hp_str(t, "$se_module"), "Deals");
+    json_decref(t);
+    snprintf(path, sizeof path, "/crm/v8/Deals/%s", deal);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    t = get_one("Tasks", task);
+    assert_true(json_is_null(json_object_get(t, "What_Id")));
+    assert_true(json_is_null(json_object_get(t, "$se_module")));
+    json_decref(t);
+    free(deal);
+    free(acc);
+    free(task);
+    free(other);
+}
+
 static void deal_stage_sets_probability(void **state)
 {
     (void)state;
@@ -1872,6 +1974,7 @@ int main(void)
         cmocka_unit_test(list_sorts_and_filters_by_ids),
         cmocka_unit_test(list_takes_if_modified_since),
         cmocka_unit_test(lookups_take_ids_and_show_names),
+        cmocka_unit_test(related_to_follows_se_module),
         cmocka_unit_test(deal_stage_sets_probability),
         cmocka_unit_test(deal_expected_revenue_follows_amount_and_probability),
         cmocka_unit_test(decimals_read_back_as_written),

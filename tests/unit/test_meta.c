@@ -251,6 +251,30 @@ static void every_lookup_target_resolves(void **state)
         assert_ptr_equal(field(relations[i][0], relations[i][1])->lookup, module(relations[i][2]));
 }
 
+/* What_Id ("Related To") of Tasks, Events and Calls may look up any of Zoho's "Related To"
+ * modules, chosen per record by its $se_module; other lookups have no $se_module. */
+static void related_to_lookups_choose_among_se_modules(void **state)
+{
+    (void)state;
+    static const char *const related[] = {"Tasks", "Events", "Calls"};
+    static const char *const targets[] = {
+        "Leads",        "Accounts",        "Deals",   "Campaigns",   "Cases",
+        "Solutions",    "Products",        "Vendors", "Price_Books", "Quotes",
+        "Sales_Orders", "Purchase_Orders", "Invoices"};
+    for (size_t i = 0; i < sizeof related / sizeof related[0]; i++) {
+        const struct meta_field *f = field(related[i], "What_Id");
+        assert_true(f->has_se_module);
+        for (size_t k = 0; k < sizeof targets / sizeof targets[0]; k++)
+            assert_ptr_equal(meta_se_module(f, targets[k]), module(targets[k]));
+        assert_ptr_equal(meta_se_module(f, "deals"), module("Deals"));
+        assert_null(meta_se_module(f, "Contacts"));
+        assert_null(meta_se_module(f, "Nope"));
+        assert_null(meta_se_module(f, NULL));
+        assert_false(field(related[i], "Who_Id")->has_se_module);
+        assert_null(meta_se_module(field(related[i], "Who_Id"), "Deals"));
+    }
+}
+
 static void module_lookup_ignores_case(void **state)
 {
     (void)state;
@@ -793,6 +817,12 @@ static void rejects_malformed_definitions(void **state)
                    "\"data_type\":\"text\"}")),
         ONE(MODULE("A", "1", FIELD("2", ",\"data_type\":\"text\",\"json_type\":\"string\""))),
         ONE(MODULE("A", "1", FIELD("2", ",\"json_type\":\"jsonarray\""))),
+        ONE(MODULE("A", "1", FIELD("2", ",\"data_type\":\"text\",\"se_module\":true"))),
+        ONE(MODULE("A", "1",
+                   FIELD("2", ",\"data_type\":\"lookup\",\"lookup_module\":\"A\","
+                              "\"se_module\":1"))),
+        "{\"se_modules\":[\"No\"],\"modules\":[" MODULE("A", "1", TEXT("2")) "]}",
+        "{\"se_modules\":\"A\",\"modules\":[" MODULE("A", "1", TEXT("2")) "]}",
     };
     assert_int_equal(meta_init_json(good, strlen(good)), HERALD_OK);
     assert_int_equal(meta_module_count(), 2);
@@ -826,6 +856,7 @@ int main(void)
         cmocka_unit_test(field_ids_are_scoped_to_their_module),
         cmocka_unit_test(ids_are_unique_18_digit_decimals),
         cmocka_unit_test(every_lookup_target_resolves),
+        cmocka_unit_test(related_to_lookups_choose_among_se_modules),
         cmocka_unit_test(module_lookup_ignores_case),
         cmocka_unit_test(field_lookup_is_case_sensitive),
         cmocka_unit_test(unknown_ids_resolve_to_nothing),

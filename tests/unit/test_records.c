@@ -369,6 +369,49 @@ static void notified_values_leave_out_line_items_and_participants(void **state)
     json_decref(values);
 }
 
+/* What_Id ("Related To") looks up the module "$se_module" names, which the values keep (only
+ * when it is not Accounts, the field's own; null on an update, to forget an earlier one), and
+ * which no change event names as a field. */
+static void related_to_follows_se_module(void **state)
+{
+    (void)state;
+    struct records_input in;
+    json_t *err = check("Tasks", "{\"What_Id\":{\"id\":\"7\"},\"$se_module\":\"deals\"}",
+                        RECORDS_UPDATE, &in);
+    assert_null(err);
+    assert_json(in.values, "{\"What_Id\":{\"id\":\"7\"},\"$se_module\":\"Deals\"}");
+    assert_int_equal(in.lookup_count, 1);
+    assert_ptr_equal(in.lookups[0].target, meta_module_by_name("Deals"));
+    const struct meta_module *tasks = meta_module_by_name("Tasks");
+    const struct meta_field *f = meta_field_by_name(tasks, "What_Id");
+    assert_ptr_equal(records_lookup_module(f, in.values), meta_module_by_name("Deals"));
+    json_t *notified = records_notified(tasks, in.values);
+    assert_json(notified, "{\"What_Id\":{\"id\":\"7\"}}");
+    json_decref(notified);
+    records_input_fini(&in);
+
+    assert_null(
+        check("Tasks", "{\"Subject\":\"s\",\"What_Id\":{\"id\":\"7\"}}", RECORDS_INSERT, &in));
+    assert_json(in.values, "{\"Subject\":\"s\",\"What_Id\":{\"id\":\"7\"}}");
+    assert_ptr_equal(in.lookups[0].target, meta_module_by_name("Accounts"));
+    assert_ptr_equal(records_lookup_module(f, in.values), meta_module_by_name("Accounts"));
+    records_input_fini(&in);
+    assert_null(check("Tasks", "{\"What_Id\":null,\"$se_module\":\"Deals\"}", RECORDS_UPDATE, &in));
+    assert_json(in.values, "{\"What_Id\":null,\"$se_module\":null}");
+    records_input_fini(&in);
+
+    static const char *const bad[] = {"\"Contacts\"", "\"\"", "3", "null", "{}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char element[128];
+        snprintf(element, sizeof element, "{\"What_Id\":{\"id\":\"7\"},\"$se_module\":%s}", bad[i]);
+        err = check("Events", element, RECORDS_INSERT, &in);
+        assert_json(err, "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"$se_module\","
+                         "\"json_path\":\"$.data[3].$se_module\"},\"message\":\"invalid data\","
+                         "\"status\":\"error\"}");
+        json_decref(err);
+    }
+}
+
 static void update_needs_nothing_but_cannot_clear_mandatory(void **state)
 {
     (void)state;
@@ -639,6 +682,7 @@ int main(void)
         cmocka_unit_test(normalizes_values_and_collects_lookups),
         cmocka_unit_test(line_items_keep_their_shape_with_string_ids),
         cmocka_unit_test(notified_values_leave_out_line_items_and_participants),
+        cmocka_unit_test(related_to_follows_se_module),
         cmocka_unit_test(update_needs_nothing_but_cannot_clear_mandatory),
         cmocka_unit_test(upsert_defers_the_mandatory_check),
         cmocka_unit_test(deal_stage_derives_probability),
