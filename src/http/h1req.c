@@ -181,6 +181,7 @@ static bool is_host_value(const char *v)
 /* What the fields before the current one held. */
 struct seen {
     bool has_host;
+    bool has_authorization;
     bool has_close; /* a Connection field with "close" */
 };
 
@@ -258,6 +259,14 @@ static int field_line(struct h1req_head *h, char *s, struct seen *seen, const ch
             return 400;
         }
         seen->has_host = true;
+    } else if (strcasecmp(s, "authorization") == 0) {
+        /* Two sets of credentials: a proxy in front may pass on, or check, another one than the
+         * server reads (RFC 9110 §5.3: it is not a list). */
+        if (seen->has_authorization) {
+            *why = "more than one Authorization header field";
+            return 400;
+        }
+        seen->has_authorization = true;
     }
     return 0;
 }

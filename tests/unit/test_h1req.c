@@ -146,6 +146,9 @@ static void bad_requests_are_refused_with_their_status(void **state)
         {"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\n\r\n", 400}, /* no Host */
         {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+        {"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Zoho-oauthtoken x\r\n"
+         "authorization: Zoho-oauthtoken y\r\n\r\n",
+         400},
         /* A Host that is no host and port (RFC 9112 §3.2: a server must refuse it). */
         {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
