@@ -1,6 +1,7 @@
 /* The HTTP/1.1 server: one epoll loop per request thread, each accepting from the shared
- * listening socket (EPOLLEXCLUSIVE) and owning the connections it accepted, edge-triggered and
- * registered once, so a request costs one read and one write. A handler answers at once or
+ * listening socket (EPOLLEXCLUSIVE) and giving each connection to the worker serving the fewest,
+ * which owns it from then on, edge-triggered and registered once, so a request costs one read and
+ * one write. A handler answers at once or
  * later from another thread: the answer is queued on the connection's worker, which is woken
  * through its eventfd once per batch of answers (a group commit answers many requests at once).
  *
@@ -123,6 +124,9 @@ struct worker {
     pthread_mutex_t mu;
     struct http_conn *ready; /* answered requests for this worker, newest first */
     bool is_woken;
+    int *incoming; /* connections another worker accepted for this one (fds), under mu */
+    size_t incoming_len, incoming_cap;
+    atomic_int owned; /* connections it serves or is handed: the balance accept_all keeps */
     struct conn *conns;
     struct conn *dead;        /* closed this round, freed after it */
     int64_t accept_resume_ms; /* not 0: accepting paused (out of fds) until then */
@@ -139,6 +143,7 @@ struct http_server {
     int listen_fd;
     unsigned worker_count;
     struct worker *workers;
+    atomic_uint running;    /* workers [0, running) are started: connections may go to them */
     atomic_int active;      /* requests read and not yet completed */
     atomic_int connections; /* open connections */
     atomic_bool is_quiescing;
@@ -612,6 +617,7 @@ static void conn_close(struct conn *c)
         c->next->prev = c->prev;
     c->next_dead = c->w->dead;
     c->w->dead = c;
+    atomic_fetch_sub(&c->w->owned, 1);
     atomic_fetch_sub(&c->w->srv->connections, 1);
 }
 
@@ -1040,6 +1046,7 @@ static void conn_accepted(struct worker *w, int fd)
         log_warn("msg=\"cannot watch a connection\" error=\"%s\"", strerror(errno));
         close(fd);
         free(c);
+        atomic_fetch_sub(&w->owned, 1);
         atomic_fetch_sub(&w->srv->connections, 1);
         return;
     }
@@ -1098,6 +1105,53 @@ static void refuse_busy(struct http_server *srv, int fd)
     close(fd);
 }
 
+/* The worker a new connection goes to: the one serving the fewest, this one on a tie. Whichever
+ * thread the listening socket wakes accepts every connection waiting (a client opening 32 at once
+ * put them all on one thread, the other idle); the connections are spread instead. */
+static struct worker *least_loaded(struct worker *w)
+{
+    struct http_server *srv = w->srv;
+    struct worker *best = w;
+    int fewest = atomic_load(&w->owned);
+    unsigned running = atomic_load(&srv->running);
+    for (unsigned i = 0; i < running; i++) {
+        int n = atomic_load(&srv->workers[i].owned);
+        if (n < fewest) {
+            fewest = n;
+            best = &srv->workers[i];
+        }
+    }
+    return best;
+}
+
+/* Gives an accepted connection to worker `to`, which takes it when woken (take_answers). */
+static void hand_over(struct worker *to, int fd)
+{
+    pthread_mutex_lock(&to->mu);
+    if (to->incoming_len == to->incoming_cap) {
+        to->incoming_cap = to->incoming_cap ? 2 * to->incoming_cap : 16;
+        to->incoming = xrealloc(to->incoming, to->incoming_cap * sizeof *to->incoming);
+    }
+    to->incoming[to->incoming_len++] = fd;
+    bool is_wake = !to->is_woken;
+    to->is_woken = true;
+    pthread_mutex_unlock(&to->mu);
+    if (is_wake)
+        wake(to);
+}
+
+/* Closes connections handed over and not taken (the server is stopping). Under nothing: the
+ * worker has stopped. */
+static void drop_incoming(struct worker *w)
+{
+    for (size_t i = 0; i < w->incoming_len; i++) {
+        close(w->incoming[i]);
+        atomic_fetch_sub(&w->owned, 1);
+        atomic_fetch_sub(&w->srv->connections, 1);
+    }
+    w->incoming_len = 0;
+}
+
 static void accept_all(struct worker *w)
 {
     struct http_server *srv = w->srv;
@@ -1128,7 +1182,12 @@ static void accept_all(struct worker *w)
             refuse_busy(srv, fd);
             continue;
         }
-        conn_accepted(w, fd);
+        struct worker *to = least_loaded(w);
+        atomic_fetch_add(&to->owned, 1);
+        if (to == w)
+            conn_accepted(w, fd);
+        else
+            hand_over(to, fd);
     }
 }
 
@@ -1141,7 +1200,21 @@ static void take_answers(struct worker *w)
     struct http_conn *list = w->ready;
     w->ready = NULL;
     w->is_woken = false;
+    int *incoming = w->incoming;
+    size_t incoming_len = w->incoming_len;
+    w->incoming = NULL;
+    w->incoming_len = w->incoming_cap = 0;
     pthread_mutex_unlock(&w->mu);
+    for (size_t i = 0; i < incoming_len; i++) {
+        if (atomic_load(&w->srv->is_quiescing)) {
+            close(incoming[i]);
+            atomic_fetch_sub(&w->owned, 1);
+            atomic_fetch_sub(&w->srv->connections, 1);
+        } else {
+            conn_accepted(w, incoming[i]);
+        }
+    }
+    free(incoming);
     struct http_conn *fifo = NULL; /* oldest first */
     while (list) {
         struct http_conn *next = list->next_ready;
@@ -1287,6 +1360,8 @@ static void workers_free(struct http_server *srv, unsigned started)
 {
     for (unsigned i = 0; i < started; i++) {
         struct worker *w = &srv->workers[i];
+        drop_incoming(w);
+        free(w->incoming);
         close(w->ep);
         close(w->evfd);
         pthread_mutex_destroy(&w->mu);
@@ -1349,6 +1424,7 @@ enum herald_err http_server_start(const struct http_config *cfg, const struct ht
             free(srv);
             return HERALD_ERR_IO;
         }
+        atomic_store(&srv->running, started + 1);
     }
     *out = srv;
     return HERALD_OK;

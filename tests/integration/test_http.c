@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1178,6 +1179,115 @@ static void running_out_of_descriptors_pauses_accepting_without_spinning(void **
 /* Past the connection limit (shrunk to 3 here from 10,000) a new connection is answered 503
  * SERVICE_UNAVAILABLE in Zoho's envelope, with Retry-After and Connection: close, and closed;
  * once one of the open ones ends, a new connection is served again. */
+/* The descriptors (numbers) of process `pid`'s sockets that are established connections to its
+ * own port `port` (/proc/net/tcp: local port, state 01, inode; /proc/PID/fd: socket:[inode]). */
+static size_t server_conn_fds(pid_t pid, int port, int *fds, size_t max)
+{
+    unsigned long inodes[256];
+    size_t inode_count = 0;
+    FILE *f = fopen("/proc/net/tcp", "r");
+    assert_non_null(f);
+    char line[512];
+    while (fgets(line, sizeof line, f) && inode_count < 256) {
+        unsigned local_port = 0, state = 0;
+        unsigned long inode = 0;
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*x:%*x %*x:%*x %*x %*u %*u %lu", &local_port,
+                   &state, &inode) == 3 &&
+            (int)local_port == port && state == 1)
+            inodes[inode_count++] = inode;
+    }
+    fclose(f);
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d)) && n < max;) {
+        char path[320], target[64];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t k = readlink(path, target, sizeof target - 1);
+        unsigned long inode = 0;
+        if (k <= 0)
+            continue;
+        target[k] = '\0';
+        if (sscanf(target, "socket:[%lu]", &inode) != 1)
+            continue;
+        for (size_t i = 0; i < inode_count; i++) {
+            if (inodes[i] == inode)
+                fds[n++] = atoi(e->d_name);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* How many of `fds` each epoll instance of process `pid` watches (/proc/PID/fdinfo lists a
+ * "tfd:" line per descriptor an epoll watches); the counts of the instances watching any. */
+static size_t conns_per_epoll(pid_t pid, const int *fds, size_t fd_count, int *counts, size_t max)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fdinfo", (int)pid);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d)) && n < max;) {
+        char path[320], line[256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int count = 0;
+        while (fgets(line, sizeof line, f)) {
+            int tfd = -1;
+            if (sscanf(line, "tfd: %d", &tfd) != 1)
+                continue;
+            for (size_t i = 0; i < fd_count; i++)
+                count += fds[i] == tfd;
+        }
+        fclose(f);
+        if (count)
+            counts[n++] = count;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A client opening many connections at once: whichever request thread the listening socket
+ * woke accepted every one waiting, so all of them were served by one thread while the other
+ * idled. They are spread: each thread serves as many as any other, give or take one. */
+static void connections_opened_at_once_are_spread_over_the_request_threads(void **state)
+{
+    (void)state;
+    enum { CONNS = 16 };
+    static const char health[] = "GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct raw *conns[CONNS];
+    for (int i = 0; i < CONNS; i++)
+        conns[i] = raw_open(srv.port);
+    struct answer a;
+    for (int i = 0; i < CONNS; i++) { /* answered: accepted and watched by its thread */
+        raw_puts(conns[i], health);
+        raw_answer(conns[i], false, &a);
+        expect_status(&a, 200);
+        answer_free(&a);
+    }
+    int fds[CONNS * 2], counts[16];
+    size_t fd_count = server_conn_fds(srv.pid, srv.port, fds, CONNS * 2);
+    assert_int_equal(fd_count, CONNS);
+    size_t epolls = conns_per_epoll(srv.pid, fds, fd_count, counts, 16);
+    assert_true(epolls >= 2);
+    int least = CONNS, most = 0, total = 0;
+    for (size_t i = 0; i < epolls; i++) {
+        least = counts[i] < least ? counts[i] : least;
+        most = counts[i] > most ? counts[i] : most;
+        total += counts[i];
+    }
+    assert_int_equal(total, CONNS);
+    if (most - least > 1)
+        fail_msg("connections per request thread: %d to %d", least, most);
+    for (int i = 0; i < CONNS; i++)
+        raw_close(conns[i]);
+}
+
 static void a_connection_past_the_limit_is_answered_503_and_closed(void **state)
 {
     (void)state;
@@ -1293,6 +1403,8 @@ int main(void)
         cmocka_unit_test(a_slow_notify_host_lookup_holds_no_other_request),
         cmocka_unit_test(running_out_of_descriptors_pauses_accepting_without_spinning),
         cmocka_unit_test(a_connection_past_the_limit_is_answered_503_and_closed),
+        cmocka_unit_test_setup_teardown(
+            connections_opened_at_once_are_spread_over_the_request_threads, setup, teardown),
         cmocka_unit_test(sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
