@@ -55,6 +55,12 @@
  * the operator chose would, so 0s,200ms,500ms retries a failing receiver within the second
  * even when five channels failed on it at once (they waited 5 s). */
 #define CIRCUIT_THRESHOLD 5
+/* ... and only while most of the destination's recent attempts failed: at least 4 in 5 of its
+ * last CIRCUIT_WINDOW outcomes (of all it has when it has fewer). A receiver that answers 70 %
+ * of its callbacks is up: with a hundred attempts in flight, five failures in a row came often
+ * enough that its circuit kept opening, and the notifications due meanwhile, counted as failed
+ * without being sent, ran out of attempts (4 % of 30,000 on a short schedule, most never sent). */
+#define CIRCUIT_WINDOW 20
 #define CIRCUIT_OPEN_MS 5000
 #define CIRCUIT_MAX_MS 300000
 #define CIRCUIT_FLOOR_MS 100
@@ -122,7 +128,10 @@ struct host {
     bool is_ip_literal;
     bool is_http; /* http:// (the own client), not https:// (libcurl) */
     size_t in_flight;
-    int failures; /* consecutive */
+    int failures;     /* consecutive */
+    uint32_t recent;  /* the last outcomes, newest in bit 0: 1 a failure */
+    int recent_count; /* outcomes in `recent`, up to CIRCUIT_WINDOW */
+    bool is_tripped;  /* the circuit is open or half-open (not closed) */
     int64_t open_until_ms;
     int64_t open_ms; /* the current open delay */
     size_t refused;  /* callbacks not sent while open, since the last line that said so */
@@ -464,7 +473,7 @@ static void host_free(struct host *h)
 /* The circuit is open (or half-open with its probe out): nothing else goes there now. */
 static bool host_is_open(const struct host *h, int64_t now)
 {
-    return h->failures >= CIRCUIT_THRESHOLD && (now < h->open_until_ms || h->is_probing);
+    return h->is_tripped && (now < h->open_until_ms || h->is_probing);
 }
 
 static bool host_is_blocked(const struct dispatcher *d, const struct host *h, int64_t now)
@@ -538,7 +547,7 @@ static void sweep_hosts(struct dispatcher *d, int64_t now)
         for (struct host **slot = &d->hosts[b]; *slot;) {
             struct host *h = *slot;
             int64_t idle_ms = d->host_idle_ms;
-            if (h->failures >= CIRCUIT_THRESHOLD)
+            if (h->is_tripped)
                 idle_ms += d->retry_longest_ms + d->retry_longest_ms / 5; /* its jitter */
             if (!h->in_flight && !h->queue_head && !h->is_resolving && !host_is_open(h, now) &&
                 now - h->used_ms > idle_ms) {
@@ -624,9 +633,18 @@ void circuit_bounds(const struct retry_schedule *retry, int64_t *open_ms, int64_
 
 static void flush_results(struct dispatcher *d);
 
+/* At least 4 in 5 of the destination's recent outcomes failed (CIRCUIT_WINDOW). */
+static bool mostly_failed(const struct host *h)
+{
+    uint32_t window = h->recent_count >= 32 ? ~0u : (1u << h->recent_count) - 1;
+    int failed = __builtin_popcount(h->recent & window);
+    return failed * 5 >= h->recent_count * 4;
+}
+
 /* Updates the destination's circuit after an attempt that reached it (or failed to).
  * `is_probe`: the attempt was the half-open circuit's probe. The circuit opens for
- * CIRCUIT_OPEN_MS on the failure that reaches the threshold, and only a failed probe opens it
+ * CIRCUIT_OPEN_MS on a failure that makes CIRCUIT_THRESHOLD in a row while most of the recent
+ * outcomes failed (mostly_failed), and only a failed probe opens it
  * again, for twice as long. The other attempts that were in flight when it opened (up to
  * max_per_host of them, all refused in the same round when nothing listens) fail after it
  * opened, and doubling on each of those took the delay to CIRCUIT_MAX_MS at once: a receiver
@@ -635,6 +653,9 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
                                bool is_probe)
 {
     bool is_failure = http_status == 0 || http_status >= 500;
+    h->recent = (h->recent << 1) | (is_failure ? 1u : 0u);
+    if (h->recent_count < CIRCUIT_WINDOW)
+        h->recent_count++;
     if (is_probe || !is_failure)
         h->is_probing = false;
     if (h->refused && (is_probe || !is_failure)) {
@@ -646,7 +667,7 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
     if (!is_failure) {
         /* The circuit closes: what failed while it was open, counted, waits for its next
          * retry (up to hours away); a receiver that is back gets it now. */
-        if (h->failures >= CIRCUIT_THRESHOLD) {
+        if (h->is_tripped) {
             log_info("msg=\"circuit closed\" destination=%s", h->key);
             /* The outcomes not yet flushed go first, in the writer's order: their rows are
              * still leased and their retries not yet pushed out, so the hasten would skip them
@@ -660,16 +681,18 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
         }
         h->failures = 0;
         h->open_ms = 0;
+        h->is_tripped = false;
         return;
     }
     h->failures++;
-    if (h->failures == CIRCUIT_THRESHOLD) {
+    if (!h->is_tripped && h->failures >= CIRCUIT_THRESHOLD && mostly_failed(h)) {
+        h->is_tripped = true;
         h->open_ms = d->circuit_open_ms;
         h->open_until_ms = now + h->open_ms;
         h->is_defer_due = d->is_defer_due = true;
         log_warn("msg=\"circuit opened\" destination=%s open_ms=%lld", h->key,
                  (long long)h->open_ms);
-    } else if (h->failures > CIRCUIT_THRESHOLD && is_probe) {
+    } else if (h->is_tripped && is_probe) {
         h->open_ms = h->open_ms ? h->open_ms * 2 : d->circuit_open_ms;
         if (h->open_ms > d->circuit_max_ms)
             h->open_ms = d->circuit_max_ms;
@@ -2017,7 +2040,7 @@ static void launch(struct dispatcher *d, struct flight *f)
     struct host *host = f->host;
     int64_t now = now_ms();
     f->started_ms = now;
-    if (host->failures >= CIRCUIT_THRESHOLD) {
+    if (host->is_tripped) {
         f->is_probe = true; /* half-open: this attempt is the probe */
         host->is_probing = true;
         f->is_early = host->early_at_ms && f->claim.next_at_ms == host->early_at_ms;
@@ -2333,7 +2356,7 @@ static void ask_probes(struct dispatcher *d, int64_t now)
 {
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         for (struct host *h = d->hosts[b]; h; h = h->next) {
-            if (h->failures < CIRCUIT_THRESHOLD || h->is_probing || h->in_flight || h->queue_head ||
+            if (!h->is_tripped || h->is_probing || h->in_flight || h->queue_head ||
                 now < h->open_until_ms || now < h->retry_after_until_ms ||
                 h->probe_asked_until == h->open_until_ms || !h->channel_count)
                 continue;

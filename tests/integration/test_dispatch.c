@@ -1135,6 +1135,47 @@ static void a_dead_destination_fails_its_backlog_on_the_schedule(void **state)
     rx_stop(rx);
 }
 
+/* A destination that answers most callbacks is up, though some fail: five failures in a row
+ * after fifteen successes open no circuit, so nothing is counted failed without being sent.
+ * Five in a row was enough: with many attempts in flight, a receiver failing 30 % of them had its
+ * circuit opening again and again, and 4 % of its notifications ended failed, most of them never
+ * sent. A dead destination's circuit still opens at its fifth failure (the tests above). */
+static void a_few_failures_among_successes_open_no_circuit(void **state)
+{
+    (void)state;
+    struct hp p;
+    hp_start(&p, "--allow-network 127.0.0.0/8 --retry-schedule 0s,200ms,500ms,1s");
+    char statuses[400] = "200";
+    for (int i = 1; i < 15; i++)
+        strcat(statuses, ",200");
+    for (int i = 0; i < 5; i++)
+        strcat(statuses, ",500");
+    struct receiver *rx = rx_start(statuses);
+    char url[256];
+    rx_url(rx, "/flaky", url, sizeof url);
+    watch_at(&p, "7700", "Leads.create", url);
+    /* One at a time, so the outcomes come in the receiver's order: 15 successes, 5 failures. */
+    for (size_t i = 0; i < 20; i++) {
+        insert_at(&p, "Leads", "Last_Name");
+        assert_int_equal(rx_wait(rx, i + 1, 5000), i + 1);
+    }
+    long long delivered = 0;
+    int64_t deadline = hp_now_ms() + 8000;
+    while (delivered < 20 && hp_now_ms() < deadline) {
+        delivered = hp_db_value(&p, "SELECT count(*) FROM notifications WHERE status = 1");
+        if (delivered < 20)
+            rx_wait(rx, rx_count(rx) + 1, 100);
+    }
+    assert_int_equal(delivered, 20);
+    assert_int_equal(rx_count(rx), 25); /* the five failed ones once more each */
+    assert_int_equal(hp_log_count(&p, "circuit opened"), 0);
+    assert_int_equal(hp_db_value(&p, "SELECT count(*) FROM attempts WHERE error LIKE '%circuit%'"),
+                     0);
+    assert_int_equal(hp_stop(&p), 0);
+    hp_cleanup(&p);
+    rx_stop(rx);
+}
+
 /* A destination comes back: once an attempt gets through and its circuit closes, what had
  * failed while it was down is sent at once, not at each notification's next retry (20 s away
  * here, hours on the default schedule). */
@@ -2466,6 +2507,7 @@ int main(void)
         cmocka_unit_test(attempts_that_hang_fail_at_their_limits_and_are_retried),
         cmocka_unit_test(a_circuit_rests_no_longer_than_the_retry_schedule),
         cmocka_unit_test(a_dead_destination_fails_its_backlog_on_the_schedule),
+        cmocka_unit_test(a_few_failures_among_successes_open_no_circuit),
         cmocka_unit_test(a_destination_back_gets_its_backlog_when_its_circuit_closes),
         cmocka_unit_test(a_destination_back_is_probed_though_nothing_is_due),
         cmocka_unit_test(retry_after_holds_while_the_circuit_is_open),
