@@ -112,6 +112,15 @@ static enum herald_err conn_open(const char *path, bool is_writer, struct sq_con
 #else
 #define SQ_FOREIGN_KEYS "PRAGMA foreign_keys=ON;"
 #endif
+    /* Two processes opening a new database at once (`serve` and `token create`): turning its
+     * journal into a WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at once,
+     * without the busy handler, when waiting could deadlock (this connection holds the shared
+     * lock the other's write waits for): one of them exited "database is locked" about once in
+     * 80 tries. Retried, as the busy timeout would, for up to 10 s. */
+    int64_t give_up_ms = time_mono_ms() + 10000;
+    while (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) == SQLITE_BUSY &&
+           time_mono_ms() < give_up_ms)
+        time_sleep_ms(2);
     enum herald_err err =
         sq_exec(c, "PRAGMA journal_mode=WAL;"
                    "PRAGMA synchronous=FULL;" SQ_FOREIGN_KEYS "PRAGMA temp_store=MEMORY;"

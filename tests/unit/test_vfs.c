@@ -1,7 +1,8 @@
 /* The store's VFS (store/sqlite_vfs.c) on real database files: a commit's log writes reach the
  * file as one write; other connections see every commit at once, under synchronous=FULL and
  * NORMAL; a process that dies keeps what it committed and nothing else; a commit fails once the
- * database is no longer the file at its path, with statx or, where statx is refused, stat. */
+ * database is no longer the file at its path, with statx or, where statx is refused, stat; a
+ * database another process is writing opens once that write is done. */
 // clang-format off
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,12 +18,14 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/sqlite_int.h"
+#include "store/store.h"
 
 struct fixture {
     char dir[64];
@@ -91,6 +94,15 @@ static sqlite3 *open_shim(const char *path, const char *sync)
     snprintf(sql, sizeof sql, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;", sync);
     exec(db, sql);
     exec(db, "CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v BLOB)");
+    return db;
+}
+
+/* A plain connection that creates the file when it does not exist (rollback journal). */
+static sqlite3 *open_plain_new(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                     SQLITE_OK);
     return db;
 }
 
@@ -225,6 +237,35 @@ static void without_statx_a_removed_database_still_fails_the_next_commit(void **
     removed_database_fails_the_next_commit(f->db, true);
 }
 
+static void *commit_later(void *arg)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 300 * 1000000};
+    nanosleep(&ts, NULL);
+    exec(arg, "COMMIT");
+    return NULL;
+}
+
+/* Another connection is writing the database (in rollback-journal mode, as a new database is
+ * while a second process creates it): turning it into WAL needs an exclusive lock, and SQLite
+ * answers SQLITE_BUSY at once, without the busy handler, while this connection holds a shared
+ * lock. The store waits for the write to end instead of failing to open ("database is locked":
+ * `serve` and `token create` started together on a new database failed about once in 80). */
+static void a_database_being_written_opens_once_the_write_is_done(void **state)
+{
+    struct fixture *f = *state;
+    sqlite3 *other = open_plain_new(f->db);
+    exec(other, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB); BEGIN IMMEDIATE;"
+                "INSERT INTO t(v) VALUES (1)");
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, commit_later, other), 0);
+    struct store *s = NULL;
+    enum herald_err err = store_open(f->db, &s);
+    pthread_join(th, NULL);
+    sqlite3_close(other);
+    assert_int_equal(err, HERALD_OK);
+    store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +275,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_removed_database_fails_the_next_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(
             without_statx_a_removed_database_still_fails_the_next_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_database_being_written_opens_once_the_write_is_done,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
