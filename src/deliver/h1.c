@@ -238,13 +238,31 @@ size_t h1_response_feed(struct h1_response *r, const char *p, size_t n)
             }
             break;
         }
+        case H1_STATUS:
+        case H1_HEADERS: {
+            /* The head a run at a time, up to its line's end: it is most of a short response,
+             * and a byte at a time it cost some 20 instructions a byte. */
+            const char *at = p + i;
+            const char *nl = memchr(at, '\n', n - i);
+            size_t run = nl ? (size_t)(nl - at) + 1 : n - i;
+            bool is_too_large = run > H1_HEAD_MAX - r->head_len;
+            if (is_too_large)
+                run = H1_HEAD_MAX - r->head_len; /* what fits, then the failure */
+            size_t text = nl && !is_too_large ? run - 1 : run;
+            size_t keep = r->line_len < H1_LINE_KEEP - 1 ? H1_LINE_KEEP - 1 - r->line_len : 0;
+            if (keep && text)
+                memcpy(r->line + r->line_len, at, text < keep ? text : keep);
+            r->line_len += text;
+            r->head_len += run;
+            i += run;
+            if (is_too_large)
+                fail(r, "response head too large");
+            else if (nl)
+                line_done(r);
+            break;
+        }
         default: {
-            if (r->state == H1_STATUS || r->state == H1_HEADERS) {
-                if (++r->head_len > H1_HEAD_MAX) {
-                    fail(r, "response head too large");
-                    break;
-                }
-            } else if (r->body_read == r->body_max) {
+            if (r->body_read == r->body_max) {
                 /* Chunk-size lines, chunk ends and trailers count as body: an endless chunk
                  * extension or trailer is cut like an endless body (the status stands). */
                 r->is_cut = true;
