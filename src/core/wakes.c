@@ -11,6 +11,7 @@ static _Thread_local struct {
     bool is_holding;
     int count;
     int fds[WAKES_MAX];
+    atomic_int *pending[WAKES_MAX];
 } held;
 
 static void write_one(int evfd)
@@ -20,30 +21,42 @@ static void write_one(int evfd)
     }
 }
 
+static void written(atomic_int *pending)
+{
+    if (pending)
+        atomic_fetch_sub(pending, 1);
+}
+
 void wakes_hold(void)
 {
     held.is_holding = true;
 }
 
-void wakes_signal(int evfd)
+void wakes_signal(int evfd, atomic_int *pending)
 {
     if (held.is_holding) {
         for (int i = 0; i < held.count; i++) {
-            if (held.fds[i] == evfd)
+            if (held.fds[i] == evfd) {
+                written(pending); /* the held one is still counted */
                 return;
+            }
         }
         if (held.count < WAKES_MAX) {
+            held.pending[held.count] = pending;
             held.fds[held.count++] = evfd;
             return;
         }
     }
     write_one(evfd);
+    written(pending);
 }
 
 void wakes_release(void)
 {
     held.is_holding = false;
-    for (int i = 0; i < held.count; i++)
+    for (int i = 0; i < held.count; i++) {
         write_one(held.fds[i]);
+        written(held.pending[i]);
+    }
     held.count = 0;
 }

@@ -7,12 +7,16 @@
 #ifndef HERALD_CORE_WAKES_H
 #define HERALD_CORE_WAKES_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 /* Starts gathering the calling thread's wakes. Calls do not nest. */
 void wakes_hold(void);
-/* Writes 1 to `evfd` now, or once at wakes_release when this thread is holding. */
-void wakes_signal(int evfd);
+/* Writes 1 to `evfd` now, or once at wakes_release when this thread is holding. `pending`, when
+ * not NULL, is decremented once that write is done (at once when another held wake writes the
+ * same eventfd): the owner of the eventfd counts the wakes it has coming and waits for them
+ * before it closes it. */
+void wakes_signal(int evfd, atomic_int *pending);
 /* Writes each gathered eventfd once and stops gathering. */
 void wakes_release(void);
 

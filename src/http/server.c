@@ -146,6 +146,7 @@ struct http_server {
     atomic_uint running;    /* workers [0, running) are started: connections may go to them */
     atomic_int active;      /* requests read and not yet completed */
     atomic_int connections; /* open connections */
+    atomic_int unwoken;     /* wakes decided for queued work and not yet written (wake_queued) */
     atomic_bool is_quiescing;
     atomic_bool is_stopping;
     char *busy; /* the whole 503 answer to a connection past the limit */
@@ -163,7 +164,15 @@ static int64_t now_ms(void)
 
 static void wake(struct worker *w)
 {
-    wakes_signal(w->evfd);
+    wakes_signal(w->evfd, NULL);
+}
+
+/* Wakes `w` for work just queued on it, the wake counted in srv->unwoken under w->mu (is_wake).
+ * A thread holding its wakes writes it only at the end of its batch, maybe after a stop took the
+ * work at its own wake; the stop waits for the count before it closes the eventfds. */
+static void wake_queued(struct worker *w)
+{
+    wakes_signal(w->evfd, &w->srv->unwoken);
 }
 
 /* Records the answer; queues the request for its worker unless the handler is still running
@@ -191,10 +200,12 @@ static bool take_answer(struct http_conn *r, int status, char *body, size_t len,
         w->ready = r;
         is_wake = !w->is_woken;
         w->is_woken = true;
+        if (is_wake)
+            atomic_fetch_add(&w->srv->unwoken, 1);
     }
     pthread_mutex_unlock(&w->mu);
     if (is_wake)
-        wake(w);
+        wake_queued(w);
     return true;
 }
 
@@ -1135,9 +1146,11 @@ static void hand_over(struct worker *to, int fd)
     to->incoming[to->incoming_len++] = fd;
     bool is_wake = !to->is_woken;
     to->is_woken = true;
+    if (is_wake)
+        atomic_fetch_add(&to->srv->unwoken, 1);
     pthread_mutex_unlock(&to->mu);
     if (is_wake)
-        wake(to);
+        wake_queued(to);
 }
 
 /* Closes connections handed over and not taken (the server is stopping). Under nothing: the
@@ -1435,6 +1448,9 @@ int http_server_port(const struct http_server *srv)
     return srv->port;
 }
 
+/* How long a stop waits for the wakes still to be written (srv->unwoken): a batch's answers. */
+#define UNWOKEN_WAIT_MS 2000
+
 void http_server_stop(struct http_server *srv, int grace_ms)
 {
     if (!srv)
@@ -1471,6 +1487,16 @@ void http_server_stop(struct http_server *srv, int grace_ms)
          * workers their answers are queued on, rather than free what is in use. */
         log_warn("msg=\"stopping with requests in progress\" count=%zu", waiting);
         return;
+    }
+    /* Answers queued by a thread holding its wakes (the store's writer, to the end of its batch)
+     * went out at the stop's own wake, their wakes not yet written: closing the eventfds now
+     * would put those writes into whatever file takes the numbers next. */
+    for (int waited = 0; atomic_load(&srv->unwoken) > 0 && waited < UNWOKEN_WAIT_MS; waited++)
+        time_sleep_ms(1);
+    if (atomic_load(&srv->unwoken) > 0) {
+        log_warn("msg=\"stopping with wakes not yet written\" count=%d",
+                 atomic_load(&srv->unwoken));
+        return; /* as above: leaked rather than closed under a writer */
     }
     for (unsigned i = 0; i < srv->worker_count; i++) {
         struct worker *w = &srv->workers[i];

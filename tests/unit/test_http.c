@@ -12,11 +12,13 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "core/wakes.h"
 #include "http/http.h"
 
 static void h_a(struct http_req *r)
@@ -269,6 +271,88 @@ static void a_stopping_server_refuses_new_connections_and_finishes_its_request(v
     pthread_join(stopper, NULL);
 }
 
+/* A request answered from a thread that holds its wakes (the store's writer answers a batch so),
+ * the wake written only some time after the answer was queued. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct http_req *req;
+    bool is_answered;
+} held_answer = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, false};
+
+static void h_held(struct http_req *r)
+{
+    pthread_mutex_lock(&held_answer.mu);
+    held_answer.req = r;
+    pthread_cond_broadcast(&held_answer.cv);
+    pthread_mutex_unlock(&held_answer.mu);
+}
+
+static const struct http_route held_routes[] = {
+    {"GET", "held", h_held, NULL},
+    {0},
+};
+
+static void *answer_held_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&held_answer.mu);
+    while (!held_answer.req)
+        pthread_cond_wait(&held_answer.cv, &held_answer.mu);
+    pthread_mutex_unlock(&held_answer.mu);
+    nap_ms(100); /* the handler has returned: the answer is queued, not sent by it */
+    wakes_hold();
+    http_respond_empty(held_answer.req, 204);
+    pthread_mutex_lock(&held_answer.mu);
+    held_answer.is_answered = true;
+    pthread_cond_broadcast(&held_answer.cv);
+    pthread_mutex_unlock(&held_answer.mu);
+    nap_ms(400); /* the rest of the batch */
+    wakes_release();
+    return NULL;
+}
+
+/* A stop while an answer's wake is held: the stop's own wake sends the answer, and the stop
+ * waits for the held wake to be written before it closes the request threads' eventfds. It
+ * closed them at once, and the wake went into whatever file took the number next. */
+static void a_stop_waits_for_a_held_wake_before_closing_its_eventfds(void **state)
+{
+    (void)state;
+    struct http_config cfg = {.host = "127.0.0.1", .port = 0, .threads = 2};
+    struct http_server *srv = NULL;
+    assert_int_equal(http_server_start(&cfg, held_routes, NULL, &srv), HERALD_OK);
+    pthread_t answerer;
+    assert_int_equal(pthread_create(&answerer, NULL, answer_held_main, NULL), 0);
+    int fd = connect_to(http_server_port(srv));
+    assert_true(fd >= 0);
+    static const char get[] = "GET /held HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(write(fd, get, sizeof get - 1), (ssize_t)(sizeof get - 1));
+    pthread_mutex_lock(&held_answer.mu);
+    while (!held_answer.is_answered)
+        pthread_cond_wait(&held_answer.cv, &held_answer.mu);
+    pthread_mutex_unlock(&held_answer.mu);
+    http_server_stop(srv, 5000);
+    /* New files take the numbers the stop freed, as a server's next connections would. */
+    enum { N = 32 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = eventfd(0, EFD_NONBLOCK);
+        assert_true(fds[i] >= 0);
+    }
+    pthread_join(answerer, NULL);
+    for (int i = 0; i < N; i++) {
+        uint64_t v = 0;
+        if (read(fds[i], &v, sizeof v) == (ssize_t)sizeof v)
+            fail_msg("a wake was written into fd %d, opened after the stop", fds[i]);
+        close(fds[i]);
+    }
+    char answer[512];
+    ssize_t n = read(fd, answer, sizeof answer - 1);
+    assert_true(n > 12);
+    assert_memory_equal(answer, "HTTP/1.1 204", 12);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +366,7 @@ int main(void)
         cmocka_unit_test(module_scopes_take_zohos_spelling_of_the_module),
         cmocka_unit_test(bound_hook_sees_the_port_before_any_request_thread),
         cmocka_unit_test(a_stopping_server_refuses_new_connections_and_finishes_its_request),
+        cmocka_unit_test(a_stop_waits_for_a_held_wake_before_closing_its_eventfds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,9 +26,9 @@ static void held_wakes_are_written_once_each_at_the_release(void **state)
     assert_true(a >= 0 && b >= 0);
     wakes_hold();
     for (int i = 0; i < 5; i++)
-        wakes_signal(a);
-    wakes_signal(b);
-    wakes_signal(a);
+        wakes_signal(a, NULL);
+    wakes_signal(b, NULL);
+    wakes_signal(a, NULL);
     assert_int_equal(writes_to(a), 0);
     assert_int_equal(writes_to(b), 0);
     wakes_release();
@@ -43,12 +43,12 @@ static void a_wake_is_written_at_once_when_not_held(void **state)
     (void)state;
     int a = eventfd(0, EFD_NONBLOCK);
     assert_true(a >= 0);
-    wakes_signal(a);
-    wakes_signal(a);
+    wakes_signal(a, NULL);
+    wakes_signal(a, NULL);
     assert_int_equal(writes_to(a), 2);
     wakes_hold();
     wakes_release();
-    wakes_signal(a); /* released: at once again */
+    wakes_signal(a, NULL); /* released: at once again */
     assert_int_equal(writes_to(a), 1);
     close(a);
 }
@@ -62,7 +62,7 @@ static void past_the_held_limit_wakes_are_written_at_once(void **state)
     for (int i = 0; i < N; i++) {
         fds[i] = eventfd(0, EFD_NONBLOCK);
         assert_true(fds[i] >= 0);
-        wakes_signal(fds[i]);
+        wakes_signal(fds[i], NULL);
     }
     int at_once = 0;
     for (int i = 0; i < N; i++)
@@ -75,12 +75,38 @@ static void past_the_held_limit_wakes_are_written_at_once(void **state)
     }
 }
 
+/* `pending` counts down once a wake is written: at the release for a held one, at once for one
+ * written then or already held. The HTTP server waits for it before closing its eventfds. */
+static void pending_counts_down_when_the_write_is_done(void **state)
+{
+    (void)state;
+    int a = eventfd(0, EFD_NONBLOCK), b = eventfd(0, EFD_NONBLOCK);
+    assert_true(a >= 0 && b >= 0);
+    atomic_int pending = 3;
+    wakes_hold();
+    wakes_signal(a, &pending);
+    wakes_signal(a, &pending); /* already held: the first is written for both */
+    wakes_signal(b, &pending);
+    assert_int_equal(atomic_load(&pending), 2);
+    wakes_release();
+    assert_int_equal(atomic_load(&pending), 0);
+    assert_int_equal(writes_to(a), 1);
+    assert_int_equal(writes_to(b), 1);
+    atomic_store(&pending, 1);
+    wakes_signal(a, &pending);
+    assert_int_equal(atomic_load(&pending), 0);
+    assert_int_equal(writes_to(a), 1);
+    close(a);
+    close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(held_wakes_are_written_once_each_at_the_release),
         cmocka_unit_test(a_wake_is_written_at_once_when_not_held),
         cmocka_unit_test(past_the_held_limit_wakes_are_written_at_once),
+        cmocka_unit_test(pending_counts_down_when_the_write_is_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
