@@ -979,7 +979,14 @@ static void conn_run(struct conn *c)
                 break;
             }
             if (atomic_load(&c->w->srv->is_quiescing) && avail == 0) {
-                conn_close(c); /* stopping: idle connections go */
+                /* Stopping: idle connections go. A request already sent (on a connection just
+                 * accepted, or the next one on a kept-alive connection) is read and answered
+                 * first: closed unread, the client saw a reset and could not tell whether it
+                 * was done. */
+                if (read_more(c, HEAD_MAX + 1))
+                    break;
+                if (!c->is_dead)
+                    conn_close(c);
                 return;
             }
             bool has_read = read_more(c, HEAD_MAX + 1);
@@ -1218,15 +1225,11 @@ static void take_answers(struct worker *w)
     w->incoming = NULL;
     w->incoming_len = w->incoming_cap = 0;
     pthread_mutex_unlock(&w->mu);
-    for (size_t i = 0; i < incoming_len; i++) {
-        if (atomic_load(&w->srv->is_quiescing)) {
-            close(incoming[i]);
-            atomic_fetch_sub(&w->owned, 1);
-            atomic_fetch_sub(&w->srv->connections, 1);
-        } else {
-            conn_accepted(w, incoming[i]);
-        }
-    }
+    /* Also once the server is stopping, as the accepting thread does with those it keeps: a
+     * request already sent is answered (its connection then closes), an idle connection is
+     * closed by the sweep. Closed unread, the client saw a reset. */
+    for (size_t i = 0; i < incoming_len; i++)
+        conn_accepted(w, incoming[i]);
     free(incoming);
     struct http_conn *fifo = NULL; /* oldest first */
     while (list) {

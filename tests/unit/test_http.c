@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -353,6 +354,105 @@ static void a_stop_waits_for_a_held_wake_before_closing_its_eventfds(void **stat
     close(fd);
 }
 
+/* The request thread that answered the last GET /who. */
+static pthread_t who_thread;
+static pthread_mutex_t who_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void h_who(struct http_req *r)
+{
+    pthread_mutex_lock(&who_mu);
+    who_thread = pthread_self();
+    pthread_mutex_unlock(&who_mu);
+    http_respond_empty(r, 204);
+}
+
+static const struct http_route who_routes[] = {
+    {"GET", "who", h_who, NULL},
+    {"GET", "slow", h_slow, NULL},
+    {0},
+};
+
+/* Sends GET `path` on `fd`; the answer's status, 0 when the connection ended without one. */
+static int ask(int fd, const char *path)
+{
+    char req[128], answer[512];
+    int len = snprintf(req, sizeof req, "GET /%s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    if (write(fd, req, (size_t)len) != len)
+        return 0;
+    ssize_t n = read(fd, answer, sizeof answer - 1);
+    if (n < 12)
+        return 0;
+    answer[n] = '\0';
+    return atoi(answer + 9);
+}
+
+static void *slow_main(void *arg)
+{
+    intptr_t status = ask((int)(intptr_t)arg, "slow");
+    return (void *)status;
+}
+
+/* A connection accepted before a stop, its request sent, and handed to a request thread that
+ * takes it only after the stop began, is answered, as one the accepting thread keeps is: it was
+ * closed unread (the client saw a reset, not knowing whether the request was done). */
+static void a_connection_handed_over_before_a_stop_is_answered(void **state)
+{
+    (void)state;
+    struct http_config cfg = {.host = "127.0.0.1", .port = 0, .threads = 2};
+    struct http_server *srv = NULL;
+    assert_int_equal(http_server_start(&cfg, who_routes, NULL, &srv), HERALD_OK);
+    int port = http_server_port(srv);
+    /* Three connections, two on one thread (busy) and one on the other (x). */
+    int fds[3];
+    pthread_t threads[3];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = connect_to(port);
+        assert_true(fds[i] >= 0);
+        assert_int_equal(ask(fds[i], "who"), 204);
+        pthread_mutex_lock(&who_mu);
+        threads[i] = who_thread;
+        pthread_mutex_unlock(&who_mu);
+    }
+    int on_first = 0;
+    for (int i = 0; i < 3; i++)
+        on_first += pthread_equal(threads[i], threads[0]) != 0;
+    assert_true(on_first == 1 || on_first == 2);
+    int x = -1; /* the connection alone on its thread */
+    for (int i = 0; i < 3; i++) {
+        int same = 0;
+        for (int k = 0; k < 3; k++)
+            same += pthread_equal(threads[i], threads[k]) != 0;
+        if (same == 1)
+            x = i;
+    }
+    assert_true(x >= 0);
+    /* x's thread runs a slow handler: the other accepts the next connection and, serving more,
+     * hands it to x's, which takes it once the handler returns, the stop begun meanwhile. */
+    pthread_t slow;
+    assert_int_equal(pthread_create(&slow, NULL, slow_main, (void *)(intptr_t)fds[x]), 0);
+    nap_ms(100);
+    int late = connect_to(port);
+    assert_true(late >= 0);
+    static const char who[] = "GET /who HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_int_equal(write(late, who, sizeof who - 1), (ssize_t)(sizeof who - 1));
+    nap_ms(100);
+    pthread_t stopper;
+    assert_int_equal(pthread_create(&stopper, NULL, stop_main, srv), 0);
+    char answer[512];
+    ssize_t n = read(late, answer, sizeof answer - 1);
+    if (n < 12)
+        fail_msg("the connection handed over ended without an answer (%zd, %s)", n,
+                 n < 0 ? strerror(errno) : "closed");
+    assert_memory_equal(answer, "HTTP/1.1 204", 12);
+    void *slow_status = NULL;
+    pthread_join(slow, &slow_status);
+    assert_int_equal((intptr_t)slow_status, 204);
+    pthread_join(stopper, NULL);
+    close(late);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +467,7 @@ int main(void)
         cmocka_unit_test(bound_hook_sees_the_port_before_any_request_thread),
         cmocka_unit_test(a_stopping_server_refuses_new_connections_and_finishes_its_request),
         cmocka_unit_test(a_stop_waits_for_a_held_wake_before_closing_its_eventfds),
+        cmocka_unit_test(a_connection_handed_over_before_a_stop_is_answered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
