@@ -175,6 +175,17 @@ static void wake_queued(struct worker *w)
     wakes_signal(w->evfd, &w->srv->unwoken);
 }
 
+/* Under w->mu, with work just queued on `w`: whether a wake must be written for it (none is on
+ * its way yet), counted in srv->unwoken until wake_queued has written it. */
+static bool needs_wake(struct worker *w)
+{
+    if (w->is_woken)
+        return false;
+    w->is_woken = true;
+    atomic_fetch_add(&w->srv->unwoken, 1);
+    return true;
+}
+
 /* Records the answer; queues the request for its worker unless the handler is still running
  * on the worker (which then sends it on return). */
 static bool take_answer(struct http_conn *r, int status, char *body, size_t len,
@@ -198,10 +209,7 @@ static bool take_answer(struct http_conn *r, int status, char *body, size_t len,
     if (!r->is_in_handler) {
         r->next_ready = w->ready;
         w->ready = r;
-        is_wake = !w->is_woken;
-        w->is_woken = true;
-        if (is_wake)
-            atomic_fetch_add(&w->srv->unwoken, 1);
+        is_wake = needs_wake(w);
     }
     pthread_mutex_unlock(&w->mu);
     if (is_wake)
@@ -1151,10 +1159,7 @@ static void hand_over(struct worker *to, int fd)
         to->incoming = xrealloc(to->incoming, to->incoming_cap * sizeof *to->incoming);
     }
     to->incoming[to->incoming_len++] = fd;
-    bool is_wake = !to->is_woken;
-    to->is_woken = true;
-    if (is_wake)
-        atomic_fetch_add(&to->srv->unwoken, 1);
+    bool is_wake = needs_wake(to);
     pthread_mutex_unlock(&to->mu);
     if (is_wake)
         wake_queued(to);
