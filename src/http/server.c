@@ -34,9 +34,9 @@
 
 #include "core/buf.h"
 #include "core/log.h"
-#include "core/wakes.h"
 #include "core/timefmt.h"
 #include "core/url.h"
+#include "core/wakes.h"
 #include "core/xmalloc.h"
 #include "core/zjson.h"
 #include "http/h1req.h"

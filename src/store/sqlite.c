@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "core/wakes.h"
 #include "core/timefmt.h"
+#include "core/wakes.h"
 #include "core/xmalloc.h"
 
 /* Jobs per transaction: enough to amortize the fsync, small enough to keep latency flat. */

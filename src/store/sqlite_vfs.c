@@ -173,14 +173,16 @@ static int x_truncate(sqlite3_file *file, sqlite3_int64 size)
 static bool file_id_of(const char *path, struct file_id *out)
 {
     struct statx sx;
-    if (statx(AT_FDCWD, path, 0, STATX_INO, &sx) == 0 && (sx.stx_mask & STATX_INO)) {
+    int rc = statx(AT_FDCWD, path, 0, STATX_INO, &sx);
+    if (rc == 0 && (sx.stx_mask & STATX_INO)) {
         *out = (struct file_id){
             .dev_major = sx.stx_dev_major, .dev_minor = sx.stx_dev_minor, .ino = sx.stx_ino};
         return true;
     }
-    if (errno != EPERM && errno != ENOSYS)
+    if (rc != 0 && errno != EPERM && errno != ENOSYS)
         return false;
-    /* statx refused (the seccomp filters of older container runtimes answer EPERM). */
+    /* statx refused (the seccomp filters of older container runtimes answer EPERM), or it gave
+     * no inode number. */
     struct stat st;
     if (stat(path, &st) != 0)
         return false;
