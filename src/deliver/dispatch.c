@@ -128,7 +128,6 @@ struct host {
     bool is_ip_literal;
     bool is_http; /* http:// (the own client), not https:// (libcurl) */
     size_t in_flight;
-    int failures;     /* consecutive */
     uint32_t recent;  /* the last outcomes, newest in bit 0: 1 a failure */
     int recent_count; /* outcomes in `recent`, up to CIRCUIT_WINDOW */
     bool is_tripped;  /* the circuit is open or half-open (not closed) */
@@ -633,6 +632,12 @@ void circuit_bounds(const struct retry_schedule *retry, int64_t *open_ms, int64_
 
 static void flush_results(struct dispatcher *d);
 
+/* The destination's latest outcomes that failed, one after another (up to 32). */
+static int failures_in_a_row(const struct host *h)
+{
+    return ~h->recent ? __builtin_ctz(~h->recent) : 32;
+}
+
 /* At least 4 in 5 of the destination's recent outcomes failed (CIRCUIT_WINDOW). */
 static bool mostly_failed(const struct host *h)
 {
@@ -679,13 +684,11 @@ static void host_after_attempt(struct dispatcher *d, struct host *h, int http_st
                 d->is_claim_due = true;
             }
         }
-        h->failures = 0;
         h->open_ms = 0;
         h->is_tripped = false;
         return;
     }
-    h->failures++;
-    if (!h->is_tripped && h->failures >= CIRCUIT_THRESHOLD && mostly_failed(h)) {
+    if (!h->is_tripped && failures_in_a_row(h) >= CIRCUIT_THRESHOLD && mostly_failed(h)) {
         h->is_tripped = true;
         h->open_ms = d->circuit_open_ms;
         h->open_until_ms = now + h->open_ms;
