@@ -206,7 +206,30 @@ static void txn_lost(struct sq_store *s, struct sq_job *batch)
     batch_fail(s, batch, NULL);
 }
 
-static void run_batch(struct sq_store *s, struct sq_job *batch)
+/* The job after `j` in its batch. After the last one, the jobs queued while the batch ran join
+ * it (up to SQ_MAX_BATCH in all) instead of waiting for a commit of their own: a request that
+ * arrives while the statements of a batch run is in that batch's commit. */
+static struct sq_job *next_job(struct sq_store *s, struct sq_job *j, size_t *n)
+{
+    if (j->next || *n >= SQ_MAX_BATCH)
+        return j->next;
+    pthread_mutex_lock(&s->mu);
+    struct sq_job *first = s->head;
+    if (first) {
+        struct sq_job *last = first;
+        for ((*n)++; last->next && *n < SQ_MAX_BATCH; (*n)++)
+            last = last->next;
+        s->head = last->next;
+        if (!s->head)
+            s->tail = NULL;
+        last->next = NULL;
+        j->next = first;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return first;
+}
+
+static void run_batch(struct sq_store *s, struct sq_job *batch, size_t n)
 {
     struct sq_txn txn = {.base = {.ops = s->base.ops, .store = &s->base}, .s = s, .c = s->writer};
     /* BEGIN and COMMIT are prepared once (cached), not parsed again for every batch. */
@@ -220,7 +243,7 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
     sqlite3_stmt *save = sq_stmt(s->writer, "SAVEPOINT job");
     sqlite3_stmt *release = sq_stmt(s->writer, "RELEASE job");
     sqlite3_stmt *undo = sq_stmt(s->writer, "ROLLBACK TO job");
-    for (struct sq_job *j = batch; j; j = j->next) {
+    for (struct sq_job *j = batch; j; j = next_job(s, j, &n)) {
         if (j->is_plain) {
             j->err = j->fn(&txn.base, j->arg);
             if (j->err || sqlite3_get_autocommit(s->writer->db)) {
@@ -303,7 +326,7 @@ static void *writer_main(void *arg)
         void *handoff_arg = s->handoff_arg;
         pthread_mutex_unlock(&s->mu);
 
-        run_batch(s, batch);
+        run_batch(s, batch, n);
         /* Before the jobs' answers: the callbacks set off at once (commit→receipt latency). */
         fresh_hand(s, handoff_arg);
         wakes_hold(); /* each HTTP thread woken once for the batch's answers */

@@ -60,6 +60,7 @@ struct fixture {
     /* A job that holds the writer until the test opens it (see hold_the_writer). */
     bool is_gate_entered;
     bool is_gate_open;
+    struct add_job *gate_job; /* when set, the gate's job runs it first */
     /* Read results, freed by the teardown. */
     struct store_ntf ntf;
     struct store_ntf *list;
@@ -468,8 +469,9 @@ static void a_due_now_row_is_handed_off_leased_and_a_merely_due_one_is_not(void 
  * meanwhile are queued together and run as one batch. */
 static enum herald_err gate_run(struct store_txn *txn, void *arg)
 {
-    (void)txn;
     struct fixture *f = arg;
+    if (f->gate_job)
+        assert_int_equal(add_run(txn, f->gate_job), HERALD_OK);
     struct timespec deadline = deadline_in(WAIT_S);
     pthread_mutex_lock(&f->mu);
     f->is_gate_entered = true;
@@ -521,6 +523,35 @@ static void batch_of_three(struct fixture *f, struct add_job *a, struct add_job 
     submit_bc(f->s, add_run, b, add_done);
     submit_bc(f->s, add_run, c, add_done);
     release_the_writer(f);
+}
+
+/* Jobs queued while a batch's statements run join that batch's commit instead of waiting for
+ * the next one: the gate's job adds a row and holds the writer, a and b are queued meanwhile,
+ * and one commit hands all three rows off at once. */
+static void jobs_queued_while_a_batch_runs_join_its_commit(void **state)
+{
+    struct fixture *f = *state;
+    store_start(f);
+    store_outbox_handoff(f->s, on_handoff, f, LEASE_MS, NULL);
+    int64_t now = time_now_ms();
+    struct add_job g = {.count = 1}, a = {.count = 1}, b = {.count = 1};
+    g.rows[0] = row_of(f, 7, "\"job\":\"gate\"}", now, true);
+    a.rows[0] = row_of(f, 7, "\"job\":\"a\"}", now, true);
+    b.rows[0] = row_of(f, 7, "\"job\":\"b\"}", now, true);
+    f->gate_job = &g;
+    hold_the_writer(f);
+    store_submit(f->s, add_run, &a, add_done);
+    store_submit_plain(f->s, add_run, &b, add_done);
+    release_the_writer(f);
+    barrier(f);
+    assert_true(a.is_done && b.is_done);
+    assert_int_equal(a.err, HERALD_OK);
+    assert_int_equal(b.err, HERALD_OK);
+    assert_int_equal(handed_calls(f), 1);
+    assert_int_equal(handed_total(f), 3);
+    assert_non_null(handed_find(f, g.ids[0]));
+    assert_non_null(handed_find(f, a.ids[0]));
+    assert_non_null(handed_find(f, b.ids[0]));
 }
 
 static void a_rolled_back_job_hands_nothing_off_while_its_batch_neighbours_do(void **state)
@@ -1305,6 +1336,7 @@ int main(void)
     log_set_level(LOG_ERROR);
     const struct CMUnitTest tests[] = {
         OUTBOX_TEST(a_due_now_row_is_handed_off_leased_and_a_merely_due_one_is_not),
+        OUTBOX_TEST(jobs_queued_while_a_batch_runs_join_its_commit),
         OUTBOX_TEST(a_rolled_back_job_hands_nothing_off_while_its_batch_neighbours_do),
         OUTBOX_TEST(a_failing_plain_job_rolls_back_its_whole_batch),
         OUTBOX_TEST(a_transaction_sqlite_rolled_back_fails_the_whole_batch),
