@@ -1862,6 +1862,10 @@ static void own_read(struct dispatcher *d, struct conn *c)
             }
             if (!c->head)
                 return; /* idle: what comes now is no answer (own_event closes it) */
+            /* A short read emptied the socket; epoll (level-triggered) reports what comes
+             * next. Reading on until EAGAIN cost a second recv per callback. */
+            if ((size_t)n < sizeof in)
+                return;
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))

@@ -225,6 +225,27 @@ static void decimal_formatting_matches_printf(void **state)
         assert_string_equal(json_string_value(id), want);
         json_decref(id);
     }
+    /* Each side of every power of ten, and a spread of others, both signs. */
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 400; i++) {
+        int64_t v;
+        if (i < 19 * 2) {
+            v = 1;
+            for (int e = 0; e < i / 2; e++)
+                v *= 10;
+            v -= i % 2;
+        } else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            v = (int64_t)(x >> (i % 60));
+        }
+        for (int sign = 0; sign < 2; sign++, v = -v) {
+            char want[32], got[32];
+            snprintf(want, sizeof want, "%" PRId64, v);
+            size_t n = fmt_i64(got, v);
+            got[n] = '\0';
+            assert_string_equal(got, want);
+        }
+    }
 }
 
 /* Bytes that are not UTF-8 become U+FFFD one byte at a time; well-formed text, including the
