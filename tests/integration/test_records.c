@@ -759,6 +759,67 @@ static void list_takes_if_modified_since(void **state)
     free(edited);
 }
 
+/* GET /{Module}/{id} with If-Modified-Since (the SDKs' GetRecordHeader sends it, as
+ * GetRecordsHeader does on the list): 304 without a body when the record was last modified
+ * before it, the record when at or after, 400 for a header that is no ISO 8601 time. It was
+ * ignored: the whole record every time, and a malformed header passed. */
+static void get_one_takes_if_modified_since(void **state)
+{
+    (void)state;
+    char *id = insert_one("Solutions", "{\"Solution_Title\":\"Polled\"}");
+    json_t *rec = get_one("Solutions", id);
+    char modified[64];
+    snprintf(modified, sizeof modified, "If-Modified-Since: %s", hp_str(rec, "Modified_Time"));
+    json_decref(rec);
+    char path[160];
+    snprintf(path, sizeof path, "/crm/v8/Solutions/%s", id);
+
+    const char *const later[] = {"If-Modified-Since: 2999-12-31T23:59:59+05:30", NULL};
+    struct hp_resp r = hp_req(&srv, "GET", path, NULL, srv.token, later);
+    expect_status(&r, 304);
+    assert_true(!r.body || !*r.body);
+    hp_resp_free(&r);
+
+    const char *const at[] = {modified, NULL};
+    r = hp_req(&srv, "GET", path, NULL, srv.token, at);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "id"), id);
+    hp_resp_free(&r);
+
+    const char *const bad[] = {"If-Modified-Since: yesterday", NULL};
+    r = hp_req(&srv, "GET", path, NULL, srv.token, bad);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "header_name"), "If-Modified-Since");
+    hp_resp_free(&r);
+    free(id);
+}
+
+/* An empty `fields` ("fields=") names no field: on a list from v3 on it is the missing
+ * parameter (it listed bare ids), on v2 and on one record it shows every field as no `fields`
+ * does. */
+static void empty_fields_is_no_fields(void **state)
+{
+    (void)state;
+    char *id = insert_one("Vendors", "{\"Vendor_Name\":\"Empty fields\"}");
+    struct hp_resp r = call("GET", "/crm/v8/Vendors?fields=", NULL);
+    hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "fields");
+    hp_resp_free(&r);
+
+    r = call("GET", "/crm/v2/Vendors?fields=&per_page=1", NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "Vendor_Name"), "Empty fields");
+    hp_resp_free(&r);
+
+    char path[160];
+    snprintf(path, sizeof path, "/crm/v8/Vendors/%s?fields=", id);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "Vendor_Name"), "Empty fields");
+    hp_resp_free(&r);
+    free(id);
+}
+
 /* Zoho's Get Records takes sort_by (id, Created_Time, Modified_Time), sort_order (asc, desc)
  * and ids (at most 100); they were ignored: every list was in ascending id order, of every
  * record, and info claimed sort_order "asc" whatever was asked. The order not given is desc
@@ -1973,6 +2034,8 @@ int main(void)
         cmocka_unit_test(get_one_shows_the_fields_asked_for),
         cmocka_unit_test(list_sorts_and_filters_by_ids),
         cmocka_unit_test(list_takes_if_modified_since),
+        cmocka_unit_test(get_one_takes_if_modified_since),
+        cmocka_unit_test(empty_fields_is_no_fields),
         cmocka_unit_test(lookups_take_ids_and_show_names),
         cmocka_unit_test(related_to_follows_se_module),
         cmocka_unit_test(deal_stage_sets_probability),
