@@ -965,26 +965,6 @@ static bool select_fields(struct http_req *req, const struct meta_module *m, boo
     return true;
 }
 
-/* Zoho's If-Modified-Since on Get Records, on a list and on one record (the SDKs' GetRecordHeader
- * and GetRecordsHeader both send it): an ISO 8601 time with its offset, as Zoho's field times
- * are written, into *at_s; *has_since false when the header is absent. Integrators poll with
- * it. False after answering the error. */
-static bool parse_modified_since(struct http_req *req, bool *has_since, int64_t *at_s)
-{
-    const char *since = http_req_header(req, "If-Modified-Since");
-    *has_since = false;
-    if (!since)
-        return true;
-    if (time_parse_iso8601(since, at_s)) {
-        http_respond_error(req, 400, "INVALID_DATA", "invalid If-Modified-Since header",
-                           json_pack("{s:s, s:s}", "header_name", "If-Modified-Since",
-                                     "expected_data_type", "datetime"));
-        return false;
-    }
-    *has_since = true;
-    return true;
-}
-
 void api_record_get(struct http_req *req)
 {
     struct app *app = req->app;
@@ -996,7 +976,7 @@ void api_record_get(struct http_req *req)
         return;
     bool has_since;
     int64_t since_s;
-    if (!parse_modified_since(req, &has_since, &since_s))
+    if (!api_modified_since(req, &has_since, &since_s))
         return;
     /* `fields` selects what is shown, as on the list (Zoho's get-one takes it too: the SDKs'
      * GetRecordParam has it); unlike the list's, it is optional on every version. */
@@ -1110,7 +1090,7 @@ void api_records_list(struct http_req *req)
         .ids = ids,
     };
     if (!parse_sort(req, &q) || !parse_ids(req, ids, &q.id_count) ||
-        !parse_modified_since(req, &q.has_modified_since, &q.modified_since_s))
+        !api_modified_since(req, &q.has_modified_since, &q.modified_since_s))
         return;
     bool *selected = NULL;
     if (!select_fields(req, m, &selected))
