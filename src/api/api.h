@@ -62,6 +62,13 @@ json_t *api_body_array(struct http_req *req, const char *key, size_t max, json_t
  * {"param_name": "page" or "per_page"} for the first one that is out of range or not a number. */
 bool api_page_params(struct http_req *req, long *page, long *per_page);
 
+/* Zoho's If-Modified-Since on a read (records and users, a list or one; the SDKs' Get...Header
+ * classes send it): an ISO 8601 time with its offset, as Zoho writes its times, into *at_s;
+ * *has_since false when the header is absent. Only what was modified at or after it is shown;
+ * nothing → 304 without a body. False after answering 400 INVALID_DATA
+ * {"header_name":"If-Modified-Since","expected_data_type":"datetime"} for another form. */
+bool api_modified_since(struct http_req *req, bool *has_since, int64_t *at_s);
+
 /* Handlers, by resource. */
 void api_org_get(struct http_req *req);
 void api_users_get(struct http_req *req);
@@ -81,6 +88,10 @@ void api_record_delete(struct http_req *req);
  * created_time and Modified_Time rendered in the current --timezone, as records' times are,
  * whatever zone they were written in. */
 json_t *api_user_shown(const char *text);
+/* True when the user `u` (as api_user_shown gives it; borrowed) was last modified at or after
+ * since_s (Unix seconds), as If-Modified-Since keeps it; a user without a readable
+ * Modified_Time counts as modified. */
+bool api_user_is_modified_since(const json_t *u, int64_t since_s);
 void api_user_get(struct http_req *req);
 void api_users_create(struct http_req *req);
 void api_users_update(struct http_req *req);

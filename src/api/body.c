@@ -1,10 +1,11 @@
-/* Whole-request checks shared by the resources: a body that carries one array of rows, and a
- * list's page and per_page. */
+/* Whole-request checks shared by the resources: a body that carries one array of rows, a
+ * list's page and per_page, and the If-Modified-Since header of a read. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "core/timefmt.h"
 
 json_t *api_body_array(struct http_req *req, const char *key, size_t max, json_t **root_out)
 {
@@ -74,4 +75,20 @@ bool api_page_params(struct http_req *req, long *page, long *per_page)
     http_respond_error(req, 400, "INVALID_DATA", "invalid data",
                        json_pack("{s:s}", "param_name", bad));
     return false;
+}
+
+bool api_modified_since(struct http_req *req, bool *has_since, int64_t *at_s)
+{
+    const char *since = http_req_header(req, "If-Modified-Since");
+    *has_since = false;
+    if (!since)
+        return true;
+    if (time_parse_iso8601(since, at_s)) {
+        http_respond_error(req, 400, "INVALID_DATA", "invalid If-Modified-Since header",
+                           json_pack("{s:s, s:s}", "header_name", "If-Modified-Since",
+                                     "expected_data_type", "datetime"));
+        return false;
+    }
+    *has_since = true;
+    return true;
 }

@@ -142,10 +142,14 @@ void api_users_get(struct http_req *req)
     long page, per_page;
     if (!api_page_params(req, &page, &per_page))
         return;
-    /* AllUsers pages in SQL; a filtered type reads every user (an organization has few) and
-     * pages what passes. */
+    bool has_since;
+    int64_t since_s;
+    if (!api_modified_since(req, &has_since, &since_s))
+        return;
+    /* AllUsers pages in SQL; a filtered type, or If-Modified-Since, reads every user (an
+     * organization has few) and pages what passes. */
     size_t skip = (size_t)(page - 1) * (size_t)per_page;
-    bool is_filtered = type != USERS_ALL;
+    bool is_filtered = type != USERS_ALL || has_since;
     struct store_user *list = NULL;
     size_t n = 0;
     enum herald_err err =
@@ -161,7 +165,8 @@ void api_users_get(struct http_req *req)
     for (size_t i = 0; i < n; i++) {
         json_t *u = api_user_shown(list[i].json);
         free(list[i].json);
-        if (!user_is(u, type) || (is_filtered && passed++ < skip)) {
+        if (!user_is(u, type) || (has_since && !api_user_is_modified_since(u, since_s)) ||
+            (is_filtered && passed++ < skip)) {
             json_decref(u);
             continue;
         }
@@ -176,7 +181,8 @@ void api_users_get(struct http_req *req)
     size_t shown = json_array_size(users);
     if (shown == 0) {
         json_decref(users);
-        http_respond_empty(req, 204);
+        /* Nothing modified since: Not Modified, as a record list answers. */
+        http_respond_empty(req, has_since && page == 1 ? 304 : 204);
         return;
     }
     http_respond_json(req, 200,

@@ -948,12 +948,13 @@ static bool parse_fields(struct http_req *req, const struct meta_module *m, cons
 }
 
 /* The fields the query's `fields` selects, into *out (caller frees): NULL, every field, when
- * the query has none. False after answering the error. */
+ * the query has none or an empty one ("fields=" names no field, as a missing one does). False
+ * after answering the error. */
 static bool select_fields(struct http_req *req, const struct meta_module *m, bool **out)
 {
     const char *fields = http_req_query(req, "fields");
     *out = NULL;
-    if (!fields)
+    if (!fields || !*fields)
         return true;
     bool *selected = xcalloc(m->field_count ? m->field_count : 1, sizeof *selected);
     if (!parse_fields(req, m, fields, selected)) {
@@ -973,6 +974,10 @@ void api_record_get(struct http_req *req)
     int64_t id = path_id(req);
     if (!id)
         return;
+    bool has_since;
+    int64_t since_s;
+    if (!api_modified_since(req, &has_since, &since_s))
+        return;
     /* `fields` selects what is shown, as on the list (Zoho's get-one takes it too: the SDKs'
      * GetRecordParam has it); unlike the list's, it is optional on every version. */
     bool *selected = NULL;
@@ -988,6 +993,13 @@ void api_record_get(struct http_req *req)
     if (err) {
         free(selected);
         respond_internal(req);
+        return;
+    }
+    if (has_since && r.modified_at_s < since_s) {
+        /* Not modified since (at or after counts, as on the list): no body, as Zoho answers. */
+        free(selected);
+        store_record_fini(&r);
+        http_respond_empty(req, 304);
         return;
     }
     json_t *rec = record_json(app->store, m, &r, selected);
@@ -1053,26 +1065,6 @@ static bool parse_ids(struct http_req *req, int64_t *ids, size_t *count)
     return true;
 }
 
-/* Zoho's If-Modified-Since on a record list: only records modified at or after it (an ISO 8601
- * time with its offset, as Zoho's field times are written), and 304 when there are none.
- * Integrators poll with it. False after answering the error. */
-static bool parse_modified_since(struct http_req *req, struct store_record_query *q)
-{
-    const char *since = http_req_header(req, "If-Modified-Since");
-    if (!since)
-        return true;
-    int64_t at;
-    if (time_parse_iso8601(since, &at)) {
-        http_respond_error(req, 400, "INVALID_DATA", "invalid If-Modified-Since header",
-                           json_pack("{s:s, s:s}", "header_name", "If-Modified-Since",
-                                     "expected_data_type", "datetime"));
-        return false;
-    }
-    q->has_modified_since = true;
-    q->modified_since_s = at;
-    return true;
-}
-
 void api_records_list(struct http_req *req)
 {
     struct app *app = req->app;
@@ -1081,8 +1073,9 @@ void api_records_list(struct http_req *req)
         return;
     const char *fields = http_req_query(req, "fields");
     /* Needed from v3 on ("mandatory when fetching all records" on Zoho's v3 to v8 pages); v2
-     * and v2.1 list every field without it. */
-    if (!fields && req->version && !meta_version_is_v2(req->version)) {
+     * and v2.1 list every field without it. An empty one ("fields=") is missing too: it named
+     * nothing and listed bare ids. */
+    if ((!fields || !*fields) && req->version && !meta_version_is_v2(req->version)) {
         http_respond_error(req, 400, "REQUIRED_PARAM_MISSING", "required param is missing",
                            json_pack("{s:s}", "param_name", "fields"));
         return;
@@ -1096,7 +1089,8 @@ void api_records_list(struct http_req *req)
         .limit = (size_t)per_page + 1,
         .ids = ids,
     };
-    if (!parse_sort(req, &q) || !parse_ids(req, ids, &q.id_count) || !parse_modified_since(req, &q))
+    if (!parse_sort(req, &q) || !parse_ids(req, ids, &q.id_count) ||
+        !api_modified_since(req, &q.has_modified_since, &q.modified_since_s))
         return;
     bool *selected = NULL;
     if (!select_fields(req, m, &selected))

@@ -500,6 +500,13 @@ void api_user_delete(struct http_req *req)
     submit(job);
 }
 
+bool api_user_is_modified_since(const json_t *u, int64_t since_s)
+{
+    const char *at = json_string_value(json_object_get(u, "Modified_Time"));
+    int64_t at_s;
+    return !at || time_parse_iso8601(at, &at_s) || at_s >= since_s;
+}
+
 json_t *api_user_shown(const char *text)
 {
     json_t *u = text ? json_loads(text, 0, NULL) : NULL;
@@ -526,6 +533,10 @@ void api_user_get(struct http_req *req)
     int64_t id = path_user_id(req);
     if (!id)
         return;
+    bool has_since;
+    int64_t since_s;
+    if (!api_modified_since(req, &has_since, &since_s))
+        return;
     struct store_user u = {0};
     enum herald_err err = store_user_get(app->store, req->who.org_id, id, &u);
     if (err == HERALD_ERR_NOT_FOUND) {
@@ -538,5 +549,10 @@ void api_user_get(struct http_req *req)
     }
     json_t *user = api_user_shown(u.json);
     free(u.json);
+    if (has_since && !api_user_is_modified_since(user, since_s)) {
+        json_decref(user);
+        http_respond_empty(req, 304); /* not modified since: no body, as on records */
+        return;
+    }
     http_respond_json(req, 200, json_pack("{s:[o]}", "users", user));
 }

@@ -759,6 +759,67 @@ static void list_takes_if_modified_since(void **state)
     free(edited);
 }
 
+/* GET /{Module}/{id} with If-Modified-Since (the SDKs' GetRecordHeader sends it, as
+ * GetRecordsHeader does on the list): 304 without a body when the record was last modified
+ * before it, the record when at or after, 400 for a header that is no ISO 8601 time. It was
+ * ignored: the whole record every time, and a malformed header passed. */
+static void get_one_takes_if_modified_since(void **state)
+{
+    (void)state;
+    char *id = insert_one("Solutions", "{\"Solution_Title\":\"Polled\"}");
+    json_t *rec = get_one("Solutions", id);
+    char modified[64];
+    snprintf(modified, sizeof modified, "If-Modified-Since: %s", hp_str(rec, "Modified_Time"));
+    json_decref(rec);
+    char path[160];
+    snprintf(path, sizeof path, "/crm/v8/Solutions/%s", id);
+
+    const char *const later[] = {"If-Modified-Since: 2999-12-31T23:59:59+05:30", NULL};
+    struct hp_resp r = hp_req(&srv, "GET", path, NULL, srv.token, later);
+    expect_status(&r, 304);
+    assert_true(!r.body || !*r.body);
+    hp_resp_free(&r);
+
+    const char *const at[] = {modified, NULL};
+    r = hp_req(&srv, "GET", path, NULL, srv.token, at);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "id"), id);
+    hp_resp_free(&r);
+
+    const char *const bad[] = {"If-Modified-Since: yesterday", NULL};
+    r = hp_req(&srv, "GET", path, NULL, srv.token, bad);
+    hp_assert_error(&r, 400, "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "header_name"), "If-Modified-Since");
+    hp_resp_free(&r);
+    free(id);
+}
+
+/* An empty `fields` ("fields=") names no field: on a list from v3 on it is the missing
+ * parameter (it listed bare ids), on v2 and on one record it shows every field as no `fields`
+ * does. */
+static void empty_fields_is_no_fields(void **state)
+{
+    (void)state;
+    char *id = insert_one("Vendors", "{\"Vendor_Name\":\"Empty fields\"}");
+    struct hp_resp r = call("GET", "/crm/v8/Vendors?fields=", NULL);
+    hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
+    assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "fields");
+    hp_resp_free(&r);
+
+    r = call("GET", "/crm/v2/Vendors?fields=&per_page=1", NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "Vendor_Name"), "Empty fields");
+    hp_resp_free(&r);
+
+    char path[160];
+    snprintf(path, sizeof path, "/crm/v8/Vendors/%s?fields=", id);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "data[0]"), "Vendor_Name"), "Empty fields");
+    hp_resp_free(&r);
+    free(id);
+}
+
 /* Zoho's Get Records takes sort_by (id, Created_Time, Modified_Time), sort_order (asc, desc)
  * and ids (at most 100); they were ignored: every list was in ascending id order, of every
  * record, and info claimed sort_order "asc" whatever was asked. The order not given is desc
@@ -1663,6 +1724,48 @@ static void user_add(const char *body, char *path, size_t cap)
     hp_resp_free(&r);
 }
 
+/* GET /users and /users/{id} with If-Modified-Since (the SDKs' GetUsersHeader and GetUserHeader
+ * send it): only the users modified at or after it, 304 without a body when none, 400 for a
+ * header that is no ISO 8601 time, as on records. It was ignored: every user, every time. */
+static void users_take_if_modified_since(void **state)
+{
+    (void)state;
+    char path[128];
+    user_add("{\"users\":[{\"last_name\":\"Since\",\"email\":\"since@herald.test\"}]}", path,
+             sizeof path);
+    struct hp_resp r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    char at[96];
+    snprintf(at, sizeof at, "If-Modified-Since: %s",
+             hp_str(hp_at(r.json, "users[0]"), "Modified_Time"));
+    hp_resp_free(&r);
+
+    const char *const later[] = {"If-Modified-Since: 2999-12-31T23:59:59Z", NULL};
+    const char *const since[] = {at, NULL};
+    const char *const bad[] = {"If-Modified-Since: yesterday", NULL};
+    const char *const paths[] = {path, "/crm/v8/users", "/crm/v8/users?type=ActiveUsers"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        r = hp_req(&srv, "GET", paths[i], NULL, srv.token, later);
+        if (r.status != 304 || (r.body && *r.body))
+            fail_msg("GET %s, a later If-Modified-Since: %ld %s", paths[i], r.status, r.body);
+        hp_resp_free(&r);
+        r = hp_req(&srv, "GET", paths[i], NULL, srv.token, since);
+        expect_status(&r, 200);
+        json_t *users = json_object_get(r.json, "users");
+        bool has_it = false;
+        for (size_t k = 0; k < json_array_size(users); k++) {
+            const char *name = hp_str(json_array_get(users, k), "last_name");
+            has_it |= name && strcmp(name, "Since") == 0;
+        }
+        assert_true(has_it);
+        hp_resp_free(&r);
+        r = hp_req(&srv, "GET", paths[i], NULL, srv.token, bad);
+        hp_assert_error(&r, 400, "INVALID_DATA");
+        assert_string_equal(hp_str(hp_at(r.json, "details"), "header_name"), "If-Modified-Since");
+        hp_resp_free(&r);
+    }
+}
+
 /* The official SDKs send a user's role and profile as objects ({"id"}: the SDK's Role and Profile
  * classes), Zoho's samples as id strings: both name the organization's role and profile. */
 static void users_take_role_and_profile_as_objects(void **state)
@@ -1973,6 +2076,8 @@ int main(void)
         cmocka_unit_test(get_one_shows_the_fields_asked_for),
         cmocka_unit_test(list_sorts_and_filters_by_ids),
         cmocka_unit_test(list_takes_if_modified_since),
+        cmocka_unit_test(get_one_takes_if_modified_since),
+        cmocka_unit_test(empty_fields_is_no_fields),
         cmocka_unit_test(lookups_take_ids_and_show_names),
         cmocka_unit_test(related_to_follows_se_module),
         cmocka_unit_test(deal_stage_sets_probability),
@@ -1985,6 +2090,7 @@ int main(void)
         cmocka_unit_test(settings_scopes_read_what_they_name),
         cmocka_unit_test(users_create_read_update_delete_with_events),
         cmocka_unit_test(users_take_role_and_profile_as_objects),
+        cmocka_unit_test(users_take_if_modified_since),
         cmocka_unit_test(a_user_read_and_sent_back_changes_only_what_was_edited),
         cmocka_unit_test(the_first_user_has_the_shape_of_every_user),
         cmocka_unit_test(user_times_show_in_the_server_zone),
