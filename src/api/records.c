@@ -755,9 +755,10 @@ void api_records_upsert(struct http_req *req)
                                          "expected_data_type", "jsonarray"));
             return;
         }
-    } else if (records_default_duplicate_field(m)) {
-        dup[dup_count++] = records_default_duplicate_field(m);
     }
+    /* None given, null, or [] (clients send an empty list by default): the module's own. */
+    if (!dup_count && records_default_duplicate_field(m))
+        dup[dup_count++] = records_default_duplicate_field(m);
     struct rec_job *job = job_new(req, m, OP_UPSERT, json_array_size(data));
     memcpy(job->dup_fields, dup, dup_count * sizeof dup[0]);
     job->dup_count = dup_count;

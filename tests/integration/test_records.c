@@ -507,6 +507,18 @@ static void upsert_inserts_then_updates_by_duplicate_field(void **state)
     assert_string_equal(hp_str(rec, "Company"), "Upco");
     json_decref(rec);
 
+    /* An empty list is no list (clients send [] by default): the default field still matches,
+     * rather than every row being inserted again. */
+    r = call("POST", "/crm/v8/Leads/upsert",
+             "{\"data\":[{\"Email\":\"up@example.com\",\"Company\":\"Again\"}],"
+             "\"duplicate_check_fields\":[]}");
+    expect_status(&r, 200);
+    item = hp_at(r.json, "data[0]");
+    assert_string_equal(hp_str(item, "action"), "update");
+    assert_string_equal(hp_str(item, "duplicate_field"), "Email");
+    assert_string_equal(hp_str(hp_at(item, "details"), "id"), id);
+    hp_resp_free(&r);
+
     r = call("POST", "/crm/v8/Leads/upsert",
              "{\"data\":[{\"Last_Name\":\"x\"}],\"duplicate_check_fields\":[\"Nope\"]}");
     hp_assert_error(&r, 400, "INVALID_DATA");
