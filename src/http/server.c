@@ -605,6 +605,15 @@ static void log_request(const struct http_conn *r, long long us, bool is_complet
     char frac[4] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
                     (char)('0' + us % 10)};
     fmt_put(&at, end, frac, sizeof frac);
+    if (r->refusal) {
+        fmt_put(&at, end, " code=", 6);
+        fmt_put(&at, end, r->refusal, strlen(r->refusal));
+    }
+    if (r->refusal_why) {
+        fmt_put(&at, end, " reason=\"", 9);
+        fmt_put(&at, end, r->refusal_why, strlen(r->refusal_why));
+        fmt_put(&at, end, "\"", 1);
+    }
     if (!is_complete)
         fmt_put(&at, end, " aborted=true", 13);
     log_text(LOG_INFO, text, (size_t)(at - text));
@@ -722,6 +731,8 @@ static void refuse(struct conn *c, int status, const char *code, const char *mes
     else if (why)
         details = json_pack("{s:s}", "reason", why);
     char *text = body_text(zjson_error(code, message, details), &status);
+    r->refusal = code;
+    r->refusal_why = why;
     r->status = status;
     r->resp = text;
     r->resp_len = strlen(text);

@@ -1288,6 +1288,26 @@ static void connections_opened_at_once_are_spread_over_the_request_threads(void 
         raw_close(conns[i]);
 }
 
+/* A request the server itself refuses is logged with the code it was answered and the reason,
+ * not only its status: "status=400 path=-" alone does not tell an operator what was wrong. */
+static void a_refusal_is_logged_with_its_code_and_reason(void **state)
+{
+    (void)state;
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, "GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n: no name\r\n\r\n");
+    expect_refusal(c, 400, "INVALID_REQUEST");
+    raw_close(c);
+    assert_true(hp_log_wait(&srv, "status=400", WAIT_MS));
+    assert_true(
+        hp_log_wait(&srv, "code=INVALID_REQUEST reason=\"a header field has no name\"", WAIT_MS));
+    c = raw_open(srv.port);
+    raw_puts(c, "GET /crm/v8/org HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n");
+    expect_refusal(c, 417, "EXPECTATION_FAILED");
+    raw_close(c);
+    assert_true(hp_log_wait(&srv, "status=417", WAIT_MS));
+    assert_true(hp_log_wait(&srv, "code=EXPECTATION_FAILED reason=", WAIT_MS));
+}
+
 static void a_connection_past_the_limit_is_answered_503_and_closed(void **state)
 {
     (void)state;
@@ -1474,6 +1494,7 @@ int main(void)
         cmocka_unit_test(a_head_trickled_past_its_limit_ends_the_connection),
         cmocka_unit_test(a_slow_notify_host_lookup_holds_no_other_request),
         cmocka_unit_test(running_out_of_descriptors_pauses_accepting_without_spinning),
+        cmocka_unit_test(a_refusal_is_logged_with_its_code_and_reason),
         cmocka_unit_test(a_connection_past_the_limit_is_answered_503_and_closed),
         cmocka_unit_test(request_bodies_in_memory_past_the_limit_are_answered_503),
         cmocka_unit_test_setup_teardown(
