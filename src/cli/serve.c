@@ -389,6 +389,14 @@ int cli_serve(int argc, char **argv)
         hc.max_connections = atoi(max_conns);
         log_warn("msg=\"connection limit set for a test\" max_connections=%d", hc.max_connections);
     }
+    /* Test hook, not a setting: HERALD_TEST_MAX_HELD_BODY_BYTES shrinks the 256 MiB of request
+     * bodies all connections may hold in memory together, so a test reaches it with a few. */
+    const char *held = getenv("HERALD_TEST_MAX_HELD_BODY_BYTES");
+    if (held) {
+        hc.max_held_body_bytes = strtoull(held, NULL, 10);
+        log_warn("msg=\"request body memory limit set for a test\" max_held_body_bytes=%zu",
+                 hc.max_held_body_bytes);
+    }
     /* resource_uri's base must be known before requests arrive; with port 0 it is only known
      * after binding, so the server writes it between binding and starting its threads. */
     struct own_domain own = {.host = cfg.listen_host, .size = strlen(cfg.listen_host) + 32};

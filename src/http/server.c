@@ -48,6 +48,7 @@
 #define HEAD_MAX (32 * 1024)
 #define READ_CHUNK (16 * 1024)
 #define MAX_CONNECTIONS 10000
+#define MAX_HELD_BODY_BYTES ((size_t)256 << 20)
 #define IDLE_TIMEOUT_MS (120 * 1000) /* a kept-alive connection between requests */
 #define READ_TIMEOUT_MS (30 * 1000)  /* no progress reading a request or writing its answer */
 #define HEAD_TIMEOUT_MS (30 * 1000)  /* a request head, from its first byte to its end */
@@ -104,6 +105,9 @@ struct http_conn {
     size_t query_count;
     bool is_head;
     bool is_too_big;
+    size_t body_held;    /* bytes of body counted in srv->held_body_bytes, given back when freed */
+    const char *refusal; /* the code of an answer the server itself gave (refuse), logged */
+    const char *refusal_why; /* and its reason, if any: static text without '"' */
     /* The answer, under the worker's mutex. */
     bool is_in_handler;
     bool has_resp;
@@ -131,6 +135,7 @@ struct worker {
     struct conn *dead;        /* closed this round, freed after it */
     int64_t accept_resume_ms; /* not 0: accepting paused (out of fds) until then */
     int64_t full_logged_ms;   /* the last "cannot accept" line, at most one a second */
+    int64_t held_logged_ms;   /* the last "bodies in memory at the limit" line, likewise */
     time_t date_s;
     char date[40];
 };
@@ -146,7 +151,8 @@ struct http_server {
     atomic_uint running;    /* workers [0, running) are started: connections may go to them */
     atomic_int active;      /* requests read and not yet completed */
     atomic_int connections; /* open connections */
-    atomic_int unwoken;     /* wakes decided for queued work and not yet written (wake_queued) */
+    atomic_size_t held_body_bytes; /* request body bytes in memory: cfg.max_held_body_bytes */
+    atomic_int unwoken; /* wakes decided for queued work and not yet written (wake_queued) */
     atomic_bool is_quiescing;
     atomic_bool is_stopping;
     char *busy; /* the whole 503 answer to a connection past the limit */
@@ -568,6 +574,7 @@ static void request_free(struct http_conn *r)
         free(r->query_kv[i]);
     free(r->query_kv);
     free(r->req.who.scopes);
+    atomic_fetch_sub(&r->srv->held_body_bytes, r->body_held);
     buf_fini(&r->body);
     free(r->resp);
     free(r->head);
@@ -598,6 +605,15 @@ static void log_request(const struct http_conn *r, long long us, bool is_complet
     char frac[4] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
                     (char)('0' + us % 10)};
     fmt_put(&at, end, frac, sizeof frac);
+    if (r->refusal) {
+        fmt_put(&at, end, " code=", 6);
+        fmt_put(&at, end, r->refusal, strlen(r->refusal));
+    }
+    if (r->refusal_why) {
+        fmt_put(&at, end, " reason=\"", 9);
+        fmt_put(&at, end, r->refusal_why, strlen(r->refusal_why));
+        fmt_put(&at, end, "\"", 1);
+    }
     if (!is_complete)
         fmt_put(&at, end, " aborted=true", 13);
     log_text(LOG_INFO, text, (size_t)(at - text));
@@ -681,6 +697,8 @@ static void answer_head(struct conn *c, struct http_conn *r)
      * one): Zoho's, and Bearer, which Herald also accepts. */
     if (r->status == 401)
         buf_puts(o, "WWW-Authenticate: Zoho-oauthtoken, Bearer\r\n");
+    if (r->status == 503)
+        buf_puts(o, "Retry-After: 1\r\n");
     if (r->status != 204 && r->status != 304 && r->status >= 200) {
         buf_puts(o, "Content-Length: ");
         buf_put_i64(o, (int64_t)r->resp_len);
@@ -713,6 +731,8 @@ static void refuse(struct conn *c, int status, const char *code, const char *mes
     else if (why)
         details = json_pack("{s:s}", "reason", why);
     char *text = body_text(zjson_error(code, message, details), &status);
+    r->refusal = code;
+    r->refusal_why = why;
     r->status = status;
     r->resp = text;
     r->resp_len = strlen(text);
@@ -875,6 +895,33 @@ static bool read_more(struct conn *c, size_t room)
     return false;
 }
 
+/* Counts the body bytes r read since the last call in the server's total. Returns false, after
+ * answering 503, when they take it past max_held_body_bytes: what a slow or stalled body holds
+ * is then no longer multiplied by the number of connections. */
+static bool hold_body(struct conn *c)
+{
+    struct http_conn *r = c->req;
+    struct http_server *srv = r->srv;
+    size_t more = r->body.len > r->body_held ? r->body.len - r->body_held : 0;
+    if (!more)
+        return true;
+    size_t before = atomic_fetch_add(&srv->held_body_bytes, more);
+    r->body_held += more;
+    if (before + more <= srv->cfg.max_held_body_bytes)
+        return true;
+    int64_t now = now_ms();
+    if (now - c->w->held_logged_ms >= 1000) {
+        c->w->held_logged_ms = now;
+        log_warn("msg=\"request answered 503: request bodies in memory at the limit\" "
+                 "limit_bytes=%zu",
+                 srv->cfg.max_held_body_bytes);
+    }
+    refuse(c, 503, "SERVICE_UNAVAILABLE",
+           "the server holds as many request bodies as it accepts; try again in a moment",
+           "request bodies in memory at the limit");
+    return false;
+}
+
 static void read_body(struct conn *c)
 {
     struct http_conn *r = c->req;
@@ -895,6 +942,8 @@ static void read_body(struct conn *c)
                        "the request body is larger than the server accepts", NULL);
                 return;
             }
+            if (!hold_body(c))
+                return;
             if (c->chunked.state == H1REQ_CHUNK_DONE) {
                 run_handler(c);
                 return;
@@ -908,6 +957,8 @@ static void read_body(struct conn *c)
             }
             c->in_pos += k;
             c->body_left -= (int64_t)k;
+            if (!hold_body(c))
+                return;
             if (c->body_left == 0) {
                 run_handler(c);
                 return;
@@ -1404,6 +1455,8 @@ enum herald_err http_server_start(const struct http_config *cfg, const struct ht
         srv->cfg.head_ms = HEAD_TIMEOUT_MS;
     if (srv->cfg.max_connections <= 0)
         srv->cfg.max_connections = MAX_CONNECTIONS;
+    if (srv->cfg.max_held_body_bytes == 0)
+        srv->cfg.max_held_body_bytes = MAX_HELD_BODY_BYTES;
     busy_answer(srv);
     srv->listen_fd = fd;
     struct sockaddr_storage ss;

@@ -1288,6 +1288,26 @@ static void connections_opened_at_once_are_spread_over_the_request_threads(void 
         raw_close(conns[i]);
 }
 
+/* A request the server itself refuses is logged with the code it was answered and the reason,
+ * not only its status: "status=400 path=-" alone does not tell an operator what was wrong. */
+static void a_refusal_is_logged_with_its_code_and_reason(void **state)
+{
+    (void)state;
+    struct raw *c = raw_open(srv.port);
+    raw_puts(c, "GET /herald/v1/health HTTP/1.1\r\nHost: x\r\n: no name\r\n\r\n");
+    expect_refusal(c, 400, "INVALID_REQUEST");
+    raw_close(c);
+    assert_true(hp_log_wait(&srv, "status=400", WAIT_MS));
+    assert_true(
+        hp_log_wait(&srv, "code=INVALID_REQUEST reason=\"a header field has no name\"", WAIT_MS));
+    c = raw_open(srv.port);
+    raw_puts(c, "GET /crm/v8/org HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n");
+    expect_refusal(c, 417, "EXPECTATION_FAILED");
+    raw_close(c);
+    assert_true(hp_log_wait(&srv, "status=417", WAIT_MS));
+    assert_true(hp_log_wait(&srv, "code=EXPECTATION_FAILED reason=", WAIT_MS));
+}
+
 static void a_connection_past_the_limit_is_answered_503_and_closed(void **state)
 {
     (void)state;
@@ -1351,6 +1371,78 @@ static void a_connection_past_the_limit_is_answered_503_and_closed(void **state)
     hp_cleanup(&p);
 }
 
+/* Request bodies in memory are limited for all connections together: with the limit at 100,000
+ * bytes, a connection holding 70,000 bytes of an unfinished body leaves no room for a 50,000-byte
+ * one, which is answered 503 in Zoho's envelope with Retry-After (before, each of 10,000
+ * connections could hold 16 MiB). Once the first connection ends, the same request is served. */
+static void request_bodies_in_memory_past_the_limit_are_answered_503(void **state)
+{
+    (void)state;
+    enum { HELD = 70000, SECOND = 50000 };
+    setenv("HERALD_TEST_MAX_HELD_BODY_BYTES", "100000", 1);
+    struct hp p;
+    hp_start(&p, NULL);
+    unsetenv("HERALD_TEST_MAX_HELD_BODY_BYTES");
+    assert_true(hp_log_wait(&p, "request body memory limit set for a test", WAIT_MS));
+    char head[640];
+    static const char record[] = "{\"data\":[{\"Last_Name\":\"Held\"}]}";
+    char *body = malloc(HELD + 1);
+    assert_non_null(body);
+    memset(body, ' ', HELD);
+
+    /* The first connection sends all of its body but the last byte, and waits. */
+    struct raw *holder = raw_open(p.port);
+    snprintf(head, sizeof head,
+             "POST /crm/v8/Leads HTTP/1.1\r\nHost: h\r\nAuthorization: Zoho-oauthtoken %s\r\n"
+             "Content-Length: %d\r\n\r\n",
+             p.token, HELD + 1);
+    raw_puts(holder, head);
+    raw_send(holder, body, HELD);
+    assert_true(raw_quiet(holder, 300)); /* still reading it: no answer yet */
+
+    /* A second body that does not fit beside it. */
+    snprintf(head, sizeof head,
+             "POST /crm/v8/Leads HTTP/1.1\r\nHost: h\r\nAuthorization: Zoho-oauthtoken %s\r\n"
+             "Content-Length: %d\r\n\r\n",
+             p.token, SECOND);
+    struct raw *second = raw_open(p.port);
+    raw_puts(second, head);
+    raw_puts(second, record);
+    raw_send(second, body, SECOND - strlen(record));
+    struct answer a;
+    raw_answer(second, false, &a);
+    expect_status(&a, 503);
+    char v[128];
+    assert_true(header(&a, "Retry-After", v, sizeof v));
+    assert_string_equal(v, "1");
+    if (!a.json)
+        fail_msg("the 503 is not JSON: %s", a.body);
+    assert_string_equal(hp_str(a.json, "code"), "SERVICE_UNAVAILABLE");
+    assert_string_equal(hp_str(a.json, "status"), "error");
+    answer_free(&a);
+    assert_true(raw_ends(second, WAIT_MS));
+    raw_close(second);
+    assert_true(hp_log_wait(&p, "request bodies in memory at the limit", WAIT_MS));
+
+    /* The first one ends; its bytes are given back, and the same request is served. */
+    raw_close(holder);
+    int64_t deadline = hp_now_ms() + WAIT_MS;
+    int status = 0;
+    do {
+        second = raw_open(p.port);
+        raw_puts(second, head);
+        raw_puts(second, record);
+        raw_send(second, body, SECOND - strlen(record));
+        raw_answer(second, false, &a);
+        status = a.status;
+        answer_free(&a);
+        raw_close(second);
+    } while (status == 503 && hp_now_ms() < deadline);
+    assert_int_equal(status, 201);
+    free(body);
+    hp_cleanup(&p);
+}
+
 static void sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once(void **state)
 {
     (void)state;
@@ -1402,7 +1494,9 @@ int main(void)
         cmocka_unit_test(a_head_trickled_past_its_limit_ends_the_connection),
         cmocka_unit_test(a_slow_notify_host_lookup_holds_no_other_request),
         cmocka_unit_test(running_out_of_descriptors_pauses_accepting_without_spinning),
+        cmocka_unit_test(a_refusal_is_logged_with_its_code_and_reason),
         cmocka_unit_test(a_connection_past_the_limit_is_answered_503_and_closed),
+        cmocka_unit_test(request_bodies_in_memory_past_the_limit_are_answered_503),
         cmocka_unit_test_setup_teardown(
             connections_opened_at_once_are_spread_over_the_request_threads, setup, teardown),
         cmocka_unit_test(sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once),
