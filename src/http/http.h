@@ -62,10 +62,11 @@ struct http_config {
     int head_ms;      /* a request head must arrive whole this long after its first byte; 0: 30 s */
     /* Open client connections at most; one past them is answered 503 and closed. 0: 10,000. */
     int max_connections;
-    /* Request body bytes held in memory by all connections together: a body that would take
-     * the total past it is answered 503 and its connection closed. Without it, every
-     * connection could hold max_body_bytes at once (10,000 × 16 MiB). 0: 256 MiB. Keep it at
-     * least max_body_bytes, or a body the server accepts alone may never fit. */
+    /* Request bodies and answers held in memory by all connections together, in bytes: a body
+     * that would take the total past it, or a read (GET, HEAD) arriving while it is past, is
+     * answered 503 and its connection closed. Without it, every connection could hold
+     * max_body_bytes at once (10,000 × 16 MiB), or an unread 6.4 MB list. 0: 256 MiB. Keep it
+     * at least max_body_bytes, or a body the server accepts alone may never fit. */
     size_t max_held_body_bytes;
     http_auth_fn *authenticate;
     /* Called with bound_arg and the port actually bound, after binding and before any request

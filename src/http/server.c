@@ -105,8 +105,9 @@ struct http_conn {
     size_t query_count;
     bool is_head;
     bool is_too_big;
-    size_t body_held;    /* bytes of body counted in srv->held_body_bytes, given back when freed */
-    const char *refusal; /* the code of an answer the server itself gave (refuse), logged */
+    size_t body_held;        /* bytes of body counted in srv->held_bytes, given back when freed */
+    size_t answer_held;      /* bytes of answer counted there likewise */
+    const char *refusal;     /* the code of an answer the server itself gave (refuse), logged */
     const char *refusal_why; /* and its reason, if any: static text without '"' */
     /* The answer, under the worker's mutex. */
     bool is_in_handler;
@@ -151,7 +152,9 @@ struct http_server {
     atomic_uint running;    /* workers [0, running) are started: connections may go to them */
     atomic_int active;      /* requests read and not yet completed */
     atomic_int connections; /* open connections */
-    atomic_size_t held_body_bytes; /* request body bytes in memory: cfg.max_held_body_bytes */
+    /* Request bodies and answers in memory, in bytes: past cfg.max_held_body_bytes a body being
+     * read, or a read about to be answered, gets a 503. */
+    atomic_size_t held_bytes;
     atomic_int unwoken; /* wakes decided for queued work and not yet written (wake_queued) */
     atomic_bool is_quiescing;
     atomic_bool is_stopping;
@@ -574,7 +577,7 @@ static void request_free(struct http_conn *r)
         free(r->query_kv[i]);
     free(r->query_kv);
     free(r->req.who.scopes);
-    atomic_fetch_sub(&r->srv->held_body_bytes, r->body_held);
+    atomic_fetch_sub(&r->srv->held_bytes, r->body_held + r->answer_held);
     buf_fini(&r->body);
     free(r->resp);
     free(r->head);
@@ -684,6 +687,10 @@ static void answer_head(struct conn *c, struct http_conn *r)
         r->status = status;
         r->resp = buf_steal(&body, &r->resp_len);
     }
+    if (!r->answer_held) { /* held until sent: a client that does not read keeps it */
+        r->answer_held = r->resp_len;
+        atomic_fetch_add(&r->srv->held_bytes, r->answer_held);
+    }
     if (atomic_load(&r->srv->is_quiescing) || r->h.is_close)
         c->is_close_after = true;
     struct buf *o = &c->out;
@@ -741,10 +748,37 @@ static void refuse(struct conn *c, int status, const char *code, const char *mes
     answer_head(c, r);
 }
 
+/* A read (GET, HEAD) while the answers and bodies in memory are past the limit: answered 503
+ * before it makes another answer. Clients that ask for 200 records of 32,000 characters each
+ * (6.4 MB) and never read held them all: 100 such connections took 380 MB. Writes run: their
+ * change is worth more than the memory, and their answers are small (100 records' ids). */
+static bool answers_have_room(struct conn *c)
+{
+    struct http_conn *r = c->req;
+    struct http_server *srv = r->srv;
+    if (strcmp(r->h.method, "GET") != 0 && strcmp(r->h.method, "HEAD") != 0)
+        return true;
+    if (atomic_load(&srv->held_bytes) < srv->cfg.max_held_body_bytes)
+        return true;
+    int64_t now = now_ms();
+    if (now - c->w->held_logged_ms >= 1000) {
+        c->w->held_logged_ms = now;
+        log_warn("msg=\"read answered 503: answers and request bodies in memory at the limit\" "
+                 "limit_bytes=%zu",
+                 srv->cfg.max_held_body_bytes);
+    }
+    refuse(c, 503, "SERVICE_UNAVAILABLE",
+           "the server holds as many answers as it accepts; try again in a moment",
+           "answers in memory at the limit");
+    return false;
+}
+
 static void run_handler(struct conn *c)
 {
     struct http_conn *r = c->req;
     struct worker *w = c->w;
+    if (!answers_have_room(c))
+        return;
     r->req.method = r->h.method;
     r->req.path = r->path;
     r->is_in_handler = true;
@@ -895,9 +929,9 @@ static bool read_more(struct conn *c, size_t room)
     return false;
 }
 
-/* Counts the body bytes r read since the last call in the server's total. Returns false, after
- * answering 503, when they take it past max_held_body_bytes: what a slow or stalled body holds
- * is then no longer multiplied by the number of connections. */
+/* Counts the body bytes r read since the last call in the server's total (held_bytes). Returns
+ * false, after answering 503, when they take it past max_held_body_bytes: what a slow or stalled
+ * body holds is then no longer multiplied by the number of connections. */
 static bool hold_body(struct conn *c)
 {
     struct http_conn *r = c->req;
@@ -905,7 +939,7 @@ static bool hold_body(struct conn *c)
     size_t more = r->body.len > r->body_held ? r->body.len - r->body_held : 0;
     if (!more)
         return true;
-    size_t before = atomic_fetch_add(&srv->held_body_bytes, more);
+    size_t before = atomic_fetch_add(&srv->held_bytes, more);
     r->body_held += more;
     if (before + more <= srv->cfg.max_held_body_bytes)
         return true;

@@ -1443,6 +1443,98 @@ static void request_bodies_in_memory_past_the_limit_are_answered_503(void **stat
     hp_cleanup(&p);
 }
 
+/* Reads keep no more answers in memory than the limit: a client that asks for a 2 MB list and
+ * does not read it (its receive window kept small) holds that answer, and a read that comes
+ * meanwhile is answered 503, while a write still runs. Once the holder goes, reads are served. */
+static void reads_past_the_answers_in_memory_limit_are_answered_503(void **state)
+{
+    (void)state;
+    enum { RECORDS = 200, DESCRIPTION = 10000 };
+    setenv("HERALD_TEST_MAX_HELD_BODY_BYTES", "1500000", 1);
+    struct hp p;
+    hp_start(&p, NULL);
+    unsetenv("HERALD_TEST_MAX_HELD_BODY_BYTES");
+    assert_true(hp_log_wait(&p, "request body memory limit set for a test", WAIT_MS));
+    char *desc = malloc(DESCRIPTION + 1);
+    assert_non_null(desc);
+    memset(desc, 'd', DESCRIPTION);
+    desc[DESCRIPTION] = '\0';
+    for (int batch = 0; batch < RECORDS / 100; batch++) {
+        size_t cap = 100 * (DESCRIPTION + 64) + 32, at = 0;
+        char *body = malloc(cap);
+        assert_non_null(body);
+        at += (size_t)snprintf(body + at, cap - at, "{\"data\":[");
+        for (int i = 0; i < 100; i++)
+            at += (size_t)snprintf(body + at, cap - at,
+                                   "%s{\"Last_Name\":\"Big %d\",\"Description\":\"%s\"}",
+                                   i ? "," : "", i, desc);
+        snprintf(body + at, cap - at, "]}");
+        struct hp_resp r = hp_req(&p, "POST", "/crm/v8/Leads", body, p.token, NULL);
+        assert_int_equal(r.status, 201);
+        hp_resp_free(&r);
+        free(body);
+    }
+    free(desc);
+
+    /* The holder's receive window is small, so the server keeps most of its answer. */
+    struct raw *holder = calloc(1, sizeof *holder);
+    assert_non_null(holder);
+    holder->fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    assert_int_equal(setsockopt(holder->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(holder->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char head[640];
+    snprintf(head, sizeof head,
+             "GET /crm/v8/Leads?fields=Last_Name,Description&per_page=200 HTTP/1.1\r\nHost: h\r\n"
+             "Authorization: Zoho-oauthtoken %s\r\n\r\n",
+             p.token);
+    raw_puts(holder, head);
+    struct pollfd pfd = {.fd = holder->fd, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, WAIT_MS), 1); /* its answer is being sent */
+
+    snprintf(head, sizeof head,
+             "GET /crm/v8/Leads?fields=Last_Name&per_page=1 HTTP/1.1\r\nHost: h\r\n"
+             "Authorization: Zoho-oauthtoken %s\r\n\r\n",
+             p.token);
+    struct raw *reader = raw_open(p.port);
+    raw_puts(reader, head);
+    struct answer a;
+    raw_answer(reader, false, &a);
+    expect_status(&a, 503);
+    char v[128];
+    assert_true(header(&a, "Retry-After", v, sizeof v));
+    assert_string_equal(v, "1");
+    if (!a.json)
+        fail_msg("the 503 is not JSON: %s", a.body);
+    assert_string_equal(hp_str(a.json, "code"), "SERVICE_UNAVAILABLE");
+    answer_free(&a);
+    raw_close(reader);
+    assert_true(hp_log_wait(&p, "answers in memory at the limit", WAIT_MS));
+
+    /* A write runs meanwhile. */
+    struct hp_resp w = hp_req(&p, "POST", "/crm/v8/Leads", "{\"data\":[{\"Last_Name\":\"Small\"}]}",
+                              p.token, NULL);
+    assert_int_equal(w.status, 201);
+    hp_resp_free(&w);
+
+    /* The holder goes; its answer's bytes are given back and the read is served. */
+    raw_close(holder);
+    int64_t deadline = hp_now_ms() + WAIT_MS;
+    int status = 0;
+    do {
+        reader = raw_open(p.port);
+        raw_puts(reader, head);
+        raw_answer(reader, false, &a);
+        status = a.status;
+        answer_free(&a);
+        raw_close(reader);
+    } while (status == 503 && hp_now_ms() < deadline);
+    assert_int_equal(status, 200);
+    hp_cleanup(&p);
+}
+
 static void sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once(void **state)
 {
     (void)state;
@@ -1497,6 +1589,7 @@ int main(void)
         cmocka_unit_test(a_refusal_is_logged_with_its_code_and_reason),
         cmocka_unit_test(a_connection_past_the_limit_is_answered_503_and_closed),
         cmocka_unit_test(request_bodies_in_memory_past_the_limit_are_answered_503),
+        cmocka_unit_test(reads_past_the_answers_in_memory_limit_are_answered_503),
         cmocka_unit_test_setup_teardown(
             connections_opened_at_once_are_spread_over_the_request_threads, setup, teardown),
         cmocka_unit_test(sigterm_with_a_kept_alive_connection_stops_cleanly_and_at_once),
