@@ -220,6 +220,19 @@ static json_t *parse_fields(const json_t *v, size_t index, struct watch_item *ou
     return NULL;
 }
 
+/* PATCH's mandatory keys are channel_id, events and notify_url in the v6-v8 docs; v2's need
+ * channel_id alone, v3's (vertical solutions) leave notify_url optional, and v4's and v5's say
+ * nothing: those before v6 take channel_id alone, so no client of them is refused. */
+static bool is_patch_id_only(const char *version)
+{
+    static const char *const before_v6[] = {"v2", "v2.1", "v3", "v4", "v5"};
+    for (size_t i = 0; version && i < sizeof before_v6 / sizeof before_v6[0]; i++) {
+        if (strcmp(version, before_v6[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* The mandatory keys for this verb and version, in the order they are reported. */
 static json_t *check_mandatory(const json_t *item, size_t index, const struct watch_parse_ctx *ctx,
                                bool is_delete_events)
@@ -230,7 +243,7 @@ static json_t *check_mandatory(const json_t *item, size_t index, const struct wa
     const char *const *keys = all;
     if (is_delete_events)
         keys = delete_events;
-    else if (ctx->verb == WATCH_PATCH && meta_version_is_v2(ctx->version))
+    else if (ctx->verb == WATCH_PATCH && is_patch_id_only(ctx->version))
         keys = id_only;
     for (const char *const *k = keys; *k; k++) {
         if (!is_given(json_object_get(item, *k))) {

@@ -222,7 +222,7 @@ static void mandatory_keys_are_reported_with_json_path(void **state)
         "found\",\"status\":\"error\"}");
 }
 
-static void patch_on_v2_needs_only_channel_id(void **state)
+static void patch_before_v6_needs_only_channel_id(void **state)
 {
     (void)state;
     struct watch_item it;
@@ -232,8 +232,16 @@ static void patch_on_v2_needs_only_channel_id(void **state)
     assert_true(it.has_token);
     assert_false(it.has_expiry);
     watch_item_fini(&it);
-    expect_item_ok("{\"channel_id\":\"5\"}", WATCH_PATCH, "v2.1", &it);
-    watch_item_fini(&it);
+    /* v3 to v5 as v2 (their docs do not make notify_url mandatory); v6 on need all three. */
+    static const char *const lenient[] = {"v2.1", "v3", "v4", "v5"};
+    for (size_t i = 0; i < sizeof lenient / sizeof lenient[0]; i++) {
+        expect_item_ok("{\"channel_id\":\"5\"}", WATCH_PATCH, lenient[i], &it);
+        watch_item_fini(&it);
+    }
+    expect_item_error("{\"channel_id\":\"5\",\"events\":[\"Leads.edit\"]}", 0, WATCH_PATCH, "v6",
+                      "{\"code\":\"MANDATORY_NOT_FOUND\",\"details\":{\"api_name\":\"notify_url\","
+                      "\"json_path\":\"$.watch[0].notify_url\"},\"message\":\"required field not "
+                      "found\",\"status\":\"error\"}");
     expect_item_error("{\"channel_id\":\"5\",\"events\":[\"Leads.edit\"]}", 0, WATCH_PATCH, "v8",
                       "{\"code\":\"MANDATORY_NOT_FOUND\",\"details\":{\"api_name\":\"notify_url\","
                       "\"json_path\":\"$.watch[0].notify_url\"},\"message\":\"required field not "
@@ -1181,7 +1189,7 @@ int main(void)
         cmocka_unit_test(event_verbs_compare_case_insensitively),
         cmocka_unit_test(an_empty_token_is_no_token),
         cmocka_unit_test(mandatory_keys_are_reported_with_json_path),
-        cmocka_unit_test(patch_on_v2_needs_only_channel_id),
+        cmocka_unit_test(patch_before_v6_needs_only_channel_id),
         cmocka_unit_test(rejects_token_longer_than_50),
         cmocka_unit_test(rejects_unknown_module_or_operation_in_events),
         cmocka_unit_test(channel_id_is_a_signed_long_as_string_or_number),
