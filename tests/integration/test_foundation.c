@@ -411,6 +411,28 @@ static void a_cached_token_revoked_by_another_process_fails_on_the_next_request(
     unlink(moved);
 }
 
+/* `herald token revoke --db LINK`, LINK a symbolic link to the server's database: the command
+ * announced the revocation in LINK-revocations, a marker no server watches, so the revoked token
+ * kept working on the server until its cache entry aged out (30 s). */
+static void a_token_revoked_through_a_link_to_the_database_fails_on_the_next_request(void **state)
+{
+    (void)state;
+    char link[400];
+    snprintf(link, sizeof link, "%s/link-to.db", srv.dir);
+    unlink(link);
+    assert_int_equal(symlink(srv.db, link), 0);
+    char tok[1][256];
+    long long ids[1];
+    cached_tokens(1, tok, ids);
+    char id[32], out[1024], err[1024];
+    snprintf(id, sizeof id, "%lld", ids[0]);
+    int rc =
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", link, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(org_status(tok[0]), 401);
+    unlink(link);
+}
+
 static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
 {
     (void)state;
@@ -764,6 +786,7 @@ int main(void)
         cmocka_unit_test(bodies_must_be_valid_json_whatever_the_content_type),
         cmocka_unit_test(revoked_token_stops_working_at_once),
         cmocka_unit_test(a_cached_token_revoked_by_another_process_fails_on_the_next_request),
+        cmocka_unit_test(a_token_revoked_through_a_link_to_the_database_fails_on_the_next_request),
         cmocka_unit_test(bad_flags_exit_2_with_one_line_naming_the_flag),
         cmocka_unit_test(token_create_takes_only_scope_lists_that_name_a_scope),
         cmocka_unit_test(help_and_version_answer),
