@@ -179,15 +179,29 @@ static int token_create(struct admin_args *a)
     int64_t id = 0;
     enum herald_err err = store_token_create(store, store_default_org(store),
                                              a->name ? a->name : "", scopes, hash, &id);
-    store_free(store);
     if (err) {
+        store_free(store);
         fprintf(stderr, "herald token create: %s\n", herald_err_message(err));
         free(token);
         return 1;
     }
+    /* The token is shown once, here: when it cannot be written (a full disk, a closed pipe in
+     * `TOKEN=$(herald token create ...)`), nobody will ever hold it, so it is revoked rather
+     * than left live, and the command fails. It exited 0 with nothing shown. */
     printf("%s\n", token);
     free(token);
-    return 0;
+    int rc = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int write_errno = errno;
+        err = store_token_revoke(store, store_default_org(store), id);
+        fprintf(stderr,
+                "herald token create: cannot write the token to stdout (%s); token %lld %s\n",
+                strerror(write_errno), (long long)id,
+                err ? "is live: revoke it with herald token revoke" : "revoked");
+        rc = 1;
+    }
+    store_free(store);
+    return rc;
 }
 
 static int token_list(struct admin_args *a)

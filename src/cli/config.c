@@ -143,6 +143,11 @@ static int load_ini(const char *path, const char *label, char **vals, bool *from
             return 2;
         }
         lineno++;
+        /* Editors on Windows start a UTF-8 file with a byte order mark; it was read as part of
+         * the first key ("unknown key 'listen'", the mark invisible). */
+        char *s = line;
+        if (lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+            s += 3;
         /* A longer line would be read as two, its tail taken for a line of its own: the end of
          * a long comment could set a key. */
         if (line[sizeof line - 1] == '\0' && line[sizeof line - 2] != '\n') {
@@ -151,7 +156,7 @@ static int load_ini(const char *path, const char *label, char **vals, bool *from
             fclose(f);
             return 2;
         }
-        char *s = trim(line);
+        s = trim(s);
         if (!*s || *s == '#' || *s == ';')
             continue;
         /* Sections are allowed and ignored (every key is serve's); a header left open ("[serve")

@@ -1,4 +1,5 @@
 /* herald: one binary, subcommands. This file only dispatches; the work lives in the modules. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,7 +46,7 @@ static int help(const char *command)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(usage, stderr);
@@ -74,4 +75,16 @@ int main(int argc, char **argv)
         return help(argc > 2 ? argv[2] : NULL);
     fprintf(stderr, "herald: unknown command '%s' (see herald help)\n", cmd);
     return 2;
+}
+
+/* What a command printed must reach stdout before it reports success: with a full disk or a
+ * closed pipe, `herald secret rotate > file` or `herald version` exited 0 with nothing written. */
+int main(int argc, char **argv)
+{
+    int rc = run(argc, argv);
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    if (rc == 0)
+        fprintf(stderr, "herald: cannot write to stdout: %s\n", strerror(errno));
+    return rc ? rc : 1;
 }

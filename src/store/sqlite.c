@@ -489,9 +489,15 @@ enum herald_err store_sqlite_open(const char *path, struct store **out)
         free(s);
         return HERALD_ERR_STORE;
     }
-    size_t mark_len = strlen(path) + sizeof "-revocations";
+    /* Beside the database file itself, as SQLite puts its -wal and -shm files: a --db naming
+     * the file through a symbolic link named another marker than the server's, and a token
+     * revoked that way kept working on the server until its cache entry aged out (30 s). */
+    char *real = realpath(path, NULL);
+    const char *mark_base = real ? real : path;
+    size_t mark_len = strlen(mark_base) + sizeof "-revocations";
     s->mark_path = xmalloc(mark_len);
-    snprintf(s->mark_path, mark_len, "%s-revocations", path);
+    snprintf(s->mark_path, mark_len, "%s-revocations", mark_base);
+    free(real);
     atomic_init(&s->mark_fd, -1);
     pthread_mutex_init(&s->mark_mu, NULL);
     sq_token_mark_init(s);

@@ -2,6 +2,7 @@
  * type, CLI tokens and revocation, configuration errors, and clean shutdown. */
 #include "harness.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -410,6 +411,28 @@ static void a_cached_token_revoked_by_another_process_fails_on_the_next_request(
     unlink(moved);
 }
 
+/* `herald token revoke --db LINK`, LINK a symbolic link to the server's database: the command
+ * announced the revocation in LINK-revocations, a marker no server watches, so the revoked token
+ * kept working on the server until its cache entry aged out (30 s). */
+static void a_token_revoked_through_a_link_to_the_database_fails_on_the_next_request(void **state)
+{
+    (void)state;
+    char link[400];
+    snprintf(link, sizeof link, "%s/link-to.db", srv.dir);
+    unlink(link);
+    assert_int_equal(symlink(srv.db, link), 0);
+    char tok[1][256];
+    long long ids[1];
+    cached_tokens(1, tok, ids);
+    char id[32], out[1024], err[1024];
+    snprintf(id, sizeof id, "%lld", ids[0]);
+    int rc =
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "token", "revoke", id, "--db", link, NULL);
+    assert_int_equal(rc, 0);
+    assert_int_equal(org_status(tok[0]), 401);
+    unlink(link);
+}
+
 static void bad_flags_exit_2_with_one_line_naming_the_flag(void **state)
 {
     (void)state;
@@ -598,6 +621,72 @@ static void the_start_line_names_the_allocator_the_build_links(void **state)
     }
 }
 
+/* Runs herald with stdout on /dev/full (every write fails with ENOSPC), stderr into err. Returns
+ * the exit status. */
+static int run_to_full_stdout(char *err, size_t err_len, const char *const *args)
+{
+    int pe[2];
+    assert_int_equal(pipe(pe), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int full = open("/dev/full", O_WRONLY);
+        if (full < 0)
+            _exit(126);
+        dup2(full, 1);
+        dup2(pe[1], 2);
+        close(pe[0]);
+        const char *b = getenv("HERALD_BIN");
+        char *argv[16];
+        int n = 0;
+        argv[n++] = (char *)(b ? b : "build/herald");
+        for (; *args && n < 15; args++)
+            argv[n++] = (char *)*args;
+        argv[n] = NULL;
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(pe[1]);
+    size_t len = 0;
+    ssize_t got;
+    while (len + 1 < err_len && (got = read(pe[0], err + len, err_len - 1 - len)) > 0)
+        len += (size_t)got;
+    err[len] = '\0';
+    close(pe[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A token is shown once, on stdout. With stdout unwritable (a full disk, a broken pipe in
+ * `TOKEN=$(herald token create ...)`) the command exited 0, the token live and never shown; it
+ * now fails and revokes that token. Any other command whose output is lost fails too. */
+static void output_that_cannot_be_written_fails_the_command(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip();
+    long long live_before = hp_db_value(&srv, "SELECT count(*) FROM tokens WHERE revoked_at = 0");
+    long long all_before = hp_db_value(&srv, "SELECT count(*) FROM tokens");
+    char err[1024];
+    const char *const create[] = {"token", "create", "--scopes", "all", "--db", srv.db, NULL};
+    int rc = run_to_full_stdout(err, sizeof err, create);
+    if (rc != 1 || !strstr(err, "stdout") || !strstr(err, "revoked"))
+        fail_msg("token create to a full stdout: exit %d, err '%s'", rc, err);
+    assert_int_equal(strchr(err, '\n') - err + 1, (long)strlen(err));
+    assert_int_equal(hp_db_value(&srv, "SELECT count(*) FROM tokens"), all_before + 1);
+    assert_int_equal(hp_db_value(&srv, "SELECT count(*) FROM tokens WHERE revoked_at = 0"),
+                     live_before);
+    const char *const version[] = {"version", NULL};
+    rc = run_to_full_stdout(err, sizeof err, version);
+    if (rc != 1 || !strstr(err, "stdout"))
+        fail_msg("version to a full stdout: exit %d, err '%s'", rc, err);
+    const char *const show[] = {"secret", "show", "--db", srv.db, NULL};
+    rc = run_to_full_stdout(err, sizeof err, show);
+    if (rc != 1 || !strstr(err, "stdout"))
+        fail_msg("secret show to a full stdout: exit %d, err '%s'", rc, err);
+}
+
 /* SIGHUP (the terminal that started the server went away) stops it cleanly, exit 0, like SIGTERM:
  * by default it killed the process at once, answering no request in flight. */
 static void sighup_stops_cleanly_with_exit_0(void **state)
@@ -697,11 +786,13 @@ int main(void)
         cmocka_unit_test(bodies_must_be_valid_json_whatever_the_content_type),
         cmocka_unit_test(revoked_token_stops_working_at_once),
         cmocka_unit_test(a_cached_token_revoked_by_another_process_fails_on_the_next_request),
+        cmocka_unit_test(a_token_revoked_through_a_link_to_the_database_fails_on_the_next_request),
         cmocka_unit_test(bad_flags_exit_2_with_one_line_naming_the_flag),
         cmocka_unit_test(token_create_takes_only_scope_lists_that_name_a_scope),
         cmocka_unit_test(help_and_version_answer),
         cmocka_unit_test(help_takes_help_like_every_command),
         cmocka_unit_test(secret_rotation_keeps_the_previous_secret),
+        cmocka_unit_test(output_that_cannot_be_written_fails_the_command),
         cmocka_unit_test(sigterm_stops_cleanly_with_exit_0),
         cmocka_unit_test(sighup_stops_cleanly_with_exit_0),
         cmocka_unit_test(a_second_server_on_the_same_database_is_refused),

@@ -97,6 +97,38 @@ static void ini_keys_take_underscores_for_dashes(void **state)
     unlink(path);
 }
 
+/* A file saved by a Windows editor starts with a UTF-8 byte order mark: it was read as part of
+ * the first key, refused as "unknown key 'listen'" with the mark invisible. Only the first line
+ * may carry one; later it is an ordinary (unknown) byte. */
+static void a_byte_order_mark_before_the_first_key_is_skipped(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/herald-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char ini[] = "\xEF\xBB\xBFlisten = 127.0.0.1:9001\r\nmax_channels = 6\r\n";
+    assert_int_equal(write(fd, ini, sizeof ini - 1), (ssize_t)(sizeof ini - 1));
+    close(fd);
+    const char *argv[] = {"--config", path};
+    struct config cfg;
+    char err[256];
+    int rc = resolve(argv, 2, NULL, &cfg, err);
+    if (rc)
+        fail_msg("%s", err);
+    assert_string_equal(cfg.listen_host, "127.0.0.1");
+    assert_int_equal(cfg.listen_port, 9001);
+    assert_int_equal(cfg.max_channels, 6);
+    config_fini(&cfg);
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    const char late[] = "max_channels = 6\n\xEF\xBB\xBFlisten = 127.0.0.1:9001\n";
+    assert_int_equal(write(fd, late, sizeof late - 1), (ssize_t)(sizeof late - 1));
+    close(fd);
+    assert_int_equal(resolve(argv, 2, NULL, &cfg, err), 2);
+    assert_non_null(strstr(err, "unknown key"));
+    unlink(path);
+}
+
 static void repeated_allow_network_flags_accumulate(void **state)
 {
     (void)state;
@@ -496,6 +528,7 @@ int main(void)
         cmocka_unit_test(defaults_apply_without_flags),
         cmocka_unit_test(flags_beat_environment_beats_file),
         cmocka_unit_test(ini_keys_take_underscores_for_dashes),
+        cmocka_unit_test(a_byte_order_mark_before_the_first_key_is_skipped),
         cmocka_unit_test(repeated_allow_network_flags_accumulate),
         cmocka_unit_test(repeated_allow_network_lines_in_the_file_accumulate),
         cmocka_unit_test(bad_values_name_their_flag),
