@@ -63,10 +63,11 @@ struct http_config {
     /* Open client connections at most; one past them is answered 503 and closed. 0: 10,000. */
     int max_connections;
     /* Request bodies and answers held in memory by all connections together, in bytes: a body
-     * that would take the total past it, or a read (GET, HEAD) arriving while it is past, is
-     * answered 503 and its connection closed. Without it, every connection could hold
-     * max_body_bytes at once (10,000 × 16 MiB), or an unread 6.4 MB list. 0: 256 MiB. Keep it
-     * at least max_body_bytes, or a body the server accepts alone may never fit. */
+     * that would take the bodies' total past it, or a read (GET, HEAD) arriving while bodies and
+     * answers together are past it, is answered 503 and its connection closed. Answers never
+     * refuse a write. Without it, every connection could hold max_body_bytes at once (10,000 ×
+     * 16 MiB), or an unread 6.4 MB list. 0: 256 MiB. Keep it at least max_body_bytes, or a body
+     * the server accepts alone may never fit. */
     size_t max_held_body_bytes;
     http_auth_fn *authenticate;
     /* Called with bound_arg and the port actually bound, after binding and before any request

@@ -105,9 +105,9 @@ struct http_conn {
     size_t query_count;
     bool is_head;
     bool is_too_big;
-    size_t body_held;        /* bytes of body counted in srv->held_bytes, given back when freed */
-    size_t answer_held;      /* bytes of answer counted there likewise */
-    const char *refusal;     /* the code of an answer the server itself gave (refuse), logged */
+    size_t body_held;    /* bytes of body counted in srv->held_body_bytes, given back when freed */
+    size_t answer_held;  /* bytes of answer counted in srv->held_answer_bytes likewise */
+    const char *refusal; /* the code of an answer the server itself gave (refuse), logged */
     const char *refusal_why; /* and its reason, if any: static text without '"' */
     /* The answer, under the worker's mutex. */
     bool is_in_handler;
@@ -152,9 +152,13 @@ struct http_server {
     atomic_uint running;    /* workers [0, running) are started: connections may go to them */
     atomic_int active;      /* requests read and not yet completed */
     atomic_int connections; /* open connections */
-    /* Request bodies and answers in memory, in bytes: past cfg.max_held_body_bytes a body being
-     * read, or a read about to be answered, gets a 503. */
-    atomic_size_t held_bytes;
+    /* Request bodies and answers in memory, in bytes. A body being read that takes the bodies
+     * past cfg.max_held_body_bytes, or a read about to be answered while bodies and answers
+     * together are past it, gets a 503. Kept apart so that unread answers never refuse a write:
+     * memory stays within twice the limit (bodies, plus answers that reads stopped adding to and
+     * writes' small ones). */
+    atomic_size_t held_body_bytes;
+    atomic_size_t held_answer_bytes;
     atomic_int unwoken; /* wakes decided for queued work and not yet written (wake_queued) */
     atomic_bool is_quiescing;
     atomic_bool is_stopping;
@@ -577,7 +581,8 @@ static void request_free(struct http_conn *r)
         free(r->query_kv[i]);
     free(r->query_kv);
     free(r->req.who.scopes);
-    atomic_fetch_sub(&r->srv->held_bytes, r->body_held + r->answer_held);
+    atomic_fetch_sub(&r->srv->held_body_bytes, r->body_held);
+    atomic_fetch_sub(&r->srv->held_answer_bytes, r->answer_held);
     buf_fini(&r->body);
     free(r->resp);
     free(r->head);
@@ -689,7 +694,7 @@ static void answer_head(struct conn *c, struct http_conn *r)
     }
     if (!r->answer_held) { /* held until sent: a client that does not read keeps it */
         r->answer_held = r->resp_len;
-        atomic_fetch_add(&r->srv->held_bytes, r->answer_held);
+        atomic_fetch_add(&r->srv->held_answer_bytes, r->answer_held);
     }
     if (atomic_load(&r->srv->is_quiescing) || r->h.is_close)
         c->is_close_after = true;
@@ -758,7 +763,8 @@ static bool answers_have_room(struct conn *c)
     struct http_server *srv = r->srv;
     if (strcmp(r->h.method, "GET") != 0 && strcmp(r->h.method, "HEAD") != 0)
         return true;
-    if (atomic_load(&srv->held_bytes) < srv->cfg.max_held_body_bytes)
+    if (atomic_load(&srv->held_body_bytes) + atomic_load(&srv->held_answer_bytes) <
+        srv->cfg.max_held_body_bytes)
         return true;
     int64_t now = now_ms();
     if (now - c->w->held_logged_ms >= 1000) {
@@ -929,7 +935,7 @@ static bool read_more(struct conn *c, size_t room)
     return false;
 }
 
-/* Counts the body bytes r read since the last call in the server's total (held_bytes). Returns
+/* Counts the body bytes r read since the last call in the server's total (held_body_bytes). Returns
  * false, after answering 503, when they take it past max_held_body_bytes: what a slow or stalled
  * body holds is then no longer multiplied by the number of connections. */
 static bool hold_body(struct conn *c)
@@ -939,7 +945,7 @@ static bool hold_body(struct conn *c)
     size_t more = r->body.len > r->body_held ? r->body.len - r->body_held : 0;
     if (!more)
         return true;
-    size_t before = atomic_fetch_add(&srv->held_bytes, more);
+    size_t before = atomic_fetch_add(&srv->held_body_bytes, more);
     r->body_held += more;
     if (before + more <= srv->cfg.max_held_body_bytes)
         return true;

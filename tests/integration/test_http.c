@@ -1443,13 +1443,15 @@ static void request_bodies_in_memory_past_the_limit_are_answered_503(void **stat
     hp_cleanup(&p);
 }
 
-/* Reads keep no more answers in memory than the limit: a client that asks for a 2 MB list and
+/* Reads keep no more answers in memory than the limit: a client that asks for a 6 MB list and
  * does not read it (its receive window kept small) holds that answer, and a read that comes
- * meanwhile is answered 503, while a write still runs. Once the holder goes, reads are served. */
+ * meanwhile is answered 503, while a write still runs. Once the holder goes, reads are served.
+ * The answer is larger than the kernel's largest send buffer (tcp_wmem's 4 MB), so the server
+ * cannot hand it all to the socket however the buffers grow: with 2 MB it sometimes did. */
 static void reads_past_the_answers_in_memory_limit_are_answered_503(void **state)
 {
     (void)state;
-    enum { RECORDS = 200, DESCRIPTION = 10000 };
+    enum { RECORDS = 200, DESCRIPTION = 30000, PER_POST = 25 }; /* 750 kB bodies */
     setenv("HERALD_TEST_MAX_HELD_BODY_BYTES", "1500000", 1);
     struct hp p;
     hp_start(&p, NULL);
@@ -1459,12 +1461,12 @@ static void reads_past_the_answers_in_memory_limit_are_answered_503(void **state
     assert_non_null(desc);
     memset(desc, 'd', DESCRIPTION);
     desc[DESCRIPTION] = '\0';
-    for (int batch = 0; batch < RECORDS / 100; batch++) {
-        size_t cap = 100 * (DESCRIPTION + 64) + 32, at = 0;
+    for (int batch = 0; batch < RECORDS / PER_POST; batch++) {
+        size_t cap = PER_POST * (DESCRIPTION + 64) + 32, at = 0;
         char *body = malloc(cap);
         assert_non_null(body);
         at += (size_t)snprintf(body + at, cap - at, "{\"data\":[");
-        for (int i = 0; i < 100; i++)
+        for (int i = 0; i < PER_POST; i++)
             at += (size_t)snprintf(body + at, cap - at,
                                    "%s{\"Last_Name\":\"Big %d\",\"Description\":\"%s\"}",
                                    i ? "," : "", i, desc);
