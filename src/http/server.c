@@ -1436,8 +1436,12 @@ static int listen_socket(const struct http_config *cfg)
     if (fd >= 0)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-        log_error("msg=\"cannot listen\" host=%s port=%d error=\"%s\"", cfg->host, cfg->port,
-                  strerror(errno));
+        int err = errno;
+        log_error("msg=\"cannot listen on the --listen address\" host=%s port=%d error=\"%s\"%s",
+                  cfg->host, cfg->port, strerror(err),
+                  err == EADDRINUSE ? " hint=\"another process serves that port: stop it, or give "
+                                      "--listen another port (port 0 picks a free one)\""
+                                    : "");
         if (fd >= 0)
             close(fd);
         fd = -1;

@@ -739,6 +739,29 @@ static void a_second_server_on_the_same_database_is_refused(void **state)
     hp_cleanup(&first);
 }
 
+/* A serve whose --listen address another process holds exits 1 at once, and its error names
+ * --listen and says what to do: "cannot listen" alone left users looking for the cause. */
+static void a_busy_listen_address_is_refused_naming_the_flag(void **state)
+{
+    (void)state;
+    struct hp first;
+    hp_start(&first, NULL);
+    char db[400], listen[64], out[256], err[4096];
+    snprintf(db, sizeof db, "%s/second.db", first.dir);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", first.port);
+    int rc = hp_cli_within(10000, out, sizeof out, err, sizeof err, "serve", "--listen", listen,
+                           "--db", db, NULL);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(err, "cannot listen on the --listen address"));
+    assert_non_null(strstr(err, "Address already in use"));
+    assert_non_null(strstr(err, "port 0 picks a free one"));
+    assert_null(strstr(err, "listening on"));
+    struct hp_resp r = hp_req(&first, "GET", "/crm/v8/org", NULL, first.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    hp_cleanup(&first);
+}
+
 /* `herald serve` and `herald token create` started together on a database that does not exist
  * yet: both migrate it, and each must find what the other did (it failed every time while the
  * schema version was read before the migration's write lock). */
@@ -796,6 +819,7 @@ int main(void)
         cmocka_unit_test(sigterm_stops_cleanly_with_exit_0),
         cmocka_unit_test(sighup_stops_cleanly_with_exit_0),
         cmocka_unit_test(a_second_server_on_the_same_database_is_refused),
+        cmocka_unit_test(a_busy_listen_address_is_refused_naming_the_flag),
         cmocka_unit_test(serve_and_token_create_at_once_on_a_new_database_both_work),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
