@@ -1,5 +1,6 @@
 /* herald: one binary, subcommands. This file only dispatches; the work lives in the modules. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -71,8 +72,19 @@ static int run(int argc, char **argv)
         printf("herald %s\n", HERALD_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        /* `herald help token create`: one usage covers a command's subcommands; other extra
+         * words are refused, like every command's, rather than silently dropped. */
+        bool has_subcommands =
+            argc > 2 && (strcmp(argv[2], "token") == 0 || strcmp(argv[2], "secret") == 0 ||
+                         strcmp(argv[2], "deliveries") == 0);
+        if (argc > (has_subcommands ? 4 : 3)) {
+            fprintf(stderr, "herald help: unexpected argument '%s'\n",
+                    argv[has_subcommands ? 4 : 3]);
+            return 2;
+        }
         return help(argc > 2 ? argv[2] : NULL);
+    }
     fprintf(stderr, "herald: unknown command '%s' (see herald help)\n", cmd);
     return 2;
 }

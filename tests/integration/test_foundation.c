@@ -564,6 +564,16 @@ static void help_takes_help_like_every_command(void **state)
     assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "help", "-h", NULL), 0);
     assert_non_null(strstr(out, "usage: herald COMMAND"));
     assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "help", "nope", NULL), 2);
+    /* A subcommand's help is its command's; other extra words are refused, not dropped. */
+    assert_int_equal(
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "help", "token", "create", NULL), 0);
+    assert_non_null(strstr(out, "token create"));
+    assert_int_equal(hp_cli(&srv, out, sizeof out, err, sizeof err, "help", "serve", "extra", NULL),
+                     2);
+    assert_non_null(strstr(err, "unexpected argument 'extra'"));
+    assert_int_equal(
+        hp_cli(&srv, out, sizeof out, err, sizeof err, "help", "token", "create", "extra", NULL),
+        2);
 }
 
 static void secret_rotation_keeps_the_previous_secret(void **state)
