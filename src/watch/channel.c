@@ -183,8 +183,8 @@ static json_t *parse_conditions(const json_t *v, size_t index, const struct watc
         return NULL;
     if (!json_is_array(v))
         return werr_type("notification_condition", "jsonarray", path);
-    if (json_array_size(v) > WATCH_MAX_EVENTS)
-        return werr_max("notification_condition", path, WATCH_MAX_EVENTS);
+    if (json_array_size(v) > WATCH_MAX_CONDITIONS)
+        return werr_max("notification_condition", path, WATCH_MAX_CONDITIONS);
     for (size_t j = 0; j < json_array_size(v); j++) {
         char cpath[160], mpath[192];
         snprintf(cpath, sizeof cpath, "%s[%zu]", path, j);

@@ -18,6 +18,7 @@
 
 #define WATCH_MAX_ITEMS 50          /* watch[] entries per request */
 #define WATCH_MAX_EVENTS 50         /* events per item */
+#define WATCH_MAX_CONDITIONS 2      /* notification_condition items (Zoho's OAS: maxItems) */
 #define WATCH_TOKEN_MAX_CHARS 50    /* token length in characters */
 #define WATCH_URL_MAX_CHARS 255     /* notify_url length in characters (Zoho's OAS: maxLength) */
 #define WATCH_DEFAULT_EXPIRY_S 3600 /* missing or too far: now + 1 hour */
@@ -53,7 +54,7 @@ struct watch_item {
     bool has_values;
     bool return_values;
     bool has_conditions;
-    struct watch_cond *conds[WATCH_MAX_EVENTS]; /* owned; at most one per module */
+    struct watch_cond *conds[WATCH_MAX_CONDITIONS]; /* owned; at most one per module */
     size_t cond_count;
     bool has_fields;
     char *fields; /* owned JSON text, NULL for null */

@@ -1129,6 +1129,71 @@ static void ten_thousand_channels_limit_and_paging(void **state)
     hp_resp_free(&r);
 }
 
+/* The reference's §6 limits from Zoho's OAS: notification_condition holds at most 2 items
+ * (INVALID_DATA maximum_length 2, on POST, PUT and PATCH alike), and DELETE's channel_ids is a
+ * string of at most 512 characters (one top-level INVALID_DATA). Two conditions and 512
+ * characters pass. */
+static void conditions_and_channel_ids_keep_the_reference_limits(void **state)
+{
+    (void)state;
+#define COND(m, f)                                                                            \
+    "{\"type\":\"field_selection\",\"module\":{\"api_name\":\"" m "\"},\"field_selection\":{" \
+    "\"field\":{\"api_name\":\"" f "\"}}}"
+#define THREE_CONDS                                                                            \
+    "{\"watch\":[{\"channel_id\":\"41\",\"events\":[\"Deals.edit\",\"Leads.edit\",\"Contacts." \
+    "edit\"]," OK_URL ",\"notification_condition\":[" COND("Deals", "Stage") "," COND(         \
+        "Leads", "Phone") "," COND("Contacts", "Phone") "]}]}"
+    static const char *const methods[] = {"POST", "PUT", "PATCH"};
+    for (size_t m = 0; m < 3; m++) {
+        if (strcmp(methods[m], "PATCH") == 0) {
+            struct hp_resp ok = send_status(
+                "POST", "v8", NULL,
+                "{\"watch\":[{\"channel_id\":\"41\",\"events\":[\"Deals.edit\",\"Leads.edit\","
+                "\"Contacts.edit\"]," OK_URL "}]}",
+                201);
+            hp_resp_free(&ok);
+        }
+        send_expect(methods[m], "v8", NULL, THREE_CONDS, 400,
+                    "{\"watch\":[{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":"
+                    "\"notification_condition\",\"json_path\":\"$.watch[0]."
+                    "notification_condition\",\"maximum_length\":2},\"message\":\"invalid data\","
+                    "\"status\":\"error\"}]}",
+                    NULL, NULL);
+    }
+    struct hp_resp r = send_status(
+        "POST", "v8", NULL,
+        "{\"watch\":[{\"channel_id\":\"41\",\"events\":[\"Deals.edit\",\"Leads.edit\",\"Contacts."
+        "edit\"]," OK_URL
+        ",\"notification_condition\":[" COND("Deals", "Stage") "," COND("Leads", "Phone") "]}]}",
+        201);
+    hp_resp_free(&r);
+#undef THREE_CONDS
+#undef COND
+
+    /* 512 characters: 25 ids of 19 digits and one of 11, with their commas. */
+    char ids[600];
+    size_t len = 0;
+    for (int i = 0; i < 25; i++)
+        len += (size_t)snprintf(ids + len, sizeof ids - len, "%s10000000000000000%02d",
+                                i ? "," : "", i);
+    len += (size_t)snprintf(ids + len, sizeof ids - len, ",100000000041");
+    assert_int_equal(len, 512);
+    char query[640];
+    snprintf(query, sizeof query, "?channel_ids=%s&", ids);
+    r = send_status("DELETE", "v8", query, NULL, 400); /* none of them is subscribed */
+    assert_int_equal(json_array_size(json_object_get(r.json, "watch")), 26);
+    hp_resp_free(&r);
+    snprintf(query, sizeof query, "?channel_ids=%s,41&", ids);
+    send_expect("DELETE", "v8", query, NULL, 400,
+                "{\"code\":\"INVALID_DATA\",\"details\":{\"param_name\":\"channel_ids\","
+                "\"maximum_length\":512},\"message\":\"invalid data\",\"status\":\"error\"}",
+                NULL, NULL);
+    /* nothing was disabled */
+    r = send_status("GET", "v8", "?channel_id=41", NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "watch")), 3);
+    hp_resp_free(&r);
+}
+
 /* RFC 6761: "localhost." and every name under .localhost are loopback. They are refused when
  * subscribing as "localhost" is (they did not resolve, so they were accepted and failed only
  * when delivering), without asking a name server; inside the loopback ranges they are accepted
@@ -1206,6 +1271,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(ten_thousand_channels_limit_and_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(localhost_names_are_refused_as_localhost_is, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(conditions_and_channel_ids_keep_the_reference_limits, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
