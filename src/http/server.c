@@ -323,6 +323,56 @@ const char *http_req_header(struct http_req *req, const char *name)
     return h1req_field(&req->conn->h, name);
 }
 
+/* The body again, with ".0" after every integer outside strings that a 64-bit integer cannot
+ * hold: jansson refuses those ("too big integer") although they are valid JSON, and the whole
+ * request failed as "not valid JSON". Read as reals (as JavaScript clients read them), they fail
+ * only the value that carries them, like any number of the wrong kind (a 20-digit channel_id is
+ * INVALID_DATA "expected long" on its watch item). Caller frees. */
+static char *big_ints_as_reals(const char *body, size_t len, size_t *out_len)
+{
+    struct buf b;
+    buf_init(&b);
+    bool is_in_string = false;
+    for (size_t i = 0; i < len;) {
+        char c = body[i];
+        if (is_in_string) {
+            size_t n = c == '\\' && i + 1 < len ? 2 : 1;
+            is_in_string = c != '"';
+            buf_append(&b, body + i, n);
+            i += n;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            is_in_string = c == '"';
+            buf_putc(&b, c);
+            i++;
+            continue;
+        }
+        size_t end = i;
+        bool is_integer = true;
+        while (end < len && body[end] && strchr("+-0123456789.eE", body[end])) {
+            is_integer &= body[end] != '.' && body[end] != 'e' && body[end] != 'E';
+            end++;
+        }
+        buf_append(&b, body + i, end - i);
+        if (is_integer && end - i >= 19) {
+            char digits[24];
+            bool is_big = end - i >= sizeof digits;
+            if (!is_big) {
+                memcpy(digits, body + i, end - i);
+                digits[end - i] = '\0';
+                errno = 0;
+                (void)strtoll(digits, NULL, 10);
+                is_big = errno == ERANGE;
+            }
+            if (is_big)
+                buf_puts(&b, ".0");
+        }
+        i = end;
+    }
+    return buf_steal(&b, out_len);
+}
+
 json_t *http_req_json(struct http_req *req)
 {
     json_error_t jerr;
@@ -337,6 +387,12 @@ json_t *http_req_json(struct http_req *req)
     }
     if (len > 0)
         root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root && len > 0 && json_error_code(&jerr) == json_error_numeric_overflow) {
+        size_t again_len = 0;
+        char *again = big_ints_as_reals(body, len, &again_len);
+        root = json_loadb(again, again_len, JSON_REJECT_DUPLICATES, &jerr);
+        free(again);
+    }
     if (root)
         return root;
     json_t *details = json_object();

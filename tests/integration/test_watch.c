@@ -1194,6 +1194,51 @@ static void conditions_and_channel_ids_keep_the_reference_limits(void **state)
     hp_resp_free(&r);
 }
 
+/* A channel_id written as a JSON number beyond a long is valid JSON that names no channel: the
+ * item's INVALID_DATA "expected long", as the same digits in a string get, not a top-level "not
+ * valid JSON" for the whole request (which also lost the other items). */
+static void a_channel_id_number_beyond_a_long_fails_its_item_only(void **state)
+{
+    (void)state;
+    static const char item_error[] =
+        "{\"code\":\"INVALID_DATA\",\"details\":{\"api_name\":\"channel_id\",\"expected_data_"
+        "type\":"
+        "\"long\",\"json_path\":\"$.watch[0].channel_id\"},\"message\":\"invalid data\",\"status\":"
+        "\"error\"}";
+    static const char *const numbers[] = {"9223372036854775808", "-9223372036854775809",
+                                          "123456789012345678901234567890"};
+    for (size_t i = 0; i < 3; i++) {
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"watch\":[{\"channel_id\":%s,\"events\":[\"Leads.all\"]," OK_URL
+                 "},{\"channel_id\":9223372036854775807,\"events\":[\"Leads.all\"]," OK_URL "}]}",
+                 numbers[i]);
+        struct hp_resp r = send_status("POST", "v8", NULL, body, 207);
+        char *got = json_dumps(hp_at(r.json, "watch[0]"), JSON_COMPACT);
+        if (!got || strcmp(got, item_error) != 0)
+            fail_msg("%s: %s", numbers[i], r.body);
+        free(got);
+        assert_string_equal(hp_str(hp_at(r.json, "watch[1].details.events[0]"), "channel_id"),
+                            "9223372036854775807");
+        hp_resp_free(&r);
+    }
+    /* on v2 every item failing is 202, as for any item error */
+    struct hp_resp r = send_status(
+        "POST", "v2", NULL,
+        "{\"watch\":[{\"channel_id\":99999999999999999999,\"events\":[\"Leads.all\"]," OK_URL "}]}",
+        202);
+    hp_resp_free(&r);
+    /* a number inside a string stays as written */
+    r = send_status("POST", "v8", NULL,
+                    "{\"watch\":[{\"channel_id\":7,\"events\":[\"Leads.all\"],\"token\":"
+                    "\"99999999999999999999\"," OK_URL "}]}",
+                    201);
+    hp_resp_free(&r);
+    r = send_status("GET", "v8", "?channel_id=7", NULL, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "watch[0]"), "token"), "99999999999999999999");
+    hp_resp_free(&r);
+}
+
 /* RFC 6761: "localhost." and every name under .localhost are loopback. They are refused when
  * subscribing as "localhost" is (they did not resolve, so they were accepted and failed only
  * when delivering), without asking a name server; inside the loopback ranges they are accepted
@@ -1274,6 +1319,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(conditions_and_channel_ids_keep_the_reference_limits, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_channel_id_number_beyond_a_long_fails_its_item_only,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
