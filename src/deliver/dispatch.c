@@ -99,6 +99,8 @@
 /* A destination with nothing in flight, queued or being resolved, and no open circuit, is
  * forgotten after this long unused (its state is a few KB; tenants may name many hosts). */
 #define HOST_IDLE_MS (10 * 60 * 1000)
+/* A destination's key: a whole notify URL fits (url_parse refuses longer ones). */
+#define HOST_KEY_LEN (URL_MAX_LEN + 1)
 #define EASY_POOL_MAX 512
 /* Kept-alive connections of the own client, all destinations together, per attempt the
  * dispatcher may have in flight (CURLMOPT_MAXCONNECTS below is the same): tenants may name any
@@ -117,13 +119,17 @@
 #define PIPELINE_OFF_MS 60000
 #define PIPELINE_TRUSTED 32
 
-/* One destination (scheme://host:port): its attempts in flight and its circuit. A destination
- * that is saturated or whose circuit is open has its channels excluded from claims, so one dead
- * or slow endpoint never holds the slots or the claim batches that healthy ones need. */
+/* One destination (scheme://host:port/path, the notify URL without its query): its attempts in
+ * flight, its connections and its circuit. A destination that is saturated or whose circuit is
+ * open has its channels excluded from claims, so one dead or slow endpoint never holds the slots
+ * or the claim batches that healthy ones need. The path is part of it: a receiver serves each
+ * path with its own handler, and one path answering 500 says nothing of the others. Keyed by
+ * host and port alone, /bad failing five times opened the circuit of /good on the same
+ * receiver, whose callbacks then failed on the schedule without one request sent. */
 struct host {
     struct host *next;
-    char key[320];  /* scheme://host:port */
-    char name[256]; /* the URL's host, as url_parse gives it */
+    char key[HOST_KEY_LEN]; /* scheme://host:port/path */
+    char name[256];         /* the URL's host, as url_parse gives it */
     int port;
     bool is_ip_literal;
     bool is_http; /* http:// (the own client), not https:// (libcurl) */
@@ -374,23 +380,29 @@ struct dispatcher {
     int64_t retry_longest_ms;                /* the retry schedule's longest delay */
 };
 
-/* "scheme://host:port" into key (320 bytes), without printf: this runs per notification. */
-static void host_key(const struct url_parts *u, char key[320])
+/* "scheme://host:port/path" into key (HOST_KEY_LEN bytes), without printf: this runs per
+ * notification. The path ends at the query or fragment; an empty one is "/", as requested. */
+static void host_key(const struct url_parts *u, char key[HOST_KEY_LEN])
 {
     char *at = key;
-    const char *end = key + 320 - 1;
+    const char *end = key + HOST_KEY_LEN - 1;
     char port[24];
     fmt_put(&at, end, u->scheme, strlen(u->scheme));
     fmt_put(&at, end, "://", 3);
     fmt_put(&at, end, u->host, strlen(u->host));
     fmt_put(&at, end, ":", 1);
     fmt_put(&at, end, port, fmt_i64(port, u->port));
+    size_t path_len = strcspn(u->path_and_query, "?#");
+    if (path_len)
+        fmt_put(&at, end, u->path_and_query, path_len);
+    else
+        fmt_put(&at, end, "/", 1);
     *at = '\0';
 }
 
 static struct host *host_get(struct dispatcher *d, const struct url_parts *u)
 {
-    char key[320];
+    char key[HOST_KEY_LEN];
     host_key(u, key);
     uint32_t h = 2166136261u;
     for (const char *p = key; *p; p++)

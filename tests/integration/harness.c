@@ -503,6 +503,8 @@ struct receiver {
     int retry_after_s[64]; /* "429+2": answer 429 with Retry-After: 2 */
     size_t status_count, status_next;
     int delay_ms;
+    char fail_path[128]; /* requests to this path (query aside) are answered fail_status */
+    int fail_status;
     size_t open, open_max; /* requests received and not yet answered: now, and at most */
     enum rx_body body;
     atomic_int is_stopping; /* set by rx_stop, read by MHD's connection threads */
@@ -596,7 +598,11 @@ static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const cha
     enum rx_body body = r->body;
     int status = 200;
     int retry_after = 0;
-    if (r->status_next < r->status_count) {
+    size_t path_len = strcspn(req.path, "?");
+    if (r->fail_status && path_len == strlen(r->fail_path) &&
+        memcmp(req.path, r->fail_path, path_len) == 0) {
+        status = r->fail_status;
+    } else if (r->status_next < r->status_count) {
         retry_after = r->retry_after_s[r->status_next];
         status = r->statuses[r->status_next++];
     }
@@ -664,6 +670,14 @@ static void rx_done(void *cls, struct MHD_Connection *c, void **con_cls,
         free(rc);
     }
     *con_cls = NULL;
+}
+
+void rx_fail_path(struct receiver *r, const char *path, int status)
+{
+    pthread_mutex_lock(&r->mu);
+    snprintf(r->fail_path, sizeof r->fail_path, "%s", path);
+    r->fail_status = status;
+    pthread_mutex_unlock(&r->mu);
 }
 
 struct receiver *rx_start(const char *statuses)

@@ -104,6 +104,9 @@ struct receiver *rx_start(const char *statuses);
 /* The same on a given port (0: any free one), such as one a stopped receiver had. */
 struct receiver *rx_start_at(const char *statuses, int port);
 int rx_port(const struct receiver *r);
+/* Answers every request to `path` (its query aside) with `status`, whatever the status list
+ * says; the list goes on for the other paths. */
+void rx_fail_path(struct receiver *r, const char *path, int status);
 /* A listening TCP socket on 127.0.0.1, a free port, for the tests' raw receivers: returns the
  * socket and sets *port (fails the test when it cannot). */
 int hp_listen_loopback(int backlog, int *port);

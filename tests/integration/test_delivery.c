@@ -516,6 +516,50 @@ static void failed_attempts_retry_with_the_same_webhook_id(void **state)
     rx_stop(rx);
 }
 
+/* Two channels on one receiver, /bad answering 500 to everything and /good 200: /good gets every
+ * callback at its first attempt, however often /bad fails. The circuit was per host and port:
+ * /bad's failures opened it, and /good's callbacks were then counted failed on the schedule
+ * without one request sent ("not sent: ... its circuit is open"), failed for good. */
+static void a_failing_path_does_not_hold_back_another_path_of_the_receiver(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    rx_fail_path(rx, "/bad", 500);
+    char url[256];
+    rx_url(rx, "/bad?ch=5101", url, sizeof url);
+    watch("5101", "[\"Solutions.create\"]", url, "");
+    rx_url(rx, "/good?ch=5102", url, sizeof url);
+    watch("5102", "[\"Solutions.create\"]", url, "");
+    enum { ROUNDS = 4, PER_ROUND = 3 };
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < PER_ROUND; i++)
+            records("POST", "/crm/v8/Solutions", "{\"data\":[{\"Solution_Title\":\"S\"}]}", 201);
+        /* /bad's four attempts of each (0, 200, 300, 500 ms apart) are over in about 1.2 s. */
+        struct timespec nap = {.tv_sec = 1, .tv_nsec = 300 * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    int64_t until = hp_now_ms() + 5000;
+    long long good = 0;
+    while (hp_now_ms() < until) {
+        good = hp_db_value(&srv, "SELECT count(*) FROM notifications WHERE channel_id = 5102 "
+                                 "AND status = 1");
+        if (good == ROUNDS * PER_ROUND)
+            break;
+        struct timespec nap = {.tv_nsec = 50 * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    size_t to_good = 0;
+    for (size_t i = 0; i < rx_count(rx); i++)
+        to_good += strncmp(rx_get(rx, i)->path, "/good", 5) == 0;
+    assert_int_equal(good, ROUNDS * PER_ROUND);
+    assert_int_equal(to_good, ROUNDS * PER_ROUND);
+    /* Each at its first attempt: none was counted failed without being sent. */
+    assert_int_equal(hp_db_value(&srv, "SELECT count(*) FROM notifications WHERE channel_id = "
+                                       "5102 AND attempts != 1"),
+                     0);
+    rx_stop(rx);
+}
+
 static void kill_9_in_a_burst_loses_no_acknowledged_insert(void **state)
 {
     (void)state;
@@ -1027,6 +1071,7 @@ int main(void)
         cmocka_unit_test(a_multiselect_in_another_order_is_no_change),
         cmocka_unit_test(line_items_and_participants_are_never_affected_fields),
         cmocka_unit_test(failed_attempts_retry_with_the_same_webhook_id),
+        cmocka_unit_test(a_failing_path_does_not_hold_back_another_path_of_the_receiver),
         cmocka_unit_test(related_action_notifies_the_looked_up_record),
         cmocka_unit_test(related_action_skips_a_deleted_looked_up_record),
         cmocka_unit_test(related_action_skips_a_record_the_same_request_deletes),

@@ -1214,11 +1214,12 @@ static void a_destination_back_gets_its_backlog_when_its_circuit_closes(void **s
     rx_stop(rx);
 }
 
-/* A receiver for the_attempt_failing_as_the_probe_gets_through_is_hastened_too: /fail answers
- * 500 five times, then holds its sixth request (the half-open circuit's probe) until /hang has
- * answered, and answers it 200 2 ms later; /hang answers its first request 500, holds its
- * second until the probe arrives, then answers it 500; everything after is 200. One thread per
- * connection, as /hang and the probe wait on each other. */
+/* A receiver for the_attempt_failing_as_the_probe_gets_through_is_hastened_too, on one path (one
+ * destination, one circuit) told apart by the query: /p?fail answers 500 five times, then holds
+ * its sixth request (the half-open circuit's probe) until /p?hang has answered, and answers it
+ * 200 2 ms later; /p?hang answers its first request 500, holds its second until the probe
+ * arrives, then answers it 500; everything after is 200. One thread per connection, as /p?hang
+ * and the probe wait on each other. */
 struct prober {
     int listen_fd;
     int port;
@@ -1253,7 +1254,7 @@ static void *prober_conn_main(void *arg)
     while (read_request_path(pc->fd, path, sizeof path)) {
         int status = 200;
         pthread_mutex_lock(&p->mu);
-        if (strcmp(path, "/hang") == 0) {
+        if (strcmp(path, "/p?hang") == 0) {
             int n = ++p->hangs;
             if (n <= 2)
                 status = 500;
@@ -1273,8 +1274,8 @@ static void *prober_conn_main(void *arg)
             }
         }
         pthread_mutex_unlock(&p->mu);
-        if (strcmp(path, "/hang") != 0 && status == 200)
-            nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL); /* after /hang's answer */
+        if (strcmp(path, "/p?hang") != 0 && status == 200)
+            nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL); /* after /p?hang's answer */
         char out[128];
         int len = snprintf(out, sizeof out, "HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n", status);
         if (send(pc->fd, out, (size_t)len, MSG_NOSIGNAL) != len)
@@ -1323,9 +1324,9 @@ static void the_attempt_failing_as_the_probe_gets_through_is_hastened_too(void *
     hp_start_with(&p, "HERALD_TEST_CIRCUIT_MS", "1000,1000",
                   "--allow-network 127.0.0.0/8 --retry-schedule 0s,1s,30s");
     char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/hang", pr.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/p?hang", pr.port);
     watch_at(&p, "7800", "Contacts.create", url);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/fail", pr.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/p?fail", pr.port);
     hp_watch_many(&p, 7810, 5, "Leads.create", url);
     int64_t start = insert_at(&p, "Contacts", "Last_Name"); /* fails, then hangs on its retry */
     for (bool is_hanging = false; !is_hanging && hp_now_ms() < start + 5000; usleep(10000)) {
