@@ -396,7 +396,8 @@ static int64_t path_user_id(struct http_req *req)
 }
 
 /* The element with role and profile given as objects ({"id"}, as the official SDKs send them)
- * turned into the id strings of Zoho's samples, which the pseudo-module's text fields check and
+ * or as JSON numbers (ids may be sent as strings or numbers, herald-contract §3) turned into the
+ * id strings of Zoho's samples, which the pseudo-module's text fields check and
  * resolve_ref resolves, and without the keys a user shows that no client sets (created_by,
  * created_time, confirm): a user read with GET and sent back is taken as a record is, its
  * read-only fields ignored; they were unknown fields. New reference; the element itself when
@@ -408,7 +409,9 @@ static json_t *user_element(json_t *element)
     json_t *out = NULL;
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         json_t *v = json_object_get(element, keys[k]);
-        int64_t id = json_is_object(v) ? zjson_id_value(json_object_get(v, "id")) : 0;
+        int64_t id = json_is_object(v)    ? zjson_id_value(json_object_get(v, "id"))
+                     : json_is_integer(v) ? zjson_id_value(v)
+                                          : 0;
         if (!id)
             continue;
         if (!out)
