@@ -248,7 +248,11 @@ static enum herald_err update_user(struct store_txn *txn, struct user_job *job, 
     if (!err && !r->error) {
         json_t *changed = records_changed(old_json, v);
         if (json_object_size(changed)) {
-            json_t *u = records_merge(old_json, changed);
+            /* A cleared field stays in the user as null, as on a user that never had it: every
+             * user shows the same keys (records_merge drops them, as a record's stored data
+             * does, but a user is shown as stored). */
+            json_t *u = json_copy(old_json);
+            json_object_update(u, changed);
             char ts[TIME_ISO_MAX];
             time_format_local(job->at_ms / 1000, ts);
             json_object_set_new(u, "Modified_By", who_json(job, a));
@@ -396,7 +400,8 @@ static int64_t path_user_id(struct http_req *req)
 }
 
 /* The element with role and profile given as objects ({"id"}, as the official SDKs send them)
- * turned into the id strings of Zoho's samples, which the pseudo-module's text fields check and
+ * or as JSON numbers (ids may be sent as strings or numbers, herald-contract §3) turned into the
+ * id strings of Zoho's samples, which the pseudo-module's text fields check and
  * resolve_ref resolves, and without the keys a user shows that no client sets (created_by,
  * created_time, confirm): a user read with GET and sent back is taken as a record is, its
  * read-only fields ignored; they were unknown fields. New reference; the element itself when
@@ -408,7 +413,9 @@ static json_t *user_element(json_t *element)
     json_t *out = NULL;
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         json_t *v = json_object_get(element, keys[k]);
-        int64_t id = json_is_object(v) ? zjson_id_value(json_object_get(v, "id")) : 0;
+        int64_t id = json_is_object(v)    ? zjson_id_value(json_object_get(v, "id"))
+                     : json_is_integer(v) ? zjson_id_value(v)
+                                          : 0;
         if (!id)
             continue;
         if (!out)
@@ -436,11 +443,20 @@ static void check_users(struct user_job *job, json_t *users, enum records_mode m
         if (r->error)
             continue;
         /* Zoho also requires last_name, which the pseudo-module does not mark mandatory so a
-         * PUT may leave it out; it may not be cleared either. */
+         * PUT may leave it out; it may not be cleared either. Nor may what every user has from
+         * its creation on (given or defaulted): its role, profile, status, time zone and
+         * locales, as a record's Owner may be changed but not removed. */
+        static const char *const kept[] = {"last_name", "role",   "profile",       "status",
+                                           "time_zone", "locale", "country_locale"};
         json_t *last = json_object_get(r->in.values, "last_name");
-        if ((mode == RECORDS_INSERT && !last) || (last && json_is_null(last)))
+        const char *cleared = mode == RECORDS_INSERT && !last ? "last_name" : NULL;
+        for (size_t k = 0; k < sizeof kept / sizeof kept[0] && !cleared; k++) {
+            if (json_is_null(json_object_get(r->in.values, kept[k])))
+                cleared = kept[k];
+        }
+        if (cleared)
             r->error = records_field_error("MANDATORY_NOT_FOUND", "required field not found",
-                                           "users", "last_name", i);
+                                           "users", cleared, i);
     }
 }
 

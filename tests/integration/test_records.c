@@ -1819,6 +1819,96 @@ static void users_take_role_and_profile_as_objects(void **state)
     hp_resp_free(&r);
 }
 
+/* Ids may be sent as strings or numbers (herald-contract §3), role and profile ids too: a JSON
+ * number named the same role as its string, but was refused as INVALID_DATA expected "text". */
+static void users_take_role_and_profile_ids_as_numbers(void **state)
+{
+    (void)state;
+    struct hp_resp r = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
+    expect_status(&r, 200);
+    char role[32], profile[32], body[512];
+    snprintf(role, sizeof role, "%s", hp_str(hp_at(r.json, "users[0].role"), "id"));
+    snprintf(profile, sizeof profile, "%s", hp_str(hp_at(r.json, "users[0].profile"), "id"));
+    hp_resp_free(&r);
+
+    snprintf(body, sizeof body,
+             "{\"users\":[{\"last_name\":\"Num\",\"email\":\"num@example.com\",\"role\":%s,"
+             "\"profile\":%s}]}",
+             role, profile);
+    char path[128];
+    user_add(body, path, sizeof path);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "id"), role);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "name"), "CEO");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].profile"), "id"), profile);
+    hp_resp_free(&r);
+
+    snprintf(body, sizeof body, "{\"users\":[{\"role\":%s,\"first_name\":\"N\"}]}", role);
+    r = call("PUT", path, body);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    /* A number naming no role of the organization is refused as an unknown id string is. */
+    r = call("PUT", path, "{\"users\":[{\"profile\":12345}]}");
+    expect_status(&r, 400);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "code"), "INVALID_DATA");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].details"), "api_name"), "profile");
+    assert_null(hp_at(r.json, "users[0].details.expected_data_type"));
+    hp_resp_free(&r);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+}
+
+/* PUT with null (or "") clears a user's field: GET shows it null, as on a user that never had
+ * it. It showed no such key at all (first_name, phone and mobile were gone from the user). What
+ * every user has from its creation on (role, profile, status, time zone, locales) cannot be
+ * cleared, as a record's Owner cannot: MANDATORY_NOT_FOUND. Clearing role left a user with no
+ * role key. */
+static void a_cleared_user_field_shows_null(void **state)
+{
+    (void)state;
+    char path[128];
+    user_add("{\"users\":[{\"last_name\":\"Clear\",\"first_name\":\"C\",\"email\":"
+             "\"clear@example.com\",\"phone\":\"1\",\"mobile\":\"2\"}]}",
+             path, sizeof path);
+    struct hp_resp r =
+        call("PUT", path, "{\"users\":[{\"first_name\":null,\"phone\":\"\",\"mobile\":null}]}");
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    json_t *u = hp_at(r.json, "users[0]");
+    static const char *const cleared[] = {"first_name", "phone", "mobile"};
+    for (size_t i = 0; i < sizeof cleared / sizeof cleared[0]; i++) {
+        json_t *v = json_object_get(u, cleared[i]);
+        if (!v || !json_is_null(v))
+            fail_msg("%s after clearing: %s", cleared[i], r.body);
+    }
+    assert_string_equal(hp_str(u, "full_name"), "Clear");
+    hp_resp_free(&r);
+
+    static const char *const kept[] = {"role",      "profile", "status",
+                                       "time_zone", "locale",  "country_locale"};
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        char body[96];
+        snprintf(body, sizeof body, "{\"users\":[{\"%s\":null}]}", kept[i]);
+        r = call("PUT", path, body);
+        expect_status(&r, 400);
+        assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "code"), "MANDATORY_NOT_FOUND");
+        assert_string_equal(hp_str(hp_at(r.json, "users[0].details"), "api_name"), kept[i]);
+        hp_resp_free(&r);
+    }
+    r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "name"), "CEO");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0]"), "status"), "active");
+    hp_resp_free(&r);
+    r = call("DELETE", path, NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+}
+
 /* The organization's first user shows the keys, in the order, of a user added through the API:
  * it lacked phone and mobile (null on every other user), created_by and Modified_By (Zoho
  * shows its first user as created and modified by itself), so one GET /users listed two
@@ -2102,6 +2192,8 @@ int main(void)
         cmocka_unit_test(settings_scopes_read_what_they_name),
         cmocka_unit_test(users_create_read_update_delete_with_events),
         cmocka_unit_test(users_take_role_and_profile_as_objects),
+        cmocka_unit_test(users_take_role_and_profile_ids_as_numbers),
+        cmocka_unit_test(a_cleared_user_field_shows_null),
         cmocka_unit_test(users_take_if_modified_since),
         cmocka_unit_test(a_user_read_and_sent_back_changes_only_what_was_edited),
         cmocka_unit_test(the_first_user_has_the_shape_of_every_user),
