@@ -659,7 +659,14 @@ static void vet_and_submit(void *arg)
         /* A name that does not resolve now may later; delivery checks again before connecting.
          * Only an address known to be off limits is refused here. */
         if (err == HERALD_ERR_DENIED || err == HERALD_ERR_INVALID) {
-            log_info("msg=\"notify_url refused\" reason=\"%s\"", why ? why : "invalid host");
+            /* The item's answer is Zoho's bare "invalid data"; the log says why, and how to
+             * allow a private receiver (a local test hook is the first thing users try). */
+            log_info("msg=\"notify_url refused\" reason=\"%s\" host=\"%s\"%s",
+                     why ? why : "invalid host", j->items[i].url.host,
+                     err == HERALD_ERR_DENIED
+                         ? " hint=\"the address is outside every --allow-network range; add one "
+                           "to allow it, e.g. --allow-network 127.0.0.0/8\""
+                         : "");
             j->results[i] =
                 zjson_error("INVALID_DATA", "invalid data", item_field(i, "notify_url"));
         }

@@ -1272,6 +1272,11 @@ static void localhost_names_are_refused_as_localhost_is(void **state)
     }
     hp_resp_free(&r);
     assert_true(hp_log_wait(&srv, "notify_url refused\" reason=\"loopback", 5000));
+    /* The answer is Zoho's bare "invalid data": the log names the host and the way out. */
+    assert_true(hp_log_wait(&srv,
+                            "reason=\"loopback\" host=\"localhost\" hint=\"the address is outside "
+                            "every --allow-network range",
+                            5000));
 
     hp_cleanup(&srv);
     hp_start(&srv, "--allow-network 127.0.0.0/8 --allow-network ::1/128");
