@@ -185,6 +185,24 @@ static int db_lock(const char *path)
     return -1;
 }
 
+/* A new database has no token, so every request would be refused: say how to make one (`make
+ * run` does it for the user; `herald serve` alone does not). */
+static void warn_without_tokens(struct store *store, const char *db_path)
+{
+    struct store_token *list = NULL;
+    size_t count = 0;
+    if (store_token_list(store, store_default_org(store), &list, &count))
+        return;
+    size_t live = 0;
+    for (size_t i = 0; i < count; i++)
+        live += list[i].revoked_at_s == 0;
+    store_token_list_free(list, count);
+    if (!live)
+        log_warn("msg=\"no live token: every request will be refused\" hint=\"create one with: "
+                 "herald token create --scopes all --db %s\"",
+                 db_path);
+}
+
 /* SIGINT, SIGTERM and SIGHUP, blocked in every thread and taken by sigwait. SIGHUP (the terminal
  * that started the server went away) stops it cleanly too: by default it killed the process
  * on the spot, ending requests in flight unanswered after their changes committed. */
@@ -282,6 +300,7 @@ int cli_serve(int argc, char **argv)
     /* This process owns the database: leases found now were left by a crash. */
     if (store_outbox_leases_void(store))
         goto out;
+    warn_without_tokens(store, cfg.db_path);
     struct app app = {
         .store = store,
         .max_channels = cfg.max_channels,

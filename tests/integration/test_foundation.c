@@ -772,6 +772,27 @@ static void a_busy_listen_address_is_refused_naming_the_flag(void **state)
     hp_cleanup(&first);
 }
 
+/* `herald serve` alone on a new database: no token exists, so it says how to make one. With a
+ * live token the line is not written. */
+static void a_new_database_says_how_to_make_a_token(void **state)
+{
+    (void)state;
+    struct hp fresh;
+    hp_prepare(&fresh, NULL);
+    hp_restart(&fresh);
+    assert_true(hp_log_wait(&fresh, "no live token", 5000));
+    assert_true(hp_log_wait(&fresh, "hint=\"create one with: herald token create --scopes all", 0));
+    assert_int_equal(hp_stop(&fresh), 0);
+    hp_token(&fresh, "all", fresh.token, sizeof fresh.token);
+    unlink(fresh.log);
+    hp_restart(&fresh);
+    struct hp_resp r = hp_req(&fresh, "GET", "/crm/v8/org", NULL, fresh.token, NULL);
+    assert_int_equal(r.status, 200);
+    hp_resp_free(&r);
+    assert_int_equal(hp_log_count(&fresh, "no live token"), 0);
+    hp_cleanup(&fresh);
+}
+
 /* `herald serve` and `herald token create` started together on a database that does not exist
  * yet: both migrate it, and each must find what the other did (it failed every time while the
  * schema version was read before the migration's write lock). */
@@ -831,6 +852,7 @@ int main(void)
         cmocka_unit_test(a_second_server_on_the_same_database_is_refused),
         cmocka_unit_test(a_busy_listen_address_is_refused_naming_the_flag),
         cmocka_unit_test(serve_and_token_create_at_once_on_a_new_database_both_work),
+        cmocka_unit_test(a_new_database_says_how_to_make_a_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
