@@ -1007,13 +1007,14 @@ static enum herald_err leases_void_run(struct store_txn *t, void *arg)
     return HERALD_OK;
 }
 
-/* Says what a restart recovered: the notifications an earlier run held (in flight, queued or
- * handed off) when it stopped, due again at once. */
+/* Says what a restart recovered, when it recovered anything: the notifications an earlier run
+ * held (in flight, queued or handed off) when it stopped, due again at once. */
 static enum herald_err leases_void(struct store *s)
 {
     int64_t voided = 0;
     enum herald_err err = store_exec(s, leases_void_run, &voided);
-    if (!err)
+    /* Nothing to say after a clean stop or on a new database: the line would suggest a crash. */
+    if (!err && voided > 0)
         log_info("msg=\"leases of an earlier run voided: their notifications are due again\" "
                  "count=%lld",
                  (long long)voided);

@@ -772,8 +772,9 @@ static void a_busy_listen_address_is_refused_naming_the_flag(void **state)
     hp_cleanup(&first);
 }
 
-/* `herald serve` alone on a new database: no token exists, so it says how to make one. With a
- * live token the line is not written. */
+/* `herald serve` alone on a new database: no token exists, so it says how to make one, and
+ * it does not claim to have recovered an earlier run's leases (there was none). With a live
+ * token, and after a clean stop, neither line is written. */
 static void a_new_database_says_how_to_make_a_token(void **state)
 {
     (void)state;
@@ -782,6 +783,7 @@ static void a_new_database_says_how_to_make_a_token(void **state)
     hp_restart(&fresh);
     assert_true(hp_log_wait(&fresh, "no live token", 5000));
     assert_true(hp_log_wait(&fresh, "hint=\"create one with: herald token create --scopes all", 0));
+    assert_int_equal(hp_log_count(&fresh, "leases of an earlier run voided"), 0);
     assert_int_equal(hp_stop(&fresh), 0);
     hp_token(&fresh, "all", fresh.token, sizeof fresh.token);
     unlink(fresh.log);
@@ -790,6 +792,7 @@ static void a_new_database_says_how_to_make_a_token(void **state)
     assert_int_equal(r.status, 200);
     hp_resp_free(&r);
     assert_int_equal(hp_log_count(&fresh, "no live token"), 0);
+    assert_int_equal(hp_log_count(&fresh, "leases of an earlier run voided"), 0);
     hp_cleanup(&fresh);
 }
 
