@@ -33,7 +33,7 @@ const char cli_deliveries_usage[] =
     "\n"
     "list    newest first, one line each. --since/--until bound the creation time; --limit N\n"
     "        (1..1000, default 50); when more remain, stderr names the --before ID that pages\n"
-    "        on.\n"
+    "        on. STATUS shows 'sending' for a pending one with an attempt in flight.\n"
     "show    one notification: its fields, the callback payload and every attempt.\n"
     "resend  makes a notification pending and due now with the whole retry schedule again;\n"
     "        its earlier attempts stay in the history and its webhook-id stays the same. With\n"
