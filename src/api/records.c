@@ -420,6 +420,7 @@ static enum herald_err run_upsert(struct store_txn *txn, struct rec_job *job, st
             continue;
         if (!err) {
             r->duplicate_field = f->api_name;
+            records_upsert_as(job->module, r->in.values, true);
             err = do_update(txn, job, r, index, &old);
         }
         store_record_fini(&old);
@@ -429,6 +430,9 @@ static enum herald_err run_upsert(struct store_txn *txn, struct rec_job *job, st
         r->error = records_mandatory_error(r->in.missing_mandatory, index);
         return HERALD_OK;
     }
+    records_upsert_as(job->module, r->in.values, false);
+    if (records_derive(job->module, r->in.values))
+        r->is_probability_derived = true;
     return do_insert(txn, job, r, index);
 }
 

@@ -341,8 +341,16 @@ json_t *records_check_in(const struct meta_module *module, const json_t *element
             return problem_error(f, v, p, expected, array, index);
         }
         json_t *value = normalize(f, v);
-        if (json_is_null(value) && mode != RECORDS_UPDATE) {
-            json_decref(value); /* nothing to clear in a new record */
+        if (json_is_null(value) &&
+            (mode == RECORDS_INSERT || (mode == RECORDS_UPSERT && strcmp(key, "Owner") == 0))) {
+            json_decref(value); /* nothing to clear in a new record; an upsert keeps the owner */
+            continue;
+        }
+        if (json_is_null(value) && mode == RECORDS_UPSERT) {
+            /* Kept as null until the upsert knows whether it clears (records_upsert_as). */
+            json_object_set_new(out->values, key, value);
+            if (f->has_se_module)
+                json_object_set_new(out->values, RECORDS_SE_MODULE, json_null());
             continue;
         }
         if (json_is_null(value) && f->type == META_BOOLEAN) {
@@ -408,6 +416,23 @@ const struct meta_module *records_lookup_module(const struct meta_field *f, cons
     const struct meta_module *m =
         meta_se_module(f, json_string_value(json_object_get(data, RECORDS_SE_MODULE)));
     return m ? m : f->lookup;
+}
+
+void records_upsert_as(const struct meta_module *module, json_t *values, bool is_update)
+{
+    const char *key;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(values, tmp, key, value)
+    {
+        if (!json_is_null(value))
+            continue;
+        const struct meta_field *f = meta_field_by_name(module, key);
+        if (!is_update)
+            json_object_del(values, key);
+        else if (f && f->type == META_BOOLEAN)
+            json_object_set_new(values, key, json_false());
+    }
 }
 
 bool records_derive(const struct meta_module *module, json_t *values)

@@ -40,7 +40,8 @@ void records_input_fini(struct records_input *in);
 enum records_mode {
     RECORDS_INSERT, /* mandatory fields must be present */
     RECORDS_UPDATE, /* nothing is mandatory; a mandatory field may not be set to null/"" */
-    RECORDS_UPSERT, /* mandatory presence is decided later (only if it becomes an insert) */
+    RECORDS_UPSERT, /* mandatory presence is decided later (only if it becomes an insert); nulls
+                     * are kept for records_upsert_as */
 };
 
 /* Checks element `index` of data[] for `module`: unknown field → INVALID_DATA "the field api
@@ -66,6 +67,10 @@ json_t *records_check_in(const struct meta_module *module, const json_t *element
  * "Related To" lookup the one data's RECORDS_SE_MODULE names, else (and when it names none)
  * f->lookup. */
 const struct meta_module *records_lookup_module(const struct meta_field *f, const json_t *data);
+
+/* An upsert's values once it knows what it does: an update clears the fields given null (a
+ * checkbox unchecks), an insert has nothing to clear and leaves them out. */
+void records_upsert_as(const struct meta_module *module, json_t *values, bool is_update);
 
 /* Deals: when `values` sets Stage but not Probability, adds Probability from the stage mapping
  * (appended after the request's fields). Returns true when it added it. */

@@ -1061,6 +1061,90 @@ static void disable_and_delete_events_stop_exactly_what_they_name(void **state)
     rx_stop(rx);
 }
 
+/* An upsert that finds its record updates it as PUT does (reference §8.1 "if a matching record
+ * exists, it gets updated"): a field given null or "" is cleared and is an affected field, a
+ * checkbox given null is unchecked, and a Deal's Probability given null with a new Stage is
+ * cleared, not derived. An upsert that inserts has nothing to clear: its nulls are left out of
+ * the record and of affected_values, and Probability is derived from Stage as on insert. */
+static void an_upsert_that_updates_clears_the_fields_given_null(void **state)
+{
+    (void)state;
+    struct receiver *rx = rx_start(NULL);
+    char url[256];
+    rx_url(rx, "/upsert-null", url, sizeof url);
+    watch("5050", "[\"Leads.all\",\"Deals.all\"]", url, ",\"return_affected_field_values\":true");
+    records("POST", "/crm/v8/Leads",
+            "{\"data\":[{\"Last_Name\":\"Null\",\"Email\":\"null@example.com\",\"Phone\":\"1\","
+            "\"Company\":\"C\",\"Email_Opt_Out\":true}]}",
+            201);
+    char lead[24];
+    snprintf(lead, sizeof lead, "%s", ids[0]);
+    size_t seen = 0;
+    next(rx, &seen);
+    records("POST", "/crm/v8/Leads/upsert",
+            "{\"data\":[{\"Email\":\"null@example.com\",\"Phone\":null,\"Company\":\"\","
+            "\"Email_Opt_Out\":null},{\"Last_Name\":\"New\",\"Email\":\"new@example.com\","
+            "\"Phone\":null}],\"duplicate_check_fields\":[\"Email\"]}",
+            200);
+    char added[24];
+    snprintf(added, sizeof added, "%s", ids[1]);
+    const struct rx_request *cb[2] = {next(rx, &seen), next(rx, &seen)};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *j = cb[i]->json;
+        if (strcmp(hp_str(j, "operation"), "update") == 0) {
+            json_t *af = json_object_get(hp_at(j, "affected_fields[0]"), lead);
+            assert_int_equal(json_array_size(af), 3);
+            assert_string_equal(json_string_value(json_array_get(af, 0)), "Phone");
+            assert_string_equal(json_string_value(json_array_get(af, 1)), "Company");
+            assert_string_equal(json_string_value(json_array_get(af, 2)), "Email_Opt_Out");
+            json_t *values = hp_at(j, "affected_values[0].values");
+            assert_true(json_is_null(json_object_get(values, "Phone")));
+            assert_true(json_is_null(json_object_get(values, "Company")));
+            assert_true(json_is_false(json_object_get(values, "Email_Opt_Out")));
+        } else {
+            assert_string_equal(hp_str(j, "operation"), "insert");
+            assert_string_equal(json_string_value(hp_at(j, "ids[0]")), added);
+            json_t *values = hp_at(j, "affected_values[0].values");
+            assert_int_equal(json_object_size(values), 2);
+            assert_null(json_object_get(values, "Phone"));
+        }
+    }
+    char path[128];
+    snprintf(path, sizeof path, "/crm/v8/Leads/%s", lead);
+    struct hp_resp r = hp_req(&srv, "GET", path, NULL, srv.token, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_null(hp_at(r.json, "data[0].Phone")));
+    assert_true(json_is_null(hp_at(r.json, "data[0].Company")));
+    assert_true(json_is_false(hp_at(r.json, "data[0].Email_Opt_Out")));
+    hp_resp_free(&r);
+
+    records("POST", "/crm/v8/Deals",
+            "{\"data\":[{\"Deal_Name\":\"Null deal\",\"Stage\":\"Qualification\"}]}", 201);
+    char deal[24];
+    snprintf(deal, sizeof deal, "%s", ids[0]);
+    next(rx, &seen);
+    records(
+        "POST", "/crm/v8/Deals/upsert",
+        "{\"data\":[{\"Deal_Name\":\"Null deal\",\"Stage\":\"Closed Won\",\"Probability\":null},"
+        "{\"Deal_Name\":\"Other deal\",\"Stage\":\"Closed Won\",\"Probability\":null}],"
+        "\"duplicate_check_fields\":[\"Deal_Name\"]}",
+        200);
+    cb[0] = next(rx, &seen);
+    cb[1] = next(rx, &seen);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *values = hp_at(cb[i]->json, "affected_values[0].values");
+        json_t *probability = json_object_get(values, "Probability");
+        if (strcmp(hp_str(cb[i]->json, "operation"), "update") == 0) {
+            assert_string_equal(json_string_value(hp_at(cb[i]->json, "ids[0]")), deal);
+            assert_non_null(probability);
+            assert_true(json_is_null(probability));
+        } else {
+            assert_int_equal(json_integer_value(probability), 100);
+        }
+    }
+    rx_stop(rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1077,6 +1161,7 @@ int main(void)
         cmocka_unit_test(related_action_skips_a_record_the_same_request_deletes),
         cmocka_unit_test(related_action_follows_se_module),
         cmocka_unit_test(upsert_sends_one_related_callback_per_channel),
+        cmocka_unit_test(an_upsert_that_updates_clears_the_fields_given_null),
         cmocka_unit_test(users_all_reports_user_changes),
         cmocka_unit_test(a_date_time_written_in_another_zone_is_compared_by_instant),
         cmocka_unit_test(expired_channel_stops_notifying),
