@@ -1778,17 +1778,35 @@ static void users_take_if_modified_since(void **state)
     }
 }
 
+/* The current user's role and profile ids (the organization's CEO role and its profile). */
+static void admin_role_and_profile(char role[32], char profile[32])
+{
+    struct hp_resp r = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
+    expect_status(&r, 200);
+    snprintf(role, 32, "%s", hp_str(hp_at(r.json, "users[0].role"), "id"));
+    snprintf(profile, 32, "%s", hp_str(hp_at(r.json, "users[0].profile"), "id"));
+    hp_resp_free(&r);
+}
+
+/* The user at path reads back with that role (the CEO) and profile. */
+static void expect_user_role(const char *path, const char *role, const char *profile)
+{
+    struct hp_resp r = call("GET", path, NULL);
+    expect_status(&r, 200);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "id"), role);
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "name"), "CEO");
+    assert_string_equal(hp_str(hp_at(r.json, "users[0].profile"), "id"), profile);
+    hp_resp_free(&r);
+}
+
 /* The official SDKs send a user's role and profile as objects ({"id"}: the SDK's Role and Profile
  * classes), Zoho's samples as id strings: both name the organization's role and profile. */
 static void users_take_role_and_profile_as_objects(void **state)
 {
     (void)state;
-    struct hp_resp r = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
-    expect_status(&r, 200);
     char role[32], profile[32], body[512];
-    snprintf(role, sizeof role, "%s", hp_str(hp_at(r.json, "users[0].role"), "id"));
-    snprintf(profile, sizeof profile, "%s", hp_str(hp_at(r.json, "users[0].profile"), "id"));
-    hp_resp_free(&r);
+    admin_role_and_profile(role, profile);
+    struct hp_resp r;
 
     snprintf(body, sizeof body,
              "{\"users\":[{\"last_name\":\"Obj\",\"email\":\"obj@example.com\",\"role\":{\"id\":"
@@ -1796,12 +1814,7 @@ static void users_take_role_and_profile_as_objects(void **state)
              role, profile);
     char path[128];
     user_add(body, path, sizeof path);
-    r = call("GET", path, NULL);
-    expect_status(&r, 200);
-    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "id"), role);
-    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "name"), "CEO");
-    assert_string_equal(hp_str(hp_at(r.json, "users[0].profile"), "id"), profile);
-    hp_resp_free(&r);
+    expect_user_role(path, role, profile);
 
     /* An object naming another role is the same INVALID_DATA as an unknown id string. */
     r = call("PUT", path, "{\"users\":[{\"role\":{\"id\":\"12345\"}}]}");
@@ -1824,12 +1837,9 @@ static void users_take_role_and_profile_as_objects(void **state)
 static void users_take_role_and_profile_ids_as_numbers(void **state)
 {
     (void)state;
-    struct hp_resp r = call("GET", "/crm/v8/users?type=CurrentUser", NULL);
-    expect_status(&r, 200);
     char role[32], profile[32], body[512];
-    snprintf(role, sizeof role, "%s", hp_str(hp_at(r.json, "users[0].role"), "id"));
-    snprintf(profile, sizeof profile, "%s", hp_str(hp_at(r.json, "users[0].profile"), "id"));
-    hp_resp_free(&r);
+    admin_role_and_profile(role, profile);
+    struct hp_resp r;
 
     snprintf(body, sizeof body,
              "{\"users\":[{\"last_name\":\"Num\",\"email\":\"num@example.com\",\"role\":%s,"
@@ -1837,12 +1847,7 @@ static void users_take_role_and_profile_ids_as_numbers(void **state)
              role, profile);
     char path[128];
     user_add(body, path, sizeof path);
-    r = call("GET", path, NULL);
-    expect_status(&r, 200);
-    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "id"), role);
-    assert_string_equal(hp_str(hp_at(r.json, "users[0].role"), "name"), "CEO");
-    assert_string_equal(hp_str(hp_at(r.json, "users[0].profile"), "id"), profile);
-    hp_resp_free(&r);
+    expect_user_role(path, role, profile);
 
     snprintf(body, sizeof body, "{\"users\":[{\"role\":%s,\"first_name\":\"N\"}]}", role);
     r = call("PUT", path, body);
