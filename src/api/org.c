@@ -47,7 +47,8 @@ void api_org_get(struct http_req *req)
 
 /* GET /users?type=: Zoho's user types. Users are deleted for good here, so DeletedUsers lists
  * none; every user has the organization's one profile (its admin's), so AdminUsers are those
- * whose profile is the Administrator profile. */
+ * whose profile is the Administrator profile. CurrentUser is the token's user, a list of one that
+ * is paged and takes If-Modified-Since as the other types do. */
 enum user_type {
     USERS_ALL,
     USERS_ACTIVE,
@@ -74,7 +75,7 @@ static const char *const user_types[] = {
     [USERS_CURRENT] = "CurrentUser",
 };
 
-static bool user_is(const json_t *u, enum user_type type)
+static bool user_is(const json_t *u, enum user_type type, int64_t current_id)
 {
     const char *status = json_string_value(json_object_get(u, "status"));
     bool is_active = status && strcmp(status, "active") == 0;
@@ -98,24 +99,13 @@ static bool user_is(const json_t *u, enum user_type type)
         return is_admin;
     case USERS_ACTIVE_CONFIRMED_ADMINS:
         return is_active && is_confirmed && is_admin;
+    case USERS_CURRENT: {
+        const char *id = json_string_value(json_object_get(u, "id"));
+        return id && strtoll(id, NULL, 10) == current_id;
+    }
     default:
         return true;
     }
-}
-
-static void users_current(struct http_req *req)
-{
-    struct app *app = req->app;
-    struct store_user u;
-    enum herald_err err = store_user_get(app->store, req->who.org_id, req->who.user_id, &u);
-    if (err) {
-        http_respond_error(req, 500, "INTERNAL_ERROR", "Internal Server Error", NULL);
-        return;
-    }
-    json_t *body = json_pack("{s:[o], s:{s:i, s:i, s:i, s:b}}", "users", api_user_shown(u.json),
-                             "info", "per_page", 200, "count", 1, "page", 1, "more_records", 0);
-    free(u.json);
-    http_respond_json(req, 200, body);
 }
 
 void api_users_get(struct http_req *req)
@@ -134,10 +124,6 @@ void api_users_get(struct http_req *req)
             return;
         }
         type = (enum user_type)i;
-    }
-    if (type == USERS_CURRENT) {
-        users_current(req);
-        return;
     }
     long page, per_page;
     if (!api_page_params(req, &page, &per_page))
@@ -165,7 +151,8 @@ void api_users_get(struct http_req *req)
     for (size_t i = 0; i < n; i++) {
         json_t *u = api_user_shown(list[i].json);
         free(list[i].json);
-        if (!user_is(u, type) || (has_since && !api_user_is_modified_since(u, since_s)) ||
+        if (!user_is(u, type, req->who.user_id) ||
+            (has_since && !api_user_is_modified_since(u, since_s)) ||
             (is_filtered && passed++ < skip)) {
             json_decref(u);
             continue;

@@ -2062,6 +2062,43 @@ static void users_list_checks_page_and_per_page_as_record_lists_do(void **state)
     hp_resp_free(&r);
 }
 
+/* GET /users?type=CurrentUser is a list of one, paged and checked as every other type is: a bad
+ * page or per_page is INVALID_DATA, a page past it 204, and If-Modified-Since later than its
+ * Modified_Time 304. It answered the user whatever the query and headers said. */
+static void current_user_pages_and_takes_if_modified_since(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"page=0", "page=abc", "per_page=0", "per_page=201"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/crm/v8/users?type=CurrentUser&%s", bad[i]);
+        struct hp_resp r = call("GET", path, NULL);
+        if (r.status != 400)
+            fail_msg("GET %s: %ld %s", path, r.status, r.body);
+        hp_assert_error(&r, 400, "INVALID_DATA");
+        hp_resp_free(&r);
+    }
+    struct hp_resp r = call("GET", "/crm/v8/users?type=CurrentUser&page=2", NULL);
+    expect_status(&r, 204);
+    hp_resp_free(&r);
+    r = call("GET", "/crm/v8/users?type=CurrentUser&page=1&per_page=5&", NULL);
+    expect_status(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "users")), 1);
+    assert_int_equal(json_integer_value(hp_at(r.json, "info.per_page")), 5);
+    assert_int_equal(json_integer_value(hp_at(r.json, "info.count")), 1);
+    assert_false(json_is_true(hp_at(r.json, "info.more_records")));
+    hp_resp_free(&r);
+    const char *const later[] = {"If-Modified-Since: 2999-12-31T23:59:59Z", NULL};
+    r = hp_req(&srv, "GET", "/crm/v8/users?type=CurrentUser", NULL, srv.token, later);
+    expect_status(&r, 304);
+    hp_resp_free(&r);
+    const char *const earlier[] = {"If-Modified-Since: 2000-01-01T00:00:00Z", NULL};
+    r = hp_req(&srv, "GET", "/crm/v8/users?type=CurrentUser", NULL, srv.token, earlier);
+    expect_status(&r, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "users")), 1);
+    hp_resp_free(&r);
+}
+
 /* Whether GET /users?type=TYPE lists the user with this id (one page of 200 is all of them). */
 static bool users_of_type_include(const char *type, const char *id)
 {
@@ -2206,6 +2243,7 @@ int main(void)
         cmocka_unit_test(users_write_locale_and_country_locale),
         cmocka_unit_test(users_list_checks_page_and_per_page_as_record_lists_do),
         cmocka_unit_test(users_list_only_the_type_asked_for),
+        cmocka_unit_test(current_user_pages_and_takes_if_modified_since),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
