@@ -3,6 +3,7 @@
  * version gives it. Read-only; the "users" pseudo-module is not listed. */
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "core/zjson.h"
@@ -77,9 +78,16 @@ void api_fields_list(struct http_req *req)
     if (!m)
         return;
     /* type=all|used|unused (Zoho): every field is in use here, there being no layout to leave
-     * one out of, so "unused" names none and the rest name them all. */
+     * one out of, so "unused" names none and the rest name them all. Any other type is
+     * INVALID_DATA on the param, as an unknown GET /users?type= is. */
     const char *type = http_req_query(req, "type");
-    if (type && strcmp(type, "unused") == 0) {
+    if (type && strcasecmp(type, "all") != 0 && strcasecmp(type, "used") != 0 &&
+        strcasecmp(type, "unused") != 0) {
+        http_respond_error(req, 400, "INVALID_DATA", "invalid data",
+                           json_pack("{s:s}", "param_name", "type"));
+        return;
+    }
+    if (type && strcasecmp(type, "unused") == 0) {
         http_respond_empty(req, 204);
         return;
     }

@@ -1481,6 +1481,23 @@ static void metadata_answers_in_zoho_shapes(void **state)
     assert_true(json_array_size(json_object_get(r.json, "fields")) > 10);
     hp_resp_free(&r);
 
+    r = call("GET", "/crm/v8/settings/fields?module=Deals&type=all", NULL);
+    expect_status(&r, 200);
+    hp_resp_free(&r);
+    /* A type that is none of Zoho's was taken for "all"; it is INVALID_DATA on the param, as an
+     * unknown GET /users?type= is. */
+    static const char *const bad_types[] = {"bogus", "", "unused2"};
+    for (size_t k = 0; k < sizeof bad_types / sizeof bad_types[0]; k++) {
+        char path[128];
+        snprintf(path, sizeof path, "/crm/v8/settings/fields?module=Deals&type=%s", bad_types[k]);
+        r = call("GET", path, NULL);
+        if (r.status != 400)
+            fail_msg("GET %s: %ld %s", path, r.status, r.body);
+        hp_assert_error(&r, 400, "INVALID_DATA");
+        assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "type");
+        hp_resp_free(&r);
+    }
+
     r = call("GET", "/crm/v8/settings/fields", NULL);
     hp_assert_error(&r, 400, "REQUIRED_PARAM_MISSING");
     assert_string_equal(hp_str(hp_at(r.json, "details"), "param_name"), "module");
