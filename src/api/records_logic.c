@@ -427,11 +427,13 @@ void records_upsert_as(const struct meta_module *module, json_t *values, bool is
     {
         if (!json_is_null(value))
             continue;
-        const struct meta_field *f = meta_field_by_name(module, key);
-        if (!is_update)
+        if (!is_update) {
             json_object_del(values, key);
-        else if (f && f->type == META_BOOLEAN)
-            json_object_set_new(values, key, json_false());
+            continue;
+        }
+        const struct meta_field *f = meta_field_by_name(module, key);
+        if (f && f->type == META_BOOLEAN)
+            json_object_set_new(values, key, json_false()); /* as records_check_in on update */
     }
 }
 
